@@ -1,0 +1,107 @@
+export type Role = 'user' | 'moderator' | 'admin'
+export type Status = 'open' | 'in_progress' | 'resolved' | 'closed'
+export type Priority = 'low' | 'medium' | 'high'
+export type TriageState = 'pending' | 'done' | 'failed'
+
+export const STATUSES: Status[] = ['open', 'in_progress', 'resolved', 'closed']
+export const PRIORITIES: Priority[] = ['low', 'medium', 'high']
+export const ROLES: Role[] = ['user', 'moderator', 'admin']
+
+export interface User {
+  id: string
+  email: string
+  name: string | null
+  role: Role
+  skills: string[]
+  created_at: string
+}
+
+export interface AuthResponse {
+  token: string
+  token_type: string
+  expires_in: number
+  user: User
+}
+
+export interface PersonRef {
+  id: string
+  name: string | null
+  email: string
+}
+
+export interface Triage {
+  state: TriageState
+  summary?: string | null
+  provider?: string | null
+  model?: string | null
+  confidence?: number | null
+  assignment_reason?: string | null
+  triaged_at?: string | null
+}
+
+export interface Ticket {
+  id: string
+  title: string
+  description: string
+  status: Status
+  priority: Priority | null
+  category: string | null
+  created_by: PersonRef
+  assigned_to: PersonRef | null
+  due_at: string | null
+  created_at: string
+  updated_at: string
+  triage: Triage
+  related_skills?: string[]
+  helpful_notes?: string | null
+}
+
+export interface Comment {
+  id: string
+  body: string
+  internal: boolean
+  author?: PersonRef | null
+  created_at: string
+}
+
+export interface Page<T> {
+  items: T[]
+  next_cursor: string | null
+}
+
+export interface Category {
+  name: string
+  description: string
+}
+
+export interface Example {
+  title: string
+  description: string
+  category: string
+  priority: Priority
+  skills: string[]
+}
+
+export interface ModelStatus {
+  version: string | number | null
+  trained_at: string | null
+  examples: number | null
+  metrics: { category_accuracy: number | null; priority_accuracy: number | null } | null
+  state?: string
+}
+
+export interface Preferences {
+  ticket_assigned: boolean
+  ticket_resolved: boolean
+  triage_failed: boolean
+  welcome: boolean
+}
+
+export interface TicketFilters {
+  status?: Status | ''
+  priority?: Priority | ''
+  category?: string
+  assigned_to?: string
+  overdue?: boolean
+  q?: string
+}
