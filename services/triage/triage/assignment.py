@@ -1,0 +1,171 @@
+"""Who gets a ticket: deterministic scoring of skills against the staff directory, never the model.
+
+`plan()` orders the people to try. The service then takes a workload slot atomically on each in
+turn (a conditional UPDATE), so two tickets triaged at once cannot both take a moderator's last
+slot; whoever is tried and found full is skipped and the reason says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+from triage.skills import normalise, words
+
+EXACT = 1.0
+PARTIAL = 0.5
+CATEGORY_WEIGHT = 1.5
+
+Role = Literal["moderator", "admin"]
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """One moderator or admin as the directory knows them."""
+
+    user_id: UUID
+    role: Role
+    name: str
+    skills: tuple[str, ...]
+    open_count: int
+    capacity: int | None  # None: no limit (admins, the fallback of last resort)
+
+    @property
+    def full(self) -> bool:
+        """True when the moderator has no free slot left."""
+        return self.capacity is not None and self.open_count >= self.capacity
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A moderator whose skills match the ticket, with the score and what matched."""
+
+    member: StaffMember
+    score: float
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One person to try, in order, with the reason to record if the slot is taken."""
+
+    member: StaffMember
+    reason: str
+    matched: tuple[str, ...] = ()
+    score: float = 0.0
+
+
+def _match(wanted: str, have: Sequence[str]) -> tuple[float, str | None]:
+    """Best match of one wanted skill among a member's skills: exact canonical form or shared words."""
+    key = normalise(wanted)
+    if not key:
+        return 0.0, None
+    want_words = words(wanted)
+    best, label = 0.0, None
+    for skill in have:
+        if normalise(skill) == key:
+            return EXACT, skill
+        have_words = words(skill)
+        if want_words and have_words:
+            shared = len(want_words & have_words) / min(len(want_words), len(have_words))
+            if shared * PARTIAL > best:
+                best, label = shared * PARTIAL, skill
+    return best, label
+
+
+def score(
+    *, skills: Sequence[str], category: str | None, member: StaffMember
+) -> Candidate:
+    """Score a member: each ticket skill adds 1 (exact) or up to 0.5 (shared words); the category 1.5x."""
+    total = 0.0
+    matched: list[str] = []
+    seen: set[str] = set()
+    for skill in skills:
+        key = normalise(skill)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        value, label = _match(skill, member.skills)
+        if value > 0 and label is not None:
+            total += value
+            matched.append(label)
+    if category:
+        value, label = _match(category, member.skills)
+        if value > 0 and label is not None:
+            total += value * CATEGORY_WEIGHT
+            if label not in matched:
+                matched.append(label)
+    return Candidate(member=member, score=round(total, 4), matched=tuple(matched))
+
+
+def rank_moderators(
+    *, skills: Sequence[str], category: str | None, staff: Iterable[StaffMember]
+) -> list[Candidate]:
+    """Moderators with any match, best score first, then lower open workload, then id."""
+    cands = [
+        score(skills=skills, category=category, member=m) for m in staff if m.role == "moderator"
+    ]
+    cands = [c for c in cands if c.score > 0]
+    cands.sort(key=lambda c: (-c.score, c.member.open_count, str(c.member.user_id)))
+    return cands
+
+
+def rank_admins(staff: Iterable[StaffMember]) -> list[StaffMember]:
+    """Admins, least loaded first (ties by id, so the choice is deterministic)."""
+    admins = [m for m in staff if m.role == "admin"]
+    admins.sort(key=lambda m: (m.open_count, str(m.user_id)))
+    return admins
+
+
+def _load(member: StaffMember) -> str:
+    if member.capacity is None:
+        return f"{member.open_count} open"
+    return f"{member.open_count} of {member.capacity} open"
+
+
+def _wanted(skills: Sequence[str], category: str | None) -> str:
+    parts = list(skills)
+    if category:
+        parts.append(f"category {category}")
+    return ", ".join(parts) if parts else "nothing (no skills, no category)"
+
+
+def plan(
+    *, skills: Sequence[str], category: str | None, staff: Sequence[StaffMember]
+) -> list[Attempt]:
+    """The ordered list of people to try, each with the reason that applies if they take it."""
+    attempts: list[Attempt] = []
+    cands = rank_moderators(skills=skills, category=category, staff=staff)
+    skipped: list[str] = []
+    for cand in cands:
+        m = cand.member
+        reason = (
+            f"skills matched {', '.join(cand.matched)} (score {cand.score:g}); "
+            f"{m.name} had {_load(m)}"
+        )
+        if skipped:
+            reason += f"; better matches at capacity: {', '.join(skipped)}"
+        attempts.append(Attempt(member=m, reason=reason, matched=cand.matched, score=cand.score))
+        skipped.append(m.name)
+    for admin in rank_admins(staff):
+        if cands:
+            why = f"every matching moderator was at capacity ({', '.join(skipped)})"
+        else:
+            why = f"no moderator's skills match {_wanted(skills, category)}"
+        reason = f"{why}; least loaded admin {admin.name} ({_load(admin)})"
+        attempts.append(Attempt(member=admin, reason=reason))
+    return attempts
+
+
+def nobody_reason(*, staff: Sequence[StaffMember], skills: Sequence[str], category: str | None) -> str:
+    """Why nobody could take the ticket, in words an admin can act on."""
+    if not staff:
+        return "no moderator or admin is known to triage yet; assign it by hand"
+    if not any(m.role == "admin" for m in staff):
+        return (
+            f"no moderator with a free slot matches {_wanted(skills, category)} "
+            "and there is no admin to fall back on; assign it by hand"
+        )
+    return "every candidate was at capacity; assign it by hand"
