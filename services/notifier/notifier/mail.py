@@ -1,0 +1,169 @@
+"""Rendering of the notifier's mails: Jinja2 templates to a text+HTML EmailMessage.
+
+Everything that comes from a ticket, a user or the model is untrusted:
+- HTML bodies are rendered with autoescape, so no markup from a ticket survives;
+- URLs in untrusted text are defanged (``https://x.example`` → ``https[:]//x[.]example``) in
+  both parts, so neither our HTML nor a mail client's auto-linker turns them into links. The only
+  ``<a>`` in a mail is the link we build ourselves (``{WEB_BASE_URL}/tickets/{id}``);
+- header values (Subject, display names) lose CR/LF and every other control or format character,
+  so a title cannot inject headers or reorder text with bidi overrides.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+
+class MailKind(enum.StrEnum):
+    """The kinds of mail; the values double as template names and preference keys."""
+
+    TICKET_ASSIGNED = "ticket_assigned"
+    TICKET_RESOLVED = "ticket_resolved"
+    TRIAGE_FAILED = "triage_failed"
+    WELCOME = "welcome"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMail:
+    """Subject and bodies of one mail, ready to be stored and sent."""
+
+    subject: str
+    text: str
+    html: str
+
+
+_SUBJECT_MAX = 200
+_NAME_MAX = 100
+_WHITESPACE = re.compile(r"\s+")
+# Control (Cc), format (Cf: zero-width, bidi overrides), line/paragraph separators and
+# unassigned/private/surrogate code points have no place in a header.
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def sanitize_header(value: str, *, max_length: int = _SUBJECT_MAX) -> str:
+    """Make untrusted text safe for one header line: no CR/LF or control characters."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in _DROP_CATEGORIES else ch for ch in str(value)
+    )
+    cleaned = _WHITESPACE.sub(" ", cleaned).strip()
+    if len(cleaned) > max_length:
+        cleaned = cleaned[: max_length - 1].rstrip() + "…"
+    return cleaned
+
+
+_SCHEME_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,31}):(//|\\\\)([^\s/?#<>\"'\\]*)")
+_WWW = re.compile(r"(?i)\bwww\.")
+_MAILTO = re.compile(r"(?i)\bmailto:")
+
+
+def defang(value: object) -> str:
+    """Break URLs in untrusted text so that nothing renders or auto-links them."""
+    if value is None:
+        return ""
+    text = str(value)
+
+    def _url(match: re.Match[str]) -> str:
+        scheme, slashes, host = match.group(1), match.group(2), match.group(3)
+        return f"{scheme}[:]{slashes}{host.replace('.', '[.]')}"
+
+    text = _SCHEME_URL.sub(_url, text)
+    text = _WWW.sub("www[.]", text)
+    return _MAILTO.sub("mailto[:]", text)
+
+
+def _format_time(value: object) -> str:
+    if value is None or value == "":
+        return "not set"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def _or_unset(value: object) -> object:
+    return "not set" if value is None or value == "" else value
+
+
+def ticket_url(web_base_url: str, ticket_id: uuid.UUID | str) -> str:
+    """The web app's page for a ticket: ``{WEB_BASE_URL}/tickets/{id}``."""
+    return f"{web_base_url.rstrip('/')}/tickets/{quote(str(ticket_id), safe='')}"
+
+
+def _environment(*, html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("notifier", "templates"),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["untrusted"] = defang
+    env.filters["when"] = _format_time
+    env.filters["or_unset"] = _or_unset
+    return env
+
+
+_TEXT_ENV = _environment(html=False)
+_HTML_ENV = _environment(html=True)
+
+
+def render(kind: MailKind, context: Mapping[str, Any]) -> RenderedMail:
+    """Render the subject, plain-text and HTML bodies of one mail kind."""
+    subject = _TEXT_ENV.get_template(f"{kind.value}.subject.txt").render(context)
+    return RenderedMail(
+        subject=sanitize_header(subject),
+        text=_TEXT_ENV.get_template(f"{kind.value}.txt").render(context),
+        html=_HTML_ENV.get_template(f"{kind.value}.html").render(context),
+    )
+
+
+def format_address(*, email: str, name: str | None) -> str:
+    """A header address with a sanitised display name (quoted by the email package)."""
+    display = sanitize_header(name or "", max_length=_NAME_MAX)
+    return str(Address(display_name=display, addr_spec=sanitize_header(email, max_length=320)))
+
+
+def build_message(
+    *,
+    mail: RenderedMail,
+    sender: str,
+    recipient_email: str,
+    recipient_name: str | None,
+    message_id: str,
+    kind: MailKind | str,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """Build a multipart/alternative EmailMessage (text first, then HTML)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = format_address(email=recipient_email, name=recipient_name)
+    message["Subject"] = sanitize_header(mail.subject)
+    message["Date"] = format_datetime(date or datetime.now(UTC))
+    # A stable Message-ID per delivery lets a receiving system drop the rare duplicate.
+    message["Message-ID"] = message_id
+    # RFC 3834: tells auto-responders (out-of-office) not to answer.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Helpdesk-Kind"] = str(MailKind(kind).value)
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
