@@ -108,10 +108,11 @@ def ticket_url(web_base_url: str, ticket_id: uuid.UUID | str) -> str:
     return f"{web_base_url.rstrip('/')}/tickets/{quote(str(ticket_id), safe='')}"
 
 
-def _environment(*, html: bool) -> jinja2.Environment:
+def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("notifier", "templates"),
-        autoescape=html,
+        # .html templates escape everything; .txt ones are plain text and must not.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -123,17 +124,16 @@ def _environment(*, html: bool) -> jinja2.Environment:
     return env
 
 
-_TEXT_ENV = _environment(html=False)
-_HTML_ENV = _environment(html=True)
+_ENV = _environment()
 
 
 def render(kind: MailKind, context: Mapping[str, Any]) -> RenderedMail:
     """Render the subject, plain-text and HTML bodies of one mail kind."""
-    subject = _TEXT_ENV.get_template(f"{kind.value}.subject.txt").render(context)
+    subject = _ENV.get_template(f"{kind.value}.subject.txt").render(context)
     return RenderedMail(
         subject=sanitize_header(subject),
-        text=_TEXT_ENV.get_template(f"{kind.value}.txt").render(context),
-        html=_HTML_ENV.get_template(f"{kind.value}.html").render(context),
+        text=_ENV.get_template(f"{kind.value}.txt").render(context),
+        html=_ENV.get_template(f"{kind.value}.html").render(context),
     )
 
 

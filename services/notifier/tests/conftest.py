@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
 from notifier.sink import MailSink
 
 
@@ -115,11 +114,12 @@ async def sink(tmp_path: Path) -> AsyncIterator[MailSink]:
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1/localhost (STARTTLS and implicit-TLS tests)."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
@@ -176,6 +176,8 @@ def _password_authenticator(user: str, password: str) -> Any:
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
+        return AuthResult(
+            success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None
+        )
 
     return authenticate

@@ -100,7 +100,8 @@ def test_untrusted_ticket_text_is_escaped_and_never_a_link() -> None:
     html = mail.html
     assert "<script" not in html
     assert "&lt;script&gt;" in html
-    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<b>bold</b>" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "<i>cat</i>" not in html
     # Our ticket link is the one and only anchor; no href points anywhere else.
     assert len(_links(html)) == 1
@@ -117,8 +118,10 @@ def test_untrusted_ticket_text_is_escaped_and_never_a_link() -> None:
 def test_subject_cannot_inject_headers() -> None:
     title = "Help\r\nBcc: victim@example.com\r\n\r\n<html>body</html>\x00\x1b\u202eevil\u2028x"
     mail = render(MailKind.TICKET_ASSIGNED, _assigned_context(title=title))
-    assert "\r" not in mail.subject and "\n" not in mail.subject
-    assert "\u202e" not in mail.subject and "\x00" not in mail.subject
+    assert "\r" not in mail.subject
+    assert "\n" not in mail.subject
+    assert "\u202e" not in mail.subject
+    assert "\x00" not in mail.subject
     message = build_message(
         mail=mail,
         sender="Helpdesk <helpdesk@example.org>",
@@ -129,7 +132,8 @@ def test_subject_cannot_inject_headers() -> None:
     )
     parsed = _parse(message)
     assert parsed["Bcc"] is None
-    assert parsed.get_all("Subject") is not None and len(parsed.get_all("Subject")) == 1
+    assert parsed.get_all("Subject") is not None
+    assert len(parsed.get_all("Subject")) == 1
     assert parsed["Subject"].startswith("[Helpdesk] Ticket assigned to you: Help Bcc: victim")
     assert parsed["To"].addresses[0].addr_spec == "mod@example.org"
     assert len(parsed["To"].addresses) == 1
@@ -138,11 +142,15 @@ def test_subject_cannot_inject_headers() -> None:
 def test_sanitize_header_truncates_and_collapses() -> None:
     assert sanitize_header("  a\t\tb \n c  ") == "a b c"
     long = sanitize_header("x" * 500)
-    assert len(long) == 200 and long.endswith("…")
+    assert len(long) == 200
+    assert long.endswith("…")
 
 
 def test_defang_leaves_plain_text_alone() -> None:
-    assert defang("The file is report.pdf, see section 3.2") == "The file is report.pdf, see section 3.2"
+    assert (
+        defang("The file is report.pdf, see section 3.2")
+        == "The file is report.pdf, see section 3.2"
+    )
     assert defang(None) == ""
     assert defang("ftp://a.b/c") == "ftp[:]//a[.]b/c"
     assert defang("mailto:x@y.z") == "mailto[:]x@y.z"
@@ -166,7 +174,8 @@ def test_message_is_multipart_alternative_text_then_html() -> None:
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["To"].addresses[0].display_name == "Mø Derator"
     text = parsed.get_body(("plain",))
-    assert text is not None and "Ünïcode ✓" in text.get_content()
+    assert text is not None
+    assert "Ünïcode ✓" in text.get_content()
 
 
 def test_resolved_mail() -> None:
@@ -179,7 +188,8 @@ def test_resolved_mail() -> None:
         },
     )
     assert mail.subject == "[Helpdesk] Your ticket was resolved: VPN <down>"
-    assert "VPN &lt;down&gt;" in mail.html and "VPN <down>" in mail.text
+    assert "VPN &lt;down&gt;" in mail.html
+    assert "VPN <down>" in mail.text
     assert f"{BASE}/tickets/{TICKET_ID}" in mail.text
     assert len(_links(mail.html)) == 1
 
@@ -203,7 +213,11 @@ def test_triage_failed_mail_has_the_reason() -> None:
 def test_welcome_mail() -> None:
     mail = render(
         MailKind.WELCOME,
-        {"recipient_name": "New <User>", "recipient_email": "new@example.org", "app_url": BASE + "/"},
+        {
+            "recipient_name": "New <User>",
+            "recipient_email": "new@example.org",
+            "app_url": BASE + "/",
+        },
     )
     assert mail.subject == "Welcome to Helpdesk"
     assert "New &lt;User&gt;" in mail.html

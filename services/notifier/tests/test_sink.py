@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 import time
 from email import message_from_bytes, policy
@@ -13,7 +12,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
-
 from notifier.sink import MailSink
 
 
@@ -66,8 +64,9 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
 async def test_command_line_sink(tmp_path: Path, unused_port: int) -> None:
     """`python -m notifier.sink --port N --dir D` is what `make up` runs."""
     directory = tmp_path / "var" / "mail"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "notifier.sink", "--port", str(unused_port), "--dir", str(directory)],
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "notifier.sink", "--port", str(unused_port)),
+        *("--dir", str(directory)),
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -77,4 +76,4 @@ async def test_command_line_sink(tmp_path: Path, unused_port: int) -> None:
         assert b"Subject: from the cli" in path.read_bytes()
     finally:
         proc.terminate()
-        assert proc.wait(timeout=10) == 0
+        assert await asyncio.wait_for(proc.wait(), timeout=10) == 0

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP
-
 from notifier.sink import MailSink
 from notifier.smtp import (
     PermanentDeliveryError,
@@ -185,7 +184,11 @@ async def test_wrong_password_is_permanent(
     )
     sender = SmtpSender(
         SmtpConfig(
-            port=server.port, starttls=True, username="mailer", password="nope", validate_certs=False
+            port=server.port,
+            starttls=True,
+            username="mailer",
+            password="nope",
+            validate_certs=False,
         )
     )
     with pytest.raises(PermanentDeliveryError) as info:
