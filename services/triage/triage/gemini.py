@@ -1,0 +1,153 @@
+"""Gemini analyzer: structured output, a timeout, tenacity retries, then the local analyzer.
+
+Implements the same `Analyzer` protocol as the local one. Failures never reach the caller: after
+the retry budget (or on an answer that does not validate) the local analyzer answers instead,
+and its own grounded notes (similar past tickets) are kept alongside Gemini's in any case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import aiohttp
+import httpx
+from google import genai
+from google.genai import errors, types
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from triage.analyzer.base import Analysis, Analyzer, TicketText
+from triage.prompt import MalformedAnswer, build_prompt, parse_answer, response_schema
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "gemini"
+
+
+class GeminiUnavailable(RuntimeError):
+    """Gemini did not answer usefully within the retry budget."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """429, 408 and 5xx answers, timeouts and dropped connections are worth another try."""
+    if isinstance(exc, errors.APIError):
+        return exc.code in (408, 429) or exc.code >= 500
+    return isinstance(
+        exc, TimeoutError | asyncio.TimeoutError | aiohttp.ClientError | httpx.TransportError
+    )
+
+
+class GeminiAnalyzer:
+    """Analyzer backed by the Gemini API, falling back to `fallback` (the local analyzer)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        fallback: Analyzer,
+        base_url: str | None = None,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        wait_initial_s: float = 0.5,
+        wait_max_s: float = 4.0,
+        budget_s: float = 30.0,
+    ) -> None:
+        self.model = model
+        self.fallback = fallback
+        self.category_descriptions: Mapping[str, str] = {}
+        self._timeout_s = timeout_s
+        self._attempts = attempts
+        self._wait_initial_s = wait_initial_s
+        self._wait_max_s = wait_max_s
+        self._budget_s = budget_s
+        self._client = genai.Client(
+            api_key=api_key,
+            http_options=types.HttpOptions(
+                base_url=base_url,
+                # v1beta carries structured output (response schemas) for every model.
+                api_version="v1beta",
+                timeout=int(timeout_s * 1000),
+                # One attempt per SDK call: tenacity below owns the retries.
+                retry_options=types.HttpRetryOptions(attempts=1),
+            ),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP session of the SDK."""
+        await self._client.aio.aclose()
+
+    async def _call(self, ticket: TicketText, categories: Sequence[str]) -> tuple[str | None, str]:
+        prompt = build_prompt(
+            title=ticket.title,
+            description=ticket.description,
+            categories=categories,
+            descriptions=self.category_descriptions,
+        )
+        config = types.GenerateContentConfig(
+            system_instruction=prompt.system,
+            response_mime_type="application/json",
+            response_schema=response_schema(categories),
+            temperature=0.0,
+            max_output_tokens=1024,
+        )
+        # The SDK's own timeout covers the HTTP exchange; this one also bounds the parsing.
+        async with asyncio.timeout(self._timeout_s + 1.0):
+            response = await self._client.aio.models.generate_content(
+                model=self.model,
+                contents=[types.Content(role="user", parts=[types.Part(text=prompt.user)])],
+                config=config,
+            )
+        return response.text, response.model_version or self.model
+
+    async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        """Gemini alone, with retries; raises GeminiUnavailable or MalformedAnswer."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._budget_s),
+            wait=wait_exponential_jitter(initial=self._wait_initial_s, max=self._wait_max_s),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    text, model = await self._call(ticket, categories)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, errors.APIError):
+                raise GeminiUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+            raise
+        clamped = parse_answer(
+            text,
+            categories=categories,
+            ticket_text=f"{ticket.title}\n{ticket.description}",
+        )
+        return Analysis(
+            category=clamped.category,
+            priority=clamped.priority,
+            related_skills=clamped.related_skills,
+            summary=clamped.summary,
+            helpful_notes=clamped.helpful_notes,
+            confidence=clamped.confidence,
+            provider=PROVIDER,
+            model=model,
+        )
+
+    async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        """Gemini's analysis with the local one's grounded notes; the local one if Gemini fails."""
+        local = await self.fallback.analyze(ticket, categories=categories)
+        try:
+            remote = await self.ask(ticket, categories=categories)
+        except Exception as exc:  # noqa: BLE001 - any failure of the remote side means: local
+            log.warning("gemini failed, local analyzer answers: %s: %s", type(exc).__name__, exc)
+            return local
+        notes = "\n\n".join(n for n in (remote.helpful_notes, local.helpful_notes) if n)
+        skills = remote.related_skills or local.related_skills
+        return replace(remote, helpful_notes=notes, related_skills=skills)
