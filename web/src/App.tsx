@@ -1,0 +1,63 @@
+import { Navigate, Route, Routes, useLocation } from 'react-router-dom'
+import type { ReactNode } from 'react'
+import { homeFor, useAuth } from './auth'
+import type { Role } from './api/types'
+import { Layout } from './components/Layout'
+import { SignInPage, SignUpPage } from './pages/AuthPages'
+import { MyTicketsPage, QueuePage, AdminTicketsPage } from './pages/TicketLists'
+import { NewTicketPage } from './pages/NewTicketPage'
+import { TicketPage } from './pages/TicketPage'
+import { UsersPage } from './pages/UsersPage'
+import { TriageAdminPage } from './pages/TriageAdminPage'
+import { DashboardPage } from './pages/DashboardPage'
+import { PreferencesPage } from './pages/PreferencesPage'
+import { Empty } from './components/ui'
+
+function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] }) {
+  const { session, role } = useAuth()
+  const location = useLocation()
+  if (!session) return <Navigate to="/signin" replace state={{ from: location.pathname + location.search }} />
+  if (roles && (!role || !roles.includes(role))) {
+    return (
+      <Empty icon="🔒" title="This page is not for your role">
+        <p>Ask an administrator if you need access.</p>
+      </Empty>
+    )
+  }
+  return <>{children}</>
+}
+
+function Home() {
+  const { role } = useAuth()
+  return <Navigate to={homeFor(role)} replace />
+}
+
+function NotFound() {
+  return (
+    <Empty icon="🧭" title="Page not found">
+      <p>The address may be mistyped, or the page moved.</p>
+    </Empty>
+  )
+}
+
+export default function App() {
+  return (
+    <Routes>
+      <Route path="/signin" element={<SignInPage />} />
+      <Route path="/signup" element={<SignUpPage />} />
+      <Route element={<RequireAuth><Layout /></RequireAuth>}>
+        <Route index element={<Home />} />
+        <Route path="tickets" element={<MyTicketsPage />} />
+        <Route path="tickets/new" element={<NewTicketPage />} />
+        <Route path="tickets/:id" element={<TicketPage />} />
+        <Route path="queue" element={<RequireAuth roles={['moderator', 'admin']}><QueuePage /></RequireAuth>} />
+        <Route path="admin/tickets" element={<RequireAuth roles={['admin']}><AdminTicketsPage /></RequireAuth>} />
+        <Route path="admin/users" element={<RequireAuth roles={['admin']}><UsersPage /></RequireAuth>} />
+        <Route path="admin/triage" element={<RequireAuth roles={['admin']}><TriageAdminPage /></RequireAuth>} />
+        <Route path="admin/dashboard" element={<RequireAuth roles={['admin']}><DashboardPage /></RequireAuth>} />
+        <Route path="settings/notifications" element={<PreferencesPage />} />
+        <Route path="*" element={<NotFound />} />
+      </Route>
+    </Routes>
+  )
+}

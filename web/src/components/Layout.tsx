@@ -1,0 +1,65 @@
+import { useEffect, useState } from 'react'
+import { NavLink, Outlet, useLocation } from 'react-router-dom'
+import { useAuth } from '../auth'
+
+export function Brand() {
+  return (
+    <span className="brand">
+      <span className="brand-mark" aria-hidden="true">✚</span> Helpdesk
+    </span>
+  )
+}
+
+export function Layout() {
+  const { role, displayName, session, signOut } = useAuth()
+  const [open, setOpen] = useState(false)
+  const location = useLocation()
+  useEffect(() => setOpen(false), [location.pathname])
+
+  const links: { to: string; label: string }[] = []
+  if (role === 'admin') links.push({ to: '/admin/dashboard', label: 'Dashboard' }, { to: '/admin/tickets', label: 'All tickets' })
+  if (role === 'moderator' || role === 'admin') links.push({ to: '/queue', label: 'My queue' })
+  links.push({ to: '/tickets', label: role === 'user' ? 'My tickets' : 'Tickets I filed' })
+  links.push({ to: '/tickets/new', label: 'New ticket' })
+  if (role === 'admin') links.push({ to: '/admin/users', label: 'Users' }, { to: '/admin/triage', label: 'Triage' })
+  links.push({ to: '/settings/notifications', label: 'Notifications' })
+
+  return (
+    <>
+      <a className="skip-link" href="#main">Skip to content</a>
+      <header className={`app-header ${open ? 'open' : ''}`}>
+        <div className="inner">
+          <NavLink to="/" className="brand" aria-label="Helpdesk home">
+            <span className="brand-mark" aria-hidden="true">✚</span> Helpdesk
+          </NavLink>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small menu-toggle"
+            aria-expanded={open}
+            aria-controls="main-nav"
+            onClick={() => setOpen((o) => !o)}
+          >
+            {open ? 'Close' : 'Menu'}
+          </button>
+          <nav id="main-nav" className="main-nav" aria-label="Main">
+            {links.map((l) => (
+              <NavLink key={l.to} to={l.to} end={l.to === '/tickets'}>{l.label}</NavLink>
+            ))}
+          </nav>
+          <div className="user-box">
+            <span className="who">
+              <span data-testid="current-user">{displayName}</span>
+              <small>{role}{session?.user?.email && displayName !== session.user.email ? ` · ${session.user.email}` : ''}</small>
+            </span>
+            <button type="button" className="btn btn-ghost btn-small" onClick={() => signOut('You have signed out.')}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </>
+  )
+}

@@ -1,0 +1,147 @@
+import { useState, type FormEvent } from 'react'
+import { Link, Navigate, useLocation, useNavigate } from 'react-router-dom'
+import { api } from '../api/client'
+import { ApiError } from '../api/errors'
+import type { Role } from '../api/types'
+import { homeFor, useAuth } from '../auth'
+import { decodeClaims } from '../lib/token'
+import { hasErrors, validateSignIn, validateSignUp, type Errors } from '../lib/validation'
+import { useDocumentTitle } from '../lib/hooks'
+import { Alert, ErrorAlert, Field, Spinner } from '../components/ui'
+import { Brand } from '../components/Layout'
+
+function useAfterSignIn() {
+  const navigate = useNavigate()
+  const location = useLocation()
+  const from = (location.state as { from?: string } | null)?.from
+  const target = (role: Role | null) =>
+    from && from !== '/signin' && from !== '/signup' ? from : homeFor(role)
+  return {
+    target,
+    go: (token: string) => navigate(target(decodeClaims(token)?.role ?? null), { replace: true }),
+  }
+}
+
+export function SignInPage() {
+  useDocumentTitle('Sign in')
+  const { session, role, signIn, notice, clearNotice } = useAuth()
+  const after = useAfterSignIn()
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const [errors, setErrors] = useState<Errors>({})
+  const [apiError, setApiError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  if (session) return <Navigate to={after.target(role)} replace />
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    const errs = validateSignIn({ email, password })
+    setErrors(errs)
+    setApiError(null)
+    if (hasErrors(errs)) return
+    setBusy(true)
+    try {
+      const res = await api.login({ email: email.trim(), password })
+      clearNotice()
+      signIn(res)
+      after.go(res.token)
+    } catch (err) {
+      setApiError(err)
+      if (err instanceof ApiError) setErrors(err.fieldErrors())
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div className="auth-wrap">
+      <div className="card auth-card">
+        <div className="auth-brand"><Brand /></div>
+        <h1>Sign in</h1>
+        <p className="lead">Track your requests and talk to support.</p>
+        {notice && <Alert kind="info">{notice}</Alert>}
+        <ErrorAlert error={apiError} />
+        <form onSubmit={submit} noValidate aria-label="Sign in">
+          <Field label="Email" error={errors.email}>
+            {(p) => <input {...p} type="email" name="email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />}
+          </Field>
+          <Field label="Password" error={errors.password}>
+            {(p) => <input {...p} type="password" name="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
+          </Field>
+          <button type="submit" className="btn" style={{ width: '100%' }} disabled={busy}>
+            {busy ? <><Spinner /> Signing in…</> : 'Sign in'}
+          </button>
+        </form>
+        <p className="muted" style={{ textAlign: 'center', marginTop: '1rem' }}>
+          New here? <Link to="/signup">Create an account</Link>
+        </p>
+      </div>
+    </div>
+  )
+}
+
+export function SignUpPage() {
+  useDocumentTitle('Create an account')
+  const { session, role, signIn } = useAuth()
+  const after = useAfterSignIn()
+  const [name, setName] = useState('')
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const [confirm, setConfirm] = useState('')
+  const [errors, setErrors] = useState<Errors>({})
+  const [apiError, setApiError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  if (session) return <Navigate to={after.target(role)} replace />
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    const errs = validateSignUp({ email, password, confirm, name })
+    setErrors(errs)
+    setApiError(null)
+    if (hasErrors(errs)) return
+    setBusy(true)
+    try {
+      const body: { email: string; password: string; name?: string } = { email: email.trim(), password }
+      if (name.trim()) body.name = name.trim()
+      const res = await api.signup(body)
+      signIn(res)
+      after.go(res.token)
+    } catch (err) {
+      setApiError(err)
+      if (err instanceof ApiError) setErrors(err.fieldErrors())
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div className="auth-wrap">
+      <div className="card auth-card">
+        <div className="auth-brand"><Brand /></div>
+        <h1>Create an account</h1>
+        <p className="lead">File tickets and follow them to resolution.</p>
+        <ErrorAlert error={apiError} />
+        <form onSubmit={submit} noValidate aria-label="Create an account">
+          <Field label="Name" error={errors.name} hint="Optional: shown to the support team.">
+            {(p) => <input {...p} type="text" name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} autoFocus />}
+          </Field>
+          <Field label="Email" error={errors.email}>
+            {(p) => <input {...p} type="email" name="email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} />}
+          </Field>
+          <Field label="Password" error={errors.password} hint="8 to 128 characters.">
+            {(p) => <input {...p} type="password" name="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
+          </Field>
+          <Field label="Confirm password" error={errors.confirm}>
+            {(p) => <input {...p} type="password" name="confirm" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
+          </Field>
+          <button type="submit" className="btn" style={{ width: '100%' }} disabled={busy}>
+            {busy ? <><Spinner /> Creating…</> : 'Create account'}
+          </button>
+        </form>
+        <p className="muted" style={{ textAlign: 'center', marginTop: '1rem' }}>
+          Already have an account? <Link to="/signin">Sign in</Link>
+        </p>
+      </div>
+    </div>
+  )
+}

@@ -1,0 +1,60 @@
+import { useState, type FormEvent } from 'react'
+import { Link, useNavigate } from 'react-router-dom'
+import { api } from '../api/client'
+import { ApiError } from '../api/errors'
+import { ErrorAlert, Field, Spinner } from '../components/ui'
+import { useDocumentTitle } from '../lib/hooks'
+import { hasErrors, validateTicket, type Errors } from '../lib/validation'
+
+export function NewTicketPage() {
+  useDocumentTitle('New ticket')
+  const navigate = useNavigate()
+  const [title, setTitle] = useState('')
+  const [description, setDescription] = useState('')
+  const [errors, setErrors] = useState<Errors>({})
+  const [apiError, setApiError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    const errs = validateTicket({ title, description })
+    setErrors(errs)
+    setApiError(null)
+    if (hasErrors(errs)) return
+    setBusy(true)
+    try {
+      const t = await api.createTicket({ title: title.trim(), description: description.trim() })
+      navigate(`/tickets/${t.id}`, { state: { created: true } })
+    } catch (err) {
+      setApiError(err)
+      if (err instanceof ApiError) setErrors(err.fieldErrors())
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>New ticket</h1>
+          <p>Tell us what happened. Our AI triage sorts and routes it to the right person within seconds.</p>
+        </div>
+      </div>
+      <div className="card" style={{ maxWidth: 760 }}>
+        <ErrorAlert error={apiError} />
+        <form onSubmit={submit} noValidate aria-label="New ticket">
+          <Field label="Title" error={errors.title} hint={`${title.trim().length}/200 · a short summary, e.g. "Charged twice for my March invoice"`}>
+            {(p) => <input {...p} type="text" name="title" value={title} maxLength={250} onChange={(e) => setTitle(e.target.value)} autoFocus />}
+          </Field>
+          <Field label="Description" error={errors.description} hint={`${description.trim().length.toLocaleString()}/10,000 · what you expected, what happened, steps, error messages`}>
+            {(p) => <textarea {...p} name="description" rows={8} value={description} onChange={(e) => setDescription(e.target.value)} />}
+          </Field>
+          <div className="form-actions">
+            <button type="submit" className="btn" disabled={busy}>{busy ? <><Spinner /> Sending…</> : 'Submit ticket'}</button>
+            <Link to="/tickets" className="btn btn-ghost">Cancel</Link>
+          </div>
+        </form>
+      </div>
+    </>
+  )
+}

@@ -1,0 +1,204 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react'
+import { Link, useSearchParams } from 'react-router-dom'
+import { api } from '../api/client'
+import { PRIORITIES, STATUSES, type Priority, type Status, type TicketFilters, type User } from '../api/types'
+import { useAuth } from '../auth'
+import { TicketTable } from '../components/TicketTable'
+import { Empty, ErrorAlert, Field, LoadMore, Loading } from '../components/ui'
+import { priorityLabel, statusLabel } from '../lib/format'
+import { useDocumentTitle, usePaged } from '../lib/hooks'
+import { sortTickets, type Sort, type SortKey } from '../lib/sort'
+
+interface ListProps {
+  title: string
+  intro: string
+  fixed?: TicketFilters
+  extraFilters?: boolean
+  showRequester?: boolean
+  emptyTitle: string
+  emptyBody: React.ReactNode
+}
+
+const SORT_KEYS: SortKey[] = ['created', 'updated', 'priority', 'status', 'due', 'title']
+
+function readFilters(sp: URLSearchParams): TicketFilters {
+  const status = sp.get('status') as Status | null
+  const priority = sp.get('priority') as Priority | null
+  return {
+    status: status && STATUSES.includes(status) ? status : '',
+    priority: priority && PRIORITIES.includes(priority) ? priority : '',
+    overdue: sp.get('overdue') === 'true',
+    category: sp.get('category') ?? '',
+    q: sp.get('q') ?? '',
+    assigned_to: sp.get('assigned_to') ?? '',
+  }
+}
+
+function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester, emptyTitle, emptyBody }: ListProps) {
+  useDocumentTitle(title)
+  const [sp, setSp] = useSearchParams()
+  const filters = readFilters(sp)
+  const sortKey = (SORT_KEYS as string[]).includes(sp.get('sort') ?? '') ? (sp.get('sort') as SortKey) : 'created'
+  const sort: Sort = { key: sortKey, dir: sp.get('dir') === 'asc' ? 'asc' : 'desc' }
+  const query: TicketFilters = { ...filters, ...fixed }
+  if (!extraFilters) { delete query.assigned_to; if (fixed.assigned_to) query.assigned_to = fixed.assigned_to }
+  const key = JSON.stringify(query)
+  const list = usePaged((cursor) => api.tickets({ ...query, cursor }), key)
+  const sorted = useMemo(() => sortTickets(list.items, sort), [list.items, sort.key, sort.dir])
+  const [q, setQ] = useState(filters.q ?? '')
+  const [category, setCategory] = useState(filters.category ?? '')
+  const [moderators, setModerators] = useState<User[]>([])
+  const { role } = useAuth()
+
+  useEffect(() => {
+    if (!extraFilters || role !== 'admin') return
+    Promise.all([api.users({ role: 'moderator', limit: 100 }), api.users({ role: 'admin', limit: 100 })])
+      .then(([m, a]) => setModerators([...m.items, ...a.items]))
+      .catch(() => setModerators([]))
+  }, [extraFilters, role])
+
+  const update = (patch: Record<string, string | null>) => {
+    const next = new URLSearchParams(sp)
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null || v === '') next.delete(k)
+      else next.set(k, v)
+    }
+    setSp(next, { replace: true })
+  }
+  const submitSearch = (e: FormEvent) => {
+    e.preventDefault()
+    update({ q: q.trim(), category: category.trim() })
+  }
+  const anyFilter = Boolean(filters.status || filters.priority || filters.overdue || filters.q || filters.category || (extraFilters && filters.assigned_to))
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>{title}</h1>
+          <p>{intro}</p>
+        </div>
+        <Link to="/tickets/new" className="btn">New ticket</Link>
+      </div>
+      <section className="card" aria-label="Filters">
+        <form className="filters" onSubmit={submitSearch} role="search">
+          <Field label="Status">
+            {(p) => (
+              <select {...p} value={filters.status} onChange={(e) => update({ status: e.target.value })}>
+                <option value="">Any status</option>
+                {STATUSES.map((s) => <option key={s} value={s}>{statusLabel(s)}</option>)}
+              </select>
+            )}
+          </Field>
+          <Field label="Priority">
+            {(p) => (
+              <select {...p} value={filters.priority} onChange={(e) => update({ priority: e.target.value })}>
+                <option value="">Any priority</option>
+                {PRIORITIES.map((s) => <option key={s} value={s}>{priorityLabel(s)}</option>)}
+              </select>
+            )}
+          </Field>
+          <Field label="Sort by">
+            {(p) => (
+              <select {...p} value={`${sort.key}:${sort.dir}`} onChange={(e) => { const [k, d] = e.target.value.split(':'); update({ sort: k, dir: d }) }}>
+                <option value="created:desc">Newest first</option>
+                <option value="created:asc">Oldest first</option>
+                <option value="priority:desc">Highest priority</option>
+                <option value="due:asc">Due soonest</option>
+                <option value="updated:desc">Recently updated</option>
+                <option value="status:asc">Status</option>
+                <option value="title:asc">Title A–Z</option>
+              </select>
+            )}
+          </Field>
+          {extraFilters && (
+            <>
+              <Field label="Category">
+                {(p) => <input {...p} type="text" value={category} onChange={(e) => setCategory(e.target.value)} placeholder="Any" />}
+              </Field>
+              <Field label="Assignee">
+                {(p) => (
+                  <select {...p} value={filters.assigned_to} onChange={(e) => update({ assigned_to: e.target.value })}>
+                    <option value="">Anyone</option>
+                    <option value="me">Me</option>
+                    {moderators.map((m) => <option key={m.id} value={m.id}>{m.name || m.email}</option>)}
+                  </select>
+                )}
+              </Field>
+            </>
+          )}
+          <Field label="Search" className="grow">
+            {(p) => <input {...p} type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Words in title or description" />}
+          </Field>
+          <label className="check">
+            <input type="checkbox" checked={Boolean(filters.overdue)} onChange={(e) => update({ overdue: e.target.checked ? 'true' : null })} />
+            Overdue only
+          </label>
+          <button type="submit" className="btn btn-secondary">Search</button>
+          {anyFilter && (
+            <button type="button" className="btn btn-ghost" onClick={() => { setQ(''); setCategory(''); setSp(new URLSearchParams(), { replace: true }) }}>
+              Clear filters
+            </button>
+          )}
+        </form>
+      </section>
+      <section className="card" aria-label="Tickets" aria-busy={list.loading}>
+        {list.error ? <ErrorAlert error={list.error} onRetry={list.reload} /> : null}
+        {!list.loaded && list.loading ? (
+          <Loading label="Loading tickets…" />
+        ) : list.items.length === 0 && !list.error ? (
+          anyFilter ? (
+            <Empty icon="🔍" title="No tickets match these filters"><p>Try clearing a filter.</p></Empty>
+          ) : (
+            <Empty title={emptyTitle}>{emptyBody}</Empty>
+          )
+        ) : (
+          <>
+            <TicketTable tickets={sorted} sort={sort} onSort={(s) => update({ sort: s.key, dir: s.dir })} showRequester={showRequester} />
+            <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
+            {list.hasMore && sort.key !== 'created' && <p className="muted small">Sorting applies to the tickets loaded so far.</p>}
+          </>
+        )}
+      </section>
+    </>
+  )
+}
+
+export function MyTicketsPage() {
+  const { role } = useAuth()
+  return (
+    <TicketListView
+      title={role === 'user' ? 'My tickets' : 'Tickets I can see'}
+      intro={role === 'user' ? 'Everything you have asked us, newest first.' : 'Tickets you filed and tickets assigned to you.'}
+      emptyTitle="No tickets yet"
+      emptyBody={<p>When something goes wrong, <Link to="/tickets/new">file a ticket</Link> and we will triage it right away.</p>}
+      showRequester={role !== 'user'}
+    />
+  )
+}
+
+export function QueuePage() {
+  return (
+    <TicketListView
+      title="My queue"
+      intro="Tickets assigned to you. Filter by status, priority or overdue; sort by any column."
+      fixed={{ assigned_to: 'me' }}
+      showRequester
+      emptyTitle="Your queue is empty"
+      emptyBody={<p>New tickets that match your skills will show up here.</p>}
+    />
+  )
+}
+
+export function AdminTicketsPage() {
+  return (
+    <TicketListView
+      title="All tickets"
+      intro="Every ticket in the helpdesk."
+      extraFilters
+      showRequester
+      emptyTitle="No tickets yet"
+      emptyBody={<p>Tickets appear here as soon as requesters file them.</p>}
+    />
+  )
+}
