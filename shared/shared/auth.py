@@ -1,0 +1,58 @@
+"""FastAPI dependencies that authenticate the caller from the forwarded bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.jwt import InvalidTokenError, Principal, TokenVerifier
+from shared.problems import ProblemError
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
+
+
+def unauthorized(detail: str = "Missing or invalid access token.") -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def token_verifier(request: Request) -> TokenVerifier:
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        raise ProblemError(503, "Token verification is not configured.")
+    return verifier  # type: ignore[no-any-return]
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The verified caller; 401 for a missing, expired, tampered or foreign token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized()
+    try:
+        principal = token_verifier(request).verify(credentials.credentials)
+    except InvalidTokenError as exc:
+        raise unauthorized(str(exc)) from exc
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that answers 403 unless the caller has one of `roles`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise ProblemError(403, "Your role may not use this route.")
+        return principal
+
+    return check
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
+StaffPrincipal = Annotated[Principal, Depends(require_role("moderator", "admin"))]

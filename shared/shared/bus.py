@@ -1,0 +1,326 @@
+"""The RabbitMQ bus (aio-pika): confirmed persistent publishing and consumers that survive restarts.
+
+- one durable topic exchange; every queue is a durable quorum queue with a delivery limit and a
+  dead-letter queue, declared from `shared.events.TOPOLOGY` by every service at start;
+- publishing uses publisher confirms, persistent messages and `mandatory` with returns raising;
+- consumers use an explicit prefetch, ack after the handler (and its commit) succeeded, requeue
+  with a growing delay on failure, and dead-letter malformed messages at once;
+- the connection is robust: after a broker restart channels, queues and consumers come back.
+  A broker that is down at start does not stop the service: `start()` keeps trying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+)
+
+from shared.events import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    TOPOLOGY,
+    Envelope,
+    MalformedEventError,
+    parse_envelope,
+)
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
+from shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
+
+log = get_logger(__name__)
+
+# Fixed for every service: declaring a queue twice with other arguments fails.
+DELIVERY_LIMIT = 5
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class BusUnavailableError(Exception):
+    """The broker cannot be reached right now; try again later."""
+
+
+class PermanentError(Exception):
+    """Raise from a handler for a message that can never succeed: it is dead-lettered at once."""
+
+
+def queue_arguments(queue: str) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": queue,
+    }
+
+
+def dead_letter_queue(queue: str) -> str:
+    return f"{queue}.dlq"
+
+
+def retry_delay(delivery_count: int) -> float:
+    """Delay before requeueing a failed message: 0.2 s, 0.4 s, ... capped at 5 s."""
+    return float(min(5.0, 0.2 * 2 ** max(0, delivery_count)))
+
+
+@dataclass
+class _Consumer:
+    queue: str
+    handler: Handler
+    routing_keys: tuple[str, ...] | None = None  # None: a topology queue; else transient
+    dead_letters: bool = False
+
+
+_UNAVAILABLE = (
+    aiormq.exceptions.AMQPConnectionError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    aio_pika.exceptions.ChannelClosed,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    RuntimeError,
+)
+
+
+class Bus:
+    """One service's connection to the broker."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str,
+        prefetch: int = 32,
+        publish_timeout: float = 10.0,
+        reconnect_interval: float = 1.0,
+    ) -> None:
+        self._url = url
+        self._service = service
+        self._prefetch = prefetch
+        self._publish_timeout = publish_timeout
+        self._reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._consume_channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractRobustExchange | None = None
+        self._consumers: list[_Consumer] = []
+        self._connected = asyncio.Event()
+        self._connect_task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def consume(self, queue: str, handler: Handler, *, dead_letters: bool = False) -> None:
+        """Register a handler for a topology queue (or its dead-letter queue); call before start()."""
+        if queue not in TOPOLOGY:
+            raise ValueError(f"unknown queue {queue!r}; add it to shared.events.TOPOLOGY")
+        self._consumers.append(_Consumer(queue, handler, dead_letters=dead_letters))
+
+    def subscribe(self, routing_keys: Sequence[str], handler: Handler) -> None:
+        """Register a handler on a private, exclusive queue: every process receives every event."""
+        self._consumers.append(_Consumer("", handler, routing_keys=tuple(routing_keys)))
+
+    async def start(self) -> None:
+        """Connect in the background; the service works (with its outbox) while the broker is down."""
+        self._connect_task = asyncio.create_task(self._connect_loop(), name=f"bus-{self._service}")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        return self._connected.is_set()
+
+    @property
+    def connected(self) -> bool:
+        return (
+            self._connected.is_set()
+            and self._connection is not None
+            and not self._connection.is_closed
+            and self._publish_channel is not None
+            and not self._publish_channel.is_closed
+        )
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._connect_task:
+            self._connect_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connect_task
+        if self._inflight:
+            # let handlers that are running finish (and ack) before the connection goes
+            await asyncio.wait(self._inflight, timeout=10)
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._connection.close(), 5)
+
+    async def _connect_loop(self) -> None:
+        while not self._closing:
+            try:
+                await self._connect()
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure: wait and try again
+                log.warning("bus_connect_failed", error=str(exc)[:200])
+                if self._connection is not None:
+                    with contextlib.suppress(Exception):
+                        await self._connection.close()
+                    self._connection = None
+                await asyncio.sleep(self._reconnect_interval)
+
+    async def _connect(self) -> None:
+        connection = await aio_pika.connect_robust(
+            self._url,
+            timeout=10,
+            reconnect_interval=self._reconnect_interval,
+            client_properties={"connection_name": self._service},
+        )
+        self._connection = connection
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._exchange = await declare_topology(channel)
+        self._publish_channel = channel
+        if self._consumers:
+            consume_channel = await connection.channel()
+            await consume_channel.set_qos(prefetch_count=self._prefetch)
+            for consumer in self._consumers:
+                await self._attach(consume_channel, consumer)
+            self._consume_channel = consume_channel
+        connection.reconnect_callbacks.add(self._on_reconnect)
+        connection.close_callbacks.add(self._on_close)
+        self._connected.set()
+        log.info("bus_connected", consumers=len(self._consumers))
+
+    def _on_reconnect(self, *_: Any) -> None:
+        self._connected.set()
+        log.info("bus_reconnected")
+
+    def _on_close(self, *_: Any) -> None:
+        if not self._closing:
+            log.warning("bus_connection_lost")
+
+    async def _attach(self, channel: AbstractRobustChannel, consumer: _Consumer) -> None:
+        if consumer.routing_keys is not None:
+            queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+            exchange = await channel.get_exchange(EXCHANGE)
+            for key in consumer.routing_keys:
+                await queue.bind(exchange, routing_key=key)
+            label = "transient"
+        else:
+            name = dead_letter_queue(consumer.queue) if consumer.dead_letters else consumer.queue
+            queue = await channel.get_queue(name, ensure=True)
+            label = name
+        await queue.consume(self._wrap(label, consumer))
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Publish and wait for the broker's confirm; raises unless the broker took the message."""
+        if not self.connected or self._exchange is None:
+            raise BusUnavailableError("not connected to the broker")
+        message = aio_pika.Message(
+            body=envelope.model_dump_json().encode(),
+            message_id=str(envelope.id),
+            type=envelope.type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            correlation_id=envelope.correlation_id,
+            timestamp=envelope.occurred_at,
+        )
+        try:
+            await self._exchange.publish(
+                message, routing_key=envelope.type, mandatory=True, timeout=self._publish_timeout
+            )
+        except aio_pika.exceptions.DeliveryError:
+            raise
+        except _UNAVAILABLE as exc:
+            raise BusUnavailableError(str(exc) or type(exc).__name__) from exc
+        EVENTS_PUBLISHED.labels(envelope.type).inc()
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def _wrap(self, queue: str, consumer: _Consumer) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await self._handle(queue, consumer, message)
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+        return on_message
+
+    async def _handle(self, queue: str, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
+        clear_contextvars()
+        bind_contextvars(service=self._service, queue=queue, message_id=message.message_id)
+        try:
+            envelope = parse_envelope(message.body)
+        except MalformedEventError as exc:
+            if consumer.dead_letters:
+                # a dead letter that cannot even be parsed: keep it where an operator sees it
+                log.error("dead_letter_unparseable", error=str(exc)[:200])
+                await _settle(message.nack(requeue=True))
+                await asyncio.sleep(5)
+                return
+            log.error("event_malformed", error=str(exc)[:300])
+            EVENTS_CONSUMED.labels(queue, "malformed", "dead_lettered").inc()
+            await _settle(message.reject(requeue=False))
+            return
+        bind_contextvars(
+            event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
+        )
+        try:
+            await consumer.handler(envelope)
+        except PermanentError as exc:
+            log.error("event_rejected", error=str(exc)[:300])
+            EVENTS_CONSUMED.labels(queue, envelope.type, "dead_lettered").inc()
+            await _settle(message.reject(requeue=False))
+        except Exception as exc:  # noqa: BLE001 - requeue; the delivery limit dead-letters it
+            deliveries = _delivery_count(message)
+            log.warning("event_failed", error=str(exc)[:300], deliveries=deliveries, exc_info=exc)
+            EVENTS_CONSUMED.labels(queue, envelope.type, "retried").inc()
+            await asyncio.sleep(retry_delay(deliveries))
+            await _settle(message.nack(requeue=True))
+        else:
+            EVENTS_CONSUMED.labels(queue, envelope.type, "ok").inc()
+            await _settle(message.ack())
+        finally:
+            clear_contextvars()
+
+
+def _delivery_count(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get("x-delivery-count", 0)
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+
+
+async def _settle(operation: Awaitable[Any]) -> None:
+    """Ack/nack/reject; if the channel died meanwhile the broker redelivers, which is safe."""
+    try:
+        await operation
+    except Exception as exc:  # noqa: BLE001
+        log.warning("settle_failed", error=str(exc)[:200])
+
+
+async def declare_topology(channel: aio_pika.abc.AbstractChannel) -> Any:
+    """Declare the exchange, every queue, its bindings and its dead-letter queue (idempotent)."""
+    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
+    for name, keys in TOPOLOGY.items():
+        queue = await channel.declare_queue(name, durable=True, arguments=queue_arguments(name))
+        for key in keys:
+            await queue.bind(exchange, routing_key=key)
+        dlq = await channel.declare_queue(
+            dead_letter_queue(name), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dlq.bind(dlx, routing_key=name)
+    return exchange

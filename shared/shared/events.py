@@ -1,0 +1,237 @@
+"""The versioned event envelope and every event the services exchange, defined once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+EXCHANGE = "helpdesk.events"
+DEAD_LETTER_EXCHANGE = "helpdesk.dlx"
+
+# queue name -> routing keys it binds. Every service declares the whole topology at start,
+# so an event published before its consumer ever ran is queued, never unroutable.
+TOPOLOGY: dict[str, tuple[str, ...]] = {
+    "tickets": ("ticket.triaged", "ticket.triage_failed"),
+    "triage": (
+        "ticket.created",
+        "ticket.updated",
+        "ticket.retriage_requested",
+        "user.registered",
+        "user.updated",
+    ),
+    "notifier": ("ticket.updated", "ticket.triage_failed", "user.registered", "user.updated"),
+}
+
+Role = Literal["user", "moderator", "admin"]
+TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
+Priority = Literal["low", "medium", "high"]
+TriageState = Literal["pending", "done", "failed"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class EventData(_Frozen):
+    """Base of every event payload; `event_type` is its routing key."""
+
+    event_type: ClassVar[str]
+
+
+class Envelope(_Frozen):
+    """What travels on the bus: `{"id", "type", "version", "occurred_at", "correlation_id", "data"}`."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    correlation_id: str | None = None
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, data: EventData, *, correlation_id: str | None = None) -> Envelope:
+        """Put an event payload into a new envelope with a fresh id."""
+        return cls(
+            type=data.event_type,
+            correlation_id=correlation_id,
+            data=data.model_dump(mode="json"),
+        )
+
+    def payload(self) -> EventData:
+        """The typed payload; raises `UnknownEvent` or pydantic's `ValidationError`."""
+        model = EVENT_TYPES.get(self.type)
+        if model is None:
+            raise UnknownEventError(self.type)
+        return model.model_validate(self.data)
+
+
+class UnknownEventError(ValueError):
+    """An envelope whose type no model describes."""
+
+
+# --- users (published by auth) -------------------------------------------------------------
+
+
+class UserRef(_Frozen):
+    id: uuid.UUID
+    name: str
+    email: str
+
+
+class UserRegistered(EventData):
+    event_type: ClassVar[str] = "user.registered"
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    skills: list[str] = []
+    created_at: datetime
+
+
+class UserUpdated(EventData):
+    event_type: ClassVar[str] = "user.updated"
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    skills: list[str] = []
+    active: bool = True
+    # tokens issued before this instant no longer carry the user's rights
+    tokens_valid_after: datetime | None = None
+    changed: list[str] = []
+    # per-user version: consumers ignore an update older than the one they applied
+    revision: int = 0
+
+
+# --- tickets (published by tickets) --------------------------------------------------------
+
+
+class TicketSnapshot(_Frozen):
+    """The ticket as it is after the change an event reports."""
+
+    id: uuid.UUID
+    title: str
+    description: str
+    status: TicketStatus
+    priority: Priority | None = None
+    category: str | None = None
+    related_skills: list[str] = []
+    helpful_notes: str | None = None
+    created_by: UserRef
+    assigned_to: UserRef | None = None
+    due_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    triage_state: TriageState = "pending"
+    triage_attempt: int = 1
+    assignment_reason: str | None = None
+
+
+class Actor(_Frozen):
+    """Who made a change: a user (with the role they acted in) or the system."""
+
+    kind: Literal["user", "system"]
+    id: uuid.UUID | None = None
+    role: Role | None = None
+    name: str | None = None
+
+
+class FieldChange(_Frozen):
+    old: Any = None
+    new: Any = None
+
+
+class TicketCreated(EventData):
+    event_type: ClassVar[str] = "ticket.created"
+    ticket: TicketSnapshot
+    version: int = 1
+
+
+class TicketUpdated(EventData):
+    event_type: ClassVar[str] = "ticket.updated"
+    ticket: TicketSnapshot
+    version: int
+    actor: Actor
+    changes: dict[str, FieldChange]
+
+
+class TicketRetriageRequested(EventData):
+    event_type: ClassVar[str] = "ticket.retriage_requested"
+    ticket: TicketSnapshot
+    version: int
+    attempt: int
+    requested_by: uuid.UUID | None = None
+
+
+# --- triage (published by triage) ----------------------------------------------------------
+
+
+class Assignee(_Frozen):
+    id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+
+
+class TicketTriaged(EventData):
+    event_type: ClassVar[str] = "ticket.triaged"
+    ticket_id: uuid.UUID
+    attempt: int
+    category: str
+    priority: Priority
+    related_skills: list[str] = []
+    summary: str = ""
+    helpful_notes: str = ""
+    confidence: float = Field(ge=0.0, le=1.0)
+    provider: str
+    model: str
+    assignee: Assignee
+    assignment_reason: str
+    decision_id: uuid.UUID | None = None
+    triaged_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketTriageFailed(EventData):
+    event_type: ClassVar[str] = "ticket.triage_failed"
+    ticket_id: uuid.UUID
+    attempt: int
+    reason: str
+    # the admin who owns the ticket now; None only when no admin exists at all
+    fallback_assignee: Assignee | None = None
+    title: str | None = None
+    failed_at: datetime = Field(default_factory=utcnow)
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        UserRegistered,
+        UserUpdated,
+        TicketCreated,
+        TicketUpdated,
+        TicketRetriageRequested,
+        TicketTriaged,
+        TicketTriageFailed,
+    )
+}
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Parse a message body; raises `MalformedEvent` for anything that is not a known event."""
+    try:
+        envelope = Envelope.model_validate_json(body)
+        envelope.payload()
+    except (ValidationError, UnknownEventError, ValueError) as exc:
+        raise MalformedEventError(str(exc)[:500]) from exc
+    return envelope
+
+
+class MalformedEventError(ValueError):
+    """A message that can never be processed: it goes straight to the dead-letter queue."""

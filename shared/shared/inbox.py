@@ -1,0 +1,69 @@
+"""The idempotent consumer: an event's effect and its "processed" mark commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.events import Envelope, EventData
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+E = TypeVar("E", bound=EventData)
+
+
+def processed_messages_table(metadata: MetaData) -> Table:
+    """Event ids a service's consumers have applied (add it to the service's metadata)."""
+    return Table(
+        "processed_messages",
+        metadata,
+        Column("consumer", String(64), nullable=False),
+        Column("message_id", UUID(as_uuid=True), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "message_id"),
+    )
+
+
+async def claim(session: AsyncSession, table: Table, *, consumer: str, envelope: Envelope) -> bool:
+    """Mark the event processed in this transaction; False if it already was (a redelivery).
+
+    A concurrent duplicate blocks on the primary key until the first transaction ends, then
+    sees the conflict: exactly one of them applies the effect.
+    """
+    result = await session.execute(
+        insert(table)
+        .values(consumer=consumer, message_id=envelope.id)
+        .on_conflict_do_nothing()
+        .returning(table.c.message_id)
+    )
+    return result.first() is not None
+
+
+def idempotent(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    table: Table,
+    consumer: str,
+    handlers: dict[str, Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]],
+) -> Callable[[Envelope], Awaitable[None]]:
+    """A bus handler that applies each event once, in one transaction with its processed mark.
+
+    `handlers` maps an event type to `async def handle(session, payload, envelope)`; the
+    handler must not commit. Types without a handler are marked processed and ignored.
+    """
+
+    async def handle(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        async with sessions() as session, session.begin():
+            if not await claim(session, table, consumer=consumer, envelope=envelope):
+                log.info("event_duplicate_skipped")
+                return
+            handler = handlers.get(envelope.type)
+            if handler is not None:
+                await handler(session, payload, envelope)
+
+    return handle

@@ -1,0 +1,233 @@
+"""The transactional outbox: events are rows written with the change, published by a relay.
+
+`add_event` inserts the envelope in the caller's transaction (and a NOTIFY that Postgres only
+delivers on commit). `OutboxRelay` claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes
+them with publisher confirms and marks them sent only after the broker confirmed them, so a
+crash between publish and mark re-publishes (consumers are idempotent) and never loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import timedelta
+
+import asyncpg
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.bus import Bus, BusUnavailableError
+from shared.db import asyncpg_dsn
+from shared.events import Envelope, EventData
+from shared.logging import current_correlation_id, get_logger
+from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+log = get_logger(__name__)
+NOTIFY_CHANNEL = "helpdesk_outbox"
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox table in a service's schema (add it to the service's metadata)."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", UUID(as_uuid=True), primary_key=True),
+        Column("routing_key", String(100), nullable=False),
+        Column("envelope", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("available_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("last_error", Text),
+        Index(
+            "ix_outbox_unsent",
+            "available_at",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+
+async def add_event(
+    session: AsyncSession, outbox: Table, data: EventData, *, correlation_id: str | None = None
+) -> Envelope:
+    """Write an event into the outbox inside the caller's transaction."""
+    envelope = Envelope.wrap(data, correlation_id=correlation_id or current_correlation_id())
+    await session.execute(
+        outbox.insert().values(
+            id=envelope.id,
+            routing_key=envelope.type,
+            envelope=envelope.model_dump(mode="json"),
+        )
+    )
+    await session.execute(
+        text("SELECT pg_notify(:channel, :schema)"),
+        {
+            "channel": NOTIFY_CHANNEL,
+            "schema": outbox.schema or "",
+        },
+    )
+    return envelope
+
+
+class OutboxRelay:
+    """Publishes a service's outbox rows; several relays (processes) may run at once."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        bus: Bus,
+        database_url: str,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._bus = bus
+        self._dsn = asyncpg_dsn(database_url)
+        self._batch = batch_size
+        self._poll = poll_interval
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Ask the relay to look for new rows now (cheaper than waiting for NOTIFY)."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._outbox.schema}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._close_listener()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._listener.close(), 2)
+            self._listener = None
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = None
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=5)
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            self._listener = conn
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("outbox_listener_unavailable", error=str(exc))
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._ensure_listener()
+            try:
+                sent = await self.publish_batch()
+            except BusUnavailableError:
+                await asyncio.sleep(1.0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any one failure
+                log.warning("outbox_relay_error", error=str(exc)[:300])
+                await asyncio.sleep(1.0)
+                continue
+            if sent >= self._batch:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll)
+
+    async def publish_batch(self) -> int:
+        """Claim and publish one batch; returns how many rows were published."""
+        ob = self._outbox
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(ob.c.id, ob.c.envelope, ob.c.attempts)
+                    .where(ob.c.published_at.is_(None), ob.c.available_at <= func.now())
+                    .order_by(ob.c.available_at, ob.c.created_at)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.labels(ob.schema).set(0)
+                return 0
+            envelopes = [Envelope.model_validate(row.envelope) for row in rows]
+            results = await asyncio.gather(
+                *(self._bus.publish(env) for env in envelopes), return_exceptions=True
+            )
+            sent: list[uuid.UUID] = []
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    if isinstance(result, BusUnavailableError | asyncio.CancelledError):
+                        continue  # not the row's fault: try again once the broker is back
+                    delay = timedelta(seconds=min(300, 2 ** min(row.attempts, 8)))
+                    await session.execute(
+                        update(ob)
+                        .where(ob.c.id == row.id)
+                        .values(
+                            attempts=ob.c.attempts + 1,
+                            available_at=func.now() + delay,
+                            last_error=str(result)[:1000],
+                        )
+                    )
+                    log.warning("outbox_publish_failed", event_id=str(row.id), error=str(result)[:300])
+                else:
+                    sent.append(row.id)
+            if sent:
+                await session.execute(
+                    update(ob).where(ob.c.id.in_(sent)).values(published_at=func.now(), last_error=None)
+                )
+            OUTBOX_PUBLISHED.labels(ob.schema).inc(len(sent))
+            unavailable = [r for r in results if isinstance(r, BusUnavailableError)]
+        if unavailable and not sent:
+            raise unavailable[0]
+        return len(sent)
+
+    async def backlog(self) -> int:
+        ob = self._outbox
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(ob).where(ob.c.published_at.is_(None))
+            )
+        return int(count or 0)
+
+
+async def purge_published(
+    sessions: async_sessionmaker[AsyncSession], outbox: Table, *, older_than: timedelta
+) -> int:
+    """Delete published rows older than `older_than` (housekeeping)."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            outbox.delete().where(
+                outbox.c.published_at.is_not(None),
+                outbox.c.published_at < func.now() - older_than,
+            )
+        )
+    return int(result.rowcount or 0)

@@ -1,0 +1,235 @@
+"""Pytest fixtures for tests on the real thing: a fresh database, a fresh vhost, JWT keys.
+
+Loaded for the whole repo (`-p shared.testing.plugin` in pyproject). With `TEST_CONTAINERS=1`
+and a Docker engine, Postgres and RabbitMQ come from testcontainers; otherwise the local servers
+(`TEST_PG_ADMIN_DSN`, `TEST_RABBITMQ_HOST`/`TEST_RABBITMQ_PORT`) are used. Tests never stop them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from shared import dbsetup
+from shared.jwt import TokenIssuer, generate_keypair
+
+ISSUER = "helpdesk-auth"
+AUDIENCE = "helpdesk"
+
+
+def _docker_available() -> bool:
+    return (
+        shutil.which("docker") is not None
+        and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+    )
+
+
+@dataclass
+class Servers:
+    pg_admin_dsn: str
+    pg_host: str
+    pg_port: int
+    rabbit_host: str
+    rabbit_port: int
+    rabbit_user: str = "guest"
+    rabbit_password: str = "guest"  # noqa: S105 - the local test broker's account
+    containers: list[Any] = field(default_factory=list)
+    vhost_via_ctl: bool = True
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    """Where the test Postgres and RabbitMQ run."""
+    if os.environ.get("TEST_CONTAINERS") == "1" and _docker_available():
+        from testcontainers.postgres import PostgresContainer
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        pg = PostgresContainer("postgres:16-alpine", username="postgres", password="postgres")
+        mq = RabbitMqContainer("rabbitmq:3.13-alpine")
+        pg.start()
+        mq.start()
+        pg_host, pg_port = pg.get_container_host_ip(), int(pg.get_exposed_port(5432))
+        yield Servers(
+            pg_admin_dsn=f"postgresql://postgres:postgres@{pg_host}:{pg_port}/postgres",
+            pg_host=pg_host,
+            pg_port=pg_port,
+            rabbit_host=mq.get_container_host_ip(),
+            rabbit_port=int(mq.get_exposed_port(5672)),
+            containers=[pg, mq],
+            vhost_via_ctl=False,
+        )
+        for container in (pg, mq):
+            container.stop()
+        return
+    yield Servers(
+        pg_admin_dsn=os.environ.get("TEST_PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN),
+        pg_host=os.environ.get("TEST_PG_HOST", "127.0.0.1"),
+        pg_port=int(os.environ.get("TEST_PG_PORT", "5432")),
+        rabbit_host=os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1"),
+        rabbit_port=int(os.environ.get("TEST_RABBITMQ_PORT", "5672")),
+    )
+
+
+@dataclass
+class TestDatabase:
+    """A database made for this test run, with every service's role and schema."""
+
+    __test__ = False
+    name: str
+    host: str
+    port: int
+    admin_dsn: str
+
+    password: str | None = None
+
+    def url(self, service: str, *, host: str | None = None, port: int | None = None) -> str:
+        """SQLAlchemy URL connecting as the service's own role (optionally through a proxy)."""
+        return dbsetup.service_database_url(
+            service,
+            database=self.name,
+            host=host or self.host,
+            port=port or self.port,
+            password=self.password,
+        )
+
+    def admin_url(self) -> str:
+        """asyncpg DSN of the superuser on this database (for assertions only)."""
+        return self.admin_dsn.rsplit("/", 1)[0] + f"/{self.name}"
+
+
+@pytest.fixture(scope="session")
+def make_database(servers: Servers) -> Iterator[Callable[[], Awaitable[TestDatabase]]]:
+    """Factory: a fresh database with roles and schemas; dropped at the end of the session."""
+    made: list[str] = []
+
+    async def make() -> TestDatabase:
+        name = f"hd_test_{uuid.uuid4().hex[:10]}"
+        # a container's Postgres checks passwords; the local test server trusts loopback
+        password = None if servers.vhost_via_ctl else "test-only-password"
+        await dbsetup.setup(admin_dsn=servers.pg_admin_dsn, database=name, password=password)
+        made.append(name)
+        return TestDatabase(name, servers.pg_host, servers.pg_port, servers.pg_admin_dsn, password)
+
+    yield make
+    for name in made:
+        asyncio.run(dbsetup.drop_database(admin_dsn=servers.pg_admin_dsn, database=name))
+
+
+@pytest.fixture(scope="session")
+async def pg_database(make_database: Callable[[], Awaitable[TestDatabase]]) -> TestDatabase:
+    """One fresh database for the session (migrations are the service conftest's job)."""
+    return await make_database()
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def make_vhost(servers: Servers) -> Iterator[Callable[[], str]]:
+    """Factory: the AMQP URL of a fresh, empty vhost; deleted at the end of the session."""
+    made: list[str] = []
+
+    def make() -> str:
+        if not servers.vhost_via_ctl:
+            # a container broker is ours alone: separate vhosts are not needed for isolation
+            name = "/"
+            return f"amqp://{servers.rabbit_user}:{servers.rabbit_password}@{servers.rabbit_host}:{servers.rabbit_port}/"
+        name = f"hd_test_{uuid.uuid4().hex[:10]}"
+        _rabbitmqctl("add_vhost", name)
+        _rabbitmqctl("set_permissions", "-p", name, servers.rabbit_user, ".*", ".*", ".*")
+        made.append(name)
+        return (
+            f"amqp://{servers.rabbit_user}:{servers.rabbit_password}@"
+            f"{servers.rabbit_host}:{servers.rabbit_port}/{name}"
+        )
+
+    yield make
+    for name in made:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(make_vhost: Callable[[], str]) -> str:
+    """A fresh vhost for the session."""
+    return make_vhost()
+
+
+@dataclass(frozen=True)
+class JwtKeys:
+    private_pem: str
+    public_pem: str
+    issuer: str = ISSUER
+    audience: str = AUDIENCE
+
+    def issuer_for_tests(self, ttl: timedelta = timedelta(minutes=15)) -> TokenIssuer:
+        return TokenIssuer(
+            private_key_pem=self.private_pem, issuer=self.issuer, audience=self.audience, ttl=ttl
+        )
+
+    def token(
+        self,
+        *,
+        role: str = "user",
+        user_id: uuid.UUID | None = None,
+        email: str | None = None,
+        name: str = "Test User",
+        now: datetime | None = None,
+    ) -> str:
+        """A valid access token for a made-up user (services trust what the token says)."""
+        user_id = user_id or uuid.uuid4()
+        return self.issuer_for_tests().issue(
+            user_id=user_id,
+            role=role,
+            email=email or f"{user_id.hex[:8]}@example.test",
+            name=name,
+            now=now or datetime.now(UTC),
+        )
+
+
+@pytest.fixture(scope="session")
+def jwt_keys() -> JwtKeys:
+    private_pem, public_pem = generate_keypair()
+    return JwtKeys(private_pem, public_pem)
+
+
+@asynccontextmanager
+async def app_client(app: Any, *, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the ASGI app in-process, with the app's lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
+            yield client
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,198 @@
+"""What every FastAPI app of the system has: errors, ids, logs, metrics, health, body limit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.jwt import TokenVerifier
+from shared.logging import bind_contextvars, clear_contextvars, configure_logging, get_logger
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.problems import install_problem_handlers, problem_response
+from shared.settings import ServiceSettings
+
+log = get_logger("http")
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+REQUEST_ID_HEADER = "x-request-id"
+DEFAULT_BODY_LIMIT = 64 * 1024
+
+
+def _valid_request_id(value: str) -> bool:
+    return 0 < len(value) <= 128 and all(c.isalnum() or c in "-_.:" for c in value)
+
+
+class RequestContextMiddleware:
+    """Binds a request id (taken from X-Request-ID or made), logs and measures each request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _valid_request_id(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        clear_contextvars()
+        bind_contextvars(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            if template not in ("/healthz", "/readyz", "/metrics"):
+                HTTP_REQUESTS.labels(method, template, str(status)).inc()
+                HTTP_LATENCY.labels(method, template).observe(elapsed)
+                log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
+            clear_contextvars()
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with 413, by header and while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_BODY_LIMIT) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLargeError:
+            if not response_started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(413, f"The request body is larger than {self.max_bytes} bytes.")
+        await response(scope, receive, send)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+def health_router(readiness: ReadinessCheck | None) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive (no dependency checks)."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        """Every dependency this process needs is reachable."""
+        checks = await readiness() if readiness else {}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    *,
+    title: str,
+    settings: ServiceSettings,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    readiness: ReadinessCheck | None = None,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    """A FastAPI app with problem errors, request ids, logs, metrics, health and a body limit.
+
+    `readiness` is called by /readyz; when None, /readyz asks `app.state.runtime.ready()` if
+    the lifespan put a `Runtime` there.
+    """
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        json=settings.log_json if settings.log_json is not None else settings.production,
+    )
+    app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
+    app.state.settings = settings
+    if settings.jwt_public_key:
+        app.state.token_verifier = TokenVerifier(
+            public_key_pem=settings.jwt_public_key,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    install_problem_handlers(app)
+
+    async def runtime_readiness() -> dict[str, bool]:
+        runtime = getattr(app.state, "runtime", None)
+        if runtime is None:
+            return {"started": False}
+        return await runtime.ready()  # type: ignore[no-any-return]
+
+    app.include_router(health_router(readiness or runtime_readiness))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
