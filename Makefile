@@ -1,0 +1,57 @@
+# The two commands that matter: `make up` runs the whole system, `make test` passes every test.
+SHELL := /bin/bash
+UV ?= uv
+export UV_LINK_MODE ?= copy
+
+.PHONY: help install up down status test test-python test-web test-e2e lint check-imports bench eval chaos clean
+
+help:
+	@echo "make up      - install what is missing, migrate, start every service (gateway on :8000)"
+	@echo "make down    - stop everything make up started"
+	@echo "make test    - run every test (Python, web unit, end-to-end in Chromium, deploy checks)"
+	@echo "make bench   - benchmarks that print figures"
+	@echo "make eval    - triage quality on ../shared/data (when present)"
+	@echo "make chaos   - the long fault-injection run (10,000 tickets)"
+
+install:
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+up: install
+	@$(UV) run --no-sync python scripts/stack.py up
+
+down:
+	@$(UV) run --no-sync python scripts/stack.py down
+
+status:
+	@$(UV) run --no-sync python scripts/stack.py status
+
+check-imports:
+	@$(UV) run --no-sync python scripts/check_imports.py
+
+lint: install
+	@$(UV) run --no-sync ruff check .
+
+test: install check-imports test-python test-web test-e2e
+
+test-python: install
+	@bash deploy/install-tools.sh
+	@$(UV) run --no-sync pytest
+
+test-web:
+	@bash scripts/web.sh unit
+
+test-e2e: install
+	@bash scripts/web.sh e2e
+
+bench: install
+	@$(UV) run --no-sync python bench/run_all.py
+
+eval: install
+	@$(UV) run --no-sync python bench/eval_triage.py
+
+chaos: install
+	@$(UV) run --no-sync python tests/chaos/run.py --tickets 10000
+
+clean: down
+	rm -rf var

@@ -1,0 +1,387 @@
+"""Run the whole system as local processes: `make up` / `make down`.
+
+The processes, their commands, ports and settings come from deploy/processes.toml (the same
+list docker-compose.yml and deploy/k8s follow). `up` starts Postgres and RabbitMQ when they
+are not running, writes `.env` with fresh keys and an admin password when it is missing,
+creates the database roles, schemas and the RabbitMQ vhost, migrates, starts every process
+with its log in var/log/, waits until each is ready and prints the URLs.
+
+An *instance* other than the default (`--instance e2e --port-offset 1000`) is a second,
+separate stack on other ports, database, vhost and var/ folder: the end-to-end and chaos
+tests use one so they never disturb a stack a developer runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PROCESSES = ROOT / "deploy" / "processes.toml"
+PORT_ENVS = {
+    "auth": "GATEWAY_AUTH_URL",
+    "tickets": "GATEWAY_TICKETS_URL",
+    "triage": "GATEWAY_TRIAGE_URL",
+    "notifier": "GATEWAY_NOTIFIER_URL",
+}
+
+
+@dataclass
+class Instance:
+    name: str
+    port_offset: int
+    root: Path = ROOT
+
+    @property
+    def default(self) -> bool:
+        return self.name == "default"
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var" if self.default else self.root / "var" / "instances" / self.name
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env" if self.default else self.var / ".env"
+
+    @property
+    def database(self) -> str:
+        return "helpdesk" if self.default else f"helpdesk_{self.name}"
+
+    @property
+    def vhost(self) -> str:
+        return "helpdesk" if self.default else f"helpdesk_{self.name}"
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    port: int
+    health: str | None = None
+    ready: str | None = None
+    migrations: list[str] | None = None
+    port_env: str | None = None
+    settings: list[str] = field(default_factory=list)
+
+
+def load_processes() -> tuple[list[str], list[Process]]:
+    spec = tomllib.loads(PROCESSES.read_text())
+    processes = [
+        Process(
+            name=p["name"], command=list(p["command"]), port=int(p["port"]), health=p.get("health"),
+            ready=p.get("ready"), migrations=p.get("migrations"), port_env=p.get("port_env"),
+            settings=list(p.get("settings", [])),
+        )
+        for p in spec["process"]
+    ]
+    return list(spec["setup"]["command"]), processes
+
+
+def port_of(process: Process, instance: Instance, env: dict[str, str]) -> int:
+    if process.port_env and env.get(process.port_env):
+        return int(env[process.port_env])
+    return process.port + instance.port_offset
+
+
+def argv(command: list[str], *, port: int | None = None, instance: Instance | None = None) -> list[str]:
+    """The command with the venv's executable and this instance's port and mail folder."""
+    exe = VENV_BIN / command[0]
+    args = [str(exe) if exe.exists() else command[0], *command[1:]]
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--port" and port is not None:
+            args[i + 1] = str(port)
+        if arg == "--dir" and instance is not None:
+            args[i + 1] = str(instance.var / "mail")
+    return args
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def ensure_env_file(instance: Instance) -> dict[str, str]:
+    """Write the instance's .env with fresh keys and an admin password if it has none."""
+    existing = read_env_file(instance.env_file)
+    additions: dict[str, str] = {}
+    if not (existing.get("JWT_PRIVATE_KEY") or os.environ.get("JWT_PRIVATE_KEY")):
+        sys.path.insert(0, str(ROOT / "shared"))
+        from shared.jwt import generate_keypair
+
+        private_pem, public_pem = generate_keypair()
+        additions["JWT_PRIVATE_KEY"] = private_pem.strip().replace("\n", "\\n")
+        additions["JWT_PUBLIC_KEY"] = public_pem.strip().replace("\n", "\\n")
+    if not (existing.get("BOOTSTRAP_ADMIN_EMAIL") or os.environ.get("BOOTSTRAP_ADMIN_EMAIL")):
+        additions["BOOTSTRAP_ADMIN_EMAIL"] = "admin@example.com"
+    if not (existing.get("BOOTSTRAP_ADMIN_PASSWORD") or os.environ.get("BOOTSTRAP_ADMIN_PASSWORD")):
+        additions["BOOTSTRAP_ADMIN_PASSWORD"] = secrets.token_urlsafe(18)
+    if additions:
+        instance.env_file.parent.mkdir(parents=True, exist_ok=True)
+        with instance.env_file.open("a") as fh:
+            if not existing:
+                fh.write("# Written by `make up` (scripts/stack.py). Local secrets: never commit.\n")
+            for key, value in additions.items():
+                fh.write(f'{key}="{value}"\n')
+        instance.env_file.chmod(0o600)
+        if "BOOTSTRAP_ADMIN_PASSWORD" in additions:
+            print(f"  generated admin: {additions.get('BOOTSTRAP_ADMIN_EMAIL', existing.get('BOOTSTRAP_ADMIN_EMAIL'))}"
+                  f" / {additions['BOOTSTRAP_ADMIN_PASSWORD']}  (saved in {instance.env_file.relative_to(ROOT)})")
+    return read_env_file(instance.env_file)
+
+
+def process_env(instance: Instance, processes: list[Process]) -> dict[str, str]:
+    """.env values, overridden by the real environment, plus this instance's addresses."""
+    env = {**ensure_env_file(instance), **os.environ}
+    env.setdefault("ENVIRONMENT", "dev")
+    env.setdefault("RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:5672/{instance.vhost}")
+    env.setdefault("PG_DATABASE", instance.database)
+    for service in ("auth", "tickets", "triage", "notifier"):
+        env.setdefault(
+            f"{service.upper()}_DATABASE_URL",
+            f"postgresql+asyncpg://helpdesk_{service}@127.0.0.1:5432/{instance.database}",
+        )
+    by_name = {p.name: p for p in processes}
+    for service, variable in PORT_ENVS.items():
+        if service in by_name:
+            env.setdefault(variable, f"http://127.0.0.1:{port_of(by_name[service], instance, env)}")
+    if "smtp-sink" in by_name:
+        env.setdefault("SMTP_HOST", "127.0.0.1")
+        env.setdefault("SMTP_PORT", str(port_of(by_name["smtp-sink"], instance, env)))
+    gateway = by_name.get("gateway")
+    if gateway:
+        env.setdefault("WEB_BASE_URL", f"http://127.0.0.1:{port_of(gateway, instance, env)}")
+    env.setdefault("GATEWAY_WEB_DIR", str(ROOT / "web" / "dist"))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# --- dependencies -----------------------------------------------------------------------------
+
+
+def reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_servers() -> None:
+    """Start the machine's Postgres and RabbitMQ if they are not running (never stop them)."""
+    if not reachable("127.0.0.1", 5432):
+        print("  starting Postgres")
+        clusters = sorted(p.name for p in Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").exists() else []
+        if clusters:
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False)
+    if not reachable("127.0.0.1", 5672):
+        print("  starting RabbitMQ")
+        subprocess.run(["rabbitmq-server", "-detached"], check=False)
+    for host, port, name in (("127.0.0.1", 5432, "Postgres"), ("127.0.0.1", 5672, "RabbitMQ")):
+        deadline = time.monotonic() + 90
+        while not reachable(host, port):
+            if time.monotonic() > deadline:
+                sys.exit(f"{name} is not reachable on {host}:{port}")
+            time.sleep(1)
+
+
+def ensure_vhost(vhost: str) -> None:
+    if subprocess.run(["which", "rabbitmqctl"], capture_output=True).returncode != 0:
+        return
+    for attempt in range(30):
+        listed = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True)
+        if listed.returncode == 0:
+            break
+        time.sleep(2)  # the node accepts connections a little before rabbitmqctl works
+    else:
+        sys.exit("rabbitmqctl cannot reach the RabbitMQ node")
+    if vhost not in listed.stdout.split():
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def pid_file(instance: Instance, name: str) -> Path:
+    return instance.var / "run" / f"{name}.pid"
+
+
+def running_pid(instance: Instance, name: str) -> int | None:
+    path = pid_file(instance, name)
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, PermissionError):
+        path.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def start(instance: Instance, process: Process, env: dict[str, str]) -> None:
+    if running_pid(instance, process.name):
+        print(f"  {process.name}: already running")
+        return
+    (instance.var / "log").mkdir(parents=True, exist_ok=True)
+    (instance.var / "run").mkdir(parents=True, exist_ok=True)
+    (instance.var / "mail").mkdir(parents=True, exist_ok=True)
+    log = (instance.var / "log" / f"{process.name}.log").open("ab")
+    proc = subprocess.Popen(
+        argv(process.command, port=port_of(process, instance, env), instance=instance),
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    pid_file(instance, process.name).write_text(str(proc.pid))
+
+
+def wait_ready(instance: Instance, processes: list[Process], env: dict[str, str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(processes)
+    while pending:
+        for process in list(pending):
+            port = port_of(process, instance, env)
+            if process.ready:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{process.ready}", timeout=2) as r:
+                        ok = r.status == 200
+                except (urllib.error.URLError, OSError):
+                    ok = False
+            else:
+                ok = reachable("127.0.0.1", port)
+            if ok:
+                pending.remove(process)
+            elif not running_pid(instance, process.name):
+                log = instance.var / "log" / f"{process.name}.log"
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
+                sys.exit(f"{process.name} exited during start-up; last log lines:\n{tail}")
+        if pending and time.monotonic() > deadline:
+            sys.exit("not ready in time: " + ", ".join(p.name for p in pending)
+                     + f" (logs in {instance.var / 'log'})")
+        if pending:
+            time.sleep(0.3)
+
+
+def build_web() -> None:
+    web = ROOT / "web"
+    if (web / "dist" / "index.html").exists() or not (web / "package.json").exists():
+        return
+    if subprocess.run(["which", "npm"], capture_output=True).returncode != 0:
+        print("  npm not found: the web app is not built (the API works without it)")
+        return
+    print("  building the web app (web/dist)")
+    install = ["npm", "ci", "--no-audit", "--no-fund"] if (web / "package-lock.json").exists() else ["npm", "install"]
+    subprocess.run(install, cwd=web, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["npm", "run", "build"], cwd=web, check=True, stdout=subprocess.DEVNULL)
+
+
+def up(instance: Instance, *, web: bool, timeout: float) -> None:
+    setup_command, processes = load_processes()
+    print(f"starting the helpdesk ({instance.name})")
+    ensure_servers()
+    env = process_env(instance, processes)
+    ensure_vhost(instance.vhost)
+    subprocess.run(argv(setup_command), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    for process in processes:
+        if process.migrations:
+            subprocess.run(argv(process.migrations), cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if web:
+        build_web()
+    for process in processes:
+        start(instance, process, env)
+    wait_ready(instance, processes, env, timeout)
+    by_name = {p.name: p for p in processes}
+    gateway_port = port_of(by_name["gateway"], instance, env) if "gateway" in by_name else None
+    print("ready:")
+    if gateway_port:
+        print(f"  web app and API   http://127.0.0.1:{gateway_port}/")
+        print(f"  API docs          http://127.0.0.1:{gateway_port}/docs")
+    if "smtp-sink" in by_name:
+        print(f"  mail (SMTP sink)  127.0.0.1:{port_of(by_name['smtp-sink'], instance, env)} -> {instance.var / 'mail'}")
+    print(f"  logs              {instance.var / 'log'}")
+    print(f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})")
+
+
+def down(instance: Instance) -> None:
+    _, processes = load_processes()
+    stopped = []
+    for process in reversed(processes):
+        pid = running_pid(instance, process.name)
+        if pid is None:
+            continue
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        stopped.append((process.name, pid))
+    deadline = time.monotonic() + 15
+    for name, pid in stopped:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        pid_file(instance, name).unlink(missing_ok=True)
+    print("stopped: " + (", ".join(name for name, _ in stopped) or "nothing was running"))
+
+
+def status(instance: Instance) -> None:
+    _, processes = load_processes()
+    for process in processes:
+        pid = running_pid(instance, process.name)
+        print(f"{process.name:10} {'running pid ' + str(pid) if pid else 'stopped'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the helpdesk as local processes.")
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("--instance", default=os.environ.get("STACK_INSTANCE", "default"))
+    parser.add_argument("--port-offset", type=int, default=int(os.environ.get("STACK_PORT_OFFSET", "0")))
+    parser.add_argument("--no-web", action="store_true", help="do not build the web app")
+    parser.add_argument("--timeout", type=float, default=120)
+    args = parser.parse_args()
+    instance = Instance(args.instance, args.port_offset)
+    if args.action == "up":
+        up(instance, web=not args.no_web, timeout=args.timeout)
+    elif args.action == "down":
+        down(instance)
+    else:
+        status(instance)
+
+
+if __name__ == "__main__":
+    main()
