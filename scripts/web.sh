@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The web app's tests: `unit` (Vitest) or `e2e` (Playwright driving Debian's Chromium against a
+# separate stack instance started here and stopped afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+install_web() {
+    (cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
+}
+
+case "${1:-}" in
+unit)
+    install_web
+    (cd web && npm test)
+    ;;
+e2e)
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "installing Chromium from Debian's packages"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+    install_web
+    (cd web && npm run build >/dev/null)
+    instance=e2e offset=1000
+    stack() { uv run --no-sync python scripts/stack.py "$@" --instance "$instance" --port-offset "$offset"; }
+    trap 'stack down >/dev/null 2>&1 || true' EXIT
+    stack down >/dev/null 2>&1 || true
+    stack up --no-web
+    set -a; source "var/instances/$instance/.env"; set +a
+    export BASE_URL="http://127.0.0.1:$((8000 + offset))"
+    export ADMIN_EMAIL="$BOOTSTRAP_ADMIN_EMAIL" ADMIN_PASSWORD="$BOOTSTRAP_ADMIN_PASSWORD"
+    export SCREENSHOT_DIR="$ROOT/var/screenshots"
+    (cd web && npm run e2e)
+    ;;
+*)
+    echo "usage: scripts/web.sh unit|e2e" >&2; exit 2 ;;
+esac
