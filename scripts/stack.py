@@ -302,11 +302,32 @@ def build_web() -> None:
     subprocess.run(["npm", "run", "build"], cwd=web, check=True, stdout=subprocess.DEVNULL)
 
 
-def up(instance: Instance, *, web: bool, timeout: float) -> None:
+def reset(instance: Instance, env: dict[str, str]) -> None:
+    """Throw away a non-default instance's database, vhost and var/ folder (tests start clean)."""
+    if instance.default:
+        sys.exit("--fresh is only for separate instances; the default one keeps its data")
+    admin = env.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    drop = f"DROP DATABASE IF EXISTS {instance.database} WITH (FORCE)"
+    subprocess.run([str(VENV_BIN / "python"), "-c",
+                    "import asyncio, asyncpg, sys\n"
+                    "async def main():\n"
+                    "    c = await asyncpg.connect(sys.argv[1]); await c.execute(sys.argv[2]); await c.close()\n"
+                    "asyncio.run(main())", admin, drop], check=True)
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
+    for sub in ("mail", "log"):
+        folder = instance.var / sub
+        if folder.exists():
+            for child in folder.iterdir():
+                child.unlink()
+
+
+def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False) -> None:
     setup_command, processes = load_processes()
     print(f"starting the helpdesk ({instance.name})")
     ensure_servers()
     env = process_env(instance, processes)
+    if fresh:
+        reset(instance, env)
     ensure_vhost(instance.vhost)
     subprocess.run(argv(setup_command), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     for process in processes:
@@ -373,10 +394,11 @@ def main() -> None:
     parser.add_argument("--port-offset", type=int, default=int(os.environ.get("STACK_PORT_OFFSET", "0")))
     parser.add_argument("--no-web", action="store_true", help="do not build the web app")
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--fresh", action="store_true", help="start a non-default instance from empty")
     args = parser.parse_args()
     instance = Instance(args.instance, args.port_offset)
     if args.action == "up":
-        up(instance, web=not args.no_web, timeout=args.timeout)
+        up(instance, web=not args.no_web, timeout=args.timeout, fresh=args.fresh)
     elif args.action == "down":
         down(instance)
     else:

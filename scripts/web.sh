@@ -25,7 +25,7 @@ e2e)
     stack() { uv run --no-sync python scripts/stack.py "$@" --instance "$instance" --port-offset "$offset"; }
     trap 'stack down >/dev/null 2>&1 || true' EXIT
     stack down >/dev/null 2>&1 || true
-    stack up --no-web
+    stack up --no-web --fresh
     set -a; source "var/instances/$instance/.env"; set +a
     export BASE_URL="http://127.0.0.1:$((8000 + offset))"
     export ADMIN_EMAIL="$BOOTSTRAP_ADMIN_EMAIL" ADMIN_PASSWORD="$BOOTSTRAP_ADMIN_PASSWORD"
