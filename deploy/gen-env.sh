@@ -26,6 +26,7 @@ TICKETS_RABBITMQ_PASSWORD=$(secret)
 TRIAGE_RABBITMQ_PASSWORD=$(secret)
 NOTIFIER_RABBITMQ_PASSWORD=$(secret)
 GATEWAY_RABBITMQ_PASSWORD=$(secret)
+MONITOR_RABBITMQ_PASSWORD=$(secret)
 JWT_PRIVATE_KEY="$(printf '%s\n' "$private_pem" | pem_line)"
 JWT_PUBLIC_KEY="$(printf '%s\n' "$public_pem" | pem_line)"
 BOOTSTRAP_ADMIN_EMAIL=admin@example.com

@@ -12,7 +12,7 @@ json_escape() {
 }
 
 definitions=$(</etc/helpdesk/rabbitmq/definitions.json)
-for name in ADMIN AUTH TICKETS TRIAGE NOTIFIER GATEWAY; do
+for name in ADMIN AUTH TICKETS TRIAGE NOTIFIER GATEWAY MONITOR; do
     var="${name}_RABBITMQ_PASSWORD"
     if [ -z "${!var:-}" ]; then
         echo "entrypoint: $var must be set" >&2

@@ -22,6 +22,8 @@ VHOST = "helpdesk"
 # Users whose processes connect to the broker; each gets its own password and permissions.
 SERVICE_USERS = ("auth", "tickets", "triage", "notifier", "gateway")
 ADMIN_USER = "helpdesk-admin"
+# Read-only user of the management API: KEDA reads the triage queue's length with it.
+MONITOR_USER = "monitor"
 
 
 def _alternatives(names: list[str]) -> str:
@@ -54,6 +56,8 @@ def definitions() -> dict[str, Any]:
             {"name": u, "password": f"${{{u.upper()}_RABBITMQ_PASSWORD}}", "tags": []}
             for u in SERVICE_USERS
         ),
+        {"name": MONITOR_USER, "password": "${MONITOR_RABBITMQ_PASSWORD}",
+         "tags": ["monitoring"]},
     ]
     permissions = [
         {"user": ADMIN_USER, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"},
@@ -62,6 +66,8 @@ def definitions() -> dict[str, Any]:
              "write": configure(u), "read": read(u)}
             for u in SERVICE_USERS
         ),
+        # vhost access (needed to read queue metrics), but no AMQP rights on any object
+        {"user": MONITOR_USER, "vhost": VHOST, "configure": "^$", "write": "^$", "read": "^$"},
     ]
     queue_defs: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
