@@ -81,8 +81,13 @@ def load_processes() -> tuple[list[str], list[Process]]:
     spec = tomllib.loads(PROCESSES.read_text())
     processes = [
         Process(
-            name=p["name"], command=list(p["command"]), port=int(p["port"]), health=p.get("health"),
-            ready=p.get("ready"), migrations=p.get("migrations"), port_env=p.get("port_env"),
+            name=p["name"],
+            command=list(p["command"]),
+            port=int(p["port"]),
+            health=p.get("health"),
+            ready=p.get("ready"),
+            migrations=p.get("migrations"),
+            port_env=p.get("port_env"),
             settings=list(p.get("settings", [])),
         )
         for p in spec["process"]
@@ -151,8 +156,10 @@ def ensure_env_file(instance: Instance) -> dict[str, str]:
                 fh.write(f'{key}="{value}"\n')
         instance.env_file.chmod(0o600)
         if "BOOTSTRAP_ADMIN_PASSWORD" in additions:
-            print(f"  generated admin: {additions.get('BOOTSTRAP_ADMIN_EMAIL', existing.get('BOOTSTRAP_ADMIN_EMAIL'))}"
-                  f" / {additions['BOOTSTRAP_ADMIN_PASSWORD']}  (saved in {instance.env_file.relative_to(ROOT)})")
+            print(
+                f"  generated admin: {additions.get('BOOTSTRAP_ADMIN_EMAIL', existing.get('BOOTSTRAP_ADMIN_EMAIL'))}"
+                f" / {additions['BOOTSTRAP_ADMIN_PASSWORD']}  (saved in {instance.env_file.relative_to(ROOT)})"
+            )
     return read_env_file(instance.env_file)
 
 
@@ -197,9 +204,15 @@ def ensure_servers() -> None:
     """Start the machine's Postgres and RabbitMQ if they are not running (never stop them)."""
     if not reachable("127.0.0.1", 5432):
         print("  starting Postgres")
-        clusters = sorted(p.name for p in Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").exists() else []
+        clusters = (
+            sorted(p.name for p in Path("/etc/postgresql").iterdir())
+            if Path("/etc/postgresql").exists()
+            else []
+        )
         if clusters:
-            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False)
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False
+            )
     if not reachable("127.0.0.1", 5672):
         print("  starting RabbitMQ")
         subprocess.run(["rabbitmq-server", "-detached"], check=False)
@@ -223,7 +236,9 @@ def ensure_vhost(vhost: str) -> None:
         sys.exit("rabbitmqctl cannot reach the RabbitMQ node")
     if vhost not in listed.stdout.split():
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True
+    )
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -256,7 +271,11 @@ def start(instance: Instance, process: Process, env: dict[str, str]) -> None:
     log = (instance.var / "log" / f"{process.name}.log").open("ab")
     proc = subprocess.Popen(
         argv(process.command, port=port_of(process, instance, env), instance=instance),
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     pid_file(instance, process.name).write_text(str(proc.pid))
@@ -283,8 +302,11 @@ def wait_ready(instance: Instance, processes: list[Process], env: dict[str, str]
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
                 sys.exit(f"{process.name} exited during start-up; last log lines:\n{tail}")
         if pending and time.monotonic() > deadline:
-            sys.exit("not ready in time: " + ", ".join(p.name for p in pending)
-                     + f" (logs in {instance.var / 'log'})")
+            sys.exit(
+                "not ready in time: "
+                + ", ".join(p.name for p in pending)
+                + f" (logs in {instance.var / 'log'})"
+            )
         if pending:
             time.sleep(0.3)
 
@@ -297,7 +319,11 @@ def build_web() -> None:
         print("  npm not found: the web app is not built (the API works without it)")
         return
     print("  building the web app (web/dist)")
-    install = ["npm", "ci", "--no-audit", "--no-fund"] if (web / "package-lock.json").exists() else ["npm", "install"]
+    install = (
+        ["npm", "ci", "--no-audit", "--no-fund"]
+        if (web / "package-lock.json").exists()
+        else ["npm", "install"]
+    )
     subprocess.run(install, cwd=web, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["npm", "run", "build"], cwd=web, check=True, stdout=subprocess.DEVNULL)
 
@@ -308,11 +334,19 @@ def reset(instance: Instance, env: dict[str, str]) -> None:
         sys.exit("--fresh is only for separate instances; the default one keeps its data")
     admin = env.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
     drop = f"DROP DATABASE IF EXISTS {instance.database} WITH (FORCE)"
-    subprocess.run([str(VENV_BIN / "python"), "-c",
-                    "import asyncio, asyncpg, sys\n"
-                    "async def main():\n"
-                    "    c = await asyncpg.connect(sys.argv[1]); await c.execute(sys.argv[2]); await c.close()\n"
-                    "asyncio.run(main())", admin, drop], check=True)
+    subprocess.run(
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def main():\n"
+            "    c = await asyncpg.connect(sys.argv[1]); await c.execute(sys.argv[2]); await c.close()\n"
+            "asyncio.run(main())",
+            admin,
+            drop,
+        ],
+        check=True,
+    )
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
     for sub in ("mail", "log"):
         folder = instance.var / sub
@@ -332,8 +366,14 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False) ->
     subprocess.run(argv(setup_command), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     for process in processes:
         if process.migrations:
-            subprocess.run(argv(process.migrations), cwd=ROOT, env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.run(
+                argv(process.migrations),
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
     if web:
         build_web()
     for process in processes:
@@ -346,9 +386,13 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False) ->
         print(f"  web app and API   http://127.0.0.1:{gateway_port}/")
         print(f"  API docs          http://127.0.0.1:{gateway_port}/docs")
     if "smtp-sink" in by_name:
-        print(f"  mail (SMTP sink)  127.0.0.1:{port_of(by_name['smtp-sink'], instance, env)} -> {instance.var / 'mail'}")
+        print(
+            f"  mail (SMTP sink)  127.0.0.1:{port_of(by_name['smtp-sink'], instance, env)} -> {instance.var / 'mail'}"
+        )
     print(f"  logs              {instance.var / 'log'}")
-    print(f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})")
+    print(
+        f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})"
+    )
 
 
 def down(instance: Instance) -> None:

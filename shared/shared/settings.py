@@ -12,7 +12,7 @@ from shared import jwt as jwt_keys
 DEV_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/helpdesk"
 
 
-class InsecureSettingsError(ValueError):
+class InsecureSettingsError(RuntimeError):
     """A production start with a default, weak or missing secret."""
 
 

@@ -94,37 +94,44 @@ class BodyLimitMiddleware:
                 if too_big:
                     await self._refuse(scope, receive, send)
                     return
-        received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not response_started:
-                await self._refuse(scope, receive, send)
+        if not any(name == b"content-length" for name, _ in scope["headers"]):
+            # a chunked body: read it (it is small, or refused) before the app sees it
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    await self.app(scope, _replay([], message, receive), send)
+                    return
+                body = message.get("body", b"")
+                size += len(body)
+                if size > self.max_bytes:
+                    await self._refuse(scope, receive, send)
+                    return
+                chunks.append(body)
+                more = message.get("more_body", False)
+            await self.app(scope, _replay(chunks, None, receive), send)
+            return
+        await self.app(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(413, f"The request body is larger than {self.max_bytes} bytes.")
         await response(scope, receive, send)
 
 
-class _BodyTooLargeError(Exception):
-    pass
+def _replay(chunks: list[bytes], final: Message | None, receive_next: Receive) -> Receive:
+    """A receive() that hands the app a body already read, then what the client sends next."""
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+    if final is not None:
+        pending = [final]
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive_next()
+
+    return receive
 
 
 def health_router(readiness: ReadinessCheck | None) -> APIRouter:
