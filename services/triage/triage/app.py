@@ -1,0 +1,89 @@
+"""The triage service: admin routes, the consumers of its queue and dead-letter queue, the relay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shared.db import transaction
+from shared.logging import get_logger
+from shared.runtime import Runtime
+from shared.web import create_service_app
+from triage import api, models, repository
+from triage.analyzer.base import Analyzer
+from triage.analyzer.local import DEFAULT_CATEGORIES
+from triage.events import Consumers
+from triage.gemini import GeminiAnalyzer
+from triage.learning import ModelManager
+from triage.settings import TriageSettings
+
+log = get_logger(__name__)
+
+
+def create_app(
+    settings: TriageSettings | None = None, *, analyzer: Analyzer | None = None
+) -> FastAPI:
+    """Build the app; `analyzer` replaces the configured one (tests of failure paths)."""
+    settings = settings or TriageSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings=settings, database_url=settings.database_url,
+                          outbox=models.outbox)
+        manager = ModelManager(
+            engine=runtime.engine,
+            sessions=runtime.sessions,
+            max_examples=settings.max_training_examples,
+        )
+        async with transaction(runtime.sessions) as session:
+            await repository.seed_categories(session, DEFAULT_CATEGORIES)
+        await manager.ensure_model()
+        assert manager.analyzer is not None
+        local = manager.analyzer
+        gemini: GeminiAnalyzer | None = None
+        if settings.use_gemini:
+            key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
+            gemini = GeminiAnalyzer(
+                api_key=key or "unset",
+                model=settings.gemini_model,
+                base_url=settings.gemini_base_url,
+                timeout_s=settings.gemini_timeout_s,
+                attempts=settings.gemini_attempts,
+                fallback=local,
+            )
+        chosen: Analyzer = analyzer or gemini or local
+        consumers = Consumers(
+            sessions=runtime.sessions,
+            analyzer=lambda: chosen,
+            models=manager,
+            capacity=settings.moderator_capacity,
+            on_commit=runtime.wake_relay,
+        )
+        runtime.consume("triage", consumers.handle)
+        runtime.consume("triage", consumers.handle_dead_letter, dead_letters=True)
+        runtime.run_in_background(
+            "triage-model-poll", lambda: manager.poll_forever(settings.model_poll_s)
+        )
+        if settings.retrain_interval_s > 0:
+            runtime.run_in_background(
+                "triage-retrain",
+                lambda: manager.retrain_when_examples_change(settings.retrain_interval_s),
+            )
+        await runtime.start()
+        app.state.runtime = runtime
+        app.state.models = manager
+        log.info("triage_started", provider="gemini" if gemini else "local",
+                 model_version=manager.version)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await manager.stop()
+            if gemini is not None:
+                await gemini.aclose()
+
+    app = create_service_app(title="triage", settings=settings, lifespan=lifespan)
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,245 @@
+"""Every query of the triage service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, literal, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from triage.models import (
+    Category,
+    Decision,
+    Example,
+    ModelVersion,
+    Staff,
+    TicketCopy,
+    processed_messages,
+)
+
+# --- processed messages ---------------------------------------------------------------------
+
+
+async def was_processed(session: AsyncSession, *, consumer: str, message_id: uuid.UUID) -> bool:
+    """True when the event was already applied (a cheap check before slow work)."""
+    found = await session.scalar(
+        select(literal(1)).where(
+            processed_messages.c.consumer == consumer,
+            processed_messages.c.message_id == message_id,
+        )
+    )
+    return found is not None
+
+
+# --- staff directory ------------------------------------------------------------------------
+
+
+async def get_staff_for_update(session: AsyncSession, user_id: uuid.UUID) -> Staff | None:
+    """The staff row, locked for this transaction."""
+    return await session.scalar(select(Staff).where(Staff.user_id == user_id).with_for_update())
+
+
+async def active_staff(session: AsyncSession) -> Sequence[Staff]:
+    """Moderators and admins who may receive tickets."""
+    return (
+        await session.scalars(
+            select(Staff).where(Staff.active.is_(True), Staff.role.in_(("moderator", "admin")))
+        )
+    ).all()
+
+
+async def take_slot(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int | None
+) -> int | None:
+    """Add one open ticket to a staff member unless they are full; None when not taken.
+
+    A single conditional UPDATE: concurrent transactions wanting the same row queue on its
+    lock and re-check `open_count < limit` on the committed value, so the last slot goes once.
+    """
+    stmt = (
+        update(Staff)
+        .where(Staff.user_id == user_id, Staff.active.is_(True))
+        .values(open_count=Staff.open_count + 1)
+        .returning(Staff.open_count)
+    )
+    if limit is not None:
+        stmt = stmt.where(Staff.open_count < func.coalesce(Staff.capacity, limit))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add_open(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
+    """Count one more open ticket for a staff member, no limit (a human's choice)."""
+    result = await session.execute(
+        update(Staff)
+        .where(Staff.user_id == user_id)
+        .values(open_count=Staff.open_count + 1)
+        .returning(Staff.user_id)
+    )
+    return result.first() is not None
+
+
+async def release_slot(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """One open ticket fewer (never below zero)."""
+    await session.execute(
+        update(Staff)
+        .where(Staff.user_id == user_id)
+        .values(open_count=func.greatest(Staff.open_count - 1, 0))
+    )
+
+
+# --- ticket copies --------------------------------------------------------------------------
+
+
+async def get_ticket_for_update(session: AsyncSession, ticket_id: uuid.UUID) -> TicketCopy | None:
+    """The ticket copy, locked so concurrent events about one ticket apply one after another."""
+    return await session.scalar(
+        select(TicketCopy).where(TicketCopy.ticket_id == ticket_id).with_for_update()
+    )
+
+
+async def insert_ticket_if_absent(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Create the copy unless another transaction already did."""
+    await session.execute(insert(TicketCopy).values(**values).on_conflict_do_nothing())
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+async def list_decisions(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Decision]:
+    """Decisions newest first, optionally for one ticket, keyset-paginated."""
+    stmt = select(Decision).order_by(Decision.created_at.desc(), Decision.id.desc()).limit(limit)
+    if ticket_id is not None:
+        stmt = stmt.where(Decision.ticket_id == ticket_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(Decision.created_at, Decision.id) < tuple_(*after))
+    return (await session.scalars(stmt)).all()
+
+
+# --- categories -----------------------------------------------------------------------------
+
+
+async def list_categories(session: AsyncSession) -> Sequence[Category]:
+    """The configured categories in their order."""
+    return (await session.scalars(select(Category).order_by(Category.position))).all()
+
+
+async def seed_categories(session: AsyncSession, defaults: Sequence[tuple[str, str]]) -> None:
+    """Install the default set when none is configured (several workers may race: harmless)."""
+    if await session.scalar(select(func.count()).select_from(Category)):
+        return
+    await session.execute(
+        insert(Category)
+        .values(
+            [{"name": n, "description": d, "position": i} for i, (n, d) in enumerate(defaults)]
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def replace_categories(session: AsyncSession, items: Sequence[tuple[str, str]]) -> None:
+    """Replace the whole configured set."""
+    await session.execute(delete(Category))
+    await session.execute(
+        insert(Category).values(
+            [{"name": n, "description": d, "position": i} for i, (n, d) in enumerate(items)]
+        )
+    )
+
+
+# --- examples -------------------------------------------------------------------------------
+
+
+async def add_examples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Store imported labelled examples."""
+    if not rows:
+        return 0
+    await session.execute(insert(Example).values([{**r, "source": "import"} for r in rows]))
+    return len(rows)
+
+
+async def upsert_correction(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Store a human correction; a later correction of the same ticket replaces it."""
+    stmt = insert(Example).values(**row, source="correction")
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Example.ticket_id],
+            index_where=Example.source == "correction",
+            set_={
+                "title": stmt.excluded.title,
+                "description": stmt.excluded.description,
+                "category": stmt.excluded.category,
+                "priority": stmt.excluded.priority,
+                "skills": stmt.excluded.skills,
+                "updated_at": func.now(),
+            },
+        )
+    )
+
+
+async def training_examples(session: AsyncSession, *, limit: int) -> Sequence[Example]:
+    """Stored examples, newest first (corrections before imports when over the limit)."""
+    return (
+        await session.scalars(
+            select(Example)
+            .order_by((Example.source == "correction").desc(), Example.updated_at.desc())
+            .limit(limit)
+        )
+    ).all()
+
+
+async def examples_mark(session: AsyncSession) -> str:
+    """A fingerprint of the stored examples: changes whenever one is added or replaced."""
+    count, last = (
+        await session.execute(select(func.count(Example.id), func.max(Example.updated_at)))
+    ).one()
+    return f"{count}:{last.isoformat() if last else '-'}"
+
+
+# --- model versions -------------------------------------------------------------------------
+
+
+async def latest_model_version(session: AsyncSession) -> int | None:
+    """The newest stored model version number (cheap: polled every few seconds)."""
+    return await session.scalar(select(func.max(ModelVersion.version)))
+
+
+async def latest_model_meta(session: AsyncSession) -> ModelVersion | None:
+    """The newest model's row without its blob."""
+    from sqlalchemy.orm import defer
+
+    return await session.scalar(
+        select(ModelVersion)
+        .options(defer(ModelVersion.blob, raiseload=True))
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
+    )
+
+
+async def model_blob(session: AsyncSession, version: int) -> bytes | None:
+    """The serialised model of one version."""
+    return await session.scalar(select(ModelVersion.blob).where(ModelVersion.version == version))
+
+
+async def save_model(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Store a trained model."""
+    await session.execute(insert(ModelVersion).values(**row))
+
+
+async def any_open_for(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many tickets triage counts against each of these people (for checks and tests)."""
+    rows = await session.execute(
+        select(TicketCopy.counted_for, func.count())
+        .where(or_(*(TicketCopy.counted_for == u for u in user_ids)))
+        .group_by(TicketCopy.counted_for)
+    )
+    return {r[0]: r[1] for r in rows}

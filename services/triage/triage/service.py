@@ -1,0 +1,387 @@
+"""Business rules of triage: directory, workload, assignment, decisions, examples. No commits here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.events import (
+    Assignee,
+    TicketSnapshot,
+    TicketTriaged,
+    TicketTriageFailed,
+    TicketUpdated,
+    UserRegistered,
+    UserUpdated,
+)
+from shared.logging import get_logger
+from shared.outbox import add_event
+from triage import repository
+from triage.analyzer.base import PRIORITIES, Analysis
+from triage.assignment import StaffMember, nobody_reason, plan, rank_admins
+from triage.models import Decision, Staff, TicketCopy, outbox
+from triage.skills import clean_skills, normalise
+
+log = get_logger(__name__)
+
+STAFF_ROLES = ("moderator", "admin")
+ACTIVE_STATUSES = ("open", "in_progress")
+
+
+def input_hash(*, title: str, description: str, categories: Sequence[str]) -> str:
+    """SHA-256 of what the analyzer saw, so a decision can be replayed against a new model."""
+    raw = json.dumps(
+        {"title": title, "description": description, "categories": list(categories)},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def clamp_analysis(analysis: Analysis, *, categories: Sequence[str]) -> tuple[str, str]:
+    """The analysis' category and priority forced into the configured values."""
+    by_key = {normalise(c): c for c in categories}
+    category = by_key.get(normalise(analysis.category))
+    if category is None:
+        category = by_key.get(normalise("General Inquiry"), categories[0])
+    priority = analysis.priority if analysis.priority in PRIORITIES else "medium"
+    return category, priority
+
+
+# --- directory ------------------------------------------------------------------------------
+
+
+async def apply_user(*, session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
+    """Keep the moderator/admin directory in step with auth; users never get tickets."""
+    row = await repository.get_staff_for_update(session, event.user_id)
+    revision = event.revision if isinstance(event, UserUpdated) else 0
+    active = event.active if isinstance(event, UserUpdated) else True
+    is_staff = event.role in STAFF_ROLES and active
+    if row is None:
+        if not is_staff:
+            return
+        session.add(
+            Staff(
+                user_id=event.user_id,
+                email=event.email,
+                name=event.name,
+                role=event.role,
+                skills=list(clean_skills(event.skills)),
+                active=True,
+                open_count=0,
+                revision=revision,
+            )
+        )
+        return
+    if isinstance(event, UserUpdated) and revision and revision < row.revision:
+        log.info("user_update_stale", user_id=str(event.user_id))
+        return
+    row.email = event.email
+    row.name = event.name
+    row.role = event.role
+    row.skills = list(clean_skills(event.skills))
+    row.active = is_staff
+    row.revision = max(row.revision, revision)
+
+
+def _member(row: Staff, default_capacity: int) -> StaffMember:
+    return StaffMember(
+        user_id=row.user_id,
+        role="admin" if row.role == "admin" else "moderator",
+        name=row.name,
+        skills=tuple(row.skills or ()),
+        open_count=row.open_count,
+        capacity=None if row.role == "admin" else (row.capacity or default_capacity),
+    )
+
+
+def _assignee(row: Staff) -> Assignee:
+    return Assignee(id=row.user_id, name=row.name, email=row.email, role=row.role)  # type: ignore[arg-type]
+
+
+# --- ticket copies and workload ---------------------------------------------------------------
+
+
+async def _locked_ticket(
+    session: AsyncSession, snapshot: TicketSnapshot, *, version: int
+) -> TicketCopy:
+    await repository.insert_ticket_if_absent(
+        session,
+        {
+            "ticket_id": snapshot.id,
+            "title": snapshot.title,
+            "description": snapshot.description,
+            "status": snapshot.status,
+            "category": snapshot.category,
+            "priority": snapshot.priority,
+            "related_skills": list(snapshot.related_skills),
+            "assignee_id": None,
+            "counted_for": None,
+            "version": 0,
+            "attempt": snapshot.triage_attempt,
+            "triaged_attempt": 0,
+            "state": "pending",
+        },
+    )
+    ticket = await repository.get_ticket_for_update(session, snapshot.id)
+    assert ticket is not None
+    return ticket
+
+
+async def _count_against(session: AsyncSession, ticket: TicketCopy, who: uuid.UUID | None) -> None:
+    """Move the ticket's place in someone's open workload to `who` (None: nobody)."""
+    if ticket.counted_for == who:
+        return
+    if ticket.counted_for is not None:
+        await repository.release_slot(session, user_id=ticket.counted_for)
+        ticket.counted_for = None
+    if who is not None and await repository.add_open(session, user_id=who):
+        ticket.counted_for = who
+
+
+def _apply_snapshot(ticket: TicketCopy, snapshot: TicketSnapshot, version: int) -> None:
+    ticket.title = snapshot.title
+    ticket.description = snapshot.description
+    ticket.status = snapshot.status
+    ticket.category = snapshot.category
+    ticket.priority = snapshot.priority
+    ticket.related_skills = list(snapshot.related_skills)
+    ticket.assignee_id = snapshot.assigned_to.id if snapshot.assigned_to else None
+    ticket.version = max(ticket.version, version)
+
+
+async def apply_ticket_update(
+    *, session: AsyncSession, event: TicketUpdated, categories: Sequence[str]
+) -> bool:
+    """Follow status/assignee changes in the workload; keep human corrections. True if one was kept."""
+    ticket = await _locked_ticket(session, event.ticket, version=event.version)
+    if event.version <= ticket.version:
+        log.info("ticket_update_stale", ticket_id=str(ticket.ticket_id), version=event.version)
+        return False
+    _apply_snapshot(ticket, event.ticket, event.version)
+    snap = event.ticket
+    holder = snap.assigned_to.id if snap.assigned_to and snap.status in ACTIVE_STATUSES else None
+    await _count_against(session, ticket, holder)
+
+    corrected = {"priority", "category"} & set(event.changes)
+    if not (event.actor.kind == "user" and corrected):
+        return False
+    if snap.category not in categories or snap.priority not in PRIORITIES:
+        log.info("correction_not_learnable", ticket_id=str(snap.id))
+        return False
+    await repository.upsert_correction(
+        session,
+        {
+            "title": snap.title,
+            "description": snap.description,
+            "category": snap.category,
+            "priority": snap.priority,
+            "skills": list(clean_skills(snap.related_skills)),
+            "ticket_id": snap.id,
+        },
+    )
+    log.info("correction_recorded", ticket_id=str(snap.id), fields=sorted(corrected))
+    return True
+
+
+# --- triage ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a triage run did (for logs and tests)."""
+
+    decision_id: uuid.UUID | None
+    assignee_id: uuid.UUID | None
+    reason: str
+    skipped: bool = False
+
+
+async def record_ticket(
+    *, session: AsyncSession, snapshot: TicketSnapshot, version: int, attempt: int
+) -> TicketCopy:
+    """Create or refresh the copy for a (re)triage request and return it locked."""
+    ticket = await _locked_ticket(session, snapshot, version=version)
+    if version > ticket.version:
+        _apply_snapshot(ticket, snapshot, version)
+    ticket.attempt = max(ticket.attempt, attempt)
+    return ticket
+
+
+async def triage_ticket(
+    *,
+    session: AsyncSession,
+    snapshot: TicketSnapshot,
+    version: int,
+    attempt: int,
+    analysis: Analysis,
+    model_version: int | None,
+    categories: Sequence[str],
+    capacity: int,
+) -> Outcome:
+    """Assign the analysed ticket, log the decision and queue ticket.triaged (or triage_failed)."""
+    ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
+    if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
+        return Outcome(None, None, "attempt already handled or superseded", skipped=True)
+
+    category, priority = clamp_analysis(analysis, categories=categories)
+    skills = clean_skills(analysis.related_skills, limit=10)
+    # a retriage gives the ticket back before it is handed out again
+    await _count_against(session, ticket, None)
+
+    rows = {r.user_id: r for r in await repository.active_staff(session)}
+    staff = [_member(r, capacity) for r in rows.values()]
+    chosen: Staff | None = None
+    reason = ""
+    for step in plan(skills=skills, category=category, staff=staff):
+        limit = capacity if step.member.role == "moderator" else None
+        if await repository.take_slot(session, user_id=step.member.user_id, limit=limit) is not None:
+            chosen, reason = rows[step.member.user_id], step.reason
+            break
+    if chosen is None:
+        reason = nobody_reason(staff=staff, skills=skills, category=category)
+
+    decision = Decision(
+        id=uuid.uuid4(),
+        ticket_id=ticket.ticket_id,
+        attempt=attempt,
+        outcome="triaged" if chosen else "failed",
+        provider=analysis.provider,
+        model=analysis.model,
+        model_version=model_version if analysis.provider == "local" else None,
+        input_hash=input_hash(
+            title=snapshot.title, description=snapshot.description, categories=categories
+        ),
+        category=category,
+        priority=priority,
+        related_skills=list(skills),
+        summary=analysis.summary,
+        helpful_notes=analysis.helpful_notes,
+        confidence=min(1.0, max(0.0, float(analysis.confidence))),
+        assignee_id=chosen.user_id if chosen else None,
+        assignee_name=chosen.name if chosen else None,
+        assignment_reason=reason,
+    )
+    session.add(decision)
+    ticket.triaged_attempt = attempt
+    if chosen is None:
+        ticket.state = "failed"
+        await add_event(
+            session,
+            outbox,
+            TicketTriageFailed(
+                ticket_id=ticket.ticket_id, attempt=attempt, reason=reason, title=snapshot.title
+            ),
+        )
+        log.warning("triage_failed_nobody", ticket_id=str(ticket.ticket_id), reason=reason)
+        return Outcome(decision.id, None, reason)
+
+    ticket.state = "done"
+    ticket.counted_for = chosen.user_id
+    ticket.assignee_id = chosen.user_id
+    await add_event(
+        session,
+        outbox,
+        TicketTriaged(
+            ticket_id=ticket.ticket_id,
+            attempt=attempt,
+            category=category,
+            priority=priority,  # type: ignore[arg-type]
+            related_skills=list(skills),
+            summary=analysis.summary,
+            helpful_notes=analysis.helpful_notes,
+            confidence=decision.confidence or 0.0,
+            provider=analysis.provider,
+            model=analysis.model,
+            assignee=_assignee(chosen),
+            assignment_reason=reason,
+            decision_id=decision.id,
+        ),
+    )
+    return Outcome(decision.id, chosen.user_id, reason)
+
+
+async def fail_to_admin(
+    *,
+    session: AsyncSession,
+    snapshot: TicketSnapshot,
+    version: int,
+    attempt: int,
+    why: str,
+) -> Outcome:
+    """After the delivery limit: mark the ticket failed and hand it to the least loaded admin."""
+    ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
+    if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
+        return Outcome(None, None, "attempt already handled or superseded", skipped=True)
+    await _count_against(session, ticket, None)
+    rows = {r.user_id: r for r in await repository.active_staff(session)}
+    admin: Staff | None = None
+    for member in rank_admins(_member(r, 0) for r in rows.values()):
+        if await repository.take_slot(session, user_id=member.user_id, limit=None) is not None:
+            admin = rows[member.user_id]
+            break
+    if admin is not None:
+        reason = f"{why}; assigned to the least loaded admin {admin.name} ({admin.open_count} open)"
+        ticket.counted_for = admin.user_id
+        ticket.assignee_id = admin.user_id
+    else:
+        reason = f"{why}; no admin is known to triage, assign it by hand"
+    session.add(
+        Decision(
+            id=uuid.uuid4(),
+            ticket_id=ticket.ticket_id,
+            attempt=attempt,
+            outcome="failed",
+            input_hash=input_hash(title=snapshot.title, description=snapshot.description,
+                                  categories=[]),
+            related_skills=[],
+            assignee_id=admin.user_id if admin else None,
+            assignee_name=admin.name if admin else None,
+            assignment_reason=reason,
+        )
+    )
+    ticket.triaged_attempt = attempt
+    ticket.state = "failed"
+    await add_event(
+        session,
+        outbox,
+        TicketTriageFailed(
+            ticket_id=ticket.ticket_id,
+            attempt=attempt,
+            reason=reason,
+            fallback_assignee=_assignee(admin) if admin else None,
+            title=snapshot.title,
+        ),
+    )
+    log.error("triage_dead_lettered", ticket_id=str(ticket.ticket_id), reason=reason)
+    return Outcome(None, admin.user_id if admin else None, reason)
+
+
+# --- administration -------------------------------------------------------------------------
+
+
+async def set_categories(*, session: AsyncSession, items: Sequence[tuple[str, str]]) -> None:
+    """Replace the configured categories."""
+    await repository.replace_categories(session, items)
+
+
+async def import_examples(*, session: AsyncSession, rows: Sequence[dict[str, object]]) -> int:
+    """Store labelled examples for the next training run."""
+    return await repository.add_examples(session, rows)  # type: ignore[arg-type]
+
+
+async def decisions_page(
+    *,
+    session: AsyncSession,
+    ticket_id: uuid.UUID | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Decision]:
+    """One page of the decision log."""
+    return await repository.list_decisions(session, ticket_id=ticket_id, limit=limit, after=after)

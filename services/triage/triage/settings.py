@@ -1,0 +1,56 @@
+"""Triage settings (CONVENTIONS.md): database, provider choice, Gemini, assignment, retraining."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from shared.dbsetup import service_database_url
+from shared.settings import ServiceSettings, database_url_problems
+
+
+class TriageSettings(ServiceSettings):
+    """Settings of the triage service; unprefixed names are the common ones."""
+
+    service_name: str = "triage"
+    database_url: str = Field(
+        default_factory=lambda: service_database_url("triage"),
+        validation_alias="TRIAGE_DATABASE_URL",
+    )
+    provider: Literal["auto", "gemini", "local"] = Field("auto", validation_alias="TRIAGE_PROVIDER")
+    gemini_api_key: SecretStr | None = Field(None, validation_alias="GEMINI_API_KEY")
+    gemini_base_url: str | None = Field(None, validation_alias="GEMINI_BASE_URL")
+    gemini_model: str = Field("gemini-2.5-flash", validation_alias="GEMINI_MODEL")
+    gemini_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias="GEMINI_TIMEOUT_S")
+    gemini_attempts: int = Field(3, ge=1, le=10, validation_alias="GEMINI_ATTEMPTS")
+    # Open tickets a moderator may hold before triage passes them over (admins have no limit).
+    moderator_capacity: int = Field(
+        20, ge=1, le=10000, validation_alias="TRIAGE_MODERATOR_CAPACITY"
+    )
+    # How often a worker looks for a newer model version stored by another process.
+    model_poll_s: float = Field(3.0, gt=0, le=3600, validation_alias="TRIAGE_MODEL_POLL_S")
+    # How often new examples (imports, corrections) trigger a retrain; 0 = only POST /retrain.
+    retrain_interval_s: float = Field(
+        30.0, ge=0, le=86400, validation_alias="TRIAGE_RETRAIN_INTERVAL_S"
+    )
+    max_training_examples: int = Field(
+        50000, ge=100, le=1_000_000, validation_alias="TRIAGE_MAX_TRAINING_EXAMPLES"
+    )
+
+    @property
+    def use_gemini(self) -> bool:
+        """Gemini answers when forced, or by default when a key is set."""
+        if self.provider == "local":
+            return False
+        if self.provider == "gemini":
+            return True
+        return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value())
+
+    def production_problems(self) -> list[str]:
+        """Production needs a database password, and a key whenever Gemini is forced."""
+        problems = super().production_problems()
+        problems += database_url_problems("TRIAGE_DATABASE_URL", self.database_url)
+        if self.provider == "gemini" and not self.gemini_api_key:
+            problems.append("TRIAGE_PROVIDER=gemini but GEMINI_API_KEY is not set")
+        return problems
