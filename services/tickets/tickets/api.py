@@ -1,0 +1,141 @@
+"""Routes of the tickets service (API.md, Tickets): thin, the rules live in service.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from shared.auth import AdminPrincipal, CurrentPrincipal
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from tickets import service
+from tickets.models import Comment
+from tickets.schemas import (
+    CommentCreate,
+    CommentPage,
+    CommentRead,
+    PageQuery,
+    PersonRead,
+    TicketCreate,
+    TicketFilters,
+    TicketPage,
+    TicketRead,
+    TicketStaffRead,
+    TicketUpdate,
+)
+from tickets.settings import TicketsSettings
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the route returns, rolled back if it raises."""
+    async with request.app.state.runtime.sessions() as session, session.begin():
+        yield session
+
+
+def get_settings(request: Request) -> TicketsSettings:
+    settings: TicketsSettings = request.app.state.settings
+    return settings
+
+
+# scope="function": the commit happens before the response leaves, so a 201 means "stored"
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[TicketsSettings, Depends(get_settings)]
+TicketView = TicketStaffRead | TicketRead
+
+
+def _json(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        model.model_dump_json(), status_code=status_code, headers=headers, media_type="application/json"
+    )
+
+
+def _comment(comment: Comment) -> CommentRead:
+    return CommentRead(
+        id=comment.id,
+        ticket_id=comment.ticket_id,
+        author=PersonRead(id=comment.author_id, name=comment.author_name, email=comment.author_email),
+        body=comment.body,
+        internal=comment.internal,
+        created_at=comment.created_at,
+    )
+
+
+@router.post("", status_code=201, response_model=TicketView)
+async def create_ticket(
+    principal: CurrentPrincipal, ticket_in: TicketCreate, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Open a ticket; triage runs afterwards, and creation works while the broker is down."""
+    ticket = await service.create_ticket(
+        session=session, settings=settings, ticket_in=ticket_in, creator=principal
+    )
+    return _json(service.present(ticket, principal), 201, headers={"Location": f"/api/tickets/{ticket.id}"})
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    principal: CurrentPrincipal, filters: Annotated[TicketFilters, Query()], session: SessionDep
+) -> Response:
+    """List the tickets the caller may see, newest first, filtered and paginated."""
+    rows, next_cursor = await service.list_tickets(session=session, principal=principal, filters=filters)
+    page = TicketPage(items=[service.present(t, principal) for t in rows], next_cursor=next_cursor)
+    return _json(page)
+
+
+@router.get("/{ticket_id}", response_model=TicketView)
+async def get_ticket(principal: CurrentPrincipal, ticket_id: uuid.UUID, session: SessionDep) -> Response:
+    """One ticket, if the caller created it, is assigned to it or is an admin."""
+    ticket = await service.get_ticket(session=session, ticket_id=ticket_id, principal=principal)
+    return _json(service.present(ticket, principal))
+
+
+@router.patch("/{ticket_id}", response_model=TicketView)
+async def update_ticket(
+    principal: CurrentPrincipal,
+    ticket_id: uuid.UUID,
+    update: TicketUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Change status, priority, category or assignee, as the caller's part in the ticket allows."""
+    ticket = await service.update_ticket(
+        session=session, settings=settings, ticket_id=ticket_id, update=update, principal=principal
+    )
+    return _json(service.present(ticket, principal))
+
+
+@router.post("/{ticket_id}/comments", status_code=201, response_model=CommentRead)
+async def add_comment(
+    principal: CurrentPrincipal, ticket_id: uuid.UUID, comment_in: CommentCreate, session: SessionDep
+) -> Response:
+    """Comment on a ticket (internal notes: staff working the ticket only)."""
+    comment = await service.add_comment(
+        session=session, ticket_id=ticket_id, comment_in=comment_in, principal=principal
+    )
+    return _json(_comment(comment), 201)
+
+
+@router.get("/{ticket_id}/comments", response_model=CommentPage)
+async def list_comments(
+    principal: CurrentPrincipal,
+    ticket_id: uuid.UUID,
+    page: Annotated[PageQuery, Query()],
+    session: SessionDep,
+) -> Response:
+    """The ticket's comments the caller may read, oldest first."""
+    rows, next_cursor = await service.list_comments(
+        session=session, ticket_id=ticket_id, principal=principal, page=page
+    )
+    return _json(CommentPage(items=[_comment(c) for c in rows], next_cursor=next_cursor))
+
+
+@router.post("/{ticket_id}/retriage", status_code=202, response_model=TicketStaffRead)
+async def retriage(principal: AdminPrincipal, ticket_id: uuid.UUID, session: SessionDep) -> Response:
+    """Run triage on the ticket again (admin)."""
+    ticket = await service.request_retriage(session=session, ticket_id=ticket_id, principal=principal)
+    return _json(service.present(ticket, principal), 202)

@@ -1,0 +1,33 @@
+"""The tickets service: HTTP routes, the outbox relay and the "tickets" queue consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from shared.runtime import Runtime
+from shared.web import create_service_app
+
+from tickets import api, events, models
+from tickets.settings import TicketsSettings
+
+
+def create_app(settings: TicketsSettings | None = None) -> FastAPI:
+    """Build the tickets app; resources are made in the lifespan, never at import."""
+    settings = settings or TicketsSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings=settings, database_url=settings.database_url, outbox=models.outbox)
+        runtime.consume(events.QUEUE, events.consumer(runtime.sessions, settings))
+        await runtime.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = create_service_app(title="tickets", settings=settings, lifespan=lifespan)
+    app.include_router(api.router)
+    return app

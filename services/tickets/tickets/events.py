@@ -1,0 +1,42 @@
+"""Handlers of the events the tickets service consumes (queue "tickets")."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from shared.events import Envelope, EventData, TicketTriaged, TicketTriageFailed
+from shared.inbox import idempotent
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tickets import service
+from tickets.models import processed_messages
+from tickets.settings import TicketsSettings
+
+QUEUE = "tickets"
+EventHandler = Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]
+
+
+def handlers(settings: TicketsSettings) -> dict[str, EventHandler]:
+    """Event type -> what applying it does (inside the consumer's transaction)."""
+
+    async def on_triaged(session: AsyncSession, payload: EventData, _: Envelope) -> None:
+        assert isinstance(payload, TicketTriaged)
+        await service.apply_triaged(session=session, settings=settings, event=payload)
+
+    async def on_triage_failed(session: AsyncSession, payload: EventData, _: Envelope) -> None:
+        assert isinstance(payload, TicketTriageFailed)
+        await service.apply_triage_failed(session=session, event=payload)
+
+    return {
+        TicketTriaged.event_type: on_triaged,
+        TicketTriageFailed.event_type: on_triage_failed,
+    }
+
+
+def consumer(
+    sessions: async_sessionmaker[AsyncSession], settings: TicketsSettings
+) -> Callable[[Envelope], Awaitable[None]]:
+    """The bus handler of the "tickets" queue: each event applied once, with its effect."""
+    return idempotent(
+        sessions=sessions, table=processed_messages, consumer=QUEUE, handlers=handlers(settings)
+    )

@@ -1,0 +1,162 @@
+"""Tables of the tickets schema: tickets, comments, their history, people, outbox, inbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from shared.db import service_metadata
+from shared.inbox import processed_messages_table
+from shared.outbox import outbox_table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA = "tickets"
+STATUSES = ("open", "in_progress", "resolved", "closed")
+PRIORITIES = ("low", "medium", "high")
+TRIAGE_STATES = ("pending", "done", "failed")
+ROLES = ("user", "moderator", "admin")
+OPEN_STATUSES = ("open", "in_progress")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)
+
+
+metadata = Base.metadata
+outbox = outbox_table(metadata)
+processed_messages = processed_messages_table(metadata)
+
+
+class Person(Base):
+    """Someone the service has met (a caller's token, a triage assignee): who assignees can be."""
+
+    __tablename__ = "people"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("now()")
+    )
+
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    priority: Mapped[str | None] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(64))
+    related_skills: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
+    )
+    helpful_notes: Mapped[str | None] = mapped_column(Text)
+    # people are denormalised: the ticket reads without a join and outlives renames
+    created_by_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_by_name: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by_email: Mapped[str] = mapped_column(Text, nullable=False)
+    assigned_to_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    assigned_to_name: Mapped[str | None] = mapped_column(Text)
+    assigned_to_email: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # bumped on every change; events carry it so consumers can drop stale ones
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    triage_state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    # the attempt whose result we wait for, and the last one whose result we applied
+    triage_attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    triage_applied_attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    triage_summary: Mapped[str | None] = mapped_column(Text)
+    triage_provider: Mapped[str | None] = mapped_column(Text)
+    triage_model: Mapped[str | None] = mapped_column(Text)
+    triage_confidence: Mapped[float | None] = mapped_column(Float)
+    assignment_reason: Mapped[str | None] = mapped_column(Text)
+    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('simple'::regconfig, title || ' ' || description)", persisted=True),
+        deferred=True,
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
+        CheckConstraint(_in("triage_state", TRIAGE_STATES), name="triage_state"),
+        # keyset pagination, newest first, for every way of narrowing the list
+        Index("ix_tickets_newest", text("created_at DESC"), text("id DESC")),
+        Index("ix_tickets_created_by", "created_by_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_tickets_assigned_to", "assigned_to_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_tickets_status", "status", text("created_at DESC"), text("id DESC")),
+        Index("ix_tickets_priority", "priority", text("created_at DESC"), text("id DESC")),
+        Index("ix_tickets_category", "category", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_tickets_overdue",
+            "due_at",
+            postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND due_at IS NOT NULL"),
+        ),
+        Index("ix_tickets_search", "search", postgresql_using="gin"),
+    )
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    author_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    author_name: Mapped[str] = mapped_column(Text, nullable=False)
+    author_email: Mapped[str] = mapped_column(Text, nullable=False)
+    author_role: Mapped[str] = mapped_column(String(16), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    internal: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_comments_ticket", "ticket_id", "created_at", "id"),)
+
+
+class TicketChange(Base):
+    """One row per ticket version: who changed which fields from what to what, and when."""
+
+    __tablename__ = "ticket_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    actor_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("ticket_id", "version", name="uq_ticket_history_version"),)

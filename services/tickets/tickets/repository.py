@@ -1,0 +1,147 @@
+"""Every query of the tickets service."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, false, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets.models import OPEN_STATUSES, Comment, Person, Ticket
+
+_WORD = re.compile(r"\w+")
+MAX_SEARCH_WORDS = 16
+
+
+async def get_ticket(
+    session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False
+) -> Ticket | None:
+    """The ticket with this id (row-locked for the transaction when `for_update`)."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
+    return await session.get(Person, person_id)
+
+
+async def remember_person(
+    session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str
+) -> None:
+    """Insert or refresh what we know of someone (writes nothing when it is unchanged)."""
+    stmt = insert(Person).values(id=person_id, name=name, email=email, role=role)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Person.id],
+        set_={
+            "name": stmt.excluded.name,
+            "email": stmt.excluded.email,
+            "role": stmt.excluded.role,
+            "updated_at": func.now(),
+        },
+        where=tuple_(Person.name, Person.email, Person.role).is_distinct_from(
+            tuple_(stmt.excluded.name, stmt.excluded.email, stmt.excluded.role)
+        ),
+    )
+    await session.execute(stmt)
+
+
+async def nth_latest_creation(session: AsyncSession, *, creator_id: uuid.UUID, n: int) -> datetime | None:
+    """When this user created their n-th most recent ticket (None if they made fewer)."""
+    return (
+        await session.execute(
+            select(Ticket.created_at)
+            .where(Ticket.created_by_id == creator_id)
+            .order_by(Ticket.created_at.desc())
+            .offset(n - 1)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    """A list request, already resolved to ids: who looks, and how they narrow it."""
+
+    viewer_id: uuid.UUID
+    viewer_role: str
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    assigned_to: uuid.UUID | None = None
+    overdue: bool = False
+    q: str | None = None
+    after: tuple[datetime, uuid.UUID] | None = None
+    limit: int = 50
+
+
+def visible_to(viewer_id: uuid.UUID, role: str) -> ColumnElement[bool] | None:
+    """Which tickets someone may see: admins all, moderators theirs and assigned, users theirs."""
+    if role == "admin":
+        return None
+    if role == "moderator":
+        return or_(Ticket.created_by_id == viewer_id, Ticket.assigned_to_id == viewer_id)
+    return Ticket.created_by_id == viewer_id
+
+
+def search_condition(q: str) -> ColumnElement[bool]:
+    """Every word of `q` as a prefix of a word of the title or description."""
+    words = _WORD.findall(q.lower())[:MAX_SEARCH_WORDS]
+    if not words:
+        return false()
+    # the words hold only letters, digits and "_", so quoting them makes each a plain lexeme
+    query = " & ".join(f"'{word}':*" for word in words)
+    return Ticket.search.op("@@")(func.to_tsquery("simple", query))
+
+
+async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: datetime) -> list[Ticket]:
+    """One page (limit + 1 rows, to know whether more follow), newest first."""
+    conditions: list[ColumnElement[bool]] = []
+    visibility = visible_to(query.viewer_id, query.viewer_role)
+    if visibility is not None:
+        conditions.append(visibility)
+    if query.status is not None:
+        conditions.append(Ticket.status == query.status)
+    if query.priority is not None:
+        conditions.append(Ticket.priority == query.priority)
+    if query.category is not None:
+        conditions.append(Ticket.category == query.category)
+    if query.assigned_to is not None:
+        conditions.append(Ticket.assigned_to_id == query.assigned_to)
+    if query.overdue:
+        conditions.append(Ticket.status.in_(OPEN_STATUSES))
+        conditions.append(Ticket.due_at < now)
+    if query.q is not None:
+        conditions.append(search_condition(query.q))
+    if query.after is not None:
+        conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
+    stmt = (
+        select(Ticket)
+        .where(*conditions)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(query.limit + 1)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_comments(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID,
+    include_internal: bool,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Comment]:
+    """One page of a ticket's comments (limit + 1 rows), oldest first."""
+    stmt = select(Comment).where(Comment.ticket_id == ticket_id)
+    if not include_internal:
+        stmt = stmt.where(Comment.internal.is_(False))
+    if after is not None:
+        stmt = stmt.where(tuple_(Comment.created_at, Comment.id) > tuple_(*after))
+    stmt = stmt.order_by(Comment.created_at, Comment.id).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,147 @@
+"""Request and response bodies of the tickets API (API.md, Tickets)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
+Priority = Literal["low", "medium", "high"]
+TriageState = Literal["pending", "done", "failed"]
+
+
+def _no_nul(value: str) -> str:
+    # Postgres text cannot hold NUL; refuse it here rather than fail in the database
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+_NoNul = AfterValidator(_no_nul)
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), _NoNul]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul
+]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), _NoNul]
+CommentBody = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul
+]
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NoNul]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TicketCreate(_Input):
+    title: Title
+    description: Description
+
+
+class TicketUpdate(_Input):
+    """Only the fields sent are changed; none of them may be null."""
+
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    category: Category | None = None
+    assigned_to: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> TicketUpdate:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
+
+    def sent(self) -> dict[str, object]:
+        """The fields the caller sent, with their values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class TicketFilters(BaseModel):
+    """Query parameters of GET /api/tickets."""
+
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    category: Category | None = None
+    assigned_to: Literal["me"] | uuid.UUID | None = None
+    overdue: bool | None = None
+    q: SearchText | None = None
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class CommentCreate(_Input):
+    body: CommentBody
+    internal: bool = False
+
+
+class PersonRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+
+
+class TriageRead(BaseModel):
+    state: TriageState
+
+
+class TriageStaffRead(TriageRead):
+    summary: str | None
+    provider: str | None
+    model: str | None
+    confidence: float | None
+    assignment_reason: str | None
+    triaged_at: datetime | None
+
+
+class TicketRead(BaseModel):
+    """A ticket as its requester sees it."""
+
+    id: uuid.UUID
+    title: str
+    description: str
+    status: TicketStatus
+    priority: Priority | None
+    category: str | None
+    created_by: PersonRead
+    assigned_to: PersonRead | None
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    triage: TriageRead
+
+
+class TicketStaffRead(TicketRead):
+    """A ticket as the assigned moderator and admins see it."""
+
+    related_skills: list[str]
+    helpful_notes: str | None
+    triage: TriageStaffRead
+
+
+class TicketPage(BaseModel):
+    items: list[TicketStaffRead | TicketRead]
+    next_cursor: str | None
+
+
+class CommentRead(BaseModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    author: PersonRead
+    body: str
+    internal: bool
+    created_at: datetime
+
+
+class CommentPage(BaseModel):
+    items: list[CommentRead]
+    next_cursor: str | None

@@ -1,0 +1,587 @@
+"""The rules of tickets: who sees and changes what, status moves, SLA, triage results, events.
+
+Functions here never commit: the request or the message handler owns the transaction, so a
+change, its history row and its outbox event are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.events import (
+    Actor,
+    FieldChange,
+    TicketCreated,
+    TicketRetriageRequested,
+    TicketSnapshot,
+    TicketTriaged,
+    TicketTriageFailed,
+    TicketUpdated,
+    UserRef,
+)
+from shared.jwt import Principal
+from shared.logging import get_logger
+from shared.outbox import add_event
+from shared.pagination import decode_cursor, encode_cursor
+from shared.problems import ProblemError, not_found
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets import repository
+from tickets.models import Comment, Ticket, TicketChange, outbox
+from tickets.schemas import (
+    CommentCreate,
+    PageQuery,
+    PersonRead,
+    TicketCreate,
+    TicketFilters,
+    TicketRead,
+    TicketStaffRead,
+    TicketUpdate,
+    TriageRead,
+    TriageStaffRead,
+)
+from tickets.settings import TicketsSettings
+
+log = get_logger(__name__)
+
+# status -> the statuses it may move to (API.md: open→in_progress→resolved→closed,
+# resolved→open, any→closed)
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "closed"}),
+    "in_progress": frozenset({"resolved", "closed"}),
+    "resolved": frozenset({"closed", "open"}),
+    "closed": frozenset(),
+}
+STAFF_FIELDS = frozenset({"status", "priority", "category"})
+SYSTEM = Actor(kind="system", name="triage")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- who may do what -----------------------------------------------------------------------
+
+
+def can_see(ticket: Ticket, principal: Principal) -> bool:
+    """Admins see every ticket, requesters their own, moderators also those assigned to them."""
+    return (
+        principal.is_admin
+        or ticket.created_by_id == principal.id
+        or (principal.role == "moderator" and ticket.assigned_to_id == principal.id)
+    )
+
+
+def is_staff_for(ticket: Ticket, principal: Principal) -> bool:
+    """Admins and the assigned moderator work the ticket; anyone else is its requester."""
+    return principal.is_admin or (principal.role == "moderator" and ticket.assigned_to_id == principal.id)
+
+
+async def _visible_ticket(
+    session: AsyncSession, ticket_id: uuid.UUID, principal: Principal, *, for_update: bool = False
+) -> Ticket:
+    ticket = await repository.get_ticket(session, ticket_id, for_update=for_update)
+    if ticket is None or not can_see(ticket, principal):
+        raise not_found("ticket")
+    return ticket
+
+
+# --- presentation --------------------------------------------------------------------------
+
+
+def _person(person_id: uuid.UUID | None, name: str | None, email: str | None) -> PersonRead | None:
+    if person_id is None:
+        return None
+    return PersonRead(id=person_id, name=name or "", email=email or "")
+
+
+def present(ticket: Ticket, principal: Principal) -> TicketRead | TicketStaffRead:
+    """The ticket as this caller may see it: staff get triage internals, requesters do not."""
+    common: dict[str, Any] = {
+        "id": ticket.id,
+        "title": ticket.title,
+        "description": ticket.description,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "category": ticket.category,
+        "created_by": _person(ticket.created_by_id, ticket.created_by_name, ticket.created_by_email),
+        "assigned_to": _person(ticket.assigned_to_id, ticket.assigned_to_name, ticket.assigned_to_email),
+        "due_at": ticket.due_at,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+    }
+    if not is_staff_for(ticket, principal):
+        return TicketRead(**common, triage=TriageRead(state=ticket.triage_state))  # type: ignore[arg-type]
+    return TicketStaffRead(
+        **common,
+        related_skills=list(ticket.related_skills or []),
+        helpful_notes=ticket.helpful_notes,
+        triage=TriageStaffRead(
+            state=ticket.triage_state,  # type: ignore[arg-type]
+            summary=ticket.triage_summary,
+            provider=ticket.triage_provider,
+            model=ticket.triage_model,
+            confidence=ticket.triage_confidence,
+            assignment_reason=ticket.assignment_reason,
+            triaged_at=ticket.triaged_at,
+        ),
+    )
+
+
+def _ref(person_id: uuid.UUID | None, name: str | None, email: str | None) -> UserRef | None:
+    if person_id is None:
+        return None
+    return UserRef(id=person_id, name=name or "", email=email or "")
+
+
+def snapshot(ticket: Ticket) -> TicketSnapshot:
+    """The ticket as events carry it."""
+    created_by = _ref(ticket.created_by_id, ticket.created_by_name, ticket.created_by_email)
+    assert created_by is not None
+    return TicketSnapshot(
+        id=ticket.id,
+        title=ticket.title,
+        description=ticket.description,
+        status=ticket.status,  # type: ignore[arg-type]
+        priority=ticket.priority,  # type: ignore[arg-type]
+        category=ticket.category,
+        related_skills=list(ticket.related_skills or []),
+        helpful_notes=ticket.helpful_notes,
+        created_by=created_by,
+        assigned_to=_ref(ticket.assigned_to_id, ticket.assigned_to_name, ticket.assigned_to_email),
+        due_at=ticket.due_at,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        triage_state=ticket.triage_state,  # type: ignore[arg-type]
+        triage_attempt=ticket.triage_attempt,
+        assignment_reason=ticket.assignment_reason,
+    )
+
+
+def _assignee_value(ticket: Ticket) -> dict[str, str] | None:
+    if ticket.assigned_to_id is None:
+        return None
+    return {
+        "id": str(ticket.assigned_to_id),
+        "name": ticket.assigned_to_name or "",
+        "email": ticket.assigned_to_email or "",
+    }
+
+
+# --- recording a change --------------------------------------------------------------------
+
+
+async def _record_change(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    actor: Actor,
+    changes: dict[str, FieldChange],
+    now: datetime,
+) -> None:
+    """Bump the version, write the history row and the ticket.updated event."""
+    ticket.version += 1
+    ticket.updated_at = now
+    session.add(
+        TicketChange(
+            ticket_id=ticket.id,
+            version=ticket.version,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            changes={name: change.model_dump(mode="json") for name, change in changes.items()},
+            created_at=now,
+        )
+    )
+    await session.flush()
+    await add_event(
+        session,
+        outbox,
+        TicketUpdated(ticket=snapshot(ticket), version=ticket.version, actor=actor, changes=changes),
+    )
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(kind="user", id=principal.id, role=principal.role, name=principal.name or None)
+
+
+async def _remember_caller(session: AsyncSession, principal: Principal) -> None:
+    await repository.remember_person(
+        session,
+        person_id=principal.id,
+        name=principal.name,
+        email=principal.email,
+        role=principal.role,
+    )
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+async def _check_quota(
+    session: AsyncSession, *, settings: TicketsSettings, creator: Principal, now: datetime
+) -> None:
+    if settings.create_quota <= 0:
+        return
+    window = timedelta(seconds=settings.create_quota_window_seconds)
+    nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
+    if nth is not None and nth > now - window:
+        retry_after = max(1, math.ceil((nth + window - now).total_seconds()))
+        raise ProblemError(
+            429,
+            f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; "
+            "try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+async def create_ticket(
+    *,
+    session: AsyncSession,
+    settings: TicketsSettings,
+    ticket_in: TicketCreate,
+    creator: Principal,
+    now: datetime | None = None,
+) -> Ticket:
+    """A new open ticket awaiting triage, with its ticket.created event in the outbox."""
+    now = now or utcnow()
+    await _check_quota(session, settings=settings, creator=creator, now=now)
+    await _remember_caller(session, creator)
+    ticket = Ticket(
+        id=uuid.uuid4(),
+        title=ticket_in.title,
+        description=ticket_in.description,
+        status="open",
+        related_skills=[],
+        created_by_id=creator.id,
+        created_by_name=creator.name,
+        created_by_email=creator.email,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        triage_state="pending",
+        triage_attempt=1,
+        triage_applied_attempt=0,
+    )
+    session.add(ticket)
+    await session.flush()
+    session.add(
+        TicketChange(
+            ticket_id=ticket.id,
+            version=1,
+            actor_kind="user",
+            actor_id=creator.id,
+            actor_role=creator.role,
+            changes={"status": {"old": None, "new": "open"}},
+            created_at=now,
+        )
+    )
+    await session.flush()
+    await add_event(session, outbox, TicketCreated(ticket=snapshot(ticket), version=1))
+    return ticket
+
+
+async def get_ticket(*, session: AsyncSession, ticket_id: uuid.UUID, principal: Principal) -> Ticket:
+    """The ticket if the caller may see it; 404 otherwise."""
+    return await _visible_ticket(session, ticket_id, principal)
+
+
+async def list_tickets(
+    *, session: AsyncSession, principal: Principal, filters: TicketFilters, now: datetime | None = None
+) -> tuple[list[Ticket], str | None]:
+    """One page of the tickets the caller may see, newest first, and the cursor of the next."""
+    assigned_to = principal.id if filters.assigned_to == "me" else filters.assigned_to
+    query = repository.TicketQuery(
+        viewer_id=principal.id,
+        viewer_role=principal.role,
+        status=filters.status,
+        priority=filters.priority,
+        category=filters.category,
+        assigned_to=assigned_to,  # type: ignore[arg-type]
+        overdue=bool(filters.overdue),
+        q=filters.q,
+        after=decode_cursor(filters.cursor) if filters.cursor else None,
+        limit=filters.limit,
+    )
+    rows = await repository.list_tickets(session, query, now=now or utcnow())
+    if len(rows) <= filters.limit:
+        return rows, None
+    rows = rows[: filters.limit]
+    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+
+
+async def update_ticket(
+    *,
+    session: AsyncSession,
+    settings: TicketsSettings,
+    ticket_id: uuid.UUID,
+    update: TicketUpdate,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Ticket:
+    """Apply a caller's change: 404 unseen, 403 forbidden field, 409 refused move; no-op is free."""
+    now = now or utcnow()
+    ticket = await _visible_ticket(session, ticket_id, principal, for_update=True)
+    sent = update.sent()
+    staff = is_staff_for(ticket, principal)
+    allowed = set(STAFF_FIELDS) if staff else {"status"}
+    if principal.is_admin:
+        allowed.add("assigned_to")
+    forbidden = sorted(set(sent) - allowed)
+    if forbidden:
+        raise ProblemError(403, f"You may not change {', '.join(forbidden)} of this ticket.")
+
+    changes: dict[str, FieldChange] = {}
+    status = sent.get("status")
+    if status is not None and status != ticket.status:
+        if status not in ALLOWED_MOVES[ticket.status]:
+            raise ProblemError(409, f"A ticket cannot move from {ticket.status} to {status}.")
+        reopening = ticket.status == "resolved" and status == "open"
+        if not staff and not (status == "closed" or reopening):
+            raise ProblemError(403, "As the requester you may only close the ticket or reopen it.")
+        changes["status"] = FieldChange(old=ticket.status, new=status)
+        ticket.status = str(status)
+
+    priority = sent.get("priority")
+    if priority is not None and priority != ticket.priority:
+        changes["priority"] = FieldChange(old=ticket.priority, new=priority)
+        ticket.priority = str(priority)
+        _set_due(ticket, settings, changes)
+
+    category = sent.get("category")
+    if category is not None and category != ticket.category:
+        changes["category"] = FieldChange(old=ticket.category, new=category)
+        ticket.category = str(category)
+
+    assignee_id = sent.get("assigned_to")
+    if assignee_id is not None and assignee_id != ticket.assigned_to_id:
+        assert isinstance(assignee_id, uuid.UUID)
+        person = await repository.get_person(session, assignee_id)
+        if person is None and assignee_id == principal.id:
+            await _remember_caller(session, principal)
+            person = await repository.get_person(session, assignee_id)
+        if person is None:
+            raise _invalid("assigned_to", "unknown user")
+        if person.role not in ("moderator", "admin"):
+            raise _invalid("assigned_to", "not a moderator or admin")
+        old = _assignee_value(ticket)
+        ticket.assigned_to_id = person.id
+        ticket.assigned_to_name = person.name
+        ticket.assigned_to_email = person.email
+        changes["assigned_to"] = FieldChange(old=old, new=_assignee_value(ticket))
+
+    if not changes:
+        return ticket
+    await _remember_caller(session, principal)
+    await _record_change(session, ticket, actor=_actor(principal), changes=changes, now=now)
+    return ticket
+
+
+def _invalid(field: str, message: str) -> ProblemError:
+    return ProblemError(
+        422, f"{field}: {message}", errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}]
+    )
+
+
+def _set_due(ticket: Ticket, settings: TicketsSettings, changes: dict[str, FieldChange]) -> None:
+    """SLA deadline: creation time plus the priority's allowance."""
+    sla = settings.sla(ticket.priority)
+    due = ticket.created_at + sla if sla is not None else None
+    if due != ticket.due_at:
+        changes["due_at"] = FieldChange(
+            old=ticket.due_at.isoformat() if ticket.due_at else None,
+            new=due.isoformat() if due else None,
+        )
+        ticket.due_at = due
+
+
+async def request_retriage(
+    *, session: AsyncSession, ticket_id: uuid.UUID, principal: Principal, now: datetime | None = None
+) -> Ticket:
+    """Ask triage for a new attempt; results of earlier attempts are stale from now on."""
+    now = now or utcnow()
+    ticket = await _visible_ticket(session, ticket_id, principal, for_update=True)
+    old_state = ticket.triage_state
+    ticket.triage_attempt = max(ticket.triage_attempt, ticket.triage_applied_attempt) + 1
+    ticket.triage_state = "pending"
+    ticket.version += 1
+    ticket.updated_at = now
+    session.add(
+        TicketChange(
+            ticket_id=ticket.id,
+            version=ticket.version,
+            actor_kind="user",
+            actor_id=principal.id,
+            actor_role=principal.role,
+            changes={
+                "triage_state": {"old": old_state, "new": "pending"},
+                "triage_attempt": {"old": ticket.triage_attempt - 1, "new": ticket.triage_attempt},
+            },
+            created_at=now,
+        )
+    )
+    await _remember_caller(session, principal)
+    await session.flush()
+    await add_event(
+        session,
+        outbox,
+        TicketRetriageRequested(
+            ticket=snapshot(ticket),
+            version=ticket.version,
+            attempt=ticket.triage_attempt,
+            requested_by=principal.id,
+        ),
+    )
+    return ticket
+
+
+# --- comments ------------------------------------------------------------------------------
+
+
+async def add_comment(
+    *,
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    comment_in: CommentCreate,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Comment:
+    """A comment by the creator, the assignee or an admin; internal ones by staff only."""
+    ticket = await _visible_ticket(session, ticket_id, principal)
+    if comment_in.internal and not is_staff_for(ticket, principal):
+        raise ProblemError(403, "Only staff working this ticket may write internal comments.")
+    comment = Comment(
+        id=uuid.uuid4(),
+        ticket_id=ticket.id,
+        author_id=principal.id,
+        author_name=principal.name,
+        author_email=principal.email,
+        author_role=principal.role,
+        body=comment_in.body,
+        internal=comment_in.internal,
+        created_at=now or utcnow(),
+    )
+    await _remember_caller(session, principal)
+    session.add(comment)
+    await session.flush()
+    return comment
+
+
+async def list_comments(
+    *, session: AsyncSession, ticket_id: uuid.UUID, principal: Principal, page: PageQuery
+) -> tuple[list[Comment], str | None]:
+    """One page of the comments the caller may read, oldest first."""
+    ticket = await _visible_ticket(session, ticket_id, principal)
+    rows = await repository.list_comments(
+        session,
+        ticket_id=ticket.id,
+        include_internal=is_staff_for(ticket, principal),
+        after=decode_cursor(page.cursor) if page.cursor else None,
+        limit=page.limit,
+    )
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+
+
+# --- triage results ------------------------------------------------------------------------
+
+
+async def _ticket_for_triage(session: AsyncSession, ticket_id: uuid.UUID, attempt: int) -> Ticket | None:
+    """The ticket, locked, if a result of this attempt is still wanted; None for stale ones."""
+    ticket = await repository.get_ticket(session, ticket_id, for_update=True)
+    if ticket is None:
+        log.warning("triage_result_for_unknown_ticket", ticket_id=str(ticket_id))
+        return None
+    if attempt <= ticket.triage_applied_attempt or attempt < ticket.triage_attempt:
+        log.info(
+            "triage_result_stale",
+            ticket_id=str(ticket_id),
+            attempt=attempt,
+            applied=ticket.triage_applied_attempt,
+            expected=ticket.triage_attempt,
+        )
+        return None
+    return ticket
+
+
+def _set_assignee(
+    ticket: Ticket, person_id: uuid.UUID, name: str, email: str, changes: dict[str, FieldChange]
+) -> None:
+    if (ticket.assigned_to_id, ticket.assigned_to_name, ticket.assigned_to_email) == (person_id, name, email):
+        return
+    old = _assignee_value(ticket)
+    ticket.assigned_to_id, ticket.assigned_to_name, ticket.assigned_to_email = person_id, name, email
+    if old is None or old["id"] != str(person_id):
+        changes["assigned_to"] = FieldChange(old=old, new=_assignee_value(ticket))
+
+
+def _set_field(ticket: Ticket, name: str, value: Any, changes: dict[str, FieldChange]) -> None:
+    old = getattr(ticket, name)
+    if old != value:
+        changes[name] = FieldChange(old=old, new=value)
+        setattr(ticket, name, value)
+
+
+def _mark_applied(ticket: Ticket, attempt: int, changes: dict[str, FieldChange]) -> None:
+    # always part of the change, so every applied result bumps the version and emits an event
+    changes["triage_attempt"] = FieldChange(old=ticket.triage_applied_attempt, new=attempt)
+    ticket.triage_attempt = max(ticket.triage_attempt, attempt)
+    ticket.triage_applied_attempt = attempt
+
+
+async def apply_triaged(
+    *, session: AsyncSession, settings: TicketsSettings, event: TicketTriaged, now: datetime | None = None
+) -> bool:
+    """Apply a triage result of the awaited attempt whole; False when it is stale."""
+    now = now or utcnow()
+    ticket = await _ticket_for_triage(session, event.ticket_id, event.attempt)
+    if ticket is None:
+        return False
+    changes: dict[str, FieldChange] = {}
+    _set_field(ticket, "category", event.category.strip()[:64] or None, changes)
+    _set_field(ticket, "priority", event.priority, changes)
+    _set_due(ticket, settings, changes)
+    _set_field(ticket, "related_skills", list(event.related_skills), changes)
+    _set_field(ticket, "triage_state", "done", changes)
+    assignee = event.assignee
+    await repository.remember_person(
+        session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
+    )
+    _set_assignee(ticket, assignee.id, assignee.name, assignee.email, changes)
+    ticket.helpful_notes = event.helpful_notes or None
+    ticket.triage_summary = event.summary or None
+    ticket.triage_provider = event.provider
+    ticket.triage_model = event.model
+    ticket.triage_confidence = event.confidence
+    ticket.assignment_reason = event.assignment_reason
+    ticket.triaged_at = event.triaged_at
+    _mark_applied(ticket, event.attempt, changes)
+    await _record_change(session, ticket, actor=SYSTEM, changes=changes, now=now)
+    return True
+
+
+async def apply_triage_failed(
+    *, session: AsyncSession, event: TicketTriageFailed, now: datetime | None = None
+) -> bool:
+    """Mark triage failed, hand the ticket to the fallback admin, keep the reason for staff."""
+    now = now or utcnow()
+    ticket = await _ticket_for_triage(session, event.ticket_id, event.attempt)
+    if ticket is None:
+        return False
+    changes: dict[str, FieldChange] = {}
+    _set_field(ticket, "triage_state", "failed", changes)
+    fallback = event.fallback_assignee
+    if fallback is not None:
+        await repository.remember_person(
+            session, person_id=fallback.id, name=fallback.name, email=fallback.email, role=fallback.role
+        )
+        _set_assignee(ticket, fallback.id, fallback.name, fallback.email, changes)
+    ticket.assignment_reason = event.reason
+    _mark_applied(ticket, event.attempt, changes)
+    await _record_change(session, ticket, actor=SYSTEM, changes=changes, now=now)
+    return True

@@ -1,0 +1,41 @@
+"""Tickets settings: database, SLA hours per priority and the per-user creation quota."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from shared.dbsetup import service_database_url
+from shared.settings import ServiceSettings, database_url_problems
+
+
+class TicketsSettings(ServiceSettings):
+    """Environment of the tickets service (CONVENTIONS.md names; the TICKETS_* knobs are ours)."""
+
+    service_name: str = "tickets"
+    database_url: str = Field(
+        default_factory=lambda: service_database_url("tickets"),
+        validation_alias="TICKETS_DATABASE_URL",
+    )
+    sla_high_hours: float = Field(4, gt=0, le=24 * 365, validation_alias="TICKETS_SLA_HIGH_HOURS")
+    sla_medium_hours: float = Field(24, gt=0, le=24 * 365, validation_alias="TICKETS_SLA_MEDIUM_HOURS")
+    sla_low_hours: float = Field(72, gt=0, le=24 * 365, validation_alias="TICKETS_SLA_LOW_HOURS")
+    # At most `create_quota` tickets per user in any `create_quota_window_seconds`; 0 turns it off.
+    create_quota: int = Field(20, ge=0, le=100_000, validation_alias="TICKETS_CREATE_QUOTA")
+    create_quota_window_seconds: int = Field(
+        600, ge=1, le=86_400, validation_alias="TICKETS_CREATE_QUOTA_WINDOW_SECONDS"
+    )
+
+    def sla(self, priority: str | None) -> timedelta | None:
+        """How long a ticket of this priority may stay unresolved; None without a priority."""
+        hours = {
+            "high": self.sla_high_hours,
+            "medium": self.sla_medium_hours,
+            "low": self.sla_low_hours,
+        }.get(priority or "")
+        return None if hours is None else timedelta(hours=hours)
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        problems += database_url_problems("TICKETS_DATABASE_URL", self.database_url)
+        return problems
