@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -55,10 +56,11 @@ _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 def sanitize_header(value: str, *, max_length: int = _SUBJECT_MAX) -> str:
     """Make untrusted text safe for one header line: no CR/LF or control characters."""
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in _DROP_CATEGORIES else ch for ch in str(value)
-    )
+    cleaned = "".join(" " if unicodedata.category(ch) in _DROP_CATEGORIES else ch for ch in str(value))
     cleaned = _WHITESPACE.sub(" ", cleaned).strip()
+    # "=?charset?q?...?=" in a title would be decoded by mail clients as an RFC 2047 encoded
+    # word (hiding text, or smuggling characters we just removed): break the opener.
+    cleaned = cleaned.replace("=?", "= ?")
     if len(cleaned) > max_length:
         cleaned = cleaned[: max_length - 1].rstrip() + "…"
     return cleaned
@@ -143,6 +145,12 @@ def format_address(*, email: str, name: str | None) -> str:
     return str(Address(display_name=display, addr_spec=sanitize_header(email, max_length=320)))
 
 
+# Lines up to SMTP's hard limit of 998: the standard library's folding at 78 mangles some
+# headers (a leading space, lost spaces between encoded words) and our headers are short.
+# 7bit: non-ASCII bodies get quoted-printable/base64, so no server needs 8BITMIME.
+MESSAGE_POLICY = email_policy.default.clone(max_line_length=998, cte_type="7bit", linesep="\r\n")
+
+
 def build_message(
     *,
     mail: RenderedMail,
@@ -154,7 +162,7 @@ def build_message(
     date: datetime | None = None,
 ) -> EmailMessage:
     """Build a multipart/alternative EmailMessage (text first, then HTML)."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = sender
     message["To"] = format_address(email=recipient_email, name=recipient_name)
     message["Subject"] = sanitize_header(mail.subject)

@@ -60,9 +60,7 @@ class MaildirHandler:
 class MailSink:
     """An SMTP server on ``host:port`` that stores messages under ``directory``."""
 
-    def __init__(
-        self, *, directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
-    ) -> None:
+    def __init__(self, *, directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self.directory = Path(directory)
         self.host = host
         self.port = port

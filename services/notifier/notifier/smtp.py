@@ -11,10 +11,12 @@ Errors are sorted into two kinds:
 from __future__ import annotations
 
 import asyncio
+import copy
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 import aiosmtplib
 from tenacity import (
@@ -49,6 +51,7 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.attempts = 0
 
 
 class TemporaryDeliveryError(DeliveryError):
@@ -94,6 +97,26 @@ def classify(exc: BaseException) -> DeliveryError:
     raise exc
 
 
+def flatten(message: EmailMessage) -> tuple[str, list[str], bytes]:
+    """Envelope sender, recipients (To/Cc/Bcc) and the bytes to send (Bcc removed).
+
+    The message is flattened with its own policy; aiosmtplib's ``send_message`` would
+    re-fold the headers with the standard library's 78-column policy.
+    """
+    from_header = message.get("Sender") or message.get("From") or ""
+    senders = [addr for _, addr in getaddresses([str(from_header)]) if addr]
+    recipients = [
+        addr for _, addr in getaddresses([str(v) for k in ("To", "Cc", "Bcc") for v in message.get_all(k, [])]) if addr
+    ]
+    if not senders or not recipients:
+        raise PermanentDeliveryError("message has no sender or no recipient")
+    if "Bcc" in message:
+        message = copy.copy(message)
+        del message["Bcc"]
+    raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    return senders[0], recipients, raw
+
+
 class SmtpSender:
     """One SMTP connection, opened on first use and reused; reopened after any error."""
 
@@ -136,11 +159,12 @@ class SmtpSender:
 
     async def send(self, message: EmailMessage) -> None:
         """Hand one message over (a single attempt); raises a DeliveryError on failure."""
+        sender, recipients, raw = flatten(message)
         async with self._lock:
             reused = self._client is not None and self._client.is_connected
             try:
                 client = await self._connected()
-                await client.send_message(message)
+                await client.sendmail(sender, recipients, raw)
             except aiosmtplib.SMTPServerDisconnected as exc:
                 await self._drop()
                 if not reused:
@@ -148,7 +172,7 @@ class SmtpSender:
                 # The server closed an idle connection we kept: one fresh try is not a retry.
                 try:
                     client = await self._connected()
-                    await client.send_message(message)
+                    await client.sendmail(sender, recipients, raw)
                 except Exception as retry_exc:
                     await self._drop()
                     raise classify(retry_exc) from retry_exc
@@ -177,8 +201,11 @@ async def send_with_retries(
     *,
     policy: RetryPolicy,
     on_retry: Callable[[DeliveryError, int], None] | None = None,
-) -> None:
-    """Send with tenacity: temporary errors are retried with backoff, permanent ones are not."""
+) -> int:
+    """Send with tenacity: temporary errors are retried with backoff, permanent ones are not.
+
+    Returns the number of attempts it took; a raised DeliveryError carries it in ``attempts``.
+    """
 
     def _before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
@@ -193,6 +220,13 @@ async def send_with_retries(
         before_sleep=_before_sleep,
         reraise=True,
     )
-    async for attempt in retrying:
-        with attempt:
-            await sender.send(message)
+    attempts = 0
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                await sender.send(message)
+    except DeliveryError as exc:
+        exc.attempts = attempts
+        raise
+    return attempts

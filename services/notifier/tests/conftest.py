@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 import ssl
@@ -48,7 +49,8 @@ class SmtpServer:
         for smtp in self.sessions:
             if smtp.transport is not None:
                 smtp.transport.close()
-        await asyncio.wait_for(self.server.wait_closed(), timeout=5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.server.wait_closed(), timeout=1)
 
 
 async def start_smtp_server(
@@ -133,9 +135,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .sign(key, hashes.SHA256())
@@ -168,16 +168,128 @@ def password_auth() -> Any:
 
 
 def _password_authenticator(user: str, password: str) -> Any:
-    def authenticate(
-        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-    ) -> AuthResult:
+    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
         ok = (
             isinstance(auth_data, LoginPassword)
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(
-            success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None
-        )
+        return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
 
     return authenticate
+
+
+# --- the service on the real thing: Postgres through the migrations, RabbitMQ, an SMTP sink ---
+
+NOTIFIER_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+
+
+@pytest.fixture(scope="session")
+async def notifier_db(make_database: Any) -> Any:
+    """A fresh database with the notifier schema migrated to head (once per session)."""
+    from shared.migrations import upgrade
+
+    db = await make_database()
+    await upgrade(NOTIFIER_INI, db.url("notifier"))
+    return db
+
+
+@pytest.fixture
+async def clean_db(notifier_db: Any) -> Any:
+    """The session database, emptied for this test."""
+    import asyncpg
+
+    conn = await asyncpg.connect(notifier_db.admin_url())
+    try:
+        await conn.execute(
+            "TRUNCATE notifier.deliveries, notifier.users, notifier.preferences,"
+            " notifier.ticket_versions, notifier.processed_messages"
+        )
+    finally:
+        await conn.close()
+    return notifier_db
+
+
+@pytest.fixture
+async def db(clean_db: Any) -> AsyncIterator[Any]:
+    """asyncpg connection as the superuser, for assertions on the notifier's tables."""
+    import asyncpg
+
+    conn = await asyncpg.connect(clean_db.admin_url())
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def bus_url(rabbitmq_url: str) -> str:
+    """The session vhost with an empty notifier queue (messages a previous test left behind)."""
+    import aio_pika
+    from shared.bus import declare_topology
+
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        await declare_topology(channel)
+        queue = await channel.get_queue("notifier")
+        await queue.purge()
+    return rabbitmq_url
+
+
+@pytest.fixture
+async def publisher(bus_url: str) -> AsyncIterator[Any]:
+    """A bus connection that publishes events the way the other services do."""
+    from shared.bus import Bus
+
+    bus = Bus(bus_url, service="notifier-tests")
+    await bus.start()
+    assert await bus.wait_connected(15)
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+def make_settings(clean_db: Any, bus_url: str, jwt_keys: Any) -> Any:
+    """Factory of NotifierSettings pointing at this test's database, vhost and an SMTP port."""
+    from notifier.settings import NotifierSettings
+
+    def make(*, smtp_port: int, **overrides: Any) -> NotifierSettings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": clean_db.url("notifier"),
+            "rabbitmq_url": bus_url,
+            "jwt_public_key": jwt_keys.public_pem,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "mail_from": "Helpdesk <helpdesk@helpdesk.test>",
+            "web_base_url": "https://help.example.test",
+            "mail_retry_attempts": 3,
+            "mail_retry_initial_wait": 0.05,
+            "mail_retry_max_wait": 0.2,
+            "mail_backoff_max": 0.5,
+            "mail_poll_interval": 0.2,
+            "mail_workers": 2,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return NotifierSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+def run_app() -> Any:
+    """``async with run_app(settings) as client``: the notifier app with its lifespan running."""
+    from contextlib import asynccontextmanager
+
+    from notifier.app import create_app
+    from shared.testing.plugin import app_client
+
+    @asynccontextmanager
+    async def run(settings: Any) -> AsyncIterator[Any]:
+        app = create_app(settings)
+        async with app_client(app) as client:
+            assert await app.state.runtime.bus.wait_connected(15)
+            client.app = app
+            yield client
+
+    return run

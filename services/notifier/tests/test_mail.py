@@ -147,10 +147,7 @@ def test_sanitize_header_truncates_and_collapses() -> None:
 
 
 def test_defang_leaves_plain_text_alone() -> None:
-    assert (
-        defang("The file is report.pdf, see section 3.2")
-        == "The file is report.pdf, see section 3.2"
-    )
+    assert defang("The file is report.pdf, see section 3.2") == "The file is report.pdf, see section 3.2"
     assert defang(None) == ""
     assert defang("ftp://a.b/c") == "ftp[:]//a[.]b/c"
     assert defang("mailto:x@y.z") == "mailto[:]x@y.z"
@@ -227,3 +224,27 @@ def test_welcome_mail() -> None:
 
 def test_ticket_url_quotes_the_id() -> None:
     assert ticket_url("https://h.example/", "a/../b") == "https://h.example/tickets/a%2F..%2Fb"
+
+
+def test_subjects_survive_the_trip_through_mime_unchanged() -> None:
+    """Folding must not add or drop spaces, nor decode encoded words smuggled in a title."""
+    titles = [
+        "Urgent Bcc: victim@example.test X-Evil: 1 and then some more words",
+        "Drucker brennt über Nacht, naïve Frage zu 日本語 und ñññññ ñññññ mehr",
+        "look =?utf-8?q?=0D=0ABcc:_x@y.z?= here",
+        "x" * 300,
+    ]
+    for title in titles:
+        mail = render(MailKind.TICKET_ASSIGNED, _assigned_context(title=title))
+        message = build_message(
+            mail=mail,
+            sender="Helpdesk <helpdesk@example.org>",
+            recipient_email="mod@example.org",
+            recipient_name="Mo",
+            message_id="<1@example.org>",
+            kind=MailKind.TICKET_ASSIGNED,
+        )
+        parsed = _parse(message)
+        assert parsed["Subject"] == mail.subject
+        assert "=?" not in mail.subject
+        assert "Bcc" not in parsed or parsed["Bcc"] is None

@@ -48,9 +48,7 @@ async def test_451_twice_then_accepted(smtp_servers: Any, scripted: Any) -> None
     retries: list[tuple[int | None, int]] = []
     sender = SmtpSender(SmtpConfig(port=server.port))
     try:
-        await send_with_retries(
-            sender, _message(), policy=FAST, on_retry=lambda e, n: retries.append((e.code, n))
-        )
+        await send_with_retries(sender, _message(), policy=FAST, on_retry=lambda e, n: retries.append((e.code, n)))
     finally:
         await sender.close()
     assert handler.data_calls == 3
@@ -115,9 +113,7 @@ async def test_server_down_then_up(smtp_servers: Any, scripted: Any, unused_port
     sender = SmtpSender(SmtpConfig(port=unused_port, timeout=2))
     started = time.monotonic()
     try:
-        await send_with_retries(
-            sender, _message(), policy=RetryPolicy(attempts=30, initial_wait=0.1, max_wait=0.3)
-        )
+        await send_with_retries(sender, _message(), policy=RetryPolicy(attempts=30, initial_wait=0.1, max_wait=0.3))
     finally:
         await sender.close()
         await starter
@@ -125,9 +121,7 @@ async def test_server_down_then_up(smtp_servers: Any, scripted: Any, unused_port
     assert len(handler.accepted) == 1
 
 
-async def test_reconnects_after_the_server_dropped_the_idle_connection(
-    smtp_servers: Any, scripted: Any
-) -> None:
+async def test_reconnects_after_the_server_dropped_the_idle_connection(smtp_servers: Any, scripted: Any) -> None:
     handler = scripted()
     server = await smtp_servers(handler)
     sender = SmtpSender(SmtpConfig(port=server.port))

@@ -1,0 +1,195 @@
+"""The delivery loop: sends pending mails from the `deliveries` table and records the outcome.
+
+The consumer only queues mails (in the transaction that marks the event processed), so a slow
+or absent SMTP server never holds up the queue, and an outage is ridden out here, without
+redelivering events.
+
+Each worker takes one due mail with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several workers
+and several processes never send the same row), hands it to the SMTP server (tenacity retries
+temporary errors a few times), then marks it sent / pending-with-backoff / failed and commits.
+
+Duplicate window: if the process dies, or the database goes away, after the SMTP server
+accepted a mail but before that commit, the row is still pending and the mail is sent again.
+The window is one UPDATE and one COMMIT on an open connection (about a millisecond); the
+repeated mail carries the same Message-ID (``<delivery-id@domain>``), which lets mail systems
+and clients drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifier import repository
+from notifier.mail import MailKind, RenderedMail, build_message
+from notifier.smtp import (
+    PermanentDeliveryError,
+    RetryPolicy,
+    SmtpConfig,
+    SmtpSender,
+    TemporaryDeliveryError,
+    send_with_retries,
+)
+
+log = get_logger(__name__)
+
+MAILS = Counter("notifier_mails_total", "Mail delivery outcomes", ["kind", "outcome"])
+MAIL_DELAY = Histogram(
+    "notifier_mail_delay_seconds",
+    "Time from queueing a mail to the SMTP server accepting it",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)
+WORKERS_BUSY = Gauge("notifier_delivery_workers_busy", "Delivery workers sending right now")
+
+
+def message_id(delivery_id: Any, domain: str) -> str:
+    """A stable Message-ID per delivery: a resend after a crash carries the same one."""
+    return f"<{delivery_id}@{domain}>"
+
+
+class DeliveryLoop:
+    """Workers that send due pending mails until cancelled."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        smtp: SmtpConfig,
+        policy: RetryPolicy,
+        mail_from: str,
+        sender_domain: str,
+        workers: int = 4,
+        poll_interval: float = 1.0,
+        backoff_max: float = 60.0,
+        give_up_after: float = 86400.0,
+    ) -> None:
+        self.sessions = sessions
+        self.smtp = smtp
+        self.policy = policy
+        self.mail_from = mail_from
+        self.sender_domain = sender_domain
+        self.workers = workers
+        self.poll_interval = poll_interval
+        self.backoff_max = backoff_max
+        self.give_up_after = timedelta(seconds=give_up_after)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New mails were committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run the workers until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for index in range(self.workers):
+                group.create_task(self._worker(index), name=f"notifier-delivery-{index}")
+
+    async def _worker(self, index: int) -> None:
+        sender = SmtpSender(self.smtp)
+        try:
+            while True:
+                try:
+                    busy = await self.deliver_one(sender)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - database down: wait, then try again
+                    log.warning("delivery_loop_error", worker=index, error=str(exc)[:300])
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                if not busy:
+                    await self._idle(sender)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sender.close(), timeout=2)
+
+    async def _idle(self, sender: SmtpSender) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            return
+        # A quiet spell: let go of the SMTP connection rather than have the server time it out.
+        await sender.close()
+        self._wake.clear()
+
+    async def deliver_one(self, sender: SmtpSender) -> bool:
+        """Send the oldest due mail, if any; True if there was one."""
+        self._wake.clear()
+        now = datetime.now(UTC)
+        async with self.sessions() as session, session.begin():
+            row = await repository.claim_due_delivery(session, now=now)
+            if row is None:
+                return False
+            clear_contextvars()
+            bind_contextvars(
+                delivery_id=str(row["id"]),
+                event_id=str(row["event_id"]),
+                correlation_id=row["correlation_id"],
+                kind=row["kind"],
+            )
+            try:
+                await self._send(session, sender, row, now)
+            finally:
+                clear_contextvars()
+        return True
+
+    async def _send(self, session: AsyncSession, sender: SmtpSender, row: RowMapping, now: datetime) -> None:
+        previous = int(row["attempts"])
+        try:
+            message = build_message(
+                mail=RenderedMail(row["subject"], row["body_text"], row["body_html"]),
+                sender=self.mail_from,
+                recipient_email=row["recipient_email"],
+                recipient_name=row["recipient_name"],
+                message_id=message_id(row["id"], self.sender_domain),
+                kind=MailKind(row["kind"]),
+            )
+        except (ValueError, TypeError, IndexError) as exc:
+            # An address no mail system would take: failing it beats blocking the queue on it.
+            error = f"cannot build the message: {exc}"
+            await repository.mark_failed(session, row["id"], attempts=previous, error=error, code=None)
+            MAILS.labels(row["kind"], "failed").inc()
+            log.error("mail_unbuildable", error=str(exc)[:300])
+            return
+        WORKERS_BUSY.inc()
+        try:
+            attempts = await send_with_retries(sender, message, policy=self.policy)
+        except PermanentDeliveryError as exc:
+            total = previous + exc.attempts
+            await repository.mark_failed(session, row["id"], attempts=total, error=str(exc), code=exc.code)
+            MAILS.labels(row["kind"], "failed").inc()
+            log.error("mail_failed_permanently", error=str(exc)[:300], attempts=total)
+        except TemporaryDeliveryError as exc:
+            total = previous + exc.attempts
+            if now - row["queued_at"] >= self.give_up_after:
+                await repository.mark_failed(session, row["id"], attempts=total, error=str(exc), code=exc.code)
+                MAILS.labels(row["kind"], "failed").inc()
+                log.error("mail_failed_gave_up", error=str(exc)[:300], attempts=total)
+                return
+            delay = self._backoff(total)
+            await repository.mark_retry(
+                session,
+                row["id"],
+                attempts=total,
+                next_attempt_at=now + timedelta(seconds=delay),
+                error=str(exc),
+                code=exc.code,
+            )
+            MAILS.labels(row["kind"], "retry_later").inc()
+            log.warning("mail_deferred", error=str(exc)[:300], attempts=total, retry_in=delay)
+        else:
+            await repository.mark_sent(session, row["id"], attempts=previous + attempts)
+            MAILS.labels(row["kind"], "sent").inc()
+            MAIL_DELAY.observe(max(0.0, (datetime.now(UTC) - row["queued_at"]).total_seconds()))
+            log.info("mail_sent", attempts=previous + attempts)
+        finally:
+            WORKERS_BUSY.dec()
+
+    def _backoff(self, attempts: int) -> float:
+        rounds = max(1, attempts // max(1, self.policy.attempts))
+        return float(min(self.backoff_max, 2.0 ** min(rounds - 1, 20)))

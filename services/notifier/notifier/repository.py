@@ -1,0 +1,241 @@
+"""Every query of the notifier."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.models import DeliveryStatus, deliveries, preferences, ticket_versions, users
+
+PREFERENCE_KINDS = ("ticket_assigned", "ticket_resolved", "triage_failed", "welcome")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a mail goes to."""
+
+    email: str
+    name: str
+    id: uuid.UUID | None = None
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+async def upsert_user(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    name: str,
+    role: str,
+    active: bool,
+    revision: int,
+) -> None:
+    """Insert or update the local copy of a user, unless a newer revision is already stored."""
+    stmt = insert(users).values(id=user_id, email=email, name=name, role=role, active=active, revision=revision)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[users.c.id],
+        set_={
+            "email": stmt.excluded.email,
+            "name": stmt.excluded.name,
+            "role": stmt.excluded.role,
+            "active": stmt.excluded.active,
+            "revision": stmt.excluded.revision,
+            "updated_at": func.now(),
+        },
+        where=users.c.revision <= stmt.excluded.revision,
+    )
+    await session.execute(stmt)
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> RowMapping | None:
+    """One known user."""
+    result = await session.execute(select(users).where(users.c.id == user_id))
+    return result.mappings().first()
+
+
+async def active_admins(session: AsyncSession) -> list[Recipient]:
+    """Every active admin the notifier has heard of."""
+    result = await session.execute(
+        select(users.c.id, users.c.email, users.c.name)
+        .where(users.c.role == "admin", users.c.active.is_(True))
+        .order_by(users.c.email)
+    )
+    return [Recipient(id=r.id, email=r.email, name=r.name) for r in result]
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+async def advance_ticket_version(session: AsyncSession, *, ticket_id: uuid.UUID, version: int) -> bool:
+    """Record `version` as the newest seen for the ticket; False if a newer one was seen."""
+    stmt = insert(ticket_versions).values(ticket_id=ticket_id, version=version)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ticket_versions.c.ticket_id],
+        set_={"version": stmt.excluded.version, "updated_at": func.now()},
+        where=ticket_versions.c.version < stmt.excluded.version,
+    ).returning(ticket_versions.c.version)
+    return (await session.execute(stmt)).first() is not None
+
+
+# --- preferences ---------------------------------------------------------------------------
+
+
+async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> dict[str, bool]:
+    """A user's preferences; every kind is on unless the user turned it off."""
+    result = await session.execute(
+        select(*(preferences.c[k] for k in PREFERENCE_KINDS)).where(preferences.c.user_id == user_id)
+    )
+    row = result.mappings().first()
+    if row is None:
+        return dict.fromkeys(PREFERENCE_KINDS, True)
+    return {k: bool(row[k]) for k in PREFERENCE_KINDS}
+
+
+async def opted_out(session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str) -> set[uuid.UUID]:
+    """The users among `user_ids` who turned `kind` off."""
+    if not user_ids:
+        return set()
+    column = preferences.c[kind]
+    result = await session.execute(
+        select(preferences.c.user_id).where(preferences.c.user_id.in_(list(user_ids)), column.is_(False))
+    )
+    return set(result.scalars())
+
+
+async def put_preferences(session: AsyncSession, *, user_id: uuid.UUID, values: dict[str, bool]) -> dict[str, bool]:
+    """Replace a user's preferences."""
+    stmt = insert(preferences).values(user_id=user_id, **values)
+    stmt = stmt.on_conflict_do_update(index_elements=[preferences.c.user_id], set_={**values, "updated_at": func.now()})
+    await session.execute(stmt)
+    return await get_preferences(session, user_id)
+
+
+# --- deliveries ----------------------------------------------------------------------------
+
+
+async def add_delivery(session: AsyncSession, **values: Any) -> bool:
+    """Queue one mail; False when this (event, recipient, kind) was queued before."""
+    result = await session.execute(
+        insert(deliveries)
+        .values(**values)
+        .on_conflict_do_nothing(constraint="uq_deliveries_once")
+        .returning(deliveries.c.id)
+    )
+    return result.first() is not None
+
+
+async def claim_due_delivery(session: AsyncSession, *, now: datetime) -> RowMapping | None:
+    """Lock the oldest due pending mail; other workers skip it while this transaction lives."""
+    result = await session.execute(
+        select(deliveries)
+        .where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return result.mappings().first()
+
+
+async def mark_sent(session: AsyncSession, delivery_id: uuid.UUID, *, attempts: int) -> None:
+    """Record that the SMTP server accepted the mail."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status=DeliveryStatus.SENT,
+            sent_at=func.now(),
+            attempts=attempts,
+            last_error=None,
+            last_error_code=None,
+        )
+    )
+
+
+async def mark_retry(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    *,
+    attempts: int,
+    next_attempt_at: datetime,
+    error: str,
+    code: int | None,
+) -> None:
+    """Keep the mail pending and come back to it later."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            last_error=error[:2000],
+            last_error_code=code,
+        )
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, delivery_id: uuid.UUID, *, attempts: int, error: str, code: int | None
+) -> None:
+    """Give up on a mail; it shows in the failures list."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status=DeliveryStatus.FAILED,
+            failed_at=func.now(),
+            attempts=attempts,
+            last_error=error[:2000],
+            last_error_code=code,
+        )
+    )
+
+
+async def list_failures(
+    session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> list[RowMapping]:
+    """Failed mails, newest failure first (keyset pagination on (failed_at, id))."""
+    stmt = select(deliveries).where(deliveries.c.status == DeliveryStatus.FAILED)
+    if after is not None:
+        stmt = stmt.where(tuple_(deliveries.c.failed_at, deliveries.c.id) < tuple_(*after))
+    stmt = stmt.order_by(deliveries.c.failed_at.desc(), deliveries.c.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).mappings())
+
+
+async def requeue_failed(session: AsyncSession, delivery_id: uuid.UUID) -> RowMapping | None:
+    """Put a failed mail back in the queue (an admin fixed the cause)."""
+    result = await session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.status == DeliveryStatus.FAILED)
+        .values(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=func.now(),
+            failed_at=None,
+            queued_at=func.now(),
+        )
+        .returning(deliveries)
+    )
+    return result.mappings().first()
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many mails are pending, sent and failed."""
+    result = await session.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+    return {status: int(n) for status, n in result.all()}
+
+
+async def deliveries_for_event(session: AsyncSession, event_id: uuid.UUID) -> list[RowMapping]:
+    """The mails an event produced (tests and debugging)."""
+    result = await session.execute(
+        select(deliveries).where(deliveries.c.event_id == event_id).order_by(deliveries.c.kind)
+    )
+    return list(result.mappings())

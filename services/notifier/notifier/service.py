@@ -1,0 +1,226 @@
+"""Who gets which mail for an event, and the preferences/failures rules. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.events import (
+    Envelope,
+    TicketTriageFailed,
+    TicketUpdated,
+    UserRegistered,
+    UserUpdated,
+)
+from shared.jwt import Principal
+from shared.logging import get_logger
+from shared.pagination import decode_cursor, encode_cursor
+from shared.problems import not_found
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier import repository
+from notifier.mail import MailKind, render, ticket_url
+from notifier.repository import Recipient
+from notifier.schemas import FailureList, FailureRead, Preferences
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MailSettings:
+    """What rendering needs from the settings."""
+
+    web_base_url: str
+
+
+async def queue_mail(
+    *,
+    session: AsyncSession,
+    envelope: Envelope,
+    kind: MailKind,
+    recipients: Iterable[Recipient],
+    context: Mapping[str, Any],
+    ticket_id: uuid.UUID | None = None,
+) -> int:
+    """Render and queue one mail per recipient, skipping those who turned `kind` off.
+
+    Runs in the consumer's transaction, next to the event's processed mark: either both
+    commit or neither does.
+    """
+    unique: dict[str, Recipient] = {}
+    for recipient in recipients:
+        unique.setdefault(recipient.email.strip().lower(), recipient)
+    known_ids = [r.id for r in unique.values() if r.id is not None]
+    silenced = await repository.opted_out(session, known_ids, kind.value)
+    queued = 0
+    for email, recipient in unique.items():
+        if recipient.id is not None and recipient.id in silenced:
+            log.info("mail_opted_out", kind=kind.value, recipient_id=str(recipient.id))
+            continue
+        mail = render(
+            kind,
+            {**context, "recipient_name": recipient.name or email, "recipient_email": email},
+        )
+        added = await repository.add_delivery(
+            session,
+            id=uuid.uuid4(),
+            event_id=envelope.id,
+            event_type=envelope.type,
+            kind=kind.value,
+            recipient_id=recipient.id,
+            recipient_email=email,
+            recipient_name=recipient.name[:200],
+            ticket_id=ticket_id,
+            correlation_id=envelope.correlation_id,
+            subject=mail.subject,
+            body_text=mail.text,
+            body_html=mail.html,
+        )
+        queued += int(added)
+    return queued
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+async def record_user_registered(
+    *, session: AsyncSession, event: UserRegistered, envelope: Envelope, mail: MailSettings
+) -> int:
+    """Remember the new user and queue the welcome mail."""
+    await repository.upsert_user(
+        session,
+        user_id=event.user_id,
+        email=event.email,
+        name=event.name,
+        role=event.role,
+        active=True,
+        revision=0,
+    )
+    return await queue_mail(
+        session=session,
+        envelope=envelope,
+        kind=MailKind.WELCOME,
+        recipients=[Recipient(id=event.user_id, email=event.email, name=event.name)],
+        context={"app_url": f"{mail.web_base_url}/"},
+    )
+
+
+async def record_user_updated(*, session: AsyncSession, event: UserUpdated) -> None:
+    """Keep the local copy of a user's name, email, role and state (newest revision wins)."""
+    await repository.upsert_user(
+        session,
+        user_id=event.user_id,
+        email=event.email,
+        name=event.name,
+        role=event.role,
+        active=event.active,
+        revision=event.revision,
+    )
+
+
+async def notify_ticket_updated(
+    *, session: AsyncSession, event: TicketUpdated, envelope: Envelope, mail: MailSettings
+) -> int:
+    """Assignment → the assignee; status → resolved → the requester.
+
+    Nobody is mailed about their own action (an admin taking a ticket, say).
+    """
+    ticket = event.ticket
+    if not await repository.advance_ticket_version(session, ticket_id=ticket.id, version=event.version):
+        log.info("ticket_event_stale", ticket_id=str(ticket.id), version=event.version)
+        return 0
+    actor_id = event.actor.id if event.actor.kind == "user" else None
+    link = ticket_url(mail.web_base_url, ticket.id)
+    queued = 0
+
+    assignment = event.changes.get("assigned_to")
+    assignee = ticket.assigned_to
+    if assignment is not None and assignee is not None and assignee.id != actor_id:
+        queued += await queue_mail(
+            session=session,
+            envelope=envelope,
+            kind=MailKind.TICKET_ASSIGNED,
+            recipients=[Recipient(id=assignee.id, email=assignee.email, name=assignee.name)],
+            context={
+                "ticket": ticket.model_dump(mode="json"),
+                "ticket_url": link,
+                "reassigned": assignment.old is not None,
+            },
+            ticket_id=ticket.id,
+        )
+
+    status = event.changes.get("status")
+    requester = ticket.created_by
+    if status is not None and status.new == "resolved" and ticket.status == "resolved" and requester.id != actor_id:
+        queued += await queue_mail(
+            session=session,
+            envelope=envelope,
+            kind=MailKind.TICKET_RESOLVED,
+            recipients=[Recipient(id=requester.id, email=requester.email, name=requester.name)],
+            context={"ticket": ticket.model_dump(mode="json"), "ticket_url": link},
+            ticket_id=ticket.id,
+        )
+    return queued
+
+
+async def notify_triage_failed(
+    *, session: AsyncSession, event: TicketTriageFailed, envelope: Envelope, mail: MailSettings
+) -> int:
+    """Every active admin (and the admin the ticket fell back to) learns why triage failed."""
+    recipients = await repository.active_admins(session)
+    fallback = event.fallback_assignee
+    if fallback is not None:
+        recipients.append(Recipient(id=fallback.id, email=fallback.email, name=fallback.name))
+    if not recipients:
+        log.warning("triage_failed_no_admin", ticket_id=str(event.ticket_id))
+        return 0
+    return await queue_mail(
+        session=session,
+        envelope=envelope,
+        kind=MailKind.TRIAGE_FAILED,
+        recipients=recipients,
+        context={
+            "ticket": {"id": str(event.ticket_id), "title": event.title or "(untitled)"},
+            "reason": event.reason,
+            "ticket_url": ticket_url(mail.web_base_url, event.ticket_id),
+        },
+        ticket_id=event.ticket_id,
+    )
+
+
+# --- preferences and failures (HTTP) -------------------------------------------------------
+
+
+async def get_preferences(*, session: AsyncSession, principal: Principal) -> Preferences:
+    """The caller's mail preferences."""
+    return Preferences(**await repository.get_preferences(session, principal.id))
+
+
+async def update_preferences(
+    *, session: AsyncSession, principal: Principal, preferences_in: Preferences
+) -> Preferences:
+    """Replace the caller's mail preferences."""
+    values = await repository.put_preferences(session, user_id=principal.id, values=preferences_in.model_dump())
+    return Preferences(**values)
+
+
+async def list_failures(*, session: AsyncSession, limit: int, cursor: str | None) -> FailureList:
+    """Mails that could not be delivered, newest first."""
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.list_failures(session, limit=limit + 1, after=after)
+    items = [FailureRead.model_validate(dict(row)) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last["failed_at"], last["id"])
+    return FailureList(items=items, next_cursor=next_cursor)
+
+
+async def retry_failure(*, session: AsyncSession, delivery_id: uuid.UUID) -> FailureRead:
+    """Queue a failed mail again."""
+    row = await repository.requeue_failed(session, delivery_id)
+    if row is None:
+        raise not_found("failed delivery")
+    return FailureRead.model_validate(dict(row))
