@@ -1,6 +1,6 @@
 import { Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import type { ReactNode } from 'react'
-import { homeFor, useAuth } from './auth'
+import { homeFor, SIGNED_OUT_MESSAGE, useAuth } from './auth'
 import type { Role } from './api/types'
 import { Layout } from './components/Layout'
 import { SignInPage, SignUpPage } from './pages/AuthPages'
@@ -14,9 +14,13 @@ import { PreferencesPage } from './pages/PreferencesPage'
 import { Empty } from './components/ui'
 
 function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] }) {
-  const { session, role } = useAuth()
+  const { session, role, notice } = useAuth()
   const location = useLocation()
-  if (!session) return <Navigate to="/signin" replace state={{ from: location.pathname + location.search }} />
+  if (!session) {
+    // After an expiry (or a deep link) come back here; after a deliberate sign-out start fresh.
+    const state = notice === SIGNED_OUT_MESSAGE ? null : { from: location.pathname + location.search }
+    return <Navigate to="/signin" replace state={state} />
+  }
   if (roles && (!role || !roles.includes(role))) {
     return (
       <Empty icon="🔒" title="This page is not for your role">

@@ -4,6 +4,7 @@ import type { AuthResponse, Role, User } from './api/types'
 import { decodeClaims, isExpired, msUntilExpiry, type Claims } from './lib/token'
 
 export const EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.'
+export const SIGNED_OUT_MESSAGE = 'You have signed out.'
 
 interface Session {
   token: string

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react'
-import { NavLink, Outlet, useLocation } from 'react-router-dom'
-import { useAuth } from '../auth'
+import { NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom'
+import { SIGNED_OUT_MESSAGE, useAuth } from '../auth'
 
 export function Brand() {
   return (
@@ -14,6 +14,7 @@ export function Layout() {
   const { role, displayName, session, signOut } = useAuth()
   const [open, setOpen] = useState(false)
   const location = useLocation()
+  const navigate = useNavigate()
   useEffect(() => setOpen(false), [location.pathname])
 
   const links: { to: string; label: string }[] = []
@@ -51,7 +52,7 @@ export function Layout() {
               <span data-testid="current-user">{displayName}</span>
               <small>{role}{session?.user?.email && displayName !== session.user.email ? ` · ${session.user.email}` : ''}</small>
             </span>
-            <button type="button" className="btn btn-ghost btn-small" onClick={() => signOut('You have signed out.')}>
+            <button type="button" className="btn btn-ghost btn-small" onClick={() => { signOut(SIGNED_OUT_MESSAGE); navigate('/signin', { replace: true }) }}>
               Sign out
             </button>
           </div>

@@ -1,0 +1,124 @@
+// Shared setup for the end-to-end journeys: Debian's Chromium driven by playwright-core.
+import { chromium } from 'playwright-core'
+import { mkdirSync, readFileSync, existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const WEB_DIR = resolve(here, '..')
+export const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:8000').replace(/\/$/, '')
+export const SCREENSHOT_DIR = resolve(WEB_DIR, process.env.SCREENSHOT_DIR ?? '../var/screenshots')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const TRIAGE_TIMEOUT_MS = Number(process.env.TRIAGE_TIMEOUT_MS ?? 90_000)
+
+/** Admin credentials from ADMIN_EMAIL/ADMIN_PASSWORD, else from the repo's .env (written by `make up`). */
+export function adminCredentials() {
+  let email = process.env.ADMIN_EMAIL
+  let password = process.env.ADMIN_PASSWORD
+  const envFile = join(WEB_DIR, '..', '.env')
+  if ((!email || !password) && existsSync(envFile)) {
+    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+      const m = line.match(/^\s*(BOOTSTRAP_ADMIN_EMAIL|BOOTSTRAP_ADMIN_PASSWORD)\s*=\s*(.*)\s*$/)
+      if (!m) continue
+      const v = m[2].replace(/^(['"])(.*)\1$/, '$2')
+      if (m[1] === 'BOOTSTRAP_ADMIN_EMAIL') email ??= v
+      else password ??= v
+    }
+  }
+  if (!email || !password) throw new Error('Set ADMIN_EMAIL and ADMIN_PASSWORD (or BOOTSTRAP_ADMIN_* in ../.env).')
+  return { email, password }
+}
+
+export async function waitForBackend(timeoutMs = 10_000) {
+  const until = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`${BASE_URL}/readyz`)
+      if (r.ok) return
+      last = `readyz answered ${r.status}`
+    } catch (e) {
+      last = String(e.cause?.code ?? e.message)
+    }
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(`The gateway at ${BASE_URL} is not ready (${last}). Start it with \`make up\`.`)
+}
+
+export async function launch() {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true })
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  })
+}
+
+/** A fresh browser context (its own localStorage) with a page; console errors are collected. */
+export async function newPage(browser, viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ baseURL: BASE_URL, viewport })
+  context.setDefaultTimeout(15_000)
+  const page = await context.newPage()
+  page.consoleErrors = []
+  page.on('pageerror', (e) => page.consoleErrors.push(String(e)))
+  return page
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true })
+}
+
+export const uniq = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+
+export async function signUp(page, { name, email, password }) {
+  await page.goto('/signup')
+  await page.getByLabel('Name').fill(name)
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password', { exact: true }).fill(password)
+  await page.getByLabel('Confirm password').fill(password)
+  await page.getByRole('button', { name: 'Create account' }).click()
+}
+
+export async function signIn(page, { email, password }) {
+  await page.goto('/signin')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL((url) => !url.pathname.startsWith('/signin'))
+  await page.locator('#main').waitFor()
+}
+
+export async function signOut(page) {
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+}
+
+async function apiCall(method, path, token, body) {
+  const r = await fetch(`${BASE_URL}${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  const text = await r.text()
+  if (!r.ok) throw new Error(`${method} ${path} -> ${r.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}
+
+/**
+ * Moderators left by earlier runs have the same skills and no load, so triage could pick them
+ * instead of this run's one: turn them back into plain users first.
+ */
+export async function retireEarlierModerators(admin) {
+  const { token } = await apiCall('POST', '/api/auth/login', null, admin)
+  let cursor = null
+  const emails = []
+  do {
+    const q = new URLSearchParams({ q: 'e2e-mod-', role: 'moderator', limit: '100', ...(cursor ? { cursor } : {}) })
+    const page = await apiCall('GET', `/api/auth/users?${q}`, token)
+    emails.push(...page.items.filter((u) => u.email.startsWith('e2e-mod-')).map((u) => u.email))
+    cursor = page.next_cursor
+  } while (cursor)
+  for (const email of emails) await apiCall('POST', '/api/auth/update-user', token, { email, role: 'user', skills: [] })
+  return emails.length
+}
