@@ -439,10 +439,12 @@ def main() -> None:
     parser.add_argument("--no-web", action="store_true", help="do not build the web app")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--fresh", action="store_true", help="start a non-default instance from empty")
+    parser.add_argument("--skip-setup", action="store_true",
+                        help="only start processes that are not running (no roles, vhost or migrations)")
     args = parser.parse_args()
     instance = Instance(args.instance, args.port_offset)
     if args.action == "up":
-        up(instance, web=not args.no_web, timeout=args.timeout, fresh=args.fresh)
+        up(instance, web=not args.no_web, timeout=args.timeout, fresh=args.fresh, setup=not args.skip_setup)
     elif args.action == "down":
         down(instance)
     else:

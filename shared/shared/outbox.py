@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from datetime import timedelta
 
@@ -182,6 +183,7 @@ class OutboxRelay:
             results = await asyncio.gather(
                 *(self._bus.publish(env) for env in envelopes), return_exceptions=True
             )
+            _fault_point("relay-exit-after-publish")
             sent: list[uuid.UUID] = []
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, BaseException):
@@ -217,6 +219,24 @@ class OutboxRelay:
                 select(func.count()).select_from(ob).where(ob.c.published_at.is_(None))
             )
         return int(count or 0)
+
+
+def _fault_point(name: str) -> None:
+    """Fault injection for the chaos suite: inert unless HELPDESK_FAULT_DIR is set.
+
+    When `<HELPDESK_FAULT_DIR>/<name>` exists the process removes it and dies on the spot, so a
+    test can kill the relay exactly between the broker's confirm and the row's mark-sent.
+    """
+    folder = os.environ.get("HELPDESK_FAULT_DIR")
+    if not folder:
+        return
+    marker = os.path.join(folder, name)
+    try:
+        os.remove(marker)
+    except FileNotFoundError:
+        return
+    log.warning("fault_injected", fault=name)
+    os._exit(137)
 
 
 async def purge_published(
