@@ -1,0 +1,429 @@
+"""Prove the pipeline loses nothing: load + a fault schedule + a Jepsen-style check.
+
+It starts its own stack instance (`chaos`, ports 11000/111xx, its own database and vhost) with
+RabbitMQ reached through a TCP proxy this script controls, signs up requesters and moderators,
+records the outcome of every `POST /api/tickets` (201 / error / timeout) while faults run:
+
+  short (make test):  one broker outage, one SIGKILL of the triage worker
+  long (make chaos):  broker outage x2, triage SIGKILL x3, notifier SIGKILL x2, the tickets
+                      outbox relay killed between the broker's confirm and mark-sent, and the
+                      Postgres connections of one service terminated
+
+then drains and checks, from the databases, the broker and var/mail:
+  lost        a 201 whose ticket is missing, never triaged/assigned, or never mailed to its assignee
+  duplicated  a ticket with more than one triage decision / assignment, or more than one
+              assignment mail for one assignment
+  unexpected  tickets or mails for titles no request ever sent
+and reports redeliveries absorbed, leftover queue messages, unsent outbox rows and dead letters.
+Exit status 0 only when lost = duplicated = unexpected = 0 and nothing is left over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from shared.testing.proxy import TcpProxy
+from shared.testing.stack import ROOT, Stack
+
+BROKER_PROXY_PORT = 25672
+SUBJECTS = [
+    ("Charged twice for my subscription", "My card was billed two times this month, please refund one.", "billing"),
+    ("Cannot log in to the dashboard", "Password reset mail never arrives and login fails with an error.", "account"),
+    ("API returns 500 on upload", "Uploading a CSV through the REST API fails with an internal error.", "api"),
+    ("Whole service down", "Nothing loads since 9am, all our users are blocked. Urgent outage.", "outage"),
+    ("Refund for a returned laptop", "I sent the laptop back two weeks ago and have no refund yet.", "returns"),
+    ("Question about enterprise pricing", "We are 300 seats, what discounts do you offer?", "sales"),
+    ("VPN disconnects every hour", "The corporate VPN drops connection regularly on Windows 11.", "network"),
+    ("Database connection timeouts", "Our Postgres instance times out under load since the upgrade.", "database"),
+]
+MODERATOR_SKILLS = [
+    ["billing", "payments", "refunds"],
+    ["account", "login", "security"],
+    ["api", "integration", "technical support"],
+    ["outage", "network", "infrastructure", "database"],
+    ["returns", "sales", "customer service"],
+]
+
+
+@dataclass
+class Outcomes:
+    created: dict[str, str] = field(default_factory=dict)  # title -> ticket id
+    errors: Counter[str] = field(default_factory=Counter)
+    timeouts: set[str] = field(default_factory=set)  # titles whose answer never came
+    latencies: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    at: float  # share of the load sent when it fires
+    kind: str
+    duration: float = 0.0
+
+
+def schedule(long: bool) -> list[Fault]:
+    if not long:
+        return [Fault(0.25, "broker", 6.0), Fault(0.55, "kill:triage")]
+    return [
+        Fault(0.08, "relay-between-publish-and-mark"),
+        Fault(0.15, "broker", 15.0),
+        Fault(0.25, "kill:triage"),
+        Fault(0.35, "kill:notifier"),
+        Fault(0.45, "pg-reset:triage"),
+        Fault(0.50, "kill:triage"),
+        Fault(0.60, "broker", 15.0),
+        Fault(0.70, "kill:notifier"),
+        Fault(0.80, "kill:triage"),
+    ]
+
+
+class Chaos:
+    def __init__(self, *, tickets: int, long: bool, concurrency: int, keep: bool) -> None:
+        self.total = tickets
+        self.long = long
+        self.concurrency = concurrency
+        self.keep = keep
+        self.run_id = uuid.uuid4().hex[:6]
+        self.stack = Stack("chaos", 3000)
+        self.proxy = TcpProxy("127.0.0.1", 5672)
+        self.outcomes = Outcomes()
+        self.sent = 0
+        self.fault_log: list[str] = []
+        self.last_fault_at = 0.0
+        self.fault_dir = self.stack.var / "faults"
+
+    # -- stack -------------------------------------------------------------------------------
+
+    def stack_env(self) -> dict[str, str]:
+        return {
+            "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{BROKER_PROXY_PORT}/{self.stack.vhost}",
+            "HELPDESK_FAULT_DIR": str(self.fault_dir),
+            "LOG_LEVEL": "INFO",
+        }
+
+    async def start(self) -> None:
+        await self.proxy.start(BROKER_PROXY_PORT)
+        self.fault_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.stack.up, self.stack_env())
+
+    async def restart_missing(self) -> None:
+        env = {**os.environ, **self.stack_env()}
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, str(ROOT / "scripts" / "stack.py"), "up", "--no-web", "--skip-setup",
+             "--instance", self.stack.instance, "--port-offset", str(self.stack.port_offset)],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )
+
+    # -- faults ------------------------------------------------------------------------------
+
+    async def inject(self, fault: Fault) -> None:
+        started = time.monotonic()
+        if fault.kind == "broker":
+            await self.proxy.cut()
+            await asyncio.sleep(fault.duration)
+            await self.proxy.restore()
+        elif fault.kind.startswith("kill:"):
+            process = fault.kind.split(":", 1)[1]
+            pid = self.stack.pid(process)
+            if pid:
+                os.killpg(pid, signal.SIGKILL)
+            await asyncio.sleep(1.0)
+            await self.restart_missing()
+        elif fault.kind == "relay-between-publish-and-mark":
+            (self.fault_dir / "relay-exit-after-publish").touch()
+            # the next relay batch of any process with an outbox takes the marker and dies
+            for _ in range(100):
+                if not (self.fault_dir / "relay-exit-after-publish").exists():
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)
+            await self.restart_missing()
+        elif fault.kind.startswith("pg-reset:"):
+            service = fault.kind.split(":", 1)[1]
+            conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.stack.database}")
+            try:
+                killed = await conn.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND usename = $2 AND pid <> pg_backend_pid()",
+                    self.stack.database, f"helpdesk_{service}",
+                )
+            finally:
+                await conn.close()
+            self.fault_log.append(f"  terminated {killed} connections of {service}")
+        self.last_fault_at = time.monotonic()
+        self.fault_log.append(f"{fault.kind:32} at {fault.at:.0%} of load, took {time.monotonic() - started:.1f}s")
+
+    # -- load --------------------------------------------------------------------------------
+
+    async def setup_people(self, client: httpx.AsyncClient) -> list[str]:
+        admin_email, admin_password = self.stack.admin
+        admin = (await client.post("/api/auth/login", json={"email": admin_email, "password": admin_password})).json()
+        admin_headers = {"Authorization": f"Bearer {admin['token']}"}
+        for i, skills in enumerate(MODERATOR_SKILLS):
+            mod_email = f"mod{i}-{self.run_id}@chaos.test"
+            r = await client.post("/api/auth/signup", json={"email": mod_email, "password": "moderator-pass-1"})
+            r.raise_for_status()
+            r = await client.post("/api/auth/update-user", headers=admin_headers,
+                                  json={"email": mod_email, "role": "moderator", "skills": skills})
+            r.raise_for_status()
+        tokens = []
+        for i in range(20):
+            r = await client.post("/api/auth/signup",
+                                  json={"email": f"user{i}-{self.run_id}@chaos.test", "password": "requester-pass-1"})
+            r.raise_for_status()
+            tokens.append(r.json()["token"])
+        await asyncio.sleep(2.0)  # let triage learn the moderators from user.updated
+        return tokens
+
+    async def load(self, client: httpx.AsyncClient, tokens: list[str]) -> None:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(self.total):
+            queue.put_nowait(i)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                subject, body, _ = SUBJECTS[i % len(SUBJECTS)]
+                title = f"{subject} [{self.run_id}-{i}]"
+                token = tokens[i % len(tokens)]
+                started = time.monotonic()
+                try:
+                    r = await client.post("/api/tickets", json={"title": title, "description": body},
+                                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                except httpx.TimeoutException:
+                    self.outcomes.timeouts.add(title)
+                except httpx.HTTPError as exc:
+                    self.outcomes.errors[type(exc).__name__] += 1
+                else:
+                    if r.status_code == 201:
+                        self.outcomes.created[title] = r.json()["id"]
+                        self.outcomes.latencies.append(time.monotonic() - started)
+                    else:
+                        self.outcomes.errors[str(r.status_code)] += 1
+                self.sent += 1
+
+        async def faults() -> None:
+            for fault in schedule(self.long):
+                while self.sent < fault.at * self.total:
+                    await asyncio.sleep(0.05)
+                await self.inject(fault)
+
+        fault_task = asyncio.create_task(faults())
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        await fault_task
+
+    # -- checks ------------------------------------------------------------------------------
+
+    async def all_tickets(self, client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict]:
+        items: list[dict] = []
+        cursor = None
+        while True:
+            params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+            r = await client.get("/api/tickets", params=params, headers=headers)
+            r.raise_for_status()
+            page = r.json()
+            items.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    def mails(self) -> list[email.message.EmailMessage]:
+        found = []
+        for path in sorted(self.stack.mail_dir.glob("*.eml")):
+            found.append(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+        return found
+
+    @staticmethod
+    def mail_ticket_id(message: email.message.EmailMessage) -> str | None:
+        header = message.get("X-Helpdesk-Ticket")
+        if header:
+            return str(header)
+        body = message.get_body(preferencelist=("plain",))
+        match = re.search(r"/tickets/([0-9a-f-]{36})", body.get_content() if body else "")
+        return match.group(1) if match else None
+
+    @staticmethod
+    def mail_kind(message: email.message.EmailMessage) -> str:
+        return str(message.get("X-Helpdesk-Template", "unknown"))
+
+    async def queue_depths(self) -> dict[str, int]:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            ["rabbitmqctl", "-q", "list_queues", "-p", self.stack.vhost, "name", "messages"],
+            capture_output=True, text=True, check=False,
+        )
+        depths = {}
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and not parts[0].startswith("amq.gen"):
+                depths[parts[0]] = int(parts[1])
+        return depths
+
+    async def unsent_outbox(self) -> dict[str, int]:
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.stack.database}")
+        try:
+            counts = {}
+            for schema in ("auth", "tickets", "triage", "notifier"):
+                exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.outbox")
+                if exists:
+                    counts[schema] = await conn.fetchval(
+                        f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"  # noqa: S608
+                    )
+            return counts
+        finally:
+            await conn.close()
+
+    def redeliveries(self) -> int:
+        total = 0
+        for log in (self.stack.var / "log").glob("*.log"):
+            total += log.read_text(errors="replace").count("event_duplicate_skipped")
+        return total
+
+    async def drain_and_check(self, client: httpx.AsyncClient, drain_timeout: float) -> int:
+        admin_email, admin_password = self.stack.admin
+        token = (await client.post("/api/auth/login",
+                                   json={"email": admin_email, "password": admin_password})).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        created_ids = set(self.outcomes.created.values())
+        deadline = time.monotonic() + drain_timeout
+        settled_at = None
+        while True:
+            tickets = [t for t in await self.all_tickets(client, headers) if f"[{self.run_id}-" in t["title"]]
+            by_id = {t["id"]: t for t in tickets}
+            mails = self.mails()
+            mailed = Counter(
+                self.mail_ticket_id(m) for m in mails if self.mail_kind(m) in ("ticket_assigned", "unknown")
+            )
+            pending = [
+                i for i in created_ids
+                if i not in by_id or by_id[i]["triage"]["state"] == "pending" or not by_id[i]["assigned_to"]
+                or mailed[i] == 0
+            ]
+            depths = await self.queue_depths()
+            outbox = await self.unsent_outbox()
+            busy = any(v for k, v in depths.items() if not k.endswith(".dlq")) or any(outbox.values())
+            if not pending and not busy:
+                settled_at = time.monotonic()
+                break
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1.0)
+
+        titles_sent = set(self.outcomes.created) | self.outcomes.timeouts
+        lost = [i for i in created_ids if i not in by_id or by_id[i]["triage"]["state"] == "pending"
+                or not by_id[i]["assigned_to"] or mailed[i] == 0]
+        duplicated_mails = [i for i, n in mailed.items() if i in by_id and n > 1]
+        decisions_dup = await self.duplicate_decisions(client, headers, tickets)
+        unexpected = [t["id"] for t in tickets if t["title"] not in titles_sent]
+        unexpected_mail = [i for i in mailed if i and i not in by_id and i not in created_ids]
+        dead = {k: v for k, v in depths.items() if k.endswith(".dlq") and v}
+        left = {k: v for k, v in depths.items() if not k.endswith(".dlq") and v}
+        failed = sum(1 for t in tickets if t["triage"]["state"] == "failed")
+        latencies = sorted(self.outcomes.latencies) or [0.0]
+
+        rows = [
+            ("requests sent", self.sent),
+            ("201 created", len(self.outcomes.created)),
+            ("errors", sum(self.outcomes.errors.values())),
+            ("timeouts (indeterminate)", len(self.outcomes.timeouts)),
+            ("create p50 / p99 (ms)", f"{latencies[len(latencies) // 2] * 1000:.0f} / "
+                                      f"{latencies[int(len(latencies) * 0.99)] * 1000:.0f}"),
+            ("lost", len(lost)),
+            ("duplicated (mails)", len(duplicated_mails)),
+            ("duplicated (triage decisions)", len(decisions_dup)),
+            ("unexpected (tickets)", len(unexpected)),
+            ("unexpected (mails)", len(unexpected_mail)),
+            ("triaged as failed (admin-owned)", failed),
+            ("redeliveries absorbed", self.redeliveries()),
+            ("leftover queue messages", sum(left.values())),
+            ("unsent outbox rows", sum(outbox.values())),
+            ("dead letters", sum(dead.values())),
+            ("drained after last fault (s)", f"{settled_at - self.last_fault_at:.1f}" if settled_at else "NOT DRAINED"),
+        ]
+        print("\nfaults:")
+        for line in self.fault_log:
+            print("  " + line)
+        print("\n| check | value |\n|---|---|")
+        for name, value in rows:
+            print(f"| {name} | {value} |")
+        if self.outcomes.errors:
+            print("errors by kind:", dict(self.outcomes.errors))
+        for label, ids in (("lost", lost), ("duplicated mails", duplicated_mails), ("unexpected", unexpected)):
+            if ids:
+                print(f"{label}: {sorted(ids)[:10]}")
+        if left or dead:
+            print("queues:", depths)
+        bad = (lost or duplicated_mails or decisions_dup or unexpected or unexpected_mail or left or dead
+               or any(outbox.values()) or not settled_at)
+        return 1 if bad else 0
+
+    async def duplicate_decisions(self, client: httpx.AsyncClient, headers: dict[str, str],
+                                  tickets: list[dict]) -> list[str]:
+        """Tickets with more than one triage decision for one attempt (sampled when many)."""
+        sample = tickets if len(tickets) <= 300 else random.sample(tickets, 300)
+        duplicated = []
+        sem = asyncio.Semaphore(8)
+
+        async def check(ticket: dict) -> None:
+            async with sem:
+                r = await client.get("/api/triage/decisions", params={"ticket_id": ticket["id"]}, headers=headers)
+            if r.status_code != 200:
+                return
+            body = r.json()
+            items = body["items"] if isinstance(body, dict) else body
+            attempts = Counter(item.get("attempt", 1) for item in items)
+            if any(n > 1 for n in attempts.values()):
+                duplicated.append(ticket["id"])
+
+        await asyncio.gather(*(check(t) for t in sample))
+        return duplicated
+
+    async def run(self) -> int:
+        await self.start()
+        try:
+            limits = httpx.Limits(max_connections=self.concurrency + 8)
+            async with httpx.AsyncClient(base_url=self.stack.base_url, timeout=30, limits=limits) as client:
+                tokens = await self.setup_people(client)
+                started = time.monotonic()
+                await self.load(client, tokens)
+                print(f"load: {self.sent} requests in {time.monotonic() - started:.1f}s")
+                return await self.drain_and_check(client, drain_timeout=120 if self.long else 90)
+        finally:
+            if not self.keep:
+                await asyncio.to_thread(self.stack.down)
+            await self.proxy.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--long", action="store_true", help="the full fault schedule")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    args = parser.parse_args()
+    long = args.long or args.tickets >= 5000
+    return asyncio.run(Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
