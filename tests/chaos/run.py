@@ -264,7 +264,7 @@ class Chaos:
 
     @staticmethod
     def mail_kind(message: email.message.EmailMessage) -> str:
-        return str(message.get("X-Helpdesk-Template", "unknown"))
+        return str(message.get("X-Helpdesk-Kind", "unknown"))
 
     async def queue_depths(self) -> dict[str, int]:
         result = await asyncio.to_thread(
