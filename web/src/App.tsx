@@ -23,7 +23,7 @@ function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] 
   }
   if (roles && (!role || !roles.includes(role))) {
     return (
-      <Empty icon="🔒" title="This page is not for your role">
+      <Empty icon="lock" title="This page is not for your role">
         <p>Ask an administrator if you need access.</p>
       </Empty>
     )
@@ -38,7 +38,7 @@ function Home() {
 
 function NotFound() {
   return (
-    <Empty icon="🧭" title="Page not found">
+    <Empty icon="compass" title="Page not found">
       <p>The address may be mistyped, or the page moved.</p>
     </Empty>
   )

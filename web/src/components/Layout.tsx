@@ -20,10 +20,9 @@ export function Layout() {
   const links: { to: string; label: string }[] = []
   if (role === 'admin') links.push({ to: '/admin/dashboard', label: 'Dashboard' }, { to: '/admin/tickets', label: 'All tickets' })
   if (role === 'moderator' || role === 'admin') links.push({ to: '/queue', label: 'My queue' })
-  links.push({ to: '/tickets', label: role === 'user' ? 'My tickets' : 'Tickets I filed' })
+  links.push({ to: '/tickets', label: 'My tickets' })
   links.push({ to: '/tickets/new', label: 'New ticket' })
   if (role === 'admin') links.push({ to: '/admin/users', label: 'Users' }, { to: '/admin/triage', label: 'Triage' })
-  links.push({ to: '/settings/notifications', label: 'Notifications' })
 
   return (
     <>
@@ -52,6 +51,7 @@ export function Layout() {
               <span data-testid="current-user">{displayName}</span>
               <small>{role}{session?.user?.email && displayName !== session.user.email ? ` · ${session.user.email}` : ''}</small>
             </span>
+            <NavLink to="/settings/notifications" className="small">Notifications</NavLink>
             <button type="button" className="btn btn-ghost btn-small" onClick={() => { signOut(SIGNED_OUT_MESSAGE); navigate('/signin', { replace: true }) }}>
               Sign out
             </button>

@@ -1,8 +1,8 @@
 import type { Bar } from '../lib/stats'
 
 /** Vertical bars over time, hand-made SVG with a text alternative. */
-export function ColumnChart({ data, title, height = 180 }: { data: Bar[]; title: string; height?: number }) {
-  const width = 640
+export function ColumnChart({ data, title, height = 210 }: { data: Bar[]; title: string; height?: number }) {
+  const width = 960
   const pad = { top: 18, right: 8, bottom: 26, left: 30 }
   const max = Math.max(1, ...data.map((d) => d.value))
   const innerW = width - pad.left - pad.right

@@ -15,10 +15,23 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
   )
 }
 
-export function Empty({ icon = '📭', title, children }: { icon?: string; title: string; children?: ReactNode }) {
+const ICONS: Record<string, ReactNode> = {
+  inbox: <path d="M3 13h5l1.5 3h5L16 13h5M5 5h14l2 8v6H3v-6z" />,
+  search: <><circle cx="11" cy="11" r="6" /><path d="m20 20-4.5-4.5" /></>,
+  lock: <><rect x="5" y="11" width="14" height="9" rx="2" /><path d="M8 11V8a4 4 0 0 1 8 0v3" /></>,
+  chart: <path d="M4 20V10M10 20V4M16 20v-7M22 20H2" />,
+  user: <><circle cx="12" cy="8" r="4" /><path d="M4 21a8 8 0 0 1 16 0" /></>,
+  compass: <><circle cx="12" cy="12" r="9" /><path d="m15 9-2 4-4 2 2-4z" /></>,
+}
+
+export type IconName = keyof typeof ICONS
+
+export function Empty({ icon = 'inbox', title, children }: { icon?: IconName; title: string; children?: ReactNode }) {
   return (
     <div className="empty">
-      <span className="icon" aria-hidden="true">{icon}</span>
+      <span className="icon" aria-hidden="true">
+        <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">{ICONS[icon] ?? ICONS.inbox}</svg>
+      </span>
       <h3>{title}</h3>
       {children}
     </div>

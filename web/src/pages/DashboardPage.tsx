@@ -76,7 +76,7 @@ export function DashboardPage() {
       <ErrorAlert error={error} onRetry={() => void load()} />
       {!stats && !error && <Loading label={progress ? `Loading tickets… ${progress.toLocaleString()}` : 'Loading tickets…'} />}
       {stats && tickets && tickets.length === 0 && (
-        <Empty icon="📊" title="Nothing to chart yet"><p>Charts fill in as tickets arrive.</p></Empty>
+        <Empty icon="chart" title="Nothing to chart yet"><p>Charts fill in as tickets arrive.</p></Empty>
       )}
       {stats && tickets && tickets.length > 0 && (
         <>
@@ -99,7 +99,7 @@ export function DashboardPage() {
             <section className="card" aria-labelledby="cat-chart"><h2 id="cat-chart">By category</h2><HBarList data={stats.byCategory} /></section>
             <section className="card" aria-labelledby="prio-chart"><h2 id="prio-chart">By priority</h2><HBarList data={stats.byPriority} colorByLabel /></section>
             <section className="card" aria-labelledby="status-chart"><h2 id="status-chart">By status</h2><HBarList data={stats.byStatus} /></section>
-            <section className="card" aria-labelledby="overdue-chart"><h2 id="overdue-chart">Overdue by priority</h2><HBarList data={stats.overdue.byPriority} colorByLabel emptyText="Nothing overdue. 🎉" /></section>
+            <section className="card" aria-labelledby="overdue-chart"><h2 id="overdue-chart">Overdue by priority</h2><HBarList data={stats.overdue.byPriority} colorByLabel emptyText="Nothing overdue." /></section>
             <section className="card" aria-labelledby="times">
               <h2 id="times">Response times</h2>
               <dl className="ticket-meta">

@@ -148,7 +148,7 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
           <Loading label="Loading tickets…" />
         ) : list.items.length === 0 && !list.error ? (
           anyFilter ? (
-            <Empty icon="🔍" title="No tickets match these filters"><p>Try clearing a filter.</p></Empty>
+            <Empty icon="search" title="No tickets match these filters"><p>Try clearing a filter.</p></Empty>
           ) : (
             <Empty title={emptyTitle}>{emptyBody}</Empty>
           )

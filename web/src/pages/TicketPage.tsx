@@ -357,7 +357,7 @@ export function TicketPage() {
 
   if (error && !ticket) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 422)) {
-      return <Empty icon="🔎" title="Ticket not found"><p>It may not exist, or it is not yours to see. <Link to="/">Back to your tickets</Link></p></Empty>
+      return <Empty icon="search" title="Ticket not found"><p>It may not exist, or it is not yours to see. <Link to="/">Back to your tickets</Link></p></Empty>
     }
     return <ErrorAlert error={error} onRetry={() => void load()} />
   }

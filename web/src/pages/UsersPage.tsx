@@ -105,7 +105,7 @@ export function UsersPage() {
         {!list.loaded && list.loading ? (
           <Loading label="Loading users…" />
         ) : list.items.length === 0 && !list.error ? (
-          <Empty icon="👤" title="No users found"><p>Try another search.</p></Empty>
+          <Empty icon="user" title="No users found"><p>Try another search.</p></Empty>
         ) : (
           <>
             <div className="table-wrap">
