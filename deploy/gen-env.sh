@@ -30,6 +30,8 @@ MONITOR_RABBITMQ_PASSWORD=$(secret)
 JWT_PRIVATE_KEY="$(printf '%s\n' "$private_pem" | pem_line)"
 JWT_PUBLIC_KEY="$(printf '%s\n' "$public_pem" | pem_line)"
 BOOTSTRAP_ADMIN_EMAIL=admin@example.com
+# Links in mails point here; production refuses localhost. Change it to the name users open.
+WEB_BASE_URL=${WEB_BASE_URL:-http://$(hostname):8000}
 BOOTSTRAP_ADMIN_PASSWORD=$(openssl rand -base64 18 | tr -d '/+=')
 # Optional: GEMINI_API_KEY=... (unset: the local analyzer triages)
 ENV

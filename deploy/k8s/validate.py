@@ -3,17 +3,25 @@ strict: unknown fields are errors), KEDA's custom resources against the essentia
 
 Runs with the tools venv that deploy/install-tools.sh makes:
     kubectl kustomize deploy/k8s/overlays/prod | ~/.cache/helpdesk/tools/bin/python deploy/k8s/validate.py -
-Prints one line per problem and exits 1 if there is any.
+Several files may be given; prints one line per problem and exits 1 if there is any.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import kubernetes_validate.utils
 import yaml
+
+# kubernetes-validate reads and parses its (large) definitions file for every object: once is enough
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents
+)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 KUBERNETES_VERSION = "1.32.0"  # the oldest minor we claim to support; newer ones accept it too
 
@@ -173,16 +181,18 @@ def problems(documents: list[dict[str, Any]]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    sources = argv or ["-"]
-    documents: list[dict[str, Any]] = []
-    for source in sources:
+    """Validate each file (`-`: standard input); problem lines start with the file's name."""
+    total_objects = total_problems = 0
+    for source in argv or ["-"]:
         text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
-        documents += [d for d in yaml.safe_load_all(text) if d]
-    found = problems(documents)
-    for line in found:
-        print(line)
-    print(f"{len(documents)} objects, {len(found)} problems")
-    return 1 if found else 0
+        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d]
+        found = problems(documents)
+        for line in found:
+            print(f"{source}: {line}")
+        total_objects += len(documents)
+        total_problems += len(found)
+    print(f"{total_objects} objects, {total_problems} problems")
+    return 1 if total_problems else 0
 
 
 if __name__ == "__main__":

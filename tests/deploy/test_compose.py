@@ -1,0 +1,123 @@
+"""docker-compose.yml validates (`docker-compose config`) and runs what processes.toml lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import EMPTY_ENV_FILE, ROOT, Process, compose_env, run, tool
+
+INFRA = {"postgres", "rabbitmq", "mailpit"}
+SECRETS = (
+    "POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "TICKETS_DB_PASSWORD", "TRIAGE_DB_PASSWORD",
+    "NOTIFIER_DB_PASSWORD", "ADMIN_RABBITMQ_PASSWORD", "AUTH_RABBITMQ_PASSWORD",
+    "TICKETS_RABBITMQ_PASSWORD", "TRIAGE_RABBITMQ_PASSWORD", "NOTIFIER_RABBITMQ_PASSWORD",
+    "GATEWAY_RABBITMQ_PASSWORD", "MONITOR_RABBITMQ_PASSWORD", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY",
+    "BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_PASSWORD",
+)
+
+
+def one_shots(compose: dict[str, Any]) -> set[str]:
+    return {n for n, s in compose["services"].items() if s.get("restart") == "no"}
+
+
+def test_the_services_are_the_container_processes_plus_infrastructure(
+    compose: dict[str, Any], container_processes: list[Process],
+) -> None:
+    long_running = set(compose["services"]) - one_shots(compose)
+    assert long_running == {p.name for p in container_processes} | INFRA
+
+
+def test_same_command_and_settings_names_as_make_up(
+    compose: dict[str, Any], container_processes: list[Process],
+) -> None:
+    for p in container_processes:
+        service = compose["services"][p.name]
+        assert service["command"] == p.container_command, p.name
+        names = set(service["environment"])
+        assert set(p.settings) <= names, f"{p.name}: missing {set(p.settings) - names}"
+        assert names <= set(p.settings) | set(p.optional_settings), (
+            f"{p.name}: unknown settings {names - set(p.settings) - set(p.optional_settings)}"
+        )
+
+
+def test_migrations_run_once_before_their_service_with_its_settings(
+    compose: dict[str, Any], container_processes: list[Process], setup_step: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    setup = services["dbsetup"]
+    assert setup["command"] == setup_step["command"]
+    assert set(setup["environment"]) == set(setup_step["settings"])
+    assert setup["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for p in container_processes:
+        if not p.migrations:
+            continue
+        job = services[f"{p.name}-migrate"]
+        assert job["command"] == p.migrations
+        assert job["restart"] == "no"
+        assert job["image"] == services[p.name]["image"]
+        assert job["environment"] == services[p.name]["environment"]
+        assert job["depends_on"] == {"dbsetup": {"condition": "service_completed_successfully"}}
+        assert services[p.name]["depends_on"][f"{p.name}-migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+
+
+def test_healthchecks_everywhere_and_start_order_waits_for_them(
+    compose: dict[str, Any], container_processes: list[Process],
+) -> None:
+    services = compose["services"]
+    shots = one_shots(compose)
+    for name, service in services.items():
+        if name not in shots:
+            assert service["healthcheck"]["test"], name
+        for dependency, how in service.get("depends_on", {}).items():
+            expected = ("service_completed_successfully" if dependency in shots
+                        else "service_healthy")
+            assert how == {"condition": expected}, f"{name} -> {dependency}"
+    for p in container_processes:
+        check = " ".join(services[p.name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{p.port}{p.ready}" in check, p.name
+        assert "rabbitmq" in services[p.name]["depends_on"], p.name
+    assert set(services["gateway"]["depends_on"]) >= {"auth", "tickets", "triage", "notifier"}
+
+
+def test_every_service_has_its_own_broker_and_database_account(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("auth", "tickets", "triage", "notifier", "gateway"):
+        env = services[name]["environment"]
+        assert env["RABBITMQ_URL"] == (
+            f"amqp://{name}:test-{name}_rabbitmq_password@rabbitmq:5672/helpdesk"
+        )
+        if name != "gateway":
+            assert env[f"{name.upper()}_DATABASE_URL"] == (
+                f"postgresql+asyncpg://helpdesk_{name}:test-{name}_db_password@postgres:5432/helpdesk"
+            )
+
+
+def test_rabbitmq_loads_the_definitions_and_only_uis_and_the_gateway_are_published(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    mounts = " ".join(str(v) for v in services["rabbitmq"]["volumes"])
+    assert "deploy/rabbitmq/definitions.json" in mounts
+    published = {n for n, s in services.items() if s.get("ports")}
+    assert published == {"gateway", "rabbitmq", "mailpit"}
+    assert "ports" not in services["postgres"]
+    assert compose["networks"]["backend"]["internal"] is True
+
+
+def test_every_secret_is_required() -> None:
+    """Leaving out any secret stops `docker-compose config` with a message naming it."""
+    binary = tool("docker-compose")
+    base = [binary, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
+            "--env-file", str(EMPTY_ENV_FILE), "config", "--quiet"]
+    for name in ("POSTGRES_PASSWORD", "JWT_PRIVATE_KEY"):
+        env = compose_env()
+        del env[name]
+        result = run(base, env=env)
+        assert result.returncode != 0, name
+        assert name in result.stderr, name
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in SECRETS:
+        assert f"${{{name}:?" in text, name
+        assert f"${{{name}:-" not in text, f"{name} must have no default"
