@@ -6,8 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aio_pika
+import asyncpg
 import pytest
 
+from shared.bus import dead_letter_queue, declare_topology
+from shared.events import TOPOLOGY
 from shared.migrations import upgrade
 from shared.testing.plugin import JwtKeys, TestDatabase
 from triage.settings import TriageSettings
@@ -17,18 +21,49 @@ from .helpers import Probe
 INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 
 
-@pytest.fixture
-async def triage_db(make_database: Callable[[], Awaitable[TestDatabase]]) -> TestDatabase:
-    """A fresh database migrated to head (each test gets its own directory and workload)."""
+@pytest.fixture(scope="session")
+async def _triage_database(
+    make_database: Callable[[], Awaitable[TestDatabase]],
+) -> TestDatabase:
     db = await make_database()
     await upgrade(INI, db.url("triage"))
     return db
 
 
 @pytest.fixture
-def vhost(make_vhost: Callable[[], str]) -> str:
-    """A fresh, empty vhost for this test."""
+async def triage_db(_triage_database: TestDatabase) -> TestDatabase:
+    """The session's migrated database, emptied for this test (directory, workload, models)."""
+    conn = await asyncpg.connect(_triage_database.admin_url())
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'triage' "
+            "AND tablename <> 'alembic_version'"
+        )
+        names = ", ".join(f'triage."{t["tablename"]}"' for t in tables)
+        await conn.execute(f"TRUNCATE {names}")
+    finally:
+        await conn.close()
+    return _triage_database
+
+
+@pytest.fixture(scope="session")
+def _vhost(make_vhost: Callable[[], str]) -> str:
     return make_vhost()
+
+
+@pytest.fixture
+async def vhost(_vhost: str) -> str:
+    """The session's vhost with every queue emptied (no message of an earlier test is left)."""
+    connection = await aio_pika.connect(_vhost, timeout=10)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel)
+        for name in TOPOLOGY:
+            for queue in (name, dead_letter_queue(name)):
+                await (await channel.get_queue(queue)).purge()
+    finally:
+        await connection.close()
+    return _vhost
 
 
 @pytest.fixture

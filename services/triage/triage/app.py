@@ -21,6 +21,9 @@ from triage.settings import TriageSettings
 
 log = get_logger(__name__)
 
+# POST /api/triage/examples takes up to 1,000 labelled tickets in one body (admins only).
+BODY_LIMIT = 16 * 1024 * 1024
+
 
 def create_app(
     settings: TriageSettings | None = None, *, analyzer: Analyzer | None = None
@@ -84,6 +87,8 @@ def create_app(
             if gemini is not None:
                 await gemini.aclose()
 
-    app = create_service_app(title="triage", settings=settings, lifespan=lifespan)
+    app = create_service_app(
+        title="triage", settings=settings, lifespan=lifespan, body_limit=BODY_LIMIT
+    )
     app.include_router(api.router)
     return app

@@ -1,0 +1,123 @@
+"""Workload slots are taken atomically: concurrent triage never overfills a moderator."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from shared.db import create_engine, create_sessionmaker, transaction
+from shared.testing.plugin import TestDatabase
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from triage import repository, service
+from triage.analyzer.base import Analysis
+from triage.models import Decision, Staff, outbox
+
+from .helpers import created
+
+
+@pytest.fixture
+async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(triage_db.url("triage"), pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+async def add_staff(sessions: async_sessionmaker[AsyncSession], *, role: str, name: str,
+                    skills: list[str], open_count: int = 0, capacity: int | None = None
+                    ) -> uuid.UUID:
+    uid = uuid.uuid4()
+    async with transaction(sessions) as s:
+        s.add(Staff(user_id=uid, email=f"{name}@x.test", name=name, role=role, skills=skills,
+                    active=True, open_count=open_count, capacity=capacity, revision=0))
+    return uid
+
+
+def analysis(skills: tuple[str, ...] = ("VPN",)) -> Analysis:
+    return Analysis(category="Technical Support", priority="high", related_skills=skills,
+                    summary="s", helpful_notes="n", confidence=0.8, provider="local",
+                    model="local-test")
+
+
+async def triage_one(sessions: async_sessionmaker[AsyncSession], capacity: int
+                     ) -> service.Outcome:
+    event = created("VPN down", "vpn")
+    async with transaction(sessions) as s:
+        return await service.triage_ticket(
+            session=s, snapshot=event.ticket, version=1, attempt=1, analysis=analysis(),
+            model_version=1, categories=["Technical Support", "General Inquiry"],
+            capacity=capacity,
+        )
+
+
+async def test_last_slot_is_taken_once_by_two_concurrent_transactions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    mod = await add_staff(sessions, role="moderator", name="mo", skills=["VPN"], open_count=4)
+    # Both transactions see the moderator with one free slot before either takes it.
+    async with sessions() as a, sessions() as b, a.begin(), b.begin():
+        for s in (a, b):
+            (row,) = await repository.active_staff(s)
+            assert row.open_count == 4
+        first = await repository.take_slot(a, user_id=mod, limit=5)
+        second = asyncio.create_task(repository.take_slot(b, user_id=mod, limit=5))
+        await asyncio.sleep(0.2)
+        assert not second.done()  # queued on the row lock
+        await a.commit()
+        assert first == 5
+        assert await second is None  # re-checked against the committed 5: full
+
+
+async def test_concurrent_triage_never_overfills(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    mod = await add_staff(sessions, role="moderator", name="mo", skills=["VPN"], open_count=7)
+    admin = await add_staff(sessions, role="admin", name="ad", skills=[])
+    outcomes = await asyncio.gather(*(triage_one(sessions, capacity=10) for _ in range(12)))
+    to_mod = [o for o in outcomes if o.assignee_id == mod]
+    to_admin = [o for o in outcomes if o.assignee_id == admin]
+    assert len(to_mod) == 3
+    assert len(to_admin) == 9
+    assert all("every matching moderator was at capacity" in o.reason for o in to_admin)
+    async with sessions() as s:
+        counts = dict((await s.execute(select(Staff.user_id, Staff.open_count))).all())
+        decisions = await s.scalar(select(func.count()).select_from(Decision))
+        events = await s.scalar(select(func.count()).select_from(outbox))
+    assert counts == {mod: 10, admin: 9}
+    assert decisions == 12 and events == 12
+
+
+async def test_per_moderator_capacity_overrides_default(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    small = await add_staff(sessions, role="moderator", name="small", skills=["VPN"], capacity=1)
+    big = await add_staff(sessions, role="moderator", name="big", skills=["VPN"], open_count=3)
+    first = await triage_one(sessions, capacity=20)
+    second = await triage_one(sessions, capacity=20)
+    assert first.assignee_id == small  # less loaded
+    assert second.assignee_id == big  # small is at its own capacity of 1
+    assert "better matches at capacity: small" in second.reason
+
+
+async def test_nobody_with_a_slot_fails_with_reason(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_staff(sessions, role="moderator", name="mo", skills=["VPN"], open_count=2)
+    outcome = await triage_one(sessions, capacity=2)
+    assert outcome.assignee_id is None
+    assert "no admin to fall back on" in outcome.reason
+    async with sessions() as s:
+        (decision,) = (await s.scalars(select(Decision))).all()
+        assert decision.outcome == "failed"
+        assert decision.assignment_reason == outcome.reason
+        (row,) = (await s.execute(select(outbox.c.routing_key, outbox.c.envelope))).all()
+    assert row.routing_key == "ticket.triage_failed"
+    assert row.envelope["data"]["reason"] == outcome.reason
