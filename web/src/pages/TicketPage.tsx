@@ -9,16 +9,7 @@ import { formatDateTime, priorityLabel, statusLabel } from '../lib/format'
 import { useDocumentTitle, usePolling } from '../lib/hooks'
 import { isOverdue } from '../lib/stats'
 import { validateComment } from '../lib/validation'
-
-/** Moves staff may make (open→in_progress→resolved→closed, resolved→open, any→closed). */
-export function nextStatuses(s: Status): Status[] {
-  switch (s) {
-    case 'open': return ['in_progress', 'closed']
-    case 'in_progress': return ['resolved', 'closed']
-    case 'resolved': return ['closed', 'open']
-    case 'closed': return []
-  }
-}
+import { nextStatuses, requesterMoves } from '../lib/workflow'
 
 function personName(p: { name?: string | null; email?: string } | null | undefined): string {
   if (!p) return 'Someone'
@@ -229,17 +220,20 @@ function RequesterActions({ ticket, onChange }: { ticket: Ticket; onChange: (t: 
       setBusy(false)
     }
   }
-  if (ticket.status === 'closed') return null
+  const moves = requesterMoves(ticket.status)
+  if (moves.length === 0) return null
   return (
     <section className="card" aria-labelledby="req-actions">
       <h2 id="req-actions">Your ticket</h2>
       <ErrorAlert error={error} />
       {ticket.status === 'resolved' && <p>We think this is solved. Still a problem? Reopen it.</p>}
       <div className="form-actions" style={{ marginTop: 0 }}>
-        {ticket.status === 'resolved' && (
+        {moves.includes('open') && (
           <button type="button" className="btn" onClick={() => move('open')} disabled={busy}>Reopen</button>
         )}
-        <button type="button" className="btn btn-secondary" onClick={() => move('closed')} disabled={busy}>Close ticket</button>
+        {moves.includes('closed') && (
+          <button type="button" className="btn btn-secondary" onClick={() => move('closed')} disabled={busy}>Close ticket</button>
+        )}
       </div>
     </section>
   )
