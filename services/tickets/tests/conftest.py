@@ -56,7 +56,8 @@ async def app_and_client(settings: TicketsSettings) -> AsyncIterator[tuple[Any, 
 async def admin_db(db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
     """A superuser connection for assertions and setup (never used by the service)."""
     conn = await asyncpg.connect(db.admin_url())
-    await conn.execute(f"TRUNCATE {TABLES}")
+    # DELETE beats TRUNCATE on tables this small (no file swaps)
+    await conn.execute("; ".join(f"DELETE FROM {table}" for table in TABLES.split(", ")))
     yield conn
     await conn.close()
 
