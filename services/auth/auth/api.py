@@ -1,0 +1,94 @@
+"""Routes of the auth service (API.md, Auth) and its internal route for the gateway."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+from shared.jwt import RoleName
+
+from auth import service
+from auth.deps import (
+    AdminUser,
+    CurrentUser,
+    IssuerDep,
+    PasswordsDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
+from auth.schemas import (
+    LoginIn,
+    Revocation,
+    RevocationList,
+    SignupIn,
+    TokenOut,
+    UpdateUserIn,
+    UserPage,
+    UserRead,
+)
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+# Not part of the public API: the gateway never forwards /internal/*, and it stays out of OpenAPI.
+internal_router = APIRouter(prefix="/internal", include_in_schema=False)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@router.post("/signup", status_code=201)
+async def signup(body: SignupIn, session: SessionDep, passwords: PasswordsDep, issuer: IssuerDep) -> TokenOut:
+    """Create a user account and return an access token for it."""
+    user = await service.signup(
+        session=session, passwords=passwords, email=body.email, password=body.password, name=body.name
+    )
+    return service.issue_token(issuer=issuer, user=user)
+
+
+@router.post("/login")
+async def login(
+    body: LoginIn, sessions: SessionsDep, passwords: PasswordsDep, issuer: IssuerDep, settings: SettingsDep
+) -> TokenOut:
+    """Exchange an email and password for an access token."""
+    user = await service.login(
+        sessions=sessions,
+        passwords=passwords,
+        email=body.email,
+        password=body.password,
+        max_failures=settings.login_max_failures,
+        window=timedelta(seconds=settings.login_window_s),
+    )
+    return service.issue_token(issuer=issuer, user=user)
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> UserRead:
+    """The caller's own account."""
+    return UserRead.model_validate(user)
+
+
+@router.get("/users")
+async def list_users(
+    _: AdminUser,
+    session: SessionDep,
+    role: RoleName | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> UserPage:
+    """List users, newest first (admin); filter by role and by text in email or name."""
+    return await service.list_users(session=session, role=role, q=q, limit=limit, cursor=cursor)
+
+
+@router.post("/update-user")
+async def update_user(body: UpdateUserIn, _: AdminUser, session: SessionDep) -> UserRead:
+    """Change a user's role, skills or active flag (admin)."""
+    user = await service.update_user(session=session, changes=body)
+    return UserRead.model_validate(user)
+
+
+@internal_router.get("/revocations")
+async def revocations(session: SessionDep, since: AwareDatetime | None = None) -> RevocationList:
+    """Users whose tokens_valid_after is later than `since` (for the gateway at start-up)."""
+    rows = await service.revocations(session=session, since=since or EPOCH)
+    return RevocationList(items=[Revocation(user_id=uid, tokens_valid_after=at) for uid, at in rows])

@@ -1,0 +1,64 @@
+"""Tables of the `auth` schema: users, login throttling, the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from shared.db import service_metadata
+from shared.outbox import outbox_table
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA = "auth"
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)
+
+
+outbox = outbox_table(Base.metadata)
+
+
+class User(Base):
+    """An account. `email` is stored lower-cased; `password_hash` never leaves this service."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role_known"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+        Index("ix_users_created_at_id", "created_at", "id"),
+        Index("ix_users_role_active", "role", "active"),
+        Index(
+            "ix_users_tokens_valid_after",
+            "tokens_valid_after",
+            postgresql_where=text("tokens_valid_after IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16), server_default=text("'user'"))
+    skills: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # tokens issued before this instant no longer carry the user's rights (role lowered, disabled)
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # bumped on every change; user.updated carries it so consumers can drop stale updates
+    revision: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class LoginThrottle(Base):
+    """Failed-login counter per account key (the normalised email, known or not), one fixed window."""
+
+    __tablename__ = "login_throttle"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,122 @@
+"""Every query of the auth service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.models import LoginThrottle, User
+
+# one key for every change that could leave the system without an admin (and for bootstrap)
+ADMIN_LOCK_KEY = 0x6175_7468_0001  # "auth" 1
+
+
+async def lock_admins(session: AsyncSession) -> None:
+    """Serialise, across processes, the transactions that may remove or create the first admin."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIN_LOCK_KEY})
+
+
+async def get_by_email(session: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
+    query = select(User).where(User.email == email)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True)))
+        or 0
+    )
+
+
+async def add(session: AsyncSession, user: User) -> User:
+    """Insert `user` now (so a taken email fails here) and load its server defaults."""
+    session.add(user)
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    role: str | None,
+    q: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[User]:
+    """Newest first by (created_at, id), strictly after the cursor position."""
+    query = select(User)
+    if role:
+        query = query.where(User.role == role)
+    if q:
+        pattern = "%" + _escape_like(q) + "%"
+        query = query.where(or_(User.email.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\")))
+    if after is not None:
+        query = query.where(tuple_(User.created_at, User.id) < tuple_(*after))
+    query = query.order_by(User.created_at.desc(), User.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def revocations_since(session: AsyncSession, since: datetime) -> list[tuple[uuid.UUID, datetime]]:
+    rows = await session.execute(
+        select(User.id, User.tokens_valid_after)
+        .where(User.tokens_valid_after.is_not(None), User.tokens_valid_after > since)
+        .order_by(User.tokens_valid_after)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def replace_password_hash(session: AsyncSession, user_id: uuid.UUID, *, old: str, new: str) -> None:
+    """Store a rehash, unless the hash changed meanwhile."""
+    await session.execute(update(User).where(User.id == user_id, User.password_hash == old).values(password_hash=new))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- login throttling -----------------------------------------------------------------------
+
+
+async def count_login_attempt(
+    session: AsyncSession, email: str, *, window: timedelta
+) -> tuple[int, datetime, datetime]:
+    """Count one attempt for `email` in its window (a new window if the last ended), atomically.
+
+    Returns (attempts in the window, when the window started, the database's now).
+    """
+    now = func.now()
+    expired = LoginThrottle.window_started_at <= now - window
+    statement = (
+        insert(LoginThrottle)
+        .values(email=email, attempts=1, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=[LoginThrottle.email],
+            set_={
+                "attempts": case((expired, 1), else_=LoginThrottle.attempts + 1),
+                "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at),
+            },
+        )
+        .returning(LoginThrottle.attempts, LoginThrottle.window_started_at, func.now())
+    )
+    row = (await session.execute(statement)).one()
+    return int(row[0]), row[1], row[2]
+
+
+async def clear_login_attempts(session: AsyncSession, email: str) -> None:
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+
+
+async def purge_login_attempts(session: AsyncSession, *, window: timedelta) -> int:
+    result = await session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= func.now() - window))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,230 @@
+"""Business rules of auth: accounts, login throttling, roles, revocation, the first admin.
+
+Functions are keyword-only and never commit: the request dependency does (so a user row and
+its event in the outbox commit together). `login` is the one exception, and says why.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from shared.auth import unauthorized
+from shared.db import transaction
+from shared.events import UserRegistered, UserUpdated
+from shared.jwt import Principal, TokenIssuer
+from shared.outbox import add_event
+from shared.pagination import decode_cursor, encode_cursor
+from shared.problems import ProblemError, conflict, not_found
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from auth import repository
+from auth.models import User, outbox
+from auth.passwords import Passwords
+from auth.schemas import TokenOut, UpdateUserIn, UserPage, UserRead
+
+ROLE_RANK = {"user": 0, "moderator": 1, "admin": 2}
+INVALID_CREDENTIALS = "Invalid email or password."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_name(email: str) -> str:
+    return email.split("@", 1)[0][:100]
+
+
+def issue_token(*, issuer: TokenIssuer, user: User) -> TokenOut:
+    """A fresh access token for `user`, in the shape signup and login answer with."""
+    token = issuer.issue(user_id=user.id, role=user.role, email=user.email, name=user.name)
+    return TokenOut(token=token, expires_in=int(issuer.ttl.total_seconds()), user=UserRead.model_validate(user))
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def registered_event(user: User) -> UserRegistered:
+    return UserRegistered(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,  # type: ignore[arg-type]
+        skills=list(user.skills),
+        created_at=user.created_at,
+    )
+
+
+def updated_event(user: User, changed: list[str]) -> UserUpdated:
+    return UserUpdated(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,  # type: ignore[arg-type]
+        skills=list(user.skills),
+        active=user.active,
+        tokens_valid_after=user.tokens_valid_after,
+        changed=changed,
+        revision=user.revision,
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+async def signup(*, session: AsyncSession, passwords: Passwords, email: str, password: str, name: str | None) -> User:
+    """Create a `user` account (never another role) and announce it."""
+    # hashed before touching the database: no connection is held while argon2 runs
+    password_hash = await passwords.hash(password)
+    if await repository.get_by_email(session, email) is not None:
+        raise conflict("An account with this email already exists.")
+    try:
+        user = await repository.add(
+            session,
+            User(email=email, name=name or default_name(email), role="user", skills=[], password_hash=password_hash),
+        )
+    except IntegrityError as exc:  # the same email signed up at the same instant
+        raise conflict("An account with this email already exists.") from exc
+    await add_event(session, outbox, registered_event(user))
+    return user
+
+
+async def login(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    passwords: Passwords,
+    email: str,
+    password: str,
+    max_failures: int,
+    window: timedelta,
+) -> User:
+    """The user these credentials belong to; 401 otherwise, 429 once the account is throttled.
+
+    Unlike the other functions this one commits, in two short transactions of its own: the
+    attempt must be counted (and seen by every process) before the password is checked, and no
+    connection should be held while argon2 runs.
+    """
+    key = email.strip().lower()
+    async with transaction(sessions) as session:
+        attempts, window_started_at, db_now = await repository.count_login_attempt(session, key, window=window)
+        user = await repository.get_by_email(session, key) if attempts <= max_failures else None
+    if attempts > max_failures:
+        retry_after = max(1, math.ceil((window_started_at + window - db_now).total_seconds()))
+        raise ProblemError(
+            429,
+            "Too many failed logins for this account; try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    # an unknown email is checked against a dummy hash, so it takes as long as a wrong password
+    matched = await passwords.verify(user.password_hash if user else None, password)
+    if user is None or not matched or not user.active:
+        raise ProblemError(401, INVALID_CREDENTIALS)
+    new_hash = await passwords.hash(password) if passwords.needs_rehash(user.password_hash) else None
+    async with transaction(sessions) as session:
+        await repository.clear_login_attempts(session, key)
+        if new_hash is not None:
+            await repository.replace_password_hash(session, user.id, old=user.password_hash, new=new_hash)
+    return user
+
+
+async def authenticated_user(*, session: AsyncSession, principal: Principal) -> User:
+    """The caller's account; 401 when it is gone, disabled, or the token predates a revocation."""
+    user = await repository.get_by_id(session, principal.id)
+    if user is None or not user.active:
+        raise unauthorized()
+    if user.tokens_valid_after is not None and principal.issued_at < user.tokens_valid_after:
+        raise unauthorized("The token has been revoked; log in again.")
+    return user
+
+
+async def list_users(
+    *, session: AsyncSession, role: str | None, q: str | None, limit: int, cursor: str | None
+) -> UserPage:
+    """One page of users, newest first, with the cursor of the next page."""
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.list_users(session, role=role, q=q or None, after=after, limit=limit + 1)
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
+
+
+async def update_user(*, session: AsyncSession, changes: UpdateUserIn) -> User:
+    """Apply an admin's change of role, skills or active flag; revoke tokens when rights shrink."""
+    if changes.role is not None or changes.active is not None:
+        # every change that could remove an admin runs one at a time, so two admins demoting
+        # each other at once cannot leave the system without one
+        await repository.lock_admins(session)
+    user = await repository.get_by_email(session, changes.email, for_update=True)
+    if user is None:
+        raise not_found("user")
+    new_role = changes.role if changes.role is not None else user.role
+    new_active = changes.active if changes.active is not None else user.active
+    if (
+        user.role == "admin"
+        and user.active
+        and (new_role != "admin" or not new_active)
+        and await repository.count_active_admins(session) <= 1
+    ):
+        raise conflict("This change would leave no active admin.")
+
+    changed: list[str] = []
+    revoke = False
+    if new_role != user.role:
+        revoke = ROLE_RANK[new_role] < ROLE_RANK[user.role]
+        user.role = new_role
+        changed.append("role")
+    if changes.skills is not None and changes.skills != user.skills:
+        user.skills = changes.skills
+        changed.append("skills")
+    if new_active != user.active:
+        revoke = revoke or not new_active
+        user.active = new_active
+        changed.append("active")
+    if not changed:
+        return user
+    user.revision += 1
+    if revoke:
+        user.tokens_valid_after = _now()
+    await session.flush()
+    await add_event(session, outbox, updated_event(user, changed))
+    return user
+
+
+async def revocations(*, session: AsyncSession, since: datetime) -> list[tuple[uuid.UUID, datetime]]:
+    """Users whose tokens issued before some instant after `since` are no longer valid."""
+    return await repository.revocations_since(session, since)
+
+
+async def bootstrap_admin(*, session: AsyncSession, email: str, password_hash: str) -> User | None:
+    """Make `email` the first admin when no active admin exists; None when one already does.
+
+    Runs under the admin lock, so several processes starting at once create it once. If the
+    address already belongs to an account (someone signed up with it first), the bootstrap
+    credentials win: it becomes admin with the bootstrap password and its old tokens die.
+    """
+    await repository.lock_admins(session)
+    if await repository.count_active_admins(session) > 0:
+        return None
+    user = await repository.get_by_email(session, email, for_update=True)
+    if user is None:
+        user = await repository.add(
+            session,
+            User(email=email, name=default_name(email), role="admin", skills=[], password_hash=password_hash),
+        )
+        await add_event(session, outbox, registered_event(user))
+        return user
+    changed = [field for field, differs in (("role", user.role != "admin"), ("active", not user.active)) if differs]
+    user.role = "admin"
+    user.active = True
+    user.password_hash = password_hash
+    user.tokens_valid_after = _now()
+    user.revision += 1
+    await session.flush()
+    await add_event(session, outbox, updated_event(user, changed or ["password"]))
+    return user
+
+
+async def any_active_admin(*, session: AsyncSession) -> bool:
+    return await repository.count_active_admins(session) > 0

@@ -1,0 +1,108 @@
+"""Helpers of the auth tests: database access for assertions, an event tap, API shortcuts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import aio_pika
+import asyncpg
+from shared.bus import declare_topology
+from shared.events import EXCHANGE, Envelope
+from shared.testing.plugin import bearer, wait_for
+
+PASSWORD = "correct horse battery"
+
+
+class Db:
+    """Superuser access to the test database, for arranging and asserting only."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return await conn.execute(sql, *args)  # type: ignore[no-any-return]
+        finally:
+            await conn.close()
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return await conn.fetch(sql, *args)  # type: ignore[no-any-return]
+        finally:
+            await conn.close()
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    async def reset(self) -> None:
+        await self.execute("TRUNCATE auth.users, auth.login_throttle, auth.outbox")
+
+
+class EventTap:
+    """A private queue bound to user.* on the test vhost: what auth really published."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.received: list[Envelope] = []
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def start(self) -> EventTap:
+        self._connection = await aio_pika.connect_robust(self.url)
+        channel = await self._connection.channel()
+        await declare_topology(channel)
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        exchange = await channel.get_exchange(EXCHANGE)
+        await queue.bind(exchange, routing_key="user.*")
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                self.received.append(Envelope.model_validate(json.loads(message.body)))
+
+        await queue.consume(on_message)
+        return self
+
+    def of(self, event_type: str, user_id: str | uuid.UUID | None = None) -> list[Envelope]:
+        return [
+            e for e in self.received if e.type == event_type and (user_id is None or e.data["user_id"] == str(user_id))
+        ]
+
+    async def wait(
+        self, event_type: str, user_id: str | uuid.UUID | None = None, *, count: int = 1, timeout: float = 15
+    ) -> list[Envelope]:
+        async def enough() -> list[Envelope] | None:
+            found = self.of(event_type, user_id)
+            return found if len(found) >= count else None
+
+        return await wait_for(enough, timeout=timeout, message=f"{count} {event_type} event(s)")  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+async def signup(client: Any, email: str, password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
+    response = await client.post("/api/auth/signup", json={"email": email, "password": password, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def login(client: Any, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def make_user(client: Any, db: Db, email: str, role: str = "user") -> dict[str, str]:
+    """Sign up, set the role directly in the database, log in: the headers of that user."""
+    await signup(client, email)
+    if role != "user":
+        await db.execute("UPDATE auth.users SET role = $1 WHERE email = $2", role, email)
+    return bearer((await login(client, email))["token"])

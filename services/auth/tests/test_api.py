@@ -1,0 +1,551 @@
+"""Every auth route, its happy path and its refusals, against real Postgres and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt as pyjwt
+import pytest
+from argon2 import PasswordHasher
+from auth.app import create_app
+from auth.settings import AuthSettings
+from shared.jwt import TokenIssuer, TokenVerifier
+from shared.testing.plugin import JwtKeys, app_client, bearer
+
+from .helpers import PASSWORD, Db, login, make_user, signup
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+async def client(make_settings: Callable[..., AuthSettings]) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(create_app(make_settings())) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+async def clean(db: Db) -> None:
+    await db.reset()
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    return body  # type: ignore[no-any-return]
+
+
+# --- signup ---------------------------------------------------------------------------------
+
+
+async def test_signup_creates_a_user_and_returns_a_token(client, jwt_keys: JwtKeys, db: Db):
+    body = await signup(client, "  Ada.Lovelace@Example.TEST ")
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    user = body["user"]
+    assert set(user) == {"id", "email", "name", "role", "skills", "active", "created_at"}
+    assert user["email"] == "ada.lovelace@example.test"
+    assert user["name"] == "ada.lovelace"
+    assert user["role"] == "user"
+    assert user["skills"] == []
+    claims = pyjwt.decode(
+        body["token"], jwt_keys.public_pem, algorithms=["EdDSA"], audience="helpdesk", issuer="helpdesk-auth"
+    )
+    assert claims["sub"] == user["id"]
+    assert claims["role"] == "user"
+    assert claims["email"] == "ada.lovelace@example.test"
+    assert {"iat", "exp", "jti", "name"} <= set(claims)
+    assert 899 <= claims["exp"] - claims["iat"] <= 900
+    stored = await db.fetchval("SELECT password_hash FROM auth.users WHERE id = $1", uuid.UUID(user["id"]))
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    assert "hash" not in json.dumps(body)
+
+
+async def test_signup_keeps_a_given_name(client):
+    body = await signup(client, "grace@example.test", name="  Grace   Hopper ")
+    assert body["user"]["name"] == "Grace Hopper"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "eve@example.test", "password": PASSWORD, "role": "admin"},
+        {"email": "eve@example.test", "password": PASSWORD, "skills": ["x"]},
+        {"email": "eve@example.test", "password": PASSWORD, "id": str(uuid.uuid4())},
+        {"email": "not-an-email", "password": PASSWORD},
+        {"email": "eve@", "password": PASSWORD},
+        {"email": "eve@example.test", "password": "short7!"},
+        {"email": "eve@example.test", "password": "x" * 129},
+        {"email": "eve@example.test", "password": 12345678},
+        {"email": "eve@example.test", "password": PASSWORD, "name": "n" * 101},
+        {"email": "eve@example.test", "password": PASSWORD, "name": "bad\u0000name"},
+        {"email": "eve@example.test"},
+        {"password": PASSWORD},
+        [],
+        "just a string",
+    ],
+)
+async def test_signup_refuses_bad_input_and_creates_nothing(client, db: Db, payload: Any):
+    response = await client.post("/api/auth/signup", json=payload)
+    body = assert_problem(response, 422)
+    assert body["errors"]
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 0
+    assert await db.fetchval("SELECT count(*) FROM auth.outbox") == 0
+
+
+async def test_signup_refuses_a_body_that_is_not_json(client):
+    response = await client.post("/api/auth/signup", content=b"{not json", headers={"content-type": "application/json"})
+    assert_problem(response, 422)
+
+
+async def test_signup_with_a_taken_email_is_a_conflict(client, db: Db):
+    await signup(client, "taken@example.test")
+    response = await client.post("/api/auth/signup", json={"email": "TAKEN@example.test", "password": "another pw"})
+    assert_problem(response, 409)
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 1
+
+
+async def test_concurrent_signups_of_one_email_make_one_account(client, db: Db):
+    responses = await asyncio.gather(
+        *(client.post("/api/auth/signup", json={"email": "race@example.test", "password": PASSWORD}) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 1
+
+
+async def test_a_body_over_64_kib_is_refused_with_413(client, db: Db):
+    payload = {"email": "big@example.test", "password": PASSWORD, "name": "x" * (65 * 1024)}
+    assert_problem(await client.post("/api/auth/signup", json=payload), 413)
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 0
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+async def test_login_returns_a_token_for_the_right_password(client):
+    created = await signup(client, "lin@example.test")
+    body = await login(client, "  LIN@Example.test")
+    assert body["user"] == created["user"]
+    assert body["expires_in"] == 900
+    me = await client.get("/api/auth/me", headers=bearer(body["token"]))
+    assert me.status_code == 200
+    assert me.json()["email"] == "lin@example.test"
+
+
+async def test_unknown_email_and_wrong_password_get_the_same_401(client):
+    await signup(client, "known@example.test")
+    wrong = await client.post("/api/auth/login", json={"email": "known@example.test", "password": "wrong password"})
+    unknown = await client.post("/api/auth/login", json={"email": "nobody@example.test", "password": "wrong password"})
+    assert_problem(wrong, 401)
+    assert_problem(unknown, 401)
+    assert wrong.json() == unknown.json()
+    assert "token" not in wrong.json()
+
+
+async def test_login_refuses_extra_fields(client):
+    await signup(client, "xtra@example.test")
+    response = await client.post(
+        "/api/auth/login", json={"email": "xtra@example.test", "password": PASSWORD, "role": "admin"}
+    )
+    assert_problem(response, 422)
+
+
+async def test_five_failures_throttle_the_account_with_429_and_retry_after(client, db: Db):
+    await signup(client, "victim@example.test")
+    await signup(client, "bystander@example.test")
+    for _ in range(5):
+        response = await client.post("/api/auth/login", json={"email": "victim@example.test", "password": "wrong pw!"})
+        assert_problem(response, 401)
+    # even the right password is refused while the account is throttled
+    throttled = await client.post("/api/auth/login", json={"email": "Victim@example.test", "password": PASSWORD})
+    assert_problem(throttled, 429)
+    assert 800 <= int(throttled.headers["retry-after"]) <= 900
+    # other accounts are not affected
+    await login(client, "bystander@example.test")
+    # and the window ends: move it into the past
+    await db.execute("UPDATE auth.login_throttle SET window_started_at = now() - interval '16 minutes'")
+    await login(client, "victim@example.test")
+
+
+async def test_unknown_emails_are_throttled_like_known_ones(client):
+    for _ in range(5):
+        response = await client.post("/api/auth/login", json={"email": "ghost@example.test", "password": "wrong pw!"})
+        assert_problem(response, 401)
+    response = await client.post("/api/auth/login", json={"email": "ghost@example.test", "password": "wrong pw!"})
+    assert_problem(response, 429)
+    assert int(response.headers["retry-after"]) > 0
+
+
+async def test_throttling_is_shared_by_every_process(client, make_settings):
+    await signup(client, "shared@example.test")
+    async with app_client(create_app(make_settings())) as other:
+        for c in (client, other, client, other, client):
+            response = await c.post("/api/auth/login", json={"email": "shared@example.test", "password": "wrong pw!"})
+            assert_problem(response, 401)
+        response = await other.post("/api/auth/login", json={"email": "shared@example.test", "password": PASSWORD})
+        assert_problem(response, 429)
+
+
+async def test_a_successful_login_clears_the_failures(client):
+    await signup(client, "forgetful@example.test")
+    for _ in range(4):
+        await client.post("/api/auth/login", json={"email": "forgetful@example.test", "password": "wrong pw!"})
+    await login(client, "forgetful@example.test")
+    for _ in range(4):
+        response = await client.post("/api/auth/login", json={"email": "forgetful@example.test", "password": "wrong"})
+        assert_problem(response, 401)
+    await login(client, "forgetful@example.test")
+
+
+async def test_a_disabled_user_cannot_log_in(client, db: Db):
+    await signup(client, "gone@example.test")
+    await db.execute("UPDATE auth.users SET active = false WHERE email = 'gone@example.test'")
+    disabled = await client.post("/api/auth/login", json={"email": "gone@example.test", "password": PASSWORD})
+    unknown = await client.post("/api/auth/login", json={"email": "nope@example.test", "password": PASSWORD})
+    assert_problem(disabled, 401)
+    assert disabled.json() == unknown.json()
+
+
+async def test_login_rehashes_a_hash_made_with_weaker_parameters(client, db: Db):
+    await signup(client, "old@example.test")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    await db.execute("UPDATE auth.users SET password_hash = $1 WHERE email = 'old@example.test'", weak)
+    await login(client, "old@example.test")
+    stored = await db.fetchval("SELECT password_hash FROM auth.users WHERE email = 'old@example.test'")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    await login(client, "old@example.test")
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_me_returns_the_caller(client):
+    created = await signup(client, "me@example.test")
+    response = await client.get("/api/auth/me", headers=bearer(created["token"]))
+    assert response.status_code == 200
+    assert response.json() == created["user"]
+
+
+async def test_bad_tokens_get_401(client, jwt_keys: JwtKeys):
+    created = await signup(client, "tok@example.test")
+    user_id = uuid.UUID(created["user"]["id"])
+    token = created["token"]
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    expired = jwt_keys.token(user_id=user_id, now=datetime.now(UTC) - timedelta(hours=1))
+    tampered = ".".join([header, _b64({**claims, "role": "admin"}), signature])
+    alg_none = ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64({**claims, "role": "admin"}), ""])
+    # the classic confusion: HS256 "signed" with the public key as the shared secret
+    hs_head = _b64({"alg": "HS256", "typ": "JWT"}) + "." + _b64({**claims, "role": "admin"})
+    hs_sig = hmac.new(jwt_keys.public_pem.encode(), hs_head.encode(), hashlib.sha256).digest()
+    hs256 = hs_head + "." + base64.urlsafe_b64encode(hs_sig).decode().rstrip("=")
+
+    def other(**kw: str) -> str:
+        issuer = TokenIssuer(
+            private_key_pem=jwt_keys.private_pem,
+            issuer=kw.get("iss", "helpdesk-auth"),
+            audience=kw.get("aud", "helpdesk"),
+        )
+        return issuer.issue(user_id=user_id, role="user", email="tok@example.test", name="tok")
+
+    from shared.jwt import generate_keypair
+
+    foreign_key = TokenIssuer(private_key_pem=generate_keypair()[0], issuer="helpdesk-auth", audience="helpdesk")
+    foreign = foreign_key.issue(user_id=user_id, role="user", email="tok@example.test", name="tok")
+    unknown_user = jwt_keys.token(user_id=uuid.uuid4())
+
+    cases = {
+        "missing": {},
+        "not bearer": {"Authorization": f"Basic {token}"},
+        "garbage": bearer("not.a.token"),
+        "expired": bearer(expired),
+        "tampered": bearer(tampered),
+        "alg none": bearer(alg_none),
+        "alg confusion": bearer(hs256),
+        "wrong audience": bearer(other(aud="elsewhere")),
+        "wrong issuer": bearer(other(iss="someone-else")),
+        "foreign key": bearer(foreign),
+        "unknown user": bearer(unknown_user),
+    }
+    for name, headers in cases.items():
+        response = await client.get("/api/auth/me", headers=headers)
+        assert response.status_code == 401, name
+        assert response.headers["content-type"].startswith(PROBLEM), name
+    assert (await client.get("/api/auth/me", headers=bearer(token))).status_code == 200
+
+
+async def test_signup_and_login_tokens_verify_with_the_configured_public_key(client, jwt_keys: JwtKeys):
+    body = await signup(client, "verify@example.test")
+    verifier = TokenVerifier(public_key_pem=jwt_keys.public_pem, issuer="helpdesk-auth", audience="helpdesk")
+    principal = verifier.verify(body["token"])
+    assert str(principal.id) == body["user"]["id"]
+    assert principal.role == "user"
+
+
+# --- users (admin) --------------------------------------------------------------------------
+
+
+async def test_users_is_for_admins_only(client, db: Db):
+    user = await make_user(client, db, "plain@example.test")
+    moderator = await make_user(client, db, "mod@example.test", "moderator")
+    assert_problem(await client.get("/api/auth/users", headers=user), 403)
+    assert_problem(await client.get("/api/auth/users", headers=moderator), 403)
+    assert_problem(await client.get("/api/auth/users"), 401)
+
+
+async def test_users_lists_filters_and_refuses_bad_queries(client, db: Db):
+    admin = await make_user(client, db, "boss@example.test", "admin")
+    await make_user(client, db, "mod1@example.test", "moderator")
+    await signup(client, "carol@example.test", name="Carol 100%_real")
+    await signup(client, "dave@example.test", name="Dave")
+    everyone = await client.get("/api/auth/users", headers=admin)
+    assert everyone.status_code == 200
+    body = everyone.json()
+    assert [u["email"] for u in body["items"]] == [
+        "dave@example.test",
+        "carol@example.test",
+        "mod1@example.test",
+        "boss@example.test",
+    ]
+    assert body["next_cursor"] is None
+    assert all("password_hash" not in u for u in body["items"])
+    moderators = (await client.get("/api/auth/users", params={"role": "moderator"}, headers=admin)).json()
+    assert [u["email"] for u in moderators["items"]] == ["mod1@example.test"]
+    by_text = (await client.get("/api/auth/users", params={"q": "CAROL"}, headers=admin)).json()
+    assert [u["email"] for u in by_text["items"]] == ["carol@example.test"]
+    # LIKE wildcards in q are plain characters
+    percent = (await client.get("/api/auth/users", params={"q": "100%_"}, headers=admin)).json()
+    assert [u["email"] for u in percent["items"]] == ["carol@example.test"]
+    only_percent = (await client.get("/api/auth/users", params={"q": "%"}, headers=admin)).json()
+    assert [u["email"] for u in only_percent["items"]] == ["carol@example.test"]
+    assert (await client.get("/api/auth/users", params={"q": "a_b"}, headers=admin)).json()["items"] == []
+    for params in (
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "x"},
+        {"role": "root"},
+        {"cursor": "garbage!"},
+        {"q": "q" * 101},
+    ):
+        assert_problem(await client.get("/api/auth/users", params=params, headers=admin), 422)
+
+
+async def test_pagination_walks_every_user_once_newest_first(client, db: Db):
+    admin = await make_user(client, db, "pager@example.test", "admin")
+    # 37 more users, several sharing one created_at, so the id must break ties
+    await db.execute(
+        """
+        INSERT INTO auth.users (id, email, name, password_hash, created_at)
+        SELECT gen_random_uuid(), 'p' || i || '@example.test', 'p' || i, 'x',
+               now() - ((i / 3) * interval '1 second')
+        FROM generate_series(1, 37) AS i
+        """
+    )
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/api/auth/users", params=params, headers=admin)).json()
+        pages += 1
+        assert len(page["items"]) <= 5
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 8
+    ids = [u["id"] for u in seen]
+    assert len(ids) == len(set(ids)) == 38
+    keys = [(u["created_at"], u["id"]) for u in seen]
+    parsed = [(datetime.fromisoformat(c), uuid.UUID(i)) for c, i in keys]
+    assert parsed == sorted(parsed, reverse=True)
+
+
+# --- update-user (admin) --------------------------------------------------------------------
+
+
+async def test_update_user_sets_role_and_normalised_skills(client, db: Db):
+    admin = await make_user(client, db, "root@example.test", "admin")
+    await signup(client, "helper@example.test")
+    response = await client.post(
+        "/api/auth/update-user",
+        json={
+            "email": "Helper@Example.test",
+            "role": "moderator",
+            "skills": ["  Python ", "python", "Billing", "PYTHON", "Go  Lang"],
+        },
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    user = response.json()
+    assert user["role"] == "moderator"
+    assert user["skills"] == ["Python", "Billing", "Go Lang"]
+    cleared = await client.post(
+        "/api/auth/update-user", json={"email": "helper@example.test", "skills": []}, headers=admin
+    )
+    assert cleared.json()["skills"] == []
+    assert cleared.json()["role"] == "moderator"
+    row = (await db.fetch("SELECT role, skills, revision FROM auth.users WHERE email = 'helper@example.test'"))[0]
+    assert row["role"] == "moderator"
+    assert json.loads(row["skills"]) == []
+    assert row["revision"] == 2
+
+
+async def test_update_user_refusals(client, db: Db):
+    admin = await make_user(client, db, "chief@example.test", "admin")
+    user = await make_user(client, db, "someone@example.test")
+    moderator = await make_user(client, db, "mid@example.test", "moderator")
+    assert_problem(
+        await client.post(
+            "/api/auth/update-user", json={"email": "nobody@example.test", "role": "user"}, headers=admin
+        ),
+        404,
+    )
+    bad_bodies = [
+        {"email": "someone@example.test", "role": "superuser"},
+        {"email": "someone@example.test", "skills": [f"s{i}" for i in range(51)]},
+        {"email": "someone@example.test", "skills": ["   "]},
+        {"email": "someone@example.test", "skills": ["x" * 65]},
+        {"email": "someone@example.test", "skills": "python"},
+        {"email": "someone@example.test", "active": "no"},
+        {"email": "someone@example.test", "password": "new password"},
+        {"email": "not an email", "role": "user"},
+        {"role": "admin"},
+    ]
+    for body in bad_bodies:
+        assert_problem(await client.post("/api/auth/update-user", json=body, headers=admin), 422)
+    for headers in (user, moderator):
+        response = await client.post(
+            "/api/auth/update-user", json={"email": "someone@example.test", "role": "admin"}, headers=headers
+        )
+        assert_problem(response, 403)
+    assert_problem(
+        await client.post("/api/auth/update-user", json={"email": "someone@example.test", "role": "admin"}), 401
+    )
+    rows = await db.fetch("SELECT role, skills, revision FROM auth.users WHERE email = 'someone@example.test'")
+    assert rows[0]["role"] == "user"
+    assert rows[0]["revision"] == 0
+    assert await db.fetchval("SELECT count(*) FROM auth.outbox WHERE routing_key = 'user.updated'") == 0
+
+
+async def test_the_last_admin_cannot_be_demoted_or_disabled(client, db: Db):
+    admin = await make_user(client, db, "only@example.test", "admin")
+    for change in ({"role": "moderator"}, {"role": "user"}, {"active": False}):
+        response = await client.post(
+            "/api/auth/update-user", json={"email": "only@example.test", **change}, headers=admin
+        )
+        assert_problem(response, 409)
+    assert await db.fetchval("SELECT role FROM auth.users WHERE email = 'only@example.test'") == "admin"
+    # with a second admin, stepping down is fine
+    await client.post("/api/auth/update-user", json={"email": "only@example.test", "skills": ["ops"]}, headers=admin)
+    await signup(client, "second@example.test")
+    promoted = await client.post(
+        "/api/auth/update-user", json={"email": "second@example.test", "role": "admin"}, headers=admin
+    )
+    assert promoted.json()["role"] == "admin"
+    down = await client.post(
+        "/api/auth/update-user", json={"email": "only@example.test", "role": "user"}, headers=admin
+    )
+    assert down.status_code == 200
+    assert down.json()["role"] == "user"
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, db: Db):
+    a = await make_user(client, db, "a@example.test", "admin")
+    b = await make_user(client, db, "b@example.test", "admin")
+    for _ in range(3):
+        ra, rb = await asyncio.gather(
+            client.post("/api/auth/update-user", json={"email": "b@example.test", "role": "user"}, headers=a),
+            client.post("/api/auth/update-user", json={"email": "a@example.test", "role": "user"}, headers=b),
+        )
+        statuses = sorted((ra.status_code, rb.status_code))
+        # one wins; the other is refused (409: last admin, or 401: its own token was just revoked)
+        assert statuses[0] == 200, (ra.text, rb.text)
+        assert statuses[1] in (401, 409), (ra.text, rb.text)
+        assert await db.fetchval("SELECT count(*) FROM auth.users WHERE role = 'admin'") == 1
+        await db.execute("UPDATE auth.users SET role = 'admin', tokens_valid_after = NULL")
+        a = bearer((await login(client, "a@example.test"))["token"])
+        b = bearer((await login(client, "b@example.test"))["token"])
+
+
+async def test_a_lowered_role_revokes_old_tokens(client, db: Db):
+    admin = await make_user(client, db, "rev-admin@example.test", "admin")
+    moderator = await make_user(client, db, "rev-mod@example.test", "moderator")
+    assert (await client.get("/api/auth/me", headers=moderator)).status_code == 200
+    before = datetime.now(UTC)
+    response = await client.post(
+        "/api/auth/update-user", json={"email": "rev-mod@example.test", "role": "user"}, headers=admin
+    )
+    assert response.status_code == 200
+    assert_problem(await client.get("/api/auth/me", headers=moderator), 401)
+    # a new login works, with the new role
+    fresh = await login(client, "rev-mod@example.test")
+    assert fresh["user"]["role"] == "user"
+    assert (await client.get("/api/auth/me", headers=bearer(fresh["token"]))).status_code == 200
+    # a promotion does not revoke anything
+    await client.post(
+        "/api/auth/update-user", json={"email": "rev-mod@example.test", "role": "moderator"}, headers=admin
+    )
+    assert (await client.get("/api/auth/me", headers=bearer(fresh["token"]))).status_code == 200
+
+    listed = await client.get("/internal/revocations", params={"since": before.isoformat()})
+    assert listed.status_code == 200
+    items = listed.json()["items"]
+    user_id = fresh["user"]["id"]
+    assert [i["user_id"] for i in items] == [user_id]
+    valid_after = datetime.fromisoformat(items[0]["tokens_valid_after"])
+    assert before < valid_after <= datetime.now(UTC)
+    later = await client.get("/internal/revocations", params={"since": valid_after.isoformat()})
+    assert later.json() == {"items": []}
+    assert [i["user_id"] for i in (await client.get("/internal/revocations")).json()["items"]] == [user_id]
+
+
+async def test_a_disabled_user_loses_access_at_once_and_can_be_enabled_again(client, db: Db):
+    admin = await make_user(client, db, "boss2@example.test", "admin")
+    victim = await make_user(client, db, "off@example.test")
+    response = await client.post(
+        "/api/auth/update-user", json={"email": "off@example.test", "active": False}, headers=admin
+    )
+    assert response.status_code == 200
+    assert response.json()["active"] is False
+    assert_problem(await client.get("/api/auth/me", headers=victim), 401)
+    assert_problem(await client.post("/api/auth/login", json={"email": "off@example.test", "password": PASSWORD}), 401)
+    await client.post("/api/auth/update-user", json={"email": "off@example.test", "active": True}, headers=admin)
+    await login(client, "off@example.test")
+
+
+async def test_revocations_refuses_bad_since(client):
+    for since in ("yesterday", "2026-01-01T00:00:00"):
+        assert_problem(await client.get("/internal/revocations", params={"since": since}), 422)
+
+
+async def test_openapi_shows_the_public_routes_but_not_internal_ones(client):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/api/auth/signup", "/api/auth/login", "/api/auth/me", "/api/auth/users", "/api/auth/update-user"} <= set(
+        paths
+    )
+    assert not any(p.startswith("/internal") for p in paths)
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": True, "broker": True}
