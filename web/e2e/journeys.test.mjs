@@ -144,6 +144,18 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await admin.goto('/admin/triage')
     await admin.getByLabel('Category 1 name').waitFor()
     await admin.getByTestId('model-status').waitFor()
+    const category = await admin.getByLabel('Category 1 name').inputValue()
+    const csv = [
+      'title,description,category,priority,skills',
+      `"Charged twice for invoice ${id}","My card was charged twice, please refund one.",${JSON.stringify(category)},high,billing|refunds`,
+      `Cannot download receipt ${id},"The receipt link for my last payment gives an error.",${JSON.stringify(category)},low,billing`,
+      `Bad row ${id},no priority here,${JSON.stringify(category)},urgent,`,
+    ].join('\n')
+    await admin.getByLabel('CSV file').setInputFiles({ name: 'examples.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+    await admin.getByText('valid examples of 3 rows').waitFor()
+    await admin.getByText('Line 4: priority must be low, medium or high').waitFor()
+    await admin.getByRole('button', { name: 'Upload 2 examples' }).click()
+    await admin.getByText('examples accepted').waitFor()
     await shot(admin, '13-admin-triage')
     await admin.goto('/admin/dashboard')
     await admin.getByTestId('dashboard-stats').waitFor()

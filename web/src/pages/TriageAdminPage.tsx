@@ -87,7 +87,6 @@ function CategoriesEditor({ onLoaded }: { onLoaded: (names: string[]) => void })
 }
 
 function ExamplesImport({ categories }: { categories: string[] | null }) {
-  const [fileName, setFileName] = useState<string | null>(null)
   const [parsed, setParsed] = useState<ExamplesParseResult | null>(null)
   const [progress, setProgress] = useState<{ sent: number; total: number } | null>(null)
   const [accepted, setAccepted] = useState<number | null>(null)
@@ -101,7 +100,6 @@ function ExamplesImport({ categories }: { categories: string[] | null }) {
     setError(null)
     setProgress(null)
     if (!f) return
-    setFileName(f.name)
     if (f.size > 50 * 1024 * 1024) {
       setError(new Error('The file is larger than 50 MB; split it first.'))
       return
@@ -145,7 +143,7 @@ function ExamplesImport({ categories }: { categories: string[] | null }) {
         export from your previous helpdesk. It is checked here, then sent in batches of 1,000.
       </p>
       <form onSubmit={upload} noValidate aria-label="Import examples">
-        <Field label="CSV file" hint={fileName ?? undefined}>
+        <Field label="CSV file">
           {(p) => <input {...p} type="file" name="csv" accept=".csv,text/csv" onChange={pick} disabled={busy} />}
         </Field>
         {parsed && (
@@ -172,7 +170,7 @@ function ExamplesImport({ categories }: { categories: string[] | null }) {
         )}
         <ErrorAlert error={error} />
         {accepted != null && !error && <Alert kind="success">{accepted.toLocaleString()} examples accepted. Retrain the model to use them.</Alert>}
-        <button type="submit" className="btn" disabled={busy || !parsed || parsed.examples.length === 0}>
+        <button type="submit" className="btn" disabled={busy || !parsed || parsed.examples.length === 0 || accepted != null}>
           {busy ? <><Spinner /> Uploading…</> : `Upload ${parsed?.examples.length ? parsed.examples.length.toLocaleString() + ' examples' : ''}`}
         </button>
       </form>
