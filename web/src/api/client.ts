@@ -3,6 +3,7 @@ import type {
   AuthResponse,
   Category,
   Comment,
+  Decision,
   Example,
   ModelStatus,
   Page,
@@ -93,9 +94,14 @@ export const api = {
   updateTicket: (id: string, body: Partial<Pick<Ticket, 'status' | 'priority' | 'category'>> & { assigned_to?: string }) =>
     request<Ticket>('PATCH', `/api/tickets/${encodeURIComponent(id)}`, body),
   comments: async (id: string): Promise<Comment[]> => {
-    const res = await request<Comment[] | Page<Comment>>('GET', `/api/tickets/${encodeURIComponent(id)}/comments`)
-    return Array.isArray(res) ? res : (res?.items ?? [])
+    const { items } = await fetchAll<Comment>(async (cursor) => {
+      const res = await request<Comment[] | Page<Comment>>('GET', `/api/tickets/${encodeURIComponent(id)}/comments${buildQuery({ limit: 100, cursor })}`)
+      return Array.isArray(res) ? { items: res, next_cursor: null } : { items: res?.items ?? [], next_cursor: res?.next_cursor ?? null }
+    }, 2000)
+    return items
   },
+  decisions: (ticketId: string) =>
+    request<Page<Decision>>('GET', `/api/triage/decisions${buildQuery({ ticket_id: ticketId, limit: 20 })}`),
   addComment: (id: string, body: { body: string; internal: boolean }) =>
     request<Comment>('POST', `/api/tickets/${encodeURIComponent(id)}/comments`, body),
   retriage: (id: string) => request<unknown>('POST', `/api/tickets/${encodeURIComponent(id)}/retriage`),

@@ -83,11 +83,32 @@ export interface Example {
 }
 
 export interface ModelStatus {
-  version: string | number | null
+  version: number | null
   trained_at: string | null
   examples: number | null
   metrics: { category_accuracy: number | null; priority_accuracy: number | null } | null
-  state?: string
+  training?: boolean
+  provider?: 'local' | 'gemini'
+  gemini_model?: string | null
+}
+
+export interface Decision {
+  id: string
+  ticket_id: string
+  attempt: number
+  outcome: string
+  provider: string | null
+  model: string | null
+  model_version: number | null
+  category: string | null
+  priority: string | null
+  related_skills: string[]
+  summary: string | null
+  confidence: number | null
+  assignee_id: string | null
+  assignee_name: string | null
+  assignment_reason: string
+  created_at: string
 }
 
 export interface Preferences {

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { Link, useLocation, useParams } from 'react-router-dom'
 import { api } from '../api/client'
 import { ApiError } from '../api/errors'
-import { PRIORITIES, type Category, type Comment, type Priority, type Status, type Ticket, type User } from '../api/types'
+import { PRIORITIES, type Category, type Comment, type Decision, type Priority, type Status, type Ticket, type User } from '../api/types'
 import { useAuth } from '../auth'
 import { Alert, Empty, ErrorAlert, Field, Loading, PriorityBadge, Spinner, StatusBadge, TriageBadge, When } from '../components/ui'
 import { formatDateTime, priorityLabel, statusLabel } from '../lib/format'
@@ -93,6 +93,45 @@ function AiPanel({ ticket, isAdmin, onRetriage, retriaging }: { ticket: Ticket; 
         </div>
       )}
     </section>
+  )
+}
+
+function DecisionLog({ ticketId, triageState }: { ticketId: string; triageState: string }) {
+  const [open, setOpen] = useState(false)
+  const [items, setItems] = useState<Decision[] | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  useEffect(() => {
+    if (!open) return
+    setError(null)
+    api.decisions(ticketId).then((p) => setItems(p.items), setError)
+  }, [open, ticketId, triageState])
+  return (
+    <details className="card" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary><strong>Decision log</strong> <span className="muted small">every triage attempt, newest first</span></summary>
+      <div style={{ marginTop: '0.75rem' }}>
+        <ErrorAlert error={error} />
+        {open && !items && !error && <Loading label="Loading decisions…" />}
+        {items && items.length === 0 && <p className="muted">No decisions yet.</p>}
+        {items && items.length > 0 && (
+          <div className="table-wrap">
+            <table className="data responsive">
+              <thead><tr><th scope="col">When</th><th scope="col">Outcome</th><th scope="col">Model</th><th scope="col">Result</th><th scope="col">Assignee and reason</th></tr></thead>
+              <tbody>
+                {items.map((d) => (
+                  <tr key={d.id}>
+                    <td data-label="When" className="nowrap"><When iso={d.created_at} /> <span className="sub">#{d.attempt}</span></td>
+                    <td data-label="Outcome">{d.outcome}</td>
+                    <td data-label="Model">{[d.provider, d.model, d.model_version != null ? `v${d.model_version}` : null].filter(Boolean).join(' · ') || '—'}</td>
+                    <td data-label="Result">{[d.category, d.priority].filter(Boolean).join(' / ') || '—'}{d.confidence != null && <span className="sub"> ({Math.round(d.confidence * 100)}%)</span>}</td>
+                    <td data-label="Assignee">{d.assignee_name ?? '—'}<div className="sub">{d.assignment_reason}</div></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </details>
   )
 }
 
@@ -400,6 +439,7 @@ export function TicketPage() {
             <p className="description">{ticket.description}</p>
           </section>
           <AiPanel ticket={ticket} isAdmin={isAdmin} onRetriage={retriage} retriaging={retriaging} />
+          {isAdmin && <DecisionLog ticketId={ticket.id} triageState={ticket.triage.state} />}
           <Comments ticketId={ticket.id} canInternal={canManage} myId={userId} closed={ticket.status === 'closed'} />
         </div>
         <div>

@@ -189,24 +189,35 @@ function ModelPanel() {
   const [busy, setBusy] = useState(false)
   const [watchUntil, setWatchUntil] = useState(0)
   const [requested, setRequested] = useState(false)
+  const [finished, setFinished] = useState(false)
 
+  const versionAtRequest = useRef<number | null | undefined>(undefined)
   const load = useCallback(async () => {
     try {
-      setModel(await api.model())
+      const m = await api.model()
+      setModel(m)
       setLoadError(null)
+      // A new version that is no longer training means the retrain finished.
+      if (versionAtRequest.current !== undefined && !m.training && m.version !== versionAtRequest.current) {
+        versionAtRequest.current = undefined
+        setWatchUntil(0)
+        setFinished(true)
+      }
     } catch (e) {
       setLoadError(e)
     }
   }, [])
   useEffect(() => { void load() }, [load])
-  usePolling(async () => { await load(); if (Date.now() > watchUntil) setWatchUntil(0) }, 3000, watchUntil > 0)
+  usePolling(async () => { await load(); if (Date.now() > watchUntil) setWatchUntil(0) }, 3000, watchUntil > 0 || Boolean(model?.training))
 
   async function retrain() {
     setBusy(true)
     setError(null)
     try {
+      versionAtRequest.current = model?.version ?? null
       await api.retrain()
       setRequested(true)
+      setFinished(false)
       setWatchUntil(Date.now() + 120_000)
     } catch (e) {
       setError(e)
@@ -222,7 +233,8 @@ function ModelPanel() {
       {!model && !loadError && <Loading label="Loading model status…" />}
       {model && (
         <dl className="ticket-meta" data-testid="model-status">
-          <dt>Version</dt><dd>{model.version ?? 'none yet'}</dd>
+          <dt>Provider</dt><dd>{model.provider === 'gemini' ? `Gemini${model.gemini_model ? ` (${model.gemini_model})` : ''}, local model as fallback` : model.provider === 'local' ? 'Local model' : '—'}</dd>
+          <dt>Version</dt><dd>{model.version ?? 'none yet'}{model.training && <> · <span className="badge badge-pending"><Spinner /> training</span></>}</dd>
           <dt>Trained</dt><dd>{formatDateTime(model.trained_at)}</dd>
           <dt>Examples</dt><dd>{model.examples?.toLocaleString() ?? '—'}</dd>
           <dt>Category accuracy</dt><dd>{pct(model.metrics?.category_accuracy)}</dd>
@@ -230,7 +242,7 @@ function ModelPanel() {
         </dl>
       )}
       <ErrorAlert error={error} />
-      {requested && <Alert kind="info">{watchUntil ? <><Spinner /> Training… the current model keeps triaging until the new one is ready.</> : 'Retraining requested.'}</Alert>}
+      {requested && <Alert kind={watchUntil || model?.training ? 'info' : 'success'}>{watchUntil || model?.training ? <><Spinner /> Training… the current model keeps triaging until the new one is ready.</> : finished ? `Retraining finished: version ${model?.version ?? '?'} is live.` : 'Retraining requested; refresh to see when it is done.'}</Alert>}
       <div className="form-actions">
         <button type="button" className="btn" onClick={retrain} disabled={busy}>{busy ? <><Spinner /> Requesting…</> : 'Retrain now'}</button>
         <button type="button" className="btn btn-ghost" onClick={() => void load()}>Refresh</button>
