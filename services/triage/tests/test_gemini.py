@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+from shared.testing.plugin import TestDatabase, app_client
 
 from triage.analyzer.base import TicketText
 from triage.analyzer.local import DEFAULT_CATEGORIES, LocalAnalyzer, starter_examples, train
+from triage.app import create_app
 from triage.gemini import GeminiAnalyzer
+from triage.settings import TriageSettings
 from triage.prompt import MalformedAnswer, build_prompt, parse_answer
 
 from .fake_gemini import FakeGemini, Reply, answer, error, too_many_requests
+from .helpers import Probe, created, user_registered
+from .test_flow import wait_staff
 
 CATEGORIES = [name for name, _ in DEFAULT_CATEGORIES]
 MODEL = "gemini-2.5-flash"
@@ -224,3 +229,33 @@ def test_parse_clamps() -> None:
     assert got.confidence == 0.5
     assert len(got.summary) <= 300 and "\x00" not in got.summary
     assert got.related_skills == ()
+
+
+async def test_service_uses_gemini_when_configured(
+    make_settings: Callable[..., TriageSettings], probe: Probe, triage_db: TestDatabase,
+    fake: FakeGemini,
+) -> None:
+    settings = make_settings(provider="auto", gemini_api_key="k-test", gemini_base_url=fake.base_url,
+                             gemini_model=MODEL, gemini_timeout_s=1.0, gemini_attempts=2)
+    async with app_client(create_app(settings)):
+        admin = user_registered(role="admin", name="Ada")
+        pg = user_registered(role="moderator", name="Paula", skills=["Postgres"])
+        await probe.publish(admin)
+        await probe.publish(pg)
+        await wait_staff(triage_db, pg.user_id)
+
+        fake.push(answer(GOOD))
+        event = created(TICKET.title, TICKET.description)
+        await probe.publish(event)
+        (env,) = await probe.wait_about(event.ticket.id)
+        assert env.data["provider"] == "gemini"
+        assert env.data["assignee"]["id"] == str(pg.user_id)  # "PostgreSQL" matched "Postgres"
+        assert "PostgreSQL" in env.data["assignment_reason"] or "Postgres" in env.data["assignment_reason"]
+
+        # Gemini down: the local analyzer answers and the ticket is still triaged.
+        fake.default = error(503)
+        second = created("Printer jammed", "The office printer shows error E04")
+        await probe.publish(second)
+        (env2,) = await probe.wait_about(second.ticket.id)
+        assert env2.type == "ticket.triaged"
+        assert env2.data["provider"] == "local"
