@@ -1,0 +1,71 @@
+"""The public route table: which service answers a path, and who may call it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Access(str, Enum):
+    PUBLIC = "public"  # no token
+    USER = "user"  # any signed-in user; the service does the object-level checks
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    upstream: str
+    access: Access
+
+
+# first segment after /api -> the service answering it
+PREFIXES = {"auth": "auth", "tickets": "tickets", "triage": "triage", "notifications": "notifier"}
+
+# (method or None for any method, path pattern) -> access other than USER
+_PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+_ADMIN_PATTERNS = [
+    re.compile(r"/api/auth/users"),
+    re.compile(r"/api/auth/update-user"),
+    re.compile(r"/api/triage(/.*)?"),
+    re.compile(r"/api/tickets/[^/]+/retriage"),
+]
+# Percent-encoded dots, slashes and backslashes could make a service see another path than the
+# one the role check saw (or reach /internal after normalisation): refuse them outright.
+_ENCODED_TRICKS = re.compile(rb"%(2e|2f|5c|00)", re.IGNORECASE)
+
+
+def path_is_clean(path: str, raw_path: bytes | None) -> bool:
+    """No empty, '.' or '..' segments, no backslashes, no encoded separators."""
+    if raw_path is not None and _ENCODED_TRICKS.search(raw_path):
+        return False
+    if "\\" in path or "\x00" in path:
+        return False
+    segments = path.split("/")[1:]
+    return all(segment not in ("", ".", "..") for segment in segments)
+
+
+def resolve(method: str, path: str) -> Route | None:
+    """The route for a clean /api path, or None when no service answers it."""
+    parts = path.split("/")
+    # "", "api", "<prefix>", ...
+    if len(parts) < 3 or parts[1] != "api":
+        return None
+    upstream = PREFIXES.get(parts[2])
+    if upstream is None:
+        return None
+    # /api/auth and /api/triage alone are no routes; /api/tickets is
+    if len(parts) == 3 and upstream != "tickets":
+        return None
+    if (method, path) in _PUBLIC:
+        return Route(upstream, Access.PUBLIC)
+    if any(pattern.fullmatch(path) for pattern in _ADMIN_PATTERNS):
+        return Route(upstream, Access.ADMIN)
+    return Route(upstream, Access.USER)
+
+
+def openapi_access(method: str, path_template: str) -> Access:
+    """Access of an OpenAPI path template such as /api/tickets/{ticket_id}/retriage."""
+    concrete = re.sub(r"\{[^}/]+\}", "x", path_template)
+    route = resolve(method.upper(), concrete)
+    return route.access if route else Access.USER
