@@ -106,3 +106,19 @@ SYSTEM = Actor(kind="system")
 async def settle(seconds: float = 0.3) -> None:
     """Give in-flight handlers a moment (only where nothing observable can be awaited)."""
     await asyncio.sleep(seconds)
+
+
+async def wait_processed(db: Any, message_id: uuid.UUID, consumer: str = "triage") -> None:
+    """Wait until triage recorded the event as applied (its effect committed with the mark)."""
+    import asyncpg
+
+    async def done() -> bool:
+        conn = await asyncpg.connect(db.admin_url())
+        try:
+            return bool(await conn.fetchval(
+                "SELECT 1 FROM triage.processed_messages WHERE consumer = $1 AND message_id = $2",
+                consumer, message_id))
+        finally:
+            await conn.close()
+
+    await wait_for(done, timeout=15, message=f"event {message_id} applied")
