@@ -187,7 +187,14 @@ async function api(req, res, url) {
   if (p === '/api/triage/categories' && m === 'PUT') { categories = (await body(req)).categories; return send(res, 200, { categories }) }
   if (p === '/api/triage/examples' && m === 'POST') { const b = await body(req); model.examples += b.examples.length; return send(res, 202, { accepted: b.examples.length }) }
   if (p === '/api/triage/retrain' && m === 'POST') { setTimeout(() => { model = { ...model, version: model.version + 1, trained_at: now() } }, 4000); return send(res, 202, {}) }
-  if (p === '/api/triage/model') return send(res, 200, model)
+  if (p === '/api/triage/model') return send(res, 200, { ...model, training: false, provider: 'local' })
+  if (p === '/api/triage/decisions') {
+    const t = tickets.find((x) => x.id === url.searchParams.get('ticket_id'))
+    const items = t && t.triage.state === 'done' ? [{ id: randomUUID(), ticket_id: t.id, attempt: 1, outcome: 'assigned', provider: 'local', model: 'mock-nb', model_version: model.version,
+      category: t.category, priority: t.priority, related_skills: t.related_skills, summary: t.triage.summary, confidence: t.triage.confidence,
+      assignee_id: t.assigned_to?.id, assignee_name: t.assigned_to?.name, assignment_reason: t.triage.assignment_reason, created_at: t.triage.triaged_at }] : []
+    return send(res, 200, { items, next_cursor: null })
+  }
   if (p === '/api/notifications/preferences' && m === 'GET') return send(res, 200, prefs.get(me.id) ?? { ticket_assigned: true, ticket_resolved: true, triage_failed: true, welcome: true })
   if (p === '/api/notifications/preferences' && m === 'PUT') { const b = await body(req); prefs.set(me.id, b); return send(res, 200, b) }
   return problem(res, 404, 'Not found', `No route ${m} ${p}.`)

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom'
 import { SIGNED_OUT_MESSAGE, useAuth } from '../auth'
+import { msUntilExpiry } from '../lib/token'
 
 export function Brand() {
   return (
@@ -16,6 +17,17 @@ export function Layout() {
   const location = useLocation()
   const navigate = useNavigate()
   useEffect(() => setOpen(false), [location.pathname])
+  const [endingSoon, setEndingSoon] = useState(false)
+  const claims = session?.claims
+  // Tokens are short-lived and cannot be refreshed: warn a minute before the end.
+  useEffect(() => {
+    setEndingSoon(false)
+    if (!claims) return
+    const ms = msUntilExpiry(claims) - 60_000
+    if (ms > 86_400_000) return
+    const t = window.setTimeout(() => setEndingSoon(true), Math.max(0, ms))
+    return () => window.clearTimeout(t)
+  }, [claims])
 
   const links: { to: string; label: string }[] = []
   if (role === 'admin') links.push({ to: '/admin/dashboard', label: 'Dashboard' }, { to: '/admin/tickets', label: 'All tickets' })
@@ -59,6 +71,11 @@ export function Layout() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        {endingSoon && (
+          <div className="alert alert-warn" role="status">
+            Your session ends in less than a minute. Copy anything you are writing; you will be asked to sign in again.
+          </div>
+        )}
         <Outlet />
       </main>
     </>
