@@ -405,8 +405,10 @@ export function TicketPage() {
     setRetriaging(true)
     setActionError(null)
     try {
-      await api.retriage(ticket!.id)
-      setTicket((t) => (t ? { ...t, triage: { ...t.triage, state: 'pending' } } : t))
+      const res = await api.retriage(ticket!.id)
+      // The API answers with the ticket (its triage pending again); otherwise mark it pending here.
+      if (res && typeof res === 'object' && 'id' in res && 'triage' in res) setTicket(res as Ticket)
+      else setTicket((t) => (t ? { ...t, triage: { ...t.triage, state: 'pending' } } : t))
     } catch (e) {
       setActionError(e)
     } finally {
