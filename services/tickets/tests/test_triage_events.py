@@ -1,0 +1,178 @@
+"""ticket.triaged / ticket.triage_failed: applied once, in attempt order; retriage raises the bar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from shared.bus import Bus
+from shared.events import Envelope, TicketTriaged
+from shared.testing.plugin import wait_for
+
+
+async def row(kit, ticket_id):
+    return await kit.db.fetchrow("SELECT * FROM tickets.tickets WHERE id = $1", uuid.UUID(str(ticket_id)))
+
+
+async def test_triaged_sets_everything_and_emits_a_system_update(kit, settings):
+    a, mod = kit.person(), kit.person("moderator")
+    ticket = await kit.create(a)
+    await kit.triage(ticket["id"], mod, priority="high", category="Hardware")
+    t = await row(kit, ticket["id"])
+    assert (t["category"], t["priority"], t["triage_state"]) == ("Hardware", "high", "done")
+    assert t["related_skills"] == ["printers"]
+    assert (t["triage_summary"], t["helpful_notes"], t["triage_provider"], t["triage_model"]) == (
+        "A printer is burning",
+        "Unplug it first",
+        "local",
+        "nb-1",
+    )
+    assert t["triage_confidence"] == 0.8 and t["assignment_reason"] == "skills: printers"
+    assert t["triaged_at"] is not None
+    assert t["assigned_to_id"] == mod.id and t["assigned_to_email"] == mod.email
+    assert t["due_at"] == t["created_at"] + timedelta(hours=settings.sla_high_hours)
+    assert (t["version"], t["triage_applied_attempt"]) == (2, 1)
+    [event] = await kit.events("ticket.updated", ticket["id"])
+    data = event["data"]
+    assert data["actor"]["kind"] == "system"
+    assert data["version"] == 2
+    assert data["changes"]["assigned_to"] == {
+        "old": None,
+        "new": {"id": str(mod.id), "name": mod.name, "email": mod.email},
+    }
+    assert data["changes"]["priority"] == {"old": None, "new": "high"}
+    assert data["changes"]["triage_state"] == {"old": "pending", "new": "done"}
+    assert data["ticket"]["assigned_to"]["id"] == str(mod.id)
+    # the assignee is now known, so an admin may assign tickets to them by id
+    person = await kit.db.fetchrow("SELECT role FROM tickets.people WHERE id = $1", mod.id)
+    assert person["role"] == "moderator"
+
+
+async def test_duplicate_envelope_and_duplicate_attempt_change_nothing(kit):
+    a, mod, mod2 = kit.person(), kit.person("moderator"), kit.person("moderator")
+    ticket = await kit.create(a)
+    envelope = await kit.triage(ticket["id"], mod)
+    before = await row(kit, ticket["id"])
+    await kit.deliver(envelope)  # the very same message, redelivered
+    await kit.triage(ticket["id"], mod2, priority="low")  # another message for the same attempt
+    assert dict(await row(kit, ticket["id"])) == dict(before)
+    assert len(await kit.events("ticket.updated", ticket["id"])) == 1
+
+
+async def test_out_of_order_attempts_keep_the_newest(kit):
+    a, admin, mod1, mod2 = kit.person(), kit.person("admin"), kit.person("moderator"), kit.person("moderator")
+    ticket = await kit.create(a)
+    r = await kit.client.post(f"/api/tickets/{ticket['id']}/retriage", headers=admin.headers)
+    assert r.status_code == 202
+    [req] = await kit.events("ticket.retriage_requested", ticket["id"])
+    assert req["data"]["attempt"] == 2
+    await kit.triage(ticket["id"], mod2, attempt=2, priority="low", category="Network")
+    after_two = await row(kit, ticket["id"])
+    await kit.triage(ticket["id"], mod1, attempt=1, priority="high", category="Hardware")  # late, stale
+    assert dict(await row(kit, ticket["id"])) == dict(after_two)
+    assert (after_two["assigned_to_id"], after_two["priority"], after_two["triage_applied_attempt"]) == (mod2.id, "low", 2)
+
+
+async def test_result_of_an_earlier_attempt_after_retriage_is_ignored(kit):
+    a, admin, mod = kit.person(), kit.person("admin"), kit.person("moderator")
+    ticket = await kit.create(a)
+    await kit.client.post(f"/api/tickets/{ticket['id']}/retriage", headers=admin.headers)
+    await kit.triage(ticket["id"], mod, attempt=1)
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["assigned_to_id"], t["triage_attempt"]) == ("pending", None, 2)
+
+
+async def test_retriage_after_done_reapplies_and_bumps_version(kit):
+    a, admin, mod1, mod2 = kit.person(), kit.person("admin"), kit.person("moderator"), kit.person("moderator")
+    ticket = await kit.create(a)
+    await kit.triage(ticket["id"], mod1)
+    r = await kit.client.post(f"/api/tickets/{ticket['id']}/retriage", headers=admin.headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["triage"]["state"] == "pending"
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["triage_attempt"], t["version"]) == ("pending", 2, 3)
+    [req] = await kit.events("ticket.retriage_requested", ticket["id"])
+    assert req["data"]["version"] == 3 and req["data"]["requested_by"] == str(admin.id)
+    await kit.triage(ticket["id"], mod2, attempt=2)
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["assigned_to_id"], t["version"]) == ("done", mod2.id, 4)
+    last = (await kit.events("ticket.updated", ticket["id"]))[-1]["data"]
+    assert last["changes"]["assigned_to"]["new"]["id"] == str(mod2.id)
+
+
+async def test_triage_failed_hands_the_ticket_to_the_admin(kit):
+    a, admin = kit.person(), kit.person("admin")
+    ticket = await kit.create(a)
+    await kit.triage_failed(ticket["id"], admin)
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["assigned_to_id"]) == ("failed", admin.id)
+    assert "analyzer unavailable" in t["assignment_reason"]
+    [event] = await kit.events("ticket.updated", ticket["id"])
+    assert event["data"]["changes"]["triage_state"] == {"old": "pending", "new": "failed"}
+    assert event["data"]["changes"]["assigned_to"]["new"]["id"] == str(admin.id)
+    # staff see the reason, the requester does not
+    staff = (await kit.client.get(f"/api/tickets/{ticket['id']}", headers=admin.headers)).json()
+    assert staff["triage"]["state"] == "failed"
+    assert "analyzer unavailable" in staff["triage"]["assignment_reason"]
+    mine = (await kit.client.get(f"/api/tickets/{ticket['id']}", headers=a.headers)).json()
+    assert mine["triage"] == {"state": "failed"}
+    # a late success for the same attempt does not undo the failure; a retriage can
+    await kit.triage(ticket["id"], kit.person("moderator"), attempt=1)
+    assert (await row(kit, ticket["id"]))["triage_state"] == "failed"
+    await kit.client.post(f"/api/tickets/{ticket['id']}/retriage", headers=admin.headers)
+    await kit.triage(ticket["id"], kit.person("moderator"), attempt=2)
+    assert (await row(kit, ticket["id"]))["triage_state"] == "done"
+
+
+async def test_triage_failed_without_an_admin_keeps_the_ticket_visible_to_staff(kit):
+    a = kit.person()
+    ticket = await kit.create(a)
+    await kit.triage_failed(ticket["id"], None)
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["assigned_to_id"]) == ("failed", None)
+
+
+async def test_result_for_an_unknown_ticket_is_dropped(kit):
+    await kit.triage(uuid.uuid4(), kit.person("moderator"))
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.processed_messages") == 1
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.outbox") == 0
+
+
+async def test_events_published_on_the_bus_are_consumed(kit, vhost):
+    a, mod = kit.person(), kit.person("moderator")
+    ticket = await kit.create(a)
+    bus = Bus(vhost, service="test-triage")
+    await bus.start()
+    assert await bus.wait_connected(10)
+    envelope = Envelope.wrap(
+        TicketTriaged(
+            ticket_id=uuid.UUID(ticket["id"]),
+            attempt=1,
+            category="Accounts",
+            priority="medium",
+            confidence=0.5,
+            provider="gemini",
+            model="g",
+            assignee=mod.assignee(),
+            assignment_reason="least loaded",
+        )
+    )
+    await bus.publish(envelope)
+    await bus.publish(envelope)  # a duplicate on the wire
+
+    async def done():
+        t = await row(kit, ticket["id"])
+        return t["triage_state"] == "done" and t
+
+    t = await wait_for(done, timeout=15, message="ticket.triaged consumed")
+    await wait_for(
+        lambda: kit.db.fetchval("SELECT count(*) = 1 FROM tickets.processed_messages"), message="processed mark"
+    )
+    assert t["category"] == "Accounts" and t["version"] == 2
+    await bus.close()
+    # and the ticket.created/updated rows went out through the relay
+    await wait_for(
+        lambda: kit.db.fetchval("SELECT count(*) = 0 FROM tickets.outbox WHERE published_at IS NULL"),
+        timeout=15,
+        message="outbox drained",
+    )
