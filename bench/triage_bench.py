@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from shared import dbsetup
 from shared.bus import Bus
 from shared.events import Envelope, TicketCreated, TicketSnapshot, UserRef, UserRegistered
 from shared.migrations import upgrade
+
+from shared import dbsetup
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "support-tickets-dev.csv"

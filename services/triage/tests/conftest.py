@@ -9,7 +9,6 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pytest
-
 from shared.bus import dead_letter_queue, declare_topology
 from shared.events import TOPOLOGY
 from shared.migrations import upgrade

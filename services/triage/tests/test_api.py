@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
-
 from triage.app import create_app
 from triage.settings import TriageSettings
 
@@ -54,12 +53,14 @@ async def test_categories_roundtrip_and_validation(
     r = await client.get("/api/triage/categories", headers=admin)
     assert r.status_code == 200
     defaults = r.json()["categories"]
-    assert len(defaults) >= 2 and all(c["name"] for c in defaults)
+    assert len(defaults) >= 2
+    assert all(c["name"] for c in defaults)
 
     new = {"categories": [{"name": "Billing", "description": "invoices, refunds"},
                           {"name": "Databases", "description": "postgres, mysql"}]}
     r = await client.put("/api/triage/categories", headers=admin, json=new)
-    assert r.status_code == 200 and r.json() == new
+    assert r.status_code == 200
+    assert r.json() == new
     r = await client.get("/api/triage/categories", headers=admin)
     assert r.json() == new
 
@@ -86,7 +87,8 @@ async def test_examples_import(client: httpx.AsyncClient, admin: dict[str, str])
                "category": cats[0], "priority": "high", "skills": ["VPN", "vpn", "Networking"]}
     r = await client.post("/api/triage/examples", headers=admin,
                           json={"examples": [example] * 3})
-    assert r.status_code == 202 and r.json() == {"accepted": 3}
+    assert r.status_code == 202
+    assert r.json() == {"accepted": 3}
 
     too_many = {"examples": [example] * 1001}
     assert_problem(await client.post("/api/triage/examples", headers=admin, json=too_many), 422)
@@ -113,7 +115,8 @@ async def test_many_examples_within_body_limit(
               "category": cats[0]["name"], "priority": "low", "skills": ["SSO"]}
         r = await client.post("/api/triage/examples", headers=admin,
                               json={"examples": [ex] * 1000})
-        assert r.status_code == 202 and r.json() == {"accepted": 1000}
+        assert r.status_code == 202
+        assert r.json() == {"accepted": 1000}
 
 
 async def test_retrain_swaps_in_a_new_version(
@@ -141,7 +144,8 @@ async def test_retrain_swaps_in_a_new_version(
 
 async def test_decisions_validation(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     r = await client.get("/api/triage/decisions", headers=admin)
-    assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}
+    assert r.status_code == 200
+    assert r.json() == {"items": [], "next_cursor": None}
     assert_problem(await client.get("/api/triage/decisions", headers=admin,
                                     params={"ticket_id": "nope"}), 422)
     assert_problem(await client.get("/api/triage/decisions", headers=admin,

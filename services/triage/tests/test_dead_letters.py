@@ -10,7 +10,6 @@ from dataclasses import replace
 from shared.bus import DELIVERY_LIMIT
 from shared.events import TicketRetriageRequested
 from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer
-
 from triage.analyzer.base import Analysis, TicketText
 from triage.app import create_app
 from triage.settings import TriageSettings
@@ -70,7 +69,8 @@ async def test_poison_ticket_fails_to_admin_then_retriage_works(
         assert analyzer.calls >= DELIVERY_LIMIT
         assert failed.type == "ticket.triage_failed"
         fallback = failed.data["fallback_assignee"]
-        assert fallback is not None and fallback["id"] == str(least_loaded)
+        assert fallback is not None
+        assert fallback["id"] == str(least_loaded)
         assert "repeated attempts" in failed.data["reason"]
         assert failed.data["title"] == "POISON ticket"
         fallback_id = uuid.UUID(fallback["id"])

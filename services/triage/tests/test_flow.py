@@ -9,7 +9,6 @@ from collections.abc import Callable
 import asyncpg
 from shared.events import UserRef
 from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
-
 from triage.app import create_app
 from triage.settings import TriageSettings
 
@@ -88,7 +87,8 @@ async def test_ticket_is_triaged_and_assigned_by_skills(
 
         assignee = uuid.UUID(data["assignee"]["id"])
         row = await staff_row(triage_db, assignee)
-        assert row is not None and row["open_count"] == 1
+        assert row is not None
+        assert row["open_count"] == 1
 
         # Redelivery of the same event changes nothing.
         await probe.publish(sent)
@@ -177,4 +177,6 @@ async def test_no_staff_fails_with_reason_then_admin_fallback(
         assert env2.data["assignee"]["id"] == str(admin.user_id)
         assert "least loaded admin Ada" in env2.data["assignment_reason"]
         row = await staff_row(triage_db, mod.user_id)
-        assert row is not None and row["active"] is False and row["open_count"] == 0
+        assert row is not None
+        assert row["active"] is False
+        assert row["open_count"] == 0

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from shared.testing.plugin import TestDatabase, app_client
-
 from triage.analyzer.base import TicketText
 from triage.analyzer.local import DEFAULT_CATEGORIES, LocalAnalyzer, starter_examples, train
 from triage.app import create_app
 from triage.gemini import GeminiAnalyzer
-from triage.settings import TriageSettings
 from triage.prompt import MalformedAnswer, build_prompt, parse_answer
+from triage.settings import TriageSettings
 
 from .fake_gemini import FakeGemini, Reply, answer, error, too_many_requests
 from .helpers import Probe, created, user_registered
@@ -227,7 +226,8 @@ def test_parse_clamps() -> None:
     assert got.category == "A"
     assert got.priority == "high"
     assert got.confidence == 0.5
-    assert len(got.summary) <= 300 and "\x00" not in got.summary
+    assert len(got.summary) <= 300
+    assert "\x00" not in got.summary
     assert got.related_skills == ()
 
 

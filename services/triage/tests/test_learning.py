@@ -10,7 +10,6 @@ from shared.db import create_engine, create_sessionmaker
 from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-
 from triage.app import create_app
 from triage.learning import ModelManager
 from triage.models import Example, ModelVersion

@@ -1,7 +1,6 @@
 """Skill normalisation: case, punctuation, aliases; no regex from input."""
 
 import pytest
-
 from triage.skills import clean_skills, normalise, words
 
 

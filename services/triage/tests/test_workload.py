@@ -11,7 +11,6 @@ from shared.db import create_engine, create_sessionmaker, transaction
 from shared.testing.plugin import TestDatabase
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from triage import repository, service
 from triage.analyzer.base import Analysis
 from triage.models import Decision, Staff, outbox
@@ -92,7 +91,8 @@ async def test_concurrent_triage_never_overfills(
         decisions = await s.scalar(select(func.count()).select_from(Decision))
         events = await s.scalar(select(func.count()).select_from(outbox))
     assert counts == {mod: 10, admin: 9}
-    assert decisions == 12 and events == 12
+    assert decisions == 12
+    assert events == 12
 
 
 async def test_per_moderator_capacity_overrides_default(

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from shared.auth import AdminPrincipal
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import ProblemError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from triage import repository, service
 from triage.learning import ModelManager
 from triage.schemas import (

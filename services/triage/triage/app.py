@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
 from shared.db import transaction
 from shared.logging import get_logger
 from shared.runtime import Runtime
 from shared.web import create_service_app
+
 from triage import api, models, repository
 from triage.analyzer.base import Analyzer
 from triage.analyzer.local import DEFAULT_CATEGORIES

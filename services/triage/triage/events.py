@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from shared.bus import PermanentError
 from shared.db import transaction
 from shared.events import (
@@ -24,6 +22,8 @@ from shared.events import (
 )
 from shared.inbox import claim
 from shared.logging import get_logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from triage import repository, service
 from triage.analyzer.base import Analyzer, TicketText
 from triage.learning import ModelManager

@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 from triage.analyzer.base import Analysis, Analyzer, TicketText
-from triage.prompt import MalformedAnswer, build_prompt, parse_answer, response_schema
+from triage.prompt import build_prompt, parse_answer, response_schema
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from shared.db import transaction
+from shared.logging import get_logger
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.db import transaction
-from shared.logging import get_logger
 from triage import repository
 from triage.analyzer.base import Example
 from triage.analyzer.local import (

@@ -6,6 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from shared.db import service_metadata
+from shared.inbox import processed_messages_table
+from shared.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -22,10 +25,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from shared.db import service_metadata
-from shared.inbox import processed_messages_table
-from shared.outbox import outbox_table
 
 SCHEMA = "triage"
 

@@ -15,7 +15,6 @@ import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from google.genai import types
 
@@ -183,10 +182,12 @@ def parse_answer(
     notes = _URL.sub(lambda m: m.group(0) if m.group(0) in ticket_text else "[link removed]", notes)
 
     raw_conf = data.get("confidence")
-    try:
-        confidence = float(raw_conf) if not isinstance(raw_conf, bool) else 0.5
-    except (TypeError, ValueError):
-        confidence = 0.5
+    confidence = 0.5
+    if isinstance(raw_conf, int | float | str) and not isinstance(raw_conf, bool):
+        try:
+            confidence = float(raw_conf)
+        except ValueError:
+            confidence = 0.5
     if math.isnan(confidence):
         confidence = 0.5
     confidence = min(1.0, max(0.0, confidence))

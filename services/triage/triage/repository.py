@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from triage.models import (
     Category,
@@ -215,8 +216,6 @@ async def latest_model_version(session: AsyncSession) -> int | None:
 
 async def latest_model_meta(session: AsyncSession) -> ModelVersion | None:
     """The newest model's row without its blob."""
-    from sqlalchemy.orm import defer
-
     return await session.scalar(
         select(ModelVersion)
         .options(defer(ModelVersion.blob, raiseload=True))
@@ -233,13 +232,3 @@ async def model_blob(session: AsyncSession, version: int) -> bytes | None:
 async def save_model(session: AsyncSession, row: dict[str, Any]) -> None:
     """Store a trained model."""
     await session.execute(insert(ModelVersion).values(**row))
-
-
-async def any_open_for(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """How many tickets triage counts against each of these people (for checks and tests)."""
-    rows = await session.execute(
-        select(TicketCopy.counted_for, func.count())
-        .where(or_(*(TicketCopy.counted_for == u for u in user_ids)))
-        .group_by(TicketCopy.counted_for)
-    )
-    return {r[0]: r[1] for r in rows}

@@ -8,8 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, Literal
 
 from shared.events import (
     Assignee,
@@ -22,6 +21,8 @@ from shared.events import (
 )
 from shared.logging import get_logger
 from shared.outbox import add_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from triage import repository
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.assignment import StaffMember, nobody_reason, plan, rank_admins
@@ -44,14 +45,17 @@ def input_hash(*, title: str, description: str, categories: Sequence[str]) -> st
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def clamp_analysis(analysis: Analysis, *, categories: Sequence[str]) -> tuple[str, str]:
+Priority = Literal["low", "medium", "high"]
+_PRIORITY: dict[str, Priority] = {"low": "low", "medium": "medium", "high": "high"}
+
+
+def clamp_analysis(analysis: Analysis, *, categories: Sequence[str]) -> tuple[str, Priority]:
     """The analysis' category and priority forced into the configured values."""
     by_key = {normalise(c): c for c in categories}
     category = by_key.get(normalise(analysis.category))
     if category is None:
         category = by_key.get(normalise("General Inquiry"), categories[0])
-    priority = analysis.priority if analysis.priority in PRIORITIES else "medium"
-    return category, priority
+    return category, _PRIORITY.get(analysis.priority, "medium")
 
 
 # --- directory ------------------------------------------------------------------------------
@@ -102,7 +106,8 @@ def _member(row: Staff, default_capacity: int) -> StaffMember:
 
 
 def _assignee(row: Staff) -> Assignee:
-    return Assignee(id=row.user_id, name=row.name, email=row.email, role=row.role)  # type: ignore[arg-type]
+    role: Literal["moderator", "admin"] = "admin" if row.role == "admin" else "moderator"
+    return Assignee(id=row.user_id, name=row.name, email=row.email, role=role)
 
 
 # --- ticket copies and workload ---------------------------------------------------------------
@@ -292,7 +297,7 @@ async def triage_ticket(
             ticket_id=ticket.ticket_id,
             attempt=attempt,
             category=category,
-            priority=priority,  # type: ignore[arg-type]
+            priority=priority,
             related_skills=list(skills),
             summary=analysis.summary,
             helpful_notes=analysis.helpful_notes,
@@ -371,9 +376,9 @@ async def set_categories(*, session: AsyncSession, items: Sequence[tuple[str, st
     await repository.replace_categories(session, items)
 
 
-async def import_examples(*, session: AsyncSession, rows: Sequence[dict[str, object]]) -> int:
+async def import_examples(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     """Store labelled examples for the next training run."""
-    return await repository.add_examples(session, rows)  # type: ignore[arg-type]
+    return await repository.add_examples(session, rows)
 
 
 async def decisions_page(

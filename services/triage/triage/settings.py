@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr
-
 from shared.dbsetup import service_database_url
 from shared.settings import ServiceSettings, database_url_problems
 
