@@ -16,7 +16,14 @@ export function Layout() {
   const [open, setOpen] = useState(false)
   const location = useLocation()
   const navigate = useNavigate()
-  useEffect(() => setOpen(false), [location.pathname])
+  useEffect(() => {
+    setOpen(false)
+    // After client-side navigation, start keyboard and screen-reader users at the new content
+    // (unless the page already focused a field of its own).
+    if (document.activeElement === document.body || document.activeElement?.closest('.app-header')) {
+      document.getElementById('main')?.focus({ preventScroll: true })
+    }
+  }, [location.pathname])
   const [endingSoon, setEndingSoon] = useState(false)
   const claims = session?.claims
   // Tokens are short-lived and cannot be refreshed: warn a minute before the end.
