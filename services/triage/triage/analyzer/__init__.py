@@ -1,0 +1,1 @@
+"""Ticket analyzers: the shared types (`base`) and the local, offline learner (`local`)."""
