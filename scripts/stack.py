@@ -355,25 +355,23 @@ def reset(instance: Instance, env: dict[str, str]) -> None:
                 child.unlink()
 
 
-def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False) -> None:
+def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, setup: bool = True) -> None:
     setup_command, processes = load_processes()
     print(f"starting the helpdesk ({instance.name})")
     ensure_servers()
     env = process_env(instance, processes)
     if fresh:
         reset(instance, env)
-    ensure_vhost(instance.vhost)
-    subprocess.run(argv(setup_command), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    for process in processes:
-        if process.migrations:
-            subprocess.run(
-                argv(process.migrations),
-                cwd=ROOT,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+    if setup:
+        ensure_vhost(instance.vhost)
+        subprocess.run(argv(setup_command), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        for process in processes:
+            if process.migrations:
+                migrate = subprocess.run(
+                    argv(process.migrations), cwd=ROOT, env=env, capture_output=True, text=True, check=False
+                )
+                if migrate.returncode != 0:
+                    sys.exit(f"{process.name}: migrations failed\n{migrate.stderr[-3000:]}")
     if web:
         build_web()
     for process in processes:
