@@ -1,0 +1,97 @@
+"""No ticket is lost while the broker is away: 201 at once, the event goes out when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import aio_pika
+from shared.migrations import upgrade
+from shared.testing.plugin import app_client, wait_for
+from shared.testing.proxy import TcpProxy
+from tickets.app import create_app
+from tickets.settings import TicketsSettings
+
+INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    head, vhost = url.rsplit("/", 1)
+    return f"{head.split('@')[0]}@127.0.0.1:{proxy.port}/{vhost}"
+
+
+async def created_on_triage_queue(url: str, ticket_id: str, timeout: float = 20) -> dict:
+    """Take messages off the "triage" queue until the ticket.created of this ticket shows up."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue("triage", ensure=True)
+
+        async def find():
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                envelope = json.loads(message.body)
+                if envelope["type"] == "ticket.created" and envelope["data"]["ticket"]["id"] == ticket_id:
+                    return envelope
+            return None
+
+        return await wait_for(find, timeout=timeout, interval=0.2, message=f"ticket.created of {ticket_id}")
+    finally:
+        await connection.close()
+
+
+async def test_creation_while_the_broker_is_cut(make_database, make_vhost, jwt_keys):
+    # its own database: the session app's relay must not publish these rows elsewhere
+    db = await make_database()
+    await upgrade(INI, db.url("tickets"))
+    vhost = make_vhost()
+    proxy = await TcpProxy("127.0.0.1", 5672).start()
+    await proxy.cut()  # down before the service even starts
+    settings = TicketsSettings(
+        environment="test",
+        database_url=db.url("tickets"),
+        rabbitmq_url=through(vhost, proxy),
+        jwt_public_key=jwt_keys.public_pem,
+    )
+    user = uuid.uuid4()
+    headers = {"Authorization": f"Bearer {jwt_keys.token(user_id=user)}"}
+    try:
+        async with app_client(create_app(settings)) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["checks"]["broker"] is False
+            r = await asyncio.wait_for(
+                client.post("/api/tickets", json={"title": "No broker", "description": "still fine"}, headers=headers),
+                timeout=5,
+            )
+            assert r.status_code == 201, r.text
+            first = r.json()["id"]
+            await asyncio.sleep(1.5)
+            conn = await __import__("asyncpg").connect(db.admin_url())
+            try:
+                unsent = await conn.fetchval("SELECT count(*) FROM tickets.outbox WHERE published_at IS NULL")
+                assert unsent == 1
+                await proxy.restore()
+                await wait_for(
+                    lambda: conn.fetchval("SELECT count(*) = 0 FROM tickets.outbox WHERE published_at IS NULL"),
+                    timeout=20,
+                    message="outbox marked sent",
+                )
+                await created_on_triage_queue(vhost, first)
+                # and once more, the broker vanishing under a running service
+                await proxy.cut()
+                r = await asyncio.wait_for(
+                    client.post("/api/tickets", json={"title": "Cut again", "description": "x"}, headers=headers),
+                    timeout=5,
+                )
+                assert r.status_code == 201, r.text
+                second = r.json()["id"]
+                await asyncio.sleep(1.0)
+                assert await conn.fetchval("SELECT published_at FROM tickets.outbox WHERE routing_key = 'ticket.created' AND envelope->'data'->'ticket'->>'id' = $1", second) is None
+                await proxy.restore()
+                envelope = await created_on_triage_queue(vhost, second, timeout=30)
+                assert envelope["data"]["ticket"]["triage_state"] == "pending"
+            finally:
+                await conn.close()
+    finally:
+        await proxy.close()

@@ -1,0 +1,46 @@
+"""The per-user creation quota: 429 with Retry-After, per user, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from shared.problems import ProblemError
+from tickets import service
+from tickets.schemas import TicketCreate
+
+
+async def test_quota_refuses_with_retry_after(kit, settings):
+    limited = settings.model_copy(update={"create_quota": 2, "create_quota_window_seconds": 600})
+    a, b = kit.person(), kit.person()
+    from shared.jwt import TokenVerifier
+
+    verifier = TokenVerifier(public_key_pem=settings.jwt_public_key, issuer="helpdesk-auth", audience="helpdesk")
+    pa, pb = verifier.verify(a.token), verifier.verify(b.token)
+    body = TicketCreate(title="abc", description="d")
+    sessions = kit.app.state.runtime.sessions
+    for _ in range(2):
+        async with sessions() as session, session.begin():
+            await service.create_ticket(session=session, settings=limited, ticket_in=body, creator=pa)
+    with pytest.raises(ProblemError) as refused:
+        async with sessions() as session, session.begin():
+            await service.create_ticket(session=session, settings=limited, ticket_in=body, creator=pa)
+    assert refused.value.status == 429
+    assert 590 <= int(refused.value.headers["Retry-After"]) <= 600
+    async with sessions() as session, session.begin():
+        await service.create_ticket(session=session, settings=limited, ticket_in=body, creator=pb)
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets WHERE created_by_id = $1", a.id) == 2
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.outbox") == 3
+
+
+async def test_quota_through_http(kit, settings, db, jwt_keys):
+    from shared.testing.plugin import app_client
+    from tickets.app import create_app
+
+    app = create_app(settings.model_copy(update={"create_quota": 1}))
+    a = kit.person()
+    async with app_client(app) as client:
+        r1 = await client.post("/api/tickets", json={"title": "abc", "description": "d"}, headers=a.headers)
+        r2 = await client.post("/api/tickets", json={"title": "abc", "description": "d"}, headers=a.headers)
+    assert r1.status_code == 201
+    assert r2.status_code == 429
+    assert r2.headers["content-type"] == "application/problem+json"
+    assert int(r2.headers["retry-after"]) > 0
