@@ -57,7 +57,7 @@ export function DashboardPage() {
       <div className="page-head">
         <div>
           <h1>Dashboard</h1>
-          <p>Computed in your browser from {tickets ? `${tickets.length.toLocaleString()} tickets` : 'all tickets'}{truncated ? ` (the newest ${MAX_TICKETS.toLocaleString()})` : ''}.</p>
+          <p>Computed in your browser from {tickets ? `${tickets.length.toLocaleString()} ticket${tickets.length === 1 ? '' : 's'}` : 'all tickets'}{truncated ? ` (the newest ${MAX_TICKETS.toLocaleString()})` : ''}.</p>
         </div>
         <div className="form-actions" style={{ marginTop: 0 }}>
           <Field label="Period">
@@ -81,7 +81,7 @@ export function DashboardPage() {
       {stats && tickets && tickets.length > 0 && (
         <>
           <div className="stats-row" data-testid="dashboard-stats">
-            <div className="stat"><div className="value">{tickets.length.toLocaleString()}</div><div className="label">tickets</div></div>
+            <div className="stat"><div className="value">{tickets.length.toLocaleString()}</div><div className="label">ticket{tickets.length === 1 ? '' : 's'}</div></div>
             <div className="stat"><div className="value">{stats.active.toLocaleString()}</div><div className="label">open or in progress</div></div>
             <div className={`stat ${stats.overdue.total ? 'danger' : ''}`}>
               <div className="value">{stats.overdue.total.toLocaleString()}</div>
@@ -96,7 +96,7 @@ export function DashboardPage() {
             <ColumnChart data={stats.perDay} title={`Tickets per day, last ${days} days`} />
           </section>
           <div className="grid-cards">
-            <section className="card" aria-labelledby="cat-chart"><h2 id="cat-chart">By category</h2><HBarList data={stats.byCategory} /></section>
+            <section className="card span-2" aria-labelledby="cat-chart"><h2 id="cat-chart">By category</h2><HBarList data={stats.byCategory} /></section>
             <section className="card" aria-labelledby="prio-chart"><h2 id="prio-chart">By priority</h2><HBarList data={stats.byPriority} colorByLabel /></section>
             <section className="card" aria-labelledby="status-chart"><h2 id="status-chart">By status</h2><HBarList data={stats.byStatus} /></section>
             <section className="card" aria-labelledby="overdue-chart"><h2 id="overdue-chart">Overdue by priority</h2><HBarList data={stats.overdue.byPriority} colorByLabel emptyText="Nothing overdue." /></section>

@@ -15,6 +15,7 @@ interface ListProps {
   fixed?: TicketFilters
   extraFilters?: boolean
   showRequester?: boolean
+  showAssignee?: boolean
   emptyTitle: string
   emptyBody: React.ReactNode
 }
@@ -34,7 +35,7 @@ function readFilters(sp: URLSearchParams): TicketFilters {
   }
 }
 
-function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester, emptyTitle, emptyBody }: ListProps) {
+function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester, showAssignee = true, emptyTitle, emptyBody }: ListProps) {
   useDocumentTitle(title)
   const [sp, setSp] = useSearchParams()
   const filters = readFilters(sp)
@@ -154,7 +155,7 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
           )
         ) : (
           <>
-            <TicketTable tickets={sorted} sort={sort} onSort={(s) => update({ sort: s.key, dir: s.dir })} showRequester={showRequester} />
+            <TicketTable tickets={sorted} sort={sort} onSort={(s) => update({ sort: s.key, dir: s.dir })} showRequester={showRequester} showAssignee={showAssignee} />
             <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
             {list.hasMore && sort.key !== 'created' && <p className="muted small">Sorting applies to the tickets loaded so far.</p>}
           </>
@@ -184,6 +185,7 @@ export function QueuePage() {
       intro="Tickets assigned to you. Filter by status, priority or overdue; sort by any column."
       fixed={{ assigned_to: 'me' }}
       showRequester
+      showAssignee={false}
       emptyTitle="Your queue is empty"
       emptyBody={<p>New tickets that match your skills will show up here.</p>}
     />
