@@ -1,0 +1,280 @@
+"""Scale-out of triage on one machine: 1, 2 and 4 worker processes on the same queue.
+
+Each round starts N processes of the triage app (the very command of deploy/processes.toml,
+each on its own port) against a database and a RabbitMQ vhost made for this bench, waits until
+they are ready, publishes the `ticket.created` events of T new tickets to the exchange, and
+times until a queue of its own (bound to ticket.triaged and ticket.triage_failed) has received
+one result per ticket. It checks that no ticket was triaged twice, and reads from each worker's
+/metrics how many tickets it handled (competing consumers share the queue).
+
+    uv run python bench/triage_scaling.py [--tickets 400] [--workers 1,2,4]
+
+Needs the machine's Postgres (superuser DSN: PG_ADMIN_DSN, default postgres@127.0.0.1) and
+RabbitMQ (rabbitmqctl, to make the vhost). Removes its database and vhost at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shared.bus import Bus
+from shared.events import (
+    Envelope,
+    TicketCreated,
+    TicketSnapshot,
+    UserRef,
+    UserRegistered,
+)
+from shared.migrations import upgrade
+
+from shared import dbsetup
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_PORT = 18600
+RESULT_TYPES = ("ticket.triaged", "ticket.triage_failed")
+
+TEXTS = [
+    ("Refund for a double charge", "My card was charged twice for the March invoice, please refund."),
+    ("Cannot log in", "The login page says my password is wrong although I reset it twice."),
+    ("App crashes on upload", "Uploading a PDF larger than 10 MB crashes the mobile app."),
+    ("Change billing address", "We moved offices; the invoices must show the new address."),
+    ("API returns 500", "POST /v1/orders answers 500 since this morning for every request."),
+    ("Slow dashboard", "The analytics dashboard takes a minute to load for our team."),
+    ("Add a team member", "How do I invite a colleague to our workspace with admin rights?"),
+    ("Cancel subscription", "Please cancel our plan at the end of the current billing period."),
+]
+MODERATORS = [("Ada", ["billing", "payments"]), ("Linus", ["api", "backend"]),
+              ("Grace", ["mobile", "uploads"]), ("Alan", ["accounts", "login"])]
+
+
+def triage_command(port: int) -> list[str]:
+    """deploy/processes.toml's triage command, on another port."""
+    spec = tomllib.loads((ROOT / "deploy" / "processes.toml").read_text())
+    command = next(p["command"] for p in spec["process"] if p["name"] == "triage")
+    command = list(command)
+    command[command.index("--port") + 1] = str(port)
+    exe = ROOT / ".venv" / "bin" / command[0]
+    return [str(exe) if exe.exists() else command[0], *command[1:]]
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@dataclass
+class Fixture:
+    database: str
+    database_url: str
+    vhost: str
+    rabbitmq_url: str
+    admin_dsn: str
+
+
+async def make_fixture() -> Fixture:
+    tag = f"bench_triage_{uuid.uuid4().hex[:8]}"
+    admin_dsn = os.environ.get("PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN)
+    await dbsetup.setup(admin_dsn=admin_dsn, database=tag)
+    url = dbsetup.service_database_url("triage", database=tag)
+    await upgrade(ROOT / "services" / "triage" / "alembic.ini", url)
+    await asyncio.to_thread(rabbitmqctl, "add_vhost", tag)
+    await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", tag, "guest", ".*", ".*", ".*")
+    return Fixture(tag, url, tag, f"amqp://guest:guest@127.0.0.1:5672/{tag}", admin_dsn)
+
+
+async def drop_fixture(fixture: Fixture) -> None:
+    await asyncio.to_thread(subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", fixture.vhost],
+                            capture_output=True, check=False, timeout=60)
+    await dbsetup.drop_database(admin_dsn=fixture.admin_dsn, database=fixture.database)
+
+
+class Workers:
+    """N triage processes, each with its own port and log file."""
+
+    def __init__(self, count: int, fixture: Fixture, logs: Path) -> None:
+        self.ports = [BASE_PORT + i for i in range(count)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TRIAGE_"))}
+        env.update({
+            "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING", "LOG_JSON": "false",
+            "TRIAGE_DATABASE_URL": fixture.database_url, "RABBITMQ_URL": fixture.rabbitmq_url,
+            "TRIAGE_PROVIDER": "local", "TRIAGE_RETRAIN_INTERVAL_S": "0",
+            "PYTHONUNBUFFERED": "1",
+        })
+        self.processes = []
+        for port in self.ports:
+            log = open(logs / f"triage-{count}-{port}.log", "w")  # noqa: SIM115 - kept open
+            # a folder of its own: no .env of a developer's stack is read
+            self.processes.append(subprocess.Popen(
+                triage_command(port), env=env, cwd=logs, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ))
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        for port, process in zip(self.ports, self.processes, strict=True):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"triage on {port} exited with {process.returncode}")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"triage on {port} not ready after {timeout} s")
+                time.sleep(0.3)
+
+    def handled(self) -> list[int]:
+        """Tickets each worker triaged, from its /metrics (bus_events_consumed_total)."""
+        pattern = re.compile(
+            r'^bus_events_consumed_total\{(?=[^}]*queue="triage")(?=[^}]*type="ticket\.created")'
+            r'(?=[^}]*outcome="ok")[^}]*\} ([0-9.e+]+)$', re.M)
+        counts = []
+        for port in self.ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+            counts.append(int(sum(float(m) for m in pattern.findall(text))))
+        return counts
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+class Collector:
+    """A private queue bound to the results triage publishes."""
+
+    def __init__(self, url: str) -> None:
+        self.bus = Bus(url, service="bench")
+        self.results: Counter[str] = Counter()
+        self.event = asyncio.Event()
+        self.expected: set[str] = set()
+        self.bus.subscribe(RESULT_TYPES, self._on_result)
+
+    async def _on_result(self, envelope: Envelope) -> None:
+        ticket_id = str(envelope.data.get("ticket_id"))
+        self.results[ticket_id] += 1
+        if self.expected and self.expected <= set(self.results):
+            self.event.set()
+
+    def expect(self, ticket_ids: set[str]) -> None:
+        self.results.clear()
+        self.event.clear()
+        self.expected = ticket_ids
+
+
+def ticket_created(i: int) -> Envelope:
+    title, description = TEXTS[i % len(TEXTS)]
+    now = datetime.now(UTC)
+    snapshot = TicketSnapshot(
+        id=uuid.uuid4(), title=f"{title} #{i}", description=description, status="open",
+        created_by=UserRef(id=uuid.uuid4(), name=f"Customer {i}", email=f"c{i}@example.test"),
+        created_at=now, updated_at=now,
+    )
+    return Envelope.wrap(TicketCreated(ticket=snapshot))
+
+
+async def publish_all(bus: Bus, envelopes: list[Envelope]) -> None:
+    for start in range(0, len(envelopes), 100):
+        await asyncio.gather(*(bus.publish(e) for e in envelopes[start:start + 100]))
+
+
+async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Collector,
+                    publisher: Bus, logs: Path, timeout: float) -> dict[str, object]:
+    group = Workers(workers, fixture, logs)
+    try:
+        await asyncio.to_thread(group.wait_ready)
+        envelopes = [ticket_created(i) for i in range(tickets)]
+        collector.expect({e.data["ticket"]["id"] for e in envelopes})
+        started = time.perf_counter()
+        await publish_all(publisher, envelopes)
+        await asyncio.wait_for(collector.event.wait(), timeout=timeout)
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(1.0)  # a duplicate, if any, would arrive right behind
+        shares = await asyncio.to_thread(group.handled)
+    finally:
+        await asyncio.to_thread(group.stop)
+    duplicates = sum(n - 1 for n in collector.results.values() if n > 1)
+    return {"workers": workers, "tickets": tickets, "seconds": elapsed,
+            "rate": tickets / elapsed, "shares": shares, "duplicates": duplicates,
+            "missing": len(collector.expected - set(collector.results))}
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=400, help="tickets per round")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma separated")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per round at most")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    if shutil.which("rabbitmqctl") is None:
+        print("rabbitmqctl is needed to make the bench's vhost", file=sys.stderr)
+        return 2
+
+    fixture = await make_fixture()
+    logs = Path(tempfile.mkdtemp(prefix="triage-scaling-"))
+    publisher = Bus(fixture.rabbitmq_url, service="bench")
+    collector = Collector(fixture.rabbitmq_url)
+    rows = []
+    try:
+        await publisher.start()
+        await collector.bus.start()
+        if not (await publisher.wait_connected(15) and await collector.bus.wait_connected(15)):
+            raise RuntimeError("cannot reach RabbitMQ")
+        # the moderator directory triage assigns from, and a warm-up (first model training)
+        for name, skills in MODERATORS:
+            await publisher.publish(Envelope.wrap(UserRegistered(
+                user_id=uuid.uuid4(), email=f"{name.lower()}@example.test", name=name,
+                role="moderator", skills=skills, created_at=datetime.now(UTC))))
+        await run_round(1, 20, fixture, collector, publisher, logs, args.timeout)
+        print(f"triage scale-out: {args.tickets} tickets per round, local analyzer, "
+              f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ", flush=True)
+        for count in counts:
+            row = await run_round(count, args.tickets, fixture, collector, publisher, logs,
+                                  args.timeout)
+            rows.append(row)
+            print(f"  {count} worker(s): {row['rate']:.1f} tickets/s", flush=True)
+    finally:
+        await publisher.close()
+        await collector.bus.close()
+        await drop_fixture(fixture)
+
+    print()
+    print("| workers | tickets | seconds | tickets/s | speed-up | per worker | duplicates | missing |")
+    print("|---:|---:|---:|---:|---:|---|---:|---:|")
+    base = rows[0]["rate"] if rows else 1.0
+    for row in rows:
+        shares = " / ".join(str(n) for n in row["shares"])  # type: ignore[attr-defined]
+        print(f"| {row['workers']} | {row['tickets']} | {row['seconds']:.2f} | "
+              f"{row['rate']:.1f} | {row['rate'] / base:.2f}x | {shares} | "  # type: ignore[operator]
+              f"{row['duplicates']} | {row['missing']} |")
+    print(f"\nworker logs: {logs}")
+    failed = any(row["duplicates"] or row["missing"] for row in rows)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
