@@ -51,8 +51,13 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await row.getByText('Saved.').waitFor()
     await shot(admin, '04-admin-users')
 
-    // The new role is in the next token: sign in again.
+    // The new role is in the next token: sign in again (after one wrong password, shown from the API).
     await signOut(mod)
+    await mod.getByLabel('Email').fill(moderator.email)
+    await mod.getByLabel('Password').fill('not-the-password')
+    await mod.getByRole('button', { name: 'Sign in' }).click()
+    await mod.getByRole('alert').waitFor()
+    assert.match(await mod.getByRole('alert').innerText(), /\S/, 'the 401 problem is shown')
     await signIn(mod, moderator)
     await mod.waitForURL('**/queue')
     await mod.getByRole('heading', { name: 'My queue' }).waitFor()
@@ -63,6 +68,9 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await req.getByRole('button', { name: 'Create account' }).click()
     await req.getByText('Enter your email address.').waitFor() // validated before sending
     await shot(req, '01-signup-validation')
+    await signUp(req, { ...requester, email: moderator.email.toUpperCase() }) // taken (emails are case-folded)
+    await req.getByRole('alert').getByText('Conflict').waitFor()
+    await shot(req, '01b-signup-conflict')
     await signUp(req, requester)
     await req.getByRole('heading', { name: 'My tickets' }).waitFor()
 
