@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from fastapi.openapi.docs import get_swagger_ui_html
+from shared.auth import unauthorized
+from shared.jwt import InvalidTokenError, Principal
+from shared.problems import ProblemError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.routes import Access, path_is_clean, resolve
-from shared.auth import unauthorized
-from shared.jwt import InvalidTokenError, Principal
-from shared.problems import ProblemError
+from gateway.routes import Access, metric_template, path_is_clean, resolve
 
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 ALL_METHODS = [*API_METHODS, "HEAD", "OPTIONS"]
+
+
+class _Template:
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
 
 
 def authenticate(request: Request) -> Principal:
@@ -43,14 +50,14 @@ async def forward_api(request: Request) -> Response:
     route = resolve(request.method if request.method != "HEAD" else "GET", path)
     if route is None:
         raise ProblemError(404, "No such route.")
+    # the request middleware labels metrics and logs with scope["route"].path
+    request.scope["route"] = _Template(metric_template(path))
     if route.access is not Access.PUBLIC:
         principal = authenticate(request)
         if route.access is Access.ADMIN and not principal.is_admin:
             raise ProblemError(403, "Your role may not use this route.")
     request_id = request.scope.get("state", {}).get("request_id")
-    response: Response = await request.app.state.forwarder.forward(
-        request, route.upstream, request_id=request_id
-    )
+    response: Response = await request.app.state.forwarder.forward(request, route.upstream, request_id=request_id)
     return response
 
 

@@ -10,6 +10,9 @@ from datetime import timedelta
 
 import aiohttp
 from fastapi import FastAPI
+from shared.bus import Bus
+from shared.events import UserUpdated
+from shared.web import create_service_app
 
 from gateway import api
 from gateway.openapi import OpenApiCache
@@ -17,9 +20,6 @@ from gateway.proxy import Forwarder, build_session
 from gateway.revocations import RevocationList, RevocationSync
 from gateway.settings import GatewaySettings
 from gateway.web import WebApp
-from shared.bus import Bus
-from shared.events import UserUpdated
-from shared.web import create_service_app
 
 READY_CACHE_S = 2.0
 

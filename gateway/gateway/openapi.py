@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 import aiohttp
+from shared.logging import get_logger
 
 from gateway.routes import Access, openapi_access
-from shared.logging import get_logger
 
 log = get_logger(__name__)
 
@@ -76,8 +76,8 @@ def merge_documents(
     paths: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {"schemas": {"Problem": PROBLEM_SCHEMA}}
     tags: dict[str, dict[str, Any]] = {}
-    for service, document in sorted(documents.items()):
-        document = copy.deepcopy(document)
+    for service, original in sorted(documents.items()):
+        document = copy.deepcopy(original)
         theirs = document.get("components") or {}
         renames: dict[str, str] = {}
         for kind, entries in theirs.items():
@@ -109,8 +109,6 @@ def merge_documents(
                     merged_item[method] = operation
                     continue
                 merged_item[method] = _secure(method, path, operation, service)
-    if not tags:
-        tags = {}
     description = "The public API of the helpdesk, served by the gateway."
     if missing:
         description += " Not shown (service unavailable, retried later): " + ", ".join(sorted(missing)) + "."
@@ -122,17 +120,17 @@ def merge_documents(
             "description": "Access token from POST /api/auth/login or /api/auth/signup.",
         }
     }
-    document: dict[str, Any] = {
+    merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1", "description": description},
         "paths": dict(sorted(paths.items())),
         "components": components,
     }
     if tags:
-        document["tags"] = list(tags.values())
+        merged["tags"] = list(tags.values())
     if missing:
-        document["x-unavailable-services"] = sorted(missing)
-    return document
+        merged["x-unavailable-services"] = sorted(missing)
+    return merged
 
 
 def _secure(method: str, path: str, operation: dict[str, Any], service: str) -> dict[str, Any]:

@@ -7,16 +7,14 @@ throughput, and less still without `sniffio` installed (the gateway image has no
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import urlsplit
 
 import aiohttp
+from shared.logging import get_logger
+from shared.problems import ProblemError
 from starlette.requests import Request
 from starlette.responses import Response
 from yarl import URL
-
-from shared.logging import get_logger
-from shared.problems import ProblemError
 
 log = get_logger(__name__)
 
@@ -109,7 +107,7 @@ class Forwarder:
                     if name.lower() in RETURN_RESPONSE_HEADERS
                 ]
                 encoding = upstream_response.headers.get("content-encoding")
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
                 raise _unavailable(upstream) from exc
             log.warning("upstream_timeout", upstream=upstream)

@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
-
 from shared.bus import Bus, PermanentError
 from shared.events import Envelope, UserUpdated
 from shared.jwt import Principal

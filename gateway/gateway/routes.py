@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     PUBLIC = "public"  # no token
     USER = "user"  # any signed-in user; the service does the object-level checks
     ADMIN = "admin"
@@ -62,6 +62,18 @@ def resolve(method: str, path: str) -> Route | None:
     if any(pattern.fullmatch(path) for pattern in _ADMIN_PATTERNS):
         return Route(upstream, Access.ADMIN)
     return Route(upstream, Access.USER)
+
+
+# path segments that name things rather than carry ids; the rest become {id} in metric labels
+_WORDS = frozenset(
+    "api auth signup login me users update-user tickets comments retriage triage categories "
+    "examples retrain model decisions notifications preferences".split()
+)
+
+
+def metric_template(path: str) -> str:
+    """A bounded label for metrics: /api/tickets/{id}/comments."""
+    return "/".join(s if s in _WORDS or not s else "{id}" for s in path.split("/"))
 
 
 def openapi_access(method: str, path_template: str) -> Access:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-
 from shared.settings import ServiceSettings
 
 # gateway/gateway/settings.py -> the repository root (in a source checkout)

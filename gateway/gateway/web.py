@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from shared.problems import ProblemError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-
-from shared.problems import ProblemError
 
 # paths the web app must never shadow: they are the API or internal
 RESERVED_PREFIXES = ("api", "internal")

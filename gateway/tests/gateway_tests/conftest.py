@@ -140,15 +140,18 @@ def web_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_settings(
-    upstreams: dict[str, StandIn], jwt_keys: JwtKeys, make_vhost: Callable[[], str], web_dir: Path
+    upstreams: dict[str, StandIn], jwt_keys: JwtKeys, rabbitmq_url: str, web_dir: Path
 ) -> Callable[..., GatewaySettings]:
+    """Settings for a gateway in front of the stand-ins; every gateway shares the session's fresh
+    vhost (each one subscribes with its own exclusive queue, as replicas do)."""
+
     def make(**overrides: Any) -> GatewaySettings:
         values: dict[str, Any] = {
             "auth_url": upstreams["auth"].url,
             "tickets_url": upstreams["tickets"].url,
             "triage_url": upstreams["triage"].url,
             "notifier_url": upstreams["notifier"].url,
-            "rabbitmq_url": make_vhost(),
+            "rabbitmq_url": rabbitmq_url,
             "jwt_public_key": jwt_keys.public_pem,
             "upstream_timeout": 1.0,
             "web_dir": str(web_dir),

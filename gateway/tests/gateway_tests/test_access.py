@@ -80,9 +80,9 @@ def bad_tokens(keys: JwtKeys) -> dict[str, str]:
         "wrong_issuer": TokenIssuer(
             private_key_pem=keys.private_pem, issuer="evil-issuer", audience=keys.audience
         ).issue(user_id=uuid.uuid4(), role="admin", email="a@example.test", name="A"),
-        "other_key": TokenIssuer(
-            private_key_pem=other_private, issuer=keys.issuer, audience=keys.audience
-        ).issue(user_id=uuid.uuid4(), role="admin", email="a@example.test", name="A"),
+        "other_key": TokenIssuer(private_key_pem=other_private, issuer=keys.issuer, audience=keys.audience).issue(
+            user_id=uuid.uuid4(), role="admin", email="a@example.test", name="A"
+        ),
         "tampered": f"{header}.{_b64(forged_payload)}.{signature}",
         "alg_none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.",
         # the classic algorithm confusion: HMAC keyed with the public key
@@ -136,8 +136,20 @@ async def test_protected_routes_refuse_a_missing_token(
     assert upstreams[service].requests_with(marker) == []
 
 
-@pytest.mark.parametrize("kind", ["expired", "wrong_audience", "wrong_issuer", "other_key", "tampered",
-                                  "alg_none", "hs256_with_public_key", "garbage", "unknown_role"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "expired",
+        "wrong_audience",
+        "wrong_issuer",
+        "other_key",
+        "tampered",
+        "alg_none",
+        "hs256_with_public_key",
+        "garbage",
+        "unknown_role",
+    ],
+)
 async def test_bad_tokens_get_401_and_are_not_forwarded(
     gateway: httpx.AsyncClient, upstreams: dict[str, StandIn], jwt_keys: JwtKeys, kind: str
 ) -> None:
@@ -222,9 +234,7 @@ async def test_public_paths_with_another_method_need_a_token(gateway: httpx.Asyn
     _assert_problem(await gateway.put("/api/auth/signup", json={}), 401)
 
 
-async def test_admin_check_cannot_be_dodged_by_method_or_case(
-    gateway: httpx.AsyncClient, jwt_keys: JwtKeys
-) -> None:
+async def test_admin_check_cannot_be_dodged_by_method_or_case(gateway: httpx.AsyncClient, jwt_keys: JwtKeys) -> None:
     user = bearer(jwt_keys.token(role="user"))
     _assert_problem(await gateway.delete("/api/auth/users", headers=user), 403)
     _assert_problem(await gateway.get(f"/api/tickets/{TICKET}/retriage", headers=user), 403)
