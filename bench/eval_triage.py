@@ -27,7 +27,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
-
 from triage.analyzer.base import Example, TicketText
 from triage.analyzer.local import DEFAULT_CATEGORIES, LocalModel, starter_examples, train
 
