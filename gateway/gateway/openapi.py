@@ -138,6 +138,12 @@ def _secure(method: str, path: str, operation: dict[str, Any], service: str) -> 
     operation = dict(operation)
     operation.setdefault("tags", [service])
     responses = dict(operation.get("responses") or {})
+    for status, response in list(responses.items()):
+        # every error of the system is a problem document (shared.problems), whatever the
+        # service's framework declared (FastAPI says application/json HTTPValidationError)
+        if status[:1] in ("4", "5") and isinstance(response, dict) and "$ref" not in response:
+            description = response.get("description") or "Error"
+            responses[status] = _problem_response(description)
     if access is Access.PUBLIC:
         operation["security"] = []
     else:

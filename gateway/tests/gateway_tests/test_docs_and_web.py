@@ -30,7 +30,11 @@ def _doc(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _op(ref: str | None = None, secured: bool = True) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": "x", "responses": {"200": {"description": "ok"}}}
+    invalid = {
+        "description": "Validation Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+    }
+    op: dict[str, Any] = {"summary": "x", "responses": {"200": {"description": "ok"}, "422": invalid}}
     if ref:
         op["responses"]["200"]["content"] = {"application/json": {"schema": {"$ref": ref}}}
     if secured:
@@ -88,6 +92,12 @@ def test_merge_keeps_public_paths_merges_components_and_adds_security() -> None:
     assert "403" in paths["/api/auth/users"]["get"]["responses"]
     assert "403" in paths["/api/tickets/{ticket_id}/retriage"]["post"]["responses"]
     assert "413" in paths["/api/tickets"]["post"]["responses"]
+    # errors are documented as what they are: problem documents
+    for item in paths.values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                if status >= "400":
+                    assert list(response["content"]) == ["application/problem+json"], (status, response)
     schemas = merged["components"]["schemas"]
     assert schemas["User"] == AUTH_DOC["components"]["schemas"]["User"]
     assert schemas["TicketsUser"] == TICKETS_DOC["components"]["schemas"]["User"]
