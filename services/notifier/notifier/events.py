@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy.exc
 from shared.bus import Handler
 from shared.events import (
     Envelope,
@@ -15,7 +16,9 @@ from shared.events import (
     UserUpdated,
 )
 from shared.inbox import idempotent
+from shared.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from notifier import service
 from notifier.models import processed_messages
@@ -23,6 +26,23 @@ from notifier.service import MailSettings
 
 CONSUMER = "notifier"
 QUEUE = "notifier"
+log = get_logger(__name__)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Errors that mean "the database is not there right now", not "this event is bad"."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        (
+            OSError,
+            TimeoutError,
+            sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.InterfaceError,
+            sqlalchemy.exc.TimeoutError,
+        ),
+    )
 
 
 def build_handler(
@@ -30,8 +50,14 @@ def build_handler(
     sessions: async_sessionmaker[AsyncSession],
     mail: MailSettings,
     on_committed: Callable[[], None] = lambda: None,
+    database_patience: float = 60.0,
 ) -> Handler:
-    """The bus handler for the notifier queue; `on_committed` wakes the delivery loop."""
+    """The bus handler for the notifier queue; `on_committed` wakes the delivery loop.
+
+    While the database is unreachable the handler keeps the message and retries (tenacity,
+    up to `database_patience` seconds) instead of failing it: the bus dead-letters a message
+    after a few quick failures, which would lose mails during a short database restart.
+    """
 
     async def ticket_updated(session: AsyncSession, event: EventData, envelope: Envelope) -> None:
         assert isinstance(event, TicketUpdated)
@@ -61,8 +87,21 @@ def build_handler(
         },
     )
 
+    def _log_retry(state: object) -> None:
+        outcome = getattr(state, "outcome", None)
+        error = outcome.exception() if outcome is not None else None
+        log.warning("database_unreachable_retrying", error=str(error)[:200])
+
     async def handle(envelope: Envelope) -> None:
-        await apply(envelope)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(database_unreachable),
+            stop=stop_after_delay(database_patience),
+            wait=wait_exponential_jitter(initial=0.2, max=5.0),
+            before_sleep=_log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                await apply(envelope)
         on_committed()
 
     return handle

@@ -230,9 +230,25 @@ async def bus_url(rabbitmq_url: str) -> str:
     async with connection:
         channel = await connection.channel()
         await declare_topology(channel)
-        queue = await channel.get_queue("notifier")
-        await queue.purge()
+        for name in ("notifier", "notifier.dlq"):
+            queue = await channel.get_queue(name)
+            await queue.purge()
     return rabbitmq_url
+
+
+@pytest.fixture
+def dead_letters(bus_url: str) -> Any:
+    """``await dead_letters("notifier")``: how many messages sit in the queue's DLQ."""
+    import aio_pika
+
+    async def count(queue: str) -> int:
+        connection = await aio_pika.connect(bus_url)
+        async with connection:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(f"{queue}.dlq", passive=True)
+            return int(declared.declaration_result.message_count or 0)
+
+    return count
 
 
 @pytest.fixture
