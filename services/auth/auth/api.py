@@ -21,6 +21,7 @@ from auth.deps import (
 )
 from auth.schemas import (
     LoginIn,
+    PlainText,
     Revocation,
     RevocationList,
     SignupIn,
@@ -72,7 +73,7 @@ async def list_users(
     _: AdminUser,
     session: SessionDep,
     role: RoleName | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[PlainText | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> UserPage:

@@ -73,7 +73,7 @@ async def revocations_since(session: AsyncSession, since: datetime) -> list[tupl
         .where(User.tokens_valid_after.is_not(None), User.tokens_valid_after > since)
         .order_by(User.tokens_valid_after)
     )
-    return [(row[0], row[1]) for row in rows]
+    return [(row[0], row[1]) for row in rows if row[1] is not None]
 
 
 async def replace_password_hash(session: AsyncSession, user_id: uuid.UUID, *, old: str, new: str) -> None:

@@ -56,6 +56,14 @@ def normalise_skills(values: list[str]) -> list[str]:
     return skills
 
 
+def _no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# free text that reaches the database: Postgres refuses NUL, and nobody needs control characters
+PlainText = Annotated[str, AfterValidator(_no_control_characters)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(normalise_email)]
 Name = Annotated[str | None, Field(max_length=MAX_NAME_LENGTH), AfterValidator(_clean_name)]
 Skills = Annotated[
@@ -75,7 +83,7 @@ class SignupIn(_Strict):
 
 class LoginIn(_Strict):
     # not validated as an address: any wrong email gets the same 401 as an unknown one
-    email: str = Field(min_length=1, max_length=320)
+    email: PlainText = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
 

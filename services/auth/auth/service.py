@@ -51,7 +51,7 @@ def registered_event(user: User) -> UserRegistered:
         user_id=user.id,
         email=user.email,
         name=user.name,
-        role=user.role,  # type: ignore[arg-type]
+        role=user.role,
         skills=list(user.skills),
         created_at=user.created_at,
     )
@@ -62,7 +62,7 @@ def updated_event(user: User, changed: list[str]) -> UserUpdated:
         user_id=user.id,
         email=user.email,
         name=user.name,
-        role=user.role,  # type: ignore[arg-type]
+        role=user.role,
         skills=list(user.skills),
         active=user.active,
         tokens_valid_after=user.tokens_valid_after,

@@ -549,3 +549,16 @@ async def test_health_and_readiness(client):
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": True, "broker": True}
+
+
+async def test_control_characters_anywhere_are_refused_not_crashed_on(client, db: Db):
+    admin = await make_user(client, db, "nul@example.test", "admin")
+    for email in ("nul\x00@example.test", "a\x00b"):
+        response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        assert response.status_code in (401, 422), response.text
+    response = await client.post("/api/auth/login", json={"email": "nul@example.test", "password": "pw\x00pw"})
+    assert_problem(response, 401)
+    assert_problem(await client.get("/api/auth/users", params={"q": "a\x00b"}, headers=admin), 422)
+    response = await client.post("/api/auth/update-user", json={"email": "nul@example.test\x00"}, headers=admin)
+    assert_problem(response, 422)
+    assert_problem(await client.get("/api/auth/users", params={"cursor": "\x00"}, headers=admin), 422)
