@@ -147,7 +147,9 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         await upgrade(INI, db_url)
         env = {**os.environ, "TRIAGE_DATABASE_URL": db_url, "RABBITMQ_URL": amqp,
                "TRIAGE_PROVIDER": "local", "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING",
-               "TRIAGE_RETRAIN_INTERVAL_S": "0", "TRIAGE_MODERATOR_CAPACITY": "100000"}
+               "TRIAGE_RETRAIN_INTERVAL_S": "0", "TRIAGE_MODERATOR_CAPACITY": "100000",
+               # the machine's Postgres has 100 connections for everyone: stay well within
+               "DB_POOL_SIZE": str(args.pool_size), "BUS_PREFETCH": str(args.prefetch)}
         env.pop("GEMINI_API_KEY", None)
         ports = [args.base_port + i for i in range(workers)]
         for port in ports:
@@ -232,6 +234,8 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="paced tickets per second")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--base-port", type=int, default=18300)
+    parser.add_argument("--pool-size", type=int, default=5, help="DB_POOL_SIZE of each worker")
+    parser.add_argument("--prefetch", type=int, default=16, help="BUS_PREFETCH of each worker")
     parser.add_argument("--pg-admin-dsn", default=os.environ.get(
         "PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
     parser.add_argument("--json", type=Path, help="also write the results here")

@@ -7,6 +7,7 @@ event changes nothing a second time and no connection is held while a model thin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from shared.bus import PermanentError
@@ -33,6 +34,7 @@ log = get_logger(__name__)
 
 CONSUMER = "triage"
 DLQ_CONSUMER = "triage.dlq"
+CATEGORY_TTL = 2.0
 
 
 class Consumers:
@@ -52,10 +54,16 @@ class Consumers:
         self._models = models
         self._capacity = capacity
         self._on_commit = on_commit
+        self._cats: tuple[list[str], float] | None = None
 
     async def _categories(self) -> list[str]:
-        async with self._sessions() as session:
-            return [c.name for c in await repository.list_categories(session)]
+        # Read at most every CATEGORY_TTL seconds: a PUT in any process shows up that soon.
+        now = time.monotonic()
+        if self._cats is None or now - self._cats[1] > CATEGORY_TTL:
+            async with self._sessions() as session:
+                names = [c.name for c in await repository.list_categories(session)]
+            self._cats = (names, now)
+        return self._cats[0]
 
     async def handle(self, envelope: Envelope) -> None:
         """Dispatch one event of the `triage` queue."""
