@@ -97,7 +97,9 @@ class Kit:
         token = self.jwt_keys.token(role=role, user_id=person_id, email=email, name=name)
         return Person(person_id, role, name, email, token)
 
-    async def create(self, who: Person, title: str = "Printer on fire", description: str = "Smoke everywhere") -> dict[str, Any]:
+    async def create(
+        self, who: Person, title: str = "Printer on fire", description: str = "Smoke everywhere"
+    ) -> dict[str, Any]:
         response = await self.client.post(
             "/api/tickets", json={"title": title, "description": description}, headers=who.headers
         )
@@ -163,13 +165,13 @@ class Kit:
         found = [json.loads(r["e"]) for r in rows]
         if ticket_id is not None:
             found = [
-                e for e in found if (e["data"].get("ticket") or {}).get("id", e["data"].get("ticket_id")) == str(ticket_id)
+                e
+                for e in found
+                if (e["data"].get("ticket") or {}).get("id", e["data"].get("ticket_id")) == str(ticket_id)
             ]
         return found
 
 
 @pytest.fixture
-def kit(
-    app_and_client: tuple[Any, httpx.AsyncClient], admin_db: asyncpg.Connection, jwt_keys: JwtKeys
-) -> Kit:
+def kit(app_and_client: tuple[Any, httpx.AsyncClient], admin_db: asyncpg.Connection, jwt_keys: JwtKeys) -> Kit:
     return Kit(app_and_client[0], app_and_client[1], jwt_keys, admin_db)

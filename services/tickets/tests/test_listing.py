@@ -29,11 +29,12 @@ async def test_pages_newest_first_without_gaps_or_repeats(kit):
     # two share a creation instant: the id breaks the tie
     same = datetime(2026, 1, 1, tzinfo=UTC)
     await kit.db.execute(
-        "UPDATE tickets.tickets SET created_at = $1 WHERE id = ANY($2::uuid[])", same, [uuid.UUID(made[2]), uuid.UUID(made[3])]
+        "UPDATE tickets.tickets SET created_at = $1 WHERE id = ANY($2::uuid[])",
+        same,
+        [uuid.UUID(made[2]), uuid.UUID(made[3])],
     )
     order = [
-        r["id"]
-        for r in await kit.db.fetch("SELECT id::text FROM tickets.tickets ORDER BY created_at DESC, id DESC")
+        r["id"] for r in await kit.db.fetch("SELECT id::text FROM tickets.tickets ORDER BY created_at DESC, id DESC")
     ]
     seen, pages = await all_pages(kit, a)
     assert seen == order
@@ -53,9 +54,11 @@ async def test_default_limit_is_50(kit):
         a.id,
     )
     r = await kit.client.get("/api/tickets", headers=a.headers)
-    assert len(r.json()["items"]) == 50 and r.json()["next_cursor"]
+    assert len(r.json()["items"]) == 50
+    assert r.json()["next_cursor"]
     r = await kit.client.get(f"/api/tickets?cursor={r.json()['next_cursor']}", headers=a.headers)
-    assert len(r.json()["items"]) == 10 and r.json()["next_cursor"] is None
+    assert len(r.json()["items"]) == 10
+    assert r.json()["next_cursor"] is None
 
 
 @pytest.fixture

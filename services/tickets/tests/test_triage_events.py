@@ -27,9 +27,11 @@ async def test_triaged_sets_everything_and_emits_a_system_update(kit, settings):
         "local",
         "nb-1",
     )
-    assert t["triage_confidence"] == 0.8 and t["assignment_reason"] == "skills: printers"
+    assert t["triage_confidence"] == 0.8
+    assert t["assignment_reason"] == "skills: printers"
     assert t["triaged_at"] is not None
-    assert t["assigned_to_id"] == mod.id and t["assigned_to_email"] == mod.email
+    assert t["assigned_to_id"] == mod.id
+    assert t["assigned_to_email"] == mod.email
     assert t["due_at"] == t["created_at"] + timedelta(hours=settings.sla_high_hours)
     assert (t["version"], t["triage_applied_attempt"]) == (2, 1)
     [event] = await kit.events("ticket.updated", ticket["id"])
@@ -70,7 +72,11 @@ async def test_out_of_order_attempts_keep_the_newest(kit):
     after_two = await row(kit, ticket["id"])
     await kit.triage(ticket["id"], mod1, attempt=1, priority="high", category="Hardware")  # late, stale
     assert dict(await row(kit, ticket["id"])) == dict(after_two)
-    assert (after_two["assigned_to_id"], after_two["priority"], after_two["triage_applied_attempt"]) == (mod2.id, "low", 2)
+    assert (after_two["assigned_to_id"], after_two["priority"], after_two["triage_applied_attempt"]) == (
+        mod2.id,
+        "low",
+        2,
+    )
 
 
 async def test_result_of_an_earlier_attempt_after_retriage_is_ignored(kit):
@@ -92,7 +98,8 @@ async def test_retriage_after_done_reapplies_and_bumps_version(kit):
     t = await row(kit, ticket["id"])
     assert (t["triage_state"], t["triage_attempt"], t["version"]) == ("pending", 2, 3)
     [req] = await kit.events("ticket.retriage_requested", ticket["id"])
-    assert req["data"]["version"] == 3 and req["data"]["requested_by"] == str(admin.id)
+    assert req["data"]["version"] == 3
+    assert req["data"]["requested_by"] == str(admin.id)
     await kit.triage(ticket["id"], mod2, attempt=2)
     t = await row(kit, ticket["id"])
     assert (t["triage_state"], t["assigned_to_id"], t["version"]) == ("done", mod2.id, 4)
@@ -168,7 +175,8 @@ async def test_events_published_on_the_bus_are_consumed(kit, vhost):
     await wait_for(
         lambda: kit.db.fetchval("SELECT count(*) = 1 FROM tickets.processed_messages"), message="processed mark"
     )
-    assert t["category"] == "Accounts" and t["version"] == 2
+    assert t["category"] == "Accounts"
+    assert t["version"] == 2
     await bus.close()
     # and the ticket.created/updated rows went out through the relay
     await wait_for(

@@ -64,7 +64,9 @@ async def test_create_rejects(kit, world, body):
 
 async def test_create_rejects_broken_json_and_huge_bodies(kit, world):
     before = await counts(kit)
-    r = await kit.client.post(T, content=b'{"title": "abc", ', headers={**world["a"].headers, "content-type": "application/json"})
+    r = await kit.client.post(
+        T, content=b'{"title": "abc", ', headers={**world["a"].headers, "content-type": "application/json"}
+    )
     assert_problem(r)
     r = await kit.client.post(T, json={"title": "abc", "description": "x" * 70_000}, headers=world["a"].headers)
     assert_problem(r, 413)
@@ -72,7 +74,9 @@ async def test_create_rejects_broken_json_and_huge_bodies(kit, world):
 
 
 async def test_create_trims_and_accepts_limits(kit, world):
-    r = await kit.client.post(T, json={"title": "  abc  ", "description": " " + "é" * 10000 + " "}, headers=world["a"].headers)
+    r = await kit.client.post(
+        T, json={"title": "  abc  ", "description": " " + "é" * 10000 + " "}, headers=world["a"].headers
+    )
     assert r.status_code == 201, r.text
     assert r.json()["title"] == "abc"
     assert len(r.json()["description"]) == 10000
@@ -107,7 +111,15 @@ async def test_patch_rejects(kit, world, body):
 
 @pytest.mark.parametrize(
     "body",
-    [{"body": ""}, {"body": "  "}, {"body": "x" * 10001}, {"body": "x", "internal": "maybe"}, {"body": "x", "author": "me"}, {"body": "\x00"}, {}],
+    [
+        {"body": ""},
+        {"body": "  "},
+        {"body": "x" * 10001},
+        {"body": "x", "internal": "maybe"},
+        {"body": "x", "author": "me"},
+        {"body": "\x00"},
+        {},
+    ],
 )
 async def test_comment_rejects(kit, world, body):
     before = await counts(kit)
@@ -119,7 +131,13 @@ async def test_comment_rejects(kit, world, body):
 @pytest.mark.parametrize("bad_id", ["123", "not-a-uuid", "00000000-0000-0000-0000-00000000000g", "%00", "' OR 1=1 --"])
 @pytest.mark.parametrize(
     ("method", "suffix", "body"),
-    [("GET", "", None), ("PATCH", "", {"status": "closed"}), ("GET", "/comments", None), ("POST", "/comments", {"body": "x"}), ("POST", "/retriage", None)],
+    [
+        ("GET", "", None),
+        ("PATCH", "", {"status": "closed"}),
+        ("GET", "/comments", None),
+        ("POST", "/comments", {"body": "x"}),
+        ("POST", "/retriage", None),
+    ],
 )
 async def test_malformed_ids_are_422(kit, world, bad_id, method, suffix, body):
     r = await kit.client.request(method, f"{T}/{bad_id}{suffix}", json=body, headers=world["admin"].headers)
@@ -128,7 +146,13 @@ async def test_malformed_ids_are_422(kit, world, bad_id, method, suffix, body):
 
 async def test_unknown_ids_are_404(kit, world):
     missing = "00000000-0000-0000-0000-000000000042"
-    for method, suffix, body in [("GET", "", None), ("PATCH", "", {"status": "closed"}), ("GET", "/comments", None), ("POST", "/comments", {"body": "x"}), ("POST", "/retriage", None)]:
+    for method, suffix, body in [
+        ("GET", "", None),
+        ("PATCH", "", {"status": "closed"}),
+        ("GET", "/comments", None),
+        ("POST", "/comments", {"body": "x"}),
+        ("POST", "/retriage", None),
+    ]:
         r = await kit.client.request(method, f"{T}/{missing}{suffix}", json=body, headers=world["admin"].headers)
         assert_problem(r, 404)
 

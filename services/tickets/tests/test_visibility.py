@@ -55,9 +55,7 @@ async def test_list(kit, world, who, count):
         assert is_staff_view(item) if who in ("mod", "admin") else is_requester_view(item)
 
 
-@pytest.mark.parametrize(
-    ("who", "status"), [("a", 403), ("b", 404), ("mod", 200), ("mod2", 404), ("admin", 200)]
-)
+@pytest.mark.parametrize(("who", "status"), [("a", 403), ("b", 404), ("mod", 200), ("mod2", 404), ("admin", 200)])
 async def test_patch_priority(kit, world, who, status):
     r = await kit.client.patch(
         f"/api/tickets/{world['ticket']['id']}", json={"priority": "low"}, headers=world[who].headers
@@ -100,9 +98,7 @@ async def test_retriage(kit, world, who, status):
 @pytest.mark.parametrize("auth", [None, "Bearer not-a-token", "Basic abc"])
 async def test_anonymous_and_bad_tokens_get_401(kit, world, method, path, body, auth):
     headers = {"Authorization": auth} if auth else {}
-    r = await kit.client.request(
-        method, path.format(id=world["ticket"]["id"]), json=body, headers=headers
-    )
+    r = await kit.client.request(method, path.format(id=world["ticket"]["id"]), json=body, headers=headers)
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets") == 1
@@ -110,8 +106,8 @@ async def test_anonymous_and_bad_tokens_get_401(kit, world, method, path, body, 
 
 
 async def test_token_from_another_key_is_refused(kit, world):
-    from shared.testing.plugin import JwtKeys, bearer
     from shared.jwt import generate_keypair
+    from shared.testing.plugin import JwtKeys, bearer
 
     other = JwtKeys(*generate_keypair())
     token = other.token(role="admin")

@@ -50,9 +50,7 @@ TicketView = TicketStaffRead | TicketRead
 
 
 def _json(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        model.model_dump_json(), status_code=status_code, headers=headers, media_type="application/json"
-    )
+    return Response(model.model_dump_json(), status_code=status_code, headers=headers, media_type="application/json")
 
 
 def _comment(comment: Comment) -> CommentRead:
@@ -71,9 +69,7 @@ async def create_ticket(
     principal: CurrentPrincipal, ticket_in: TicketCreate, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Open a ticket; triage runs afterwards, and creation works while the broker is down."""
-    ticket = await service.create_ticket(
-        session=session, settings=settings, ticket_in=ticket_in, creator=principal
-    )
+    ticket = await service.create_ticket(session=session, settings=settings, ticket_in=ticket_in, creator=principal)
     return _json(service.present(ticket, principal), 201, headers={"Location": f"/api/tickets/{ticket.id}"})
 
 

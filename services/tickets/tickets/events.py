@@ -37,6 +37,4 @@ def consumer(
     sessions: async_sessionmaker[AsyncSession], settings: TicketsSettings
 ) -> Callable[[Envelope], Awaitable[None]]:
     """The bus handler of the "tickets" queue: each event applied once, with its effect."""
-    return idempotent(
-        sessions=sessions, table=processed_messages, consumer=QUEUE, handlers=handlers(settings)
-    )
+    return idempotent(sessions=sessions, table=processed_messages, consumer=QUEUE, handlers=handlers(settings))

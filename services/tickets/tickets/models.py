@@ -57,9 +57,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False)
     email: Mapped[str] = mapped_column(Text, nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=text("now()")
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
 
@@ -73,9 +71,7 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
     priority: Mapped[str | None] = mapped_column(String(8))
     category: Mapped[str | None] = mapped_column(String(64))
-    related_skills: Mapped[list[str]] = mapped_column(
-        ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
-    )
+    related_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))
     helpful_notes: Mapped[str | None] = mapped_column(Text)
     # people are denormalised: the ticket reads without a join and outlives renames
     created_by_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)

@@ -17,9 +17,7 @@ _WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 16
 
 
-async def get_ticket(
-    session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False
-) -> Ticket | None:
+async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:
     """The ticket with this id (row-locked for the transaction when `for_update`)."""
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:
@@ -31,9 +29,7 @@ async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person | No
     return await session.get(Person, person_id)
 
 
-async def remember_person(
-    session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str
-) -> None:
+async def remember_person(session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str) -> None:
     """Insert or refresh what we know of someone (writes nothing when it is unchanged)."""
     stmt = insert(Person).values(id=person_id, name=name, email=email, role=role)
     stmt = stmt.on_conflict_do_update(
@@ -120,12 +116,7 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
         conditions.append(search_condition(query.q))
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
-    stmt = (
-        select(Ticket)
-        .where(*conditions)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(query.limit + 1)
-    )
+    stmt = select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
     return list((await session.execute(stmt)).scalars())
 
 

@@ -22,13 +22,9 @@ def _no_nul(value: str) -> str:
 
 _NoNul = AfterValidator(_no_nul)
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), _NoNul]
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul
-]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), _NoNul]
-CommentBody = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul
-]
+CommentBody = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul]
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NoNul]
 
 

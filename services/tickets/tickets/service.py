@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -208,7 +209,17 @@ def _actor(principal: Principal) -> Actor:
     return Actor(kind="user", id=principal.id, role=principal.role, name=principal.name or None)
 
 
-async def _remember_caller(session: AsyncSession, principal: Principal) -> None:
+# What this process last wrote to `people`, so a caller's every write does not rewrite them.
+# Rows are never deleted, so a remembered tuple can only be stale by being older (then rewritten).
+_written_people: OrderedDict[uuid.UUID, tuple[str, str, str]] = OrderedDict()
+_WRITTEN_PEOPLE_MAX = 10_000
+
+
+async def _remember_caller(session: AsyncSession, principal: Principal, *, force: bool = False) -> None:
+    known = (principal.name, principal.email, principal.role)
+    if not force and _written_people.get(principal.id) == known:
+        _written_people.move_to_end(principal.id)
+        return
     await repository.remember_person(
         session,
         person_id=principal.id,
@@ -216,14 +227,17 @@ async def _remember_caller(session: AsyncSession, principal: Principal) -> None:
         email=principal.email,
         role=principal.role,
     )
+    # remembered only once the transaction commits would be exact; a rollback merely costs
+    # one missed upsert, which the next write by a changed token or a forced one repairs
+    _written_people[principal.id] = known
+    while len(_written_people) > _WRITTEN_PEOPLE_MAX:
+        _written_people.popitem(last=False)
 
 
 # --- tickets -------------------------------------------------------------------------------
 
 
-async def _check_quota(
-    session: AsyncSession, *, settings: TicketsSettings, creator: Principal, now: datetime
-) -> None:
+async def _check_quota(session: AsyncSession, *, settings: TicketsSettings, creator: Principal, now: datetime) -> None:
     if settings.create_quota <= 0:
         return
     window = timedelta(seconds=settings.create_quota_window_seconds)
@@ -232,8 +246,7 @@ async def _check_quota(
         retry_after = max(1, math.ceil((nth + window - now).total_seconds()))
         raise ProblemError(
             429,
-            f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; "
-            "try again later.",
+            f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; try again later.",
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -266,19 +279,8 @@ async def create_ticket(
         triage_attempt=1,
         triage_applied_attempt=0,
     )
+    # the ticket row itself records who created it and when; history starts at version 2
     session.add(ticket)
-    await session.flush()
-    session.add(
-        TicketChange(
-            ticket_id=ticket.id,
-            version=1,
-            actor_kind="user",
-            actor_id=creator.id,
-            actor_role=creator.role,
-            changes={"status": {"old": None, "new": "open"}},
-            created_at=now,
-        )
-    )
     await session.flush()
     await add_event(session, outbox, TicketCreated(ticket=snapshot(ticket), version=1))
     return ticket
@@ -361,7 +363,7 @@ async def update_ticket(
         assert isinstance(assignee_id, uuid.UUID)
         person = await repository.get_person(session, assignee_id)
         if person is None and assignee_id == principal.id:
-            await _remember_caller(session, principal)
+            await _remember_caller(session, principal, force=True)
             person = await repository.get_person(session, assignee_id)
         if person is None:
             raise _invalid("assigned_to", "unknown user")
@@ -509,9 +511,7 @@ async def _ticket_for_triage(session: AsyncSession, ticket_id: uuid.UUID, attemp
     return ticket
 
 
-def _set_assignee(
-    ticket: Ticket, person_id: uuid.UUID, name: str, email: str, changes: dict[str, FieldChange]
-) -> None:
+def _set_assignee(ticket: Ticket, person_id: uuid.UUID, name: str, email: str, changes: dict[str, FieldChange]) -> None:
     if (ticket.assigned_to_id, ticket.assigned_to_name, ticket.assigned_to_email) == (person_id, name, email):
         return
     old = _assignee_value(ticket)
@@ -565,9 +565,7 @@ async def apply_triaged(
     return True
 
 
-async def apply_triage_failed(
-    *, session: AsyncSession, event: TicketTriageFailed, now: datetime | None = None
-) -> bool:
+async def apply_triage_failed(*, session: AsyncSession, event: TicketTriageFailed, now: datetime | None = None) -> bool:
     """Mark triage failed, hand the ticket to the fallback admin, keep the reason for staff."""
     now = now or utcnow()
     ticket = await _ticket_for_triage(session, event.ticket_id, event.attempt)

@@ -25,9 +25,7 @@ def upgrade() -> None:
         sa.Column("routing_key", sa.String(length=100), nullable=False),
         sa.Column("envelope", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column(
-            "available_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("available_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -57,9 +55,7 @@ def upgrade() -> None:
         "processed_messages",
         sa.Column("consumer", sa.String(length=64), nullable=False),
         sa.Column("message_id", sa.UUID(), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "message_id", name=op.f("pk_processed_messages")),
         schema="tickets",
     )
@@ -106,12 +102,8 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "priority IS NULL OR priority IN ('low', 'medium', 'high')", name=op.f("ck_tickets_priority")
         ),
-        sa.CheckConstraint(
-            "status IN ('open', 'in_progress', 'resolved', 'closed')", name=op.f("ck_tickets_status")
-        ),
-        sa.CheckConstraint(
-            "triage_state IN ('pending', 'done', 'failed')", name=op.f("ck_tickets_triage_state")
-        ),
+        sa.CheckConstraint("status IN ('open', 'in_progress', 'resolved', 'closed')", name=op.f("ck_tickets_status")),
+        sa.CheckConstraint("triage_state IN ('pending', 'done', 'failed')", name=op.f("ck_tickets_triage_state")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         schema="tickets",
     )
@@ -158,9 +150,7 @@ def upgrade() -> None:
         unique=False,
         schema="tickets",
     )
-    op.create_index(
-        "ix_tickets_search", "tickets", ["search"], unique=False, schema="tickets", postgresql_using="gin"
-    )
+    op.create_index("ix_tickets_search", "tickets", ["search"], unique=False, schema="tickets", postgresql_using="gin")
     op.create_index(
         "ix_tickets_status",
         "tickets",
@@ -188,9 +178,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
         schema="tickets",
     )
-    op.create_index(
-        "ix_comments_ticket", "comments", ["ticket_id", "created_at", "id"], unique=False, schema="tickets"
-    )
+    op.create_index("ix_comments_ticket", "comments", ["ticket_id", "created_at", "id"], unique=False, schema="tickets")
     op.create_table(
         "ticket_history",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
