@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
+from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
+from shared.settings import ServiceSettings
 
 from .conftest import EMPTY_ENV_FILE, ROOT, Process, compose_env, run, tool
 
@@ -121,3 +129,38 @@ def test_every_secret_is_required() -> None:
     for name in SECRETS:
         assert f"${{{name}:?" in text, name
         assert f"${{{name}:-" not in text, f"{name} must have no default"
+
+
+def test_a_generated_env_passes_every_services_production_checks(
+    tmp_path: Path, container_processes: list[Process], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`sh deploy/gen-env.sh > .env` then compose: each service accepts its environment with
+    ENVIRONMENT=production (real keys, long passwords, no guest account, a usable WEB_BASE_URL)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed by deploy/gen-env.sh")
+    generated = run(["sh", str(ROOT / "deploy" / "gen-env.sh")], cwd=tmp_path)
+    assert generated.returncode == 0, generated.stderr
+    env_file = tmp_path / "generated.env"
+    env_file.write_text(generated.stdout)
+    env = {k: v for k, v in compose_env().items() if k not in set(SECRETS) | {"WEB_BASE_URL"}}
+    result = run([tool("docker-compose"), "--project-directory", str(ROOT), "-f",
+                  str(ROOT / "docker-compose.yml"), "--env-file", str(env_file), "config"],
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    for p in container_processes:
+        environment = {k: str(v) for k, v in services[p.name]["environment"].items()}
+        assert environment["ENVIRONMENT"] == "production"
+        module = importlib.import_module(f"{p.name}.settings")
+        settings_class = next(
+            c for c in vars(module).values()
+            if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
+        )
+        for name in os.environ:
+            if name in environment or name.isupper():
+                monkeypatch.delenv(name, raising=False)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        settings = settings_class()
+        assert settings.production, p.name
