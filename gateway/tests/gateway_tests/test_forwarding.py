@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+import uvicorn
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.testing.plugin import JwtKeys, app_client, bearer
@@ -227,3 +229,44 @@ async def test_metrics_are_served(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/metrics")
     assert response.status_code == 200
     assert "http_requests_total" in response.text
+
+
+async def test_over_real_http_chunked_bodies_are_limited_and_ids_returned(
+    make_settings: Callable[..., GatewaySettings], upstreams: dict[str, StandIn], jwt_keys: JwtKeys
+) -> None:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(make_settings()), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(250):
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        user = {**bearer(jwt_keys.token()), "Content-Type": "application/json"}
+        marker = uuid.uuid4().hex
+
+        async def chunks(total: int) -> AsyncIterator[bytes]:
+            yield ('{"m": "' + marker + '", "pad": "').encode()
+            for _ in range(total // 4096):
+                yield b"c" * 4096
+            yield b'"}'
+
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            response = await client.post("/api/tickets", content=chunks(80 * 1024), headers=user)
+            assert response.status_code == 413
+            assert response.headers["content-type"] == "application/problem+json"
+            assert upstreams["tickets"].requests_with(marker) == []
+
+            response = await client.post(
+                "/api/tickets", content=chunks(16 * 1024), headers={**user, "X-Request-ID": "real-http-1"}
+            )
+            assert response.status_code == 200
+            assert response.headers["x-request-id"] == "real-http-1"
+            (seen,) = upstreams["tickets"].requests_with(marker)
+            assert seen["headers"]["x-request-id"] == "real-http-1"
+            assert len(seen["body"]) > 16 * 1024
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
