@@ -182,7 +182,7 @@ class LocalModel:
             raise ValueError("categories must not be empty")
         text = model_input(ticket.title, ticket.description)
         x, tfidf = self._fit.features.transform([text])
-        sims = np.asarray((self._index @ tfidf.T).toarray()).ravel() if self._neighbours else np.zeros(0)
+        sims = np.asarray(self._index @ tfidf.toarray().ravel()) if self._neighbours else np.zeros(0)
         allowed = {c.casefold(): c for c in reversed(categories)}
         ranked = self._category_probs(x, allowed)
         twin = self._near_duplicate(sims, allowed)
