@@ -106,6 +106,8 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     const assignee = await admin.getByTestId('ticket-assignee').innerText()
     const reason = await admin.getByTestId('assignment-reason').innerText()
     assert.equal(assignee.trim(), moderator.name, `assigned to "${assignee}" instead; reason: ${reason}`)
+    await admin.getByText('Decision log').click()
+    await admin.locator('details[open] table tbody tr').first().waitFor()
     await shot(admin, '08-ticket-admin-view')
   })
 
@@ -129,6 +131,14 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await mod.getByRole('textbox', { name: 'Add a comment' }).fill('We have refunded the duplicate charge; it shows in 3-5 days.')
     await mod.getByRole('button', { name: 'Send reply' }).click()
     await mod.getByText('We have refunded the duplicate charge').waitFor()
+
+    // A human correction of the priority (kept by triage as a labelled example).
+    const current = (await mod.getByTestId('ticket-priority').innerText()).trim().toLowerCase()
+    const corrected = current === 'high' ? 'medium' : 'high'
+    await mod.getByLabel('Priority', { exact: true }).selectOption(corrected)
+    await mod.getByRole('button', { name: 'Save correction' }).click()
+    await mod.getByText('Correction saved.').waitFor()
+    assert.equal((await mod.getByTestId('ticket-priority').innerText()).trim().toLowerCase(), corrected)
 
     await mod.getByRole('button', { name: 'Start work' }).click()
     await mod.getByTestId('ticket-status').getByText('In progress').waitFor()
@@ -164,6 +174,10 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await admin.getByText('Line 4: priority must be low, medium or high').waitFor()
     await admin.getByRole('button', { name: 'Upload 2 examples' }).click()
     await admin.getByText('examples accepted').waitFor()
+    await admin.getByRole('button', { name: 'Save categories' }).click()
+    await admin.getByText('Categories saved.').waitFor()
+    await admin.getByRole('button', { name: 'Retrain now' }).click()
+    await admin.getByText(/Training…|Retraining finished/).waitFor()
     await shot(admin, '13-admin-triage')
     await admin.goto('/admin/dashboard')
     await admin.getByTestId('dashboard-stats').waitFor()
