@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import secrets
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -17,6 +20,7 @@ T = TypeVar("T")
 TIME_COST = 2
 MEMORY_COST_KIB = 19 * 1024
 PARALLELISM = 1
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
 def make_hasher() -> PasswordHasher:
@@ -30,10 +34,27 @@ def make_hasher() -> PasswordHasher:
     )
 
 
+def _return_big_blocks_to_the_os() -> None:
+    """Make glibc serve (and give back) big blocks with mmap, whatever their history.
+
+    glibc raises its mmap threshold after a big block is freed, so each argon2 thread's 19 MiB
+    then stays in that thread's arena for good: about 38 MB of resident memory for two workers,
+    measured here. Fixing the threshold at glibc's default keeps the process near its idle size.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
+        pass
+
+
 class Passwords:
     """Hashes and verifies passwords off the event loop, at most `workers` at a time."""
 
     def __init__(self, *, workers: int = 2, hasher: PasswordHasher | None = None) -> None:
+        _return_big_blocks_to_the_os()
         self._hasher = hasher or make_hasher()
         # bounded: each hash holds 19 MiB while it runs, and a burst of logins must not
         # turn into a burst of memory

@@ -562,3 +562,12 @@ async def test_control_characters_anywhere_are_refused_not_crashed_on(client, db
     response = await client.post("/api/auth/update-user", json={"email": "nul@example.test\x00"}, headers=admin)
     assert_problem(response, 422)
     assert_problem(await client.get("/api/auth/users", params={"cursor": "\x00"}, headers=admin), 422)
+
+
+async def test_malformed_requests_get_problem_documents(client):
+    bad_utf8 = await client.post("/api/auth/login", content=b"\xff\xfe", headers={"content-type": "application/json"})
+    assert_problem(bad_utf8, 422)
+    assert_problem(await client.delete("/api/auth/me"), 405)
+    assert_problem(await client.get("/api/auth/nowhere"), 404)
+    form = await client.post("/api/auth/signup", data={"email": "f@example.test", "password": PASSWORD})
+    assert_problem(form, 422)
