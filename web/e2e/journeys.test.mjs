@@ -206,6 +206,21 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await phone.getByRole('button', { name: 'Menu' }).click()
     await phone.getByRole('link', { name: 'New ticket' }).waitFor()
     await phone.context().close()
+
+    const adminPhone = await newPage(browser, { width: 375, height: 800 })
+    await signIn(adminPhone, adminCredentials())
+    for (const path of ['/admin/dashboard', '/admin/tickets', '/admin/users', '/admin/triage', '/queue', `/tickets/${ticketId}`, '/settings/notifications']) {
+      await adminPhone.goto(path)
+      await adminPhone.locator('main h1').first().waitFor()
+      await adminPhone.waitForLoadState('networkidle')
+      const over = await adminPhone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      assert.ok(over <= 0, `no horizontal scrolling at 375 px on ${path} (overflow ${over}px)`)
+    }
+    await shot(adminPhone, '16b-phone-admin-preferences')
+    await adminPhone.goto('/admin/dashboard')
+    await adminPhone.getByTestId('dashboard-stats').waitFor()
+    await shot(adminPhone, '16c-phone-admin-dashboard')
+    await adminPhone.context().close()
   })
 
   test('session: a reload keeps it; a rejected or expired token ends it with a message', async () => {

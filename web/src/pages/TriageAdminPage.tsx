@@ -244,7 +244,7 @@ function ModelPanel() {
       <ErrorAlert error={error} />
       {requested && <Alert kind={watchUntil || model?.training ? 'info' : 'success'}>{watchUntil || model?.training ? <><Spinner /> Training… the current model keeps triaging until the new one is ready.</> : finished ? `Retraining finished: version ${model?.version ?? '?'} is live.` : 'Retraining requested; refresh to see when it is done.'}</Alert>}
       <div className="form-actions">
-        <button type="button" className="btn" onClick={retrain} disabled={busy}>{busy ? <><Spinner /> Requesting…</> : 'Retrain now'}</button>
+        <button type="button" className="btn" onClick={retrain} disabled={busy || Boolean(model?.training)}>{busy ? <><Spinner /> Requesting…</> : 'Retrain now'}</button>
         <button type="button" className="btn btn-ghost" onClick={() => void load()}>Refresh</button>
       </div>
       <p className="muted small">Metrics come from cross-validation on the examples.</p>
