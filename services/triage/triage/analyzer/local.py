@@ -56,6 +56,9 @@ MAX_NOTES = 3
 MIN_SIMILARITY = 0.08
 # Cosine similarity above which a training ticket counts as the same ticket (measured: 0.4).
 NEAR_DUPLICATE = 0.4
+# Bounds on the stored model when the history grows long (no effect at a few thousand examples).
+MAX_FEATURES = 200_000
+MAX_CITABLE = 20_000
 # Class weights (n / (k * n_c)) ** 0.75: between unweighted and "balanced"; measured to keep
 # most of balanced's macro-F1 gain while losing less accuracy on the big classes.
 CLASS_WEIGHT_POWER = 0.75
@@ -117,7 +120,7 @@ class _Fit:
 def _fit(
     texts: Sequence[str], cats: Sequence[str], pris: Sequence[str], weights: np.ndarray
 ) -> tuple[_Fit, csr_matrix, csr_matrix]:
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode", max_features=MAX_FEATURES)
     words.fit(texts)
     # The pruned-term set is only kept for introspection and can be large: drop it before pickling.
     words.stop_words_ = None
@@ -376,6 +379,8 @@ def train(examples: Sequence[Example], *, categories: Sequence[str], version: st
     pris = [ex.priority for ex in usable]
     metrics, temperature = _cv_metrics(texts, cats, pris, weights, history)
     fit, _, tfidf = _fit(texts, cats, pris, weights)
+    # Notes cite the newest examples only, which bounds the stored size with a long history.
+    keep = slice(max(0, len(usable) - MAX_CITABLE), len(usable))
     neighbours = tuple(
         _Neighbour(
             ref=ex.ref,
@@ -385,7 +390,7 @@ def train(examples: Sequence[Example], *, categories: Sequence[str], version: st
             skills=tuple(ex.skills),
             resolution=ex.resolution,
         )
-        for ex, cat in zip(usable, cats, strict=True)
+        for ex, cat in zip(usable[keep], cats[keep], strict=True)
     )
     descriptions = {name.casefold(): desc for name, desc in DEFAULT_CATEGORIES}
     return LocalModel(
@@ -394,7 +399,7 @@ def train(examples: Sequence[Example], *, categories: Sequence[str], version: st
         examples=len(usable),
         metrics=metrics,
         _fit=fit,
-        _index=tfidf,
+        _index=tfidf[keep],
         _neighbours=neighbours,
         _temperature=temperature,
         _descriptions=descriptions,
