@@ -300,17 +300,17 @@ async def test_signup_and_login_tokens_verify_with_the_configured_public_key(cli
 # --- users (admin) --------------------------------------------------------------------------
 
 
-async def test_users_is_for_admins_only(client, db: Db):
-    user = await make_user(client, db, "plain@example.test")
-    moderator = await make_user(client, db, "mod@example.test", "moderator")
+async def test_users_is_for_admins_only(client, db: Db, jwt_keys: JwtKeys):
+    user = await make_user(db, jwt_keys, "plain@example.test")
+    moderator = await make_user(db, jwt_keys, "mod@example.test", "moderator")
     assert_problem(await client.get("/api/auth/users", headers=user), 403)
     assert_problem(await client.get("/api/auth/users", headers=moderator), 403)
     assert_problem(await client.get("/api/auth/users"), 401)
 
 
-async def test_users_lists_filters_and_refuses_bad_queries(client, db: Db):
-    admin = await make_user(client, db, "boss@example.test", "admin")
-    await make_user(client, db, "mod1@example.test", "moderator")
+async def test_users_lists_filters_and_refuses_bad_queries(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "boss@example.test", "admin")
+    await make_user(db, jwt_keys, "mod1@example.test", "moderator")
     await signup(client, "carol@example.test", name="Carol 100%_real")
     await signup(client, "dave@example.test", name="Dave")
     everyone = await client.get("/api/auth/users", headers=admin)
@@ -345,8 +345,8 @@ async def test_users_lists_filters_and_refuses_bad_queries(client, db: Db):
         assert_problem(await client.get("/api/auth/users", params=params, headers=admin), 422)
 
 
-async def test_pagination_walks_every_user_once_newest_first(client, db: Db):
-    admin = await make_user(client, db, "pager@example.test", "admin")
+async def test_pagination_walks_every_user_once_newest_first(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "pager@example.test", "admin")
     # 37 more users, several sharing one created_at, so the id must break ties
     await db.execute(
         """
@@ -381,8 +381,8 @@ async def test_pagination_walks_every_user_once_newest_first(client, db: Db):
 # --- update-user (admin) --------------------------------------------------------------------
 
 
-async def test_update_user_sets_role_and_normalised_skills(client, db: Db):
-    admin = await make_user(client, db, "root@example.test", "admin")
+async def test_update_user_sets_role_and_normalised_skills(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "root@example.test", "admin")
     await signup(client, "helper@example.test")
     response = await client.post(
         "/api/auth/update-user",
@@ -408,10 +408,10 @@ async def test_update_user_sets_role_and_normalised_skills(client, db: Db):
     assert row["revision"] == 2
 
 
-async def test_update_user_refusals(client, db: Db):
-    admin = await make_user(client, db, "chief@example.test", "admin")
-    user = await make_user(client, db, "someone@example.test")
-    moderator = await make_user(client, db, "mid@example.test", "moderator")
+async def test_update_user_refusals(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "chief@example.test", "admin")
+    user = await make_user(db, jwt_keys, "someone@example.test")
+    moderator = await make_user(db, jwt_keys, "mid@example.test", "moderator")
     assert_problem(
         await client.post(
             "/api/auth/update-user", json={"email": "nobody@example.test", "role": "user"}, headers=admin
@@ -445,8 +445,8 @@ async def test_update_user_refusals(client, db: Db):
     assert await db.fetchval("SELECT count(*) FROM auth.outbox WHERE routing_key = 'user.updated'") == 0
 
 
-async def test_the_last_admin_cannot_be_demoted_or_disabled(client, db: Db):
-    admin = await make_user(client, db, "only@example.test", "admin")
+async def test_the_last_admin_cannot_be_demoted_or_disabled(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "only@example.test", "admin")
     for change in ({"role": "moderator"}, {"role": "user"}, {"active": False}):
         response = await client.post(
             "/api/auth/update-user", json={"email": "only@example.test", **change}, headers=admin
@@ -467,9 +467,9 @@ async def test_the_last_admin_cannot_be_demoted_or_disabled(client, db: Db):
     assert down.json()["role"] == "user"
 
 
-async def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, db: Db):
-    a = await make_user(client, db, "a@example.test", "admin")
-    b = await make_user(client, db, "b@example.test", "admin")
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, db: Db, jwt_keys: JwtKeys):
+    a = await make_user(db, jwt_keys, "a@example.test", "admin")
+    b = await make_user(db, jwt_keys, "b@example.test", "admin")
     for _ in range(3):
         ra, rb = await asyncio.gather(
             client.post("/api/auth/update-user", json={"email": "b@example.test", "role": "user"}, headers=a),
@@ -485,9 +485,9 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, db
         b = bearer((await login(client, "b@example.test"))["token"])
 
 
-async def test_a_lowered_role_revokes_old_tokens(client, db: Db):
-    admin = await make_user(client, db, "rev-admin@example.test", "admin")
-    moderator = await make_user(client, db, "rev-mod@example.test", "moderator")
+async def test_a_lowered_role_revokes_old_tokens(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "rev-admin@example.test", "admin")
+    moderator = await make_user(db, jwt_keys, "rev-mod@example.test", "moderator")
     assert (await client.get("/api/auth/me", headers=moderator)).status_code == 200
     before = datetime.now(UTC)
     response = await client.post(
@@ -517,9 +517,9 @@ async def test_a_lowered_role_revokes_old_tokens(client, db: Db):
     assert [i["user_id"] for i in (await client.get("/internal/revocations")).json()["items"]] == [user_id]
 
 
-async def test_a_disabled_user_loses_access_at_once_and_can_be_enabled_again(client, db: Db):
-    admin = await make_user(client, db, "boss2@example.test", "admin")
-    victim = await make_user(client, db, "off@example.test")
+async def test_a_disabled_user_loses_access_at_once_and_can_be_enabled_again(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "boss2@example.test", "admin")
+    victim = await make_user(db, jwt_keys, "off@example.test")
     response = await client.post(
         "/api/auth/update-user", json={"email": "off@example.test", "active": False}, headers=admin
     )
@@ -551,8 +551,8 @@ async def test_health_and_readiness(client):
     assert ready.json()["checks"] == {"database": True, "broker": True}
 
 
-async def test_control_characters_anywhere_are_refused_not_crashed_on(client, db: Db):
-    admin = await make_user(client, db, "nul@example.test", "admin")
+async def test_control_characters_anywhere_are_refused_not_crashed_on(client, db: Db, jwt_keys: JwtKeys):
+    admin = await make_user(db, jwt_keys, "nul@example.test", "admin")
     for email in ("nul\x00@example.test", "a\x00b"):
         response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
         assert response.status_code in (401, 422), response.text

@@ -15,7 +15,7 @@ from auth.app import create_app
 from auth.settings import AuthSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.events import UserRegistered, UserUpdated
-from shared.testing.plugin import app_client, bearer, wait_for
+from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
 from shared.testing.proxy import TcpProxy
 
 from .helpers import PASSWORD, Db, EventTap, login, make_user, signup
@@ -52,8 +52,10 @@ async def test_signup_publishes_user_registered(client, tap: EventTap):
     assert envelope.version == 1
 
 
-async def test_update_user_publishes_user_updated_with_changes_and_revisions(client, db: Db, tap: EventTap):
-    admin = await make_user(client, db, "admin@example.test", "admin")
+async def test_update_user_publishes_user_updated_with_changes_and_revisions(
+    client, db: Db, tap: EventTap, jwt_keys: JwtKeys
+):
+    admin = await make_user(db, jwt_keys, "admin@example.test", "admin")
     user = (await signup(client, "staff@example.test"))["user"]
     await client.post(
         "/api/auth/update-user",
