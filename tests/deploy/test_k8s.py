@@ -4,10 +4,17 @@ architecture asks for."""
 
 from __future__ import annotations
 
+import base64
+import importlib
+import os
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from shared.settings import ServiceSettings
 
 from .conftest import DEPLOY, OVERLAYS, TOOLS_DIR, Process, by_kind, run, tool
 
@@ -299,3 +306,102 @@ def test_images_are_tagged_and_everything_is_namespaced(
             for c in obj["spec"]["template"]["spec"]["containers"]:
                 assert ":" in c["image"], c["image"]
                 assert not c["image"].endswith(":latest"), c["image"]
+
+
+# --- make-secrets.sh: the Secrets it makes are the ones the manifests reference ---------------
+
+def make_secrets(tmp_path: Path, *args: str, **env: str) -> dict[str, dict[str, str]]:
+    """Run deploy/k8s/make-secrets.sh with a kubectl that renders instead of applying."""
+    applied = tmp_path / "applied.yaml"
+    fake = tmp_path / "kubectl"
+    fake.write_text(
+        "#!/bin/bash\n"
+        f'case "$*" in\n'
+        f'  *"create secret"*) exec "{tool("kubectl")}" "$@" ;;\n'
+        f'  "apply -f -") cat >> "{applied}"; echo "---" >> "{applied}" ;;\n'
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    result = run(["bash", str(DEPLOY / "k8s" / "make-secrets.sh"), *args],
+                 env={"PATH": os.environ["PATH"], "KUBECTL": str(fake),
+                      "KUBECONFIG": os.devnull, **env})
+    assert result.returncode == 0, result.stderr
+    secrets = {}
+    for doc in yaml.safe_load_all(applied.read_text()):
+        if doc:
+            secrets[doc["metadata"]["name"]] = {
+                k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()
+            }
+    return secrets
+
+
+def resolved_env(c: Obj, configmaps: dict[str, Obj], secrets: dict[str, dict[str, str]]
+                 ) -> dict[str, str]:
+    env = {}
+    for e in c.get("env", []):
+        source = e.get("valueFrom", {})
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[e["name"]] = configmaps[ref["name"]]["data"][ref["key"]]
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            value = secrets.get(ref["name"], {}).get(ref["key"])
+            if value is None:
+                assert ref.get("optional"), f"secret {ref['name']}/{ref['key']} is not made"
+                continue
+            env[e["name"]] = value
+        else:
+            env[e["name"]] = e["value"]
+    return env
+
+
+def test_dev_secrets_cover_every_reference(
+    tmp_path: Path, manifests: dict[str, list[Obj]],
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed by make-secrets.sh")
+    secrets = make_secrets(tmp_path, "helpdesk-dev", "--dev")
+    objects = manifests["dev"]
+    configmaps = by_kind(objects, "ConfigMap")
+    for kind in ("Deployment", "Job", "StatefulSet"):
+        for obj in by_kind(objects, kind).values():
+            for c in obj["spec"]["template"]["spec"]["containers"]:
+                resolved_env(c, configmaps, secrets)
+                for source in c.get("envFrom", []):
+                    assert source["secretRef"]["name"] in secrets
+    users = secrets["helpdesk-rabbitmq-users"]
+    assert set(users) == {f"{u}_RABBITMQ_PASSWORD" for u in
+                          ("ADMIN", "AUTH", "TICKETS", "TRIAGE", "NOTIFIER", "GATEWAY", "MONITOR")}
+    assert secrets["helpdesk-keda-rabbitmq"]["host"] == (
+        f"http://monitor:{users['MONITOR_RABBITMQ_PASSWORD']}@rabbitmq:15672/"
+    )
+
+
+def test_prod_manifests_with_made_secrets_pass_every_services_production_checks(
+    tmp_path: Path, manifests: dict[str, list[Obj]], container_processes: list[Process],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed by make-secrets.sh")
+    secrets = make_secrets(tmp_path, "helpdesk", PG_HOST="db.internal",
+                           PG_ADMIN_DSN="postgresql://postgres:x@db.internal/postgres",
+                           RABBITMQ_HOST="mq.internal")
+    objects = manifests["prod"]
+    configmaps = by_kind(objects, "ConfigMap")
+    deployments = by_kind(objects, "Deployment")
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    for p in container_processes:
+        env = resolved_env(container(deployments[p.name]), configmaps, secrets)
+        assert env["ENVIRONMENT"] == "production"
+        module = importlib.import_module(f"{p.name}.settings")
+        settings_class = next(
+            c for c in vars(module).values()
+            if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
+        )
+        with monkeypatch.context() as m:
+            for name in list(os.environ):
+                if name.isupper() and name not in ("PATH", "HOME"):
+                    m.delenv(name)
+            for name, value in env.items():
+                m.setenv(name, value)
+            assert settings_class().production, p.name
