@@ -40,7 +40,6 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 sessions=runtime.sessions,
                 mail=MailSettings(web_base_url=settings.web_base_url),
                 on_committed=deliveries.wake,
-                database_patience=settings.notifier_db_patience,
             ),
         )
         await runtime.start()

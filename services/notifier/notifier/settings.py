@@ -47,8 +47,6 @@ class NotifierSettings(ServiceSettings):
     mail_give_up_after: float = Field(86400.0, gt=0, le=30 * 86400, validation_alias="MAIL_GIVE_UP_AFTER")
     mail_poll_interval: float = Field(1.0, gt=0, le=60, validation_alias="MAIL_POLL_INTERVAL")
     mail_workers: int = Field(4, ge=1, le=64, validation_alias="MAIL_WORKERS")
-    # How long a consumed event waits for an unreachable database before the bus retries it.
-    notifier_db_patience: float = Field(60.0, gt=0, le=3600, validation_alias="NOTIFIER_DB_PATIENCE")
 
     @field_validator("mail_from")
     @classmethod
