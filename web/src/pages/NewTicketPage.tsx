@@ -3,14 +3,14 @@ import { Link, useNavigate } from 'react-router-dom'
 import { api } from '../api/client'
 import { ApiError } from '../api/errors'
 import { ErrorAlert, Field, Spinner } from '../components/ui'
-import { useDocumentTitle } from '../lib/hooks'
+import { useDocumentTitle, useDraft } from '../lib/hooks'
 import { hasErrors, validateTicket, type Errors } from '../lib/validation'
 
 export function NewTicketPage() {
   useDocumentTitle('New ticket')
   const navigate = useNavigate()
-  const [title, setTitle] = useState('')
-  const [description, setDescription] = useState('')
+  const [title, setTitle, clearTitle] = useDraft('ticket.title')
+  const [description, setDescription, clearDescription] = useDraft('ticket.description')
   const [errors, setErrors] = useState<Errors>({})
   const [apiError, setApiError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
@@ -24,6 +24,8 @@ export function NewTicketPage() {
     setBusy(true)
     try {
       const t = await api.createTicket({ title: title.trim(), description: description.trim() })
+      clearTitle()
+      clearDescription()
       navigate(`/tickets/${t.id}`, { state: { created: true } })
     } catch (err) {
       setApiError(err)

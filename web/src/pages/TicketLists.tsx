@@ -129,7 +129,7 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
             </>
           )}
           <Field label="Search" className="grow">
-            {(p) => <input {...p} type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Words in title or description" />}
+            {(p) => <input {...p} type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Words in title or description" maxLength={200} />}
           </Field>
           <label className="check">
             <input type="checkbox" checked={Boolean(filters.overdue)} onChange={(e) => update({ overdue: e.target.checked ? 'true' : null })} />

@@ -6,7 +6,7 @@ import { PRIORITIES, type Category, type Comment, type Decision, type Priority, 
 import { useAuth } from '../auth'
 import { Alert, Empty, ErrorAlert, Field, Loading, PriorityBadge, Spinner, StatusBadge, TriageBadge, When } from '../components/ui'
 import { formatDateTime, priorityLabel, statusLabel } from '../lib/format'
-import { useDocumentTitle, usePolling } from '../lib/hooks'
+import { useDocumentTitle, useDraft, usePolling } from '../lib/hooks'
 import { isOverdue } from '../lib/stats'
 import { validateComment } from '../lib/validation'
 import { nextStatuses, requesterMoves } from '../lib/workflow'
@@ -281,7 +281,7 @@ function RequesterActions({ ticket, onChange }: { ticket: Ticket; onChange: (t: 
 function Comments({ ticketId, canInternal, myId, closed }: { ticketId: string; canInternal: boolean; myId: string | null; closed: boolean }) {
   const [comments, setComments] = useState<Comment[] | null>(null)
   const [loadError, setLoadError] = useState<unknown>(null)
-  const [body, setBody] = useState('')
+  const [body, setBody, clearBody] = useDraft(`comment.${ticketId}`)
   const [internal, setInternal] = useState(false)
   const [fieldError, setFieldError] = useState<string | null>(null)
   const [error, setError] = useState<unknown>(null)
@@ -306,7 +306,7 @@ function Comments({ ticketId, canInternal, myId, closed }: { ticketId: string; c
     try {
       const c = await api.addComment(ticketId, { body: body.trim(), internal: canInternal && internal })
       setComments((cs) => [...(cs ?? []), c])
-      setBody('')
+      clearBody()
       setInternal(false)
     } catch (err) {
       setError(err)
