@@ -111,13 +111,15 @@ function ExamplesImport({ categories }: { categories: string[] | null }) {
   async function upload(e: FormEvent) {
     e.preventDefault()
     if (!parsed || parsed.examples.length === 0) return
-    const chunks = chunk(parsed.examples, 1000)
+    // After a failed batch, carry on from it instead of sending the accepted ones again.
+    const resume = error && progress ? progress.sent : 0
+    const chunks = chunk(parsed.examples.slice(resume), 1000)
     setBusy(true)
     setError(null)
+    let sent = resume
+    let acc = resume ? (accepted ?? 0) : 0
     setAccepted(null)
-    let sent = 0
-    let acc = 0
-    setProgress({ sent: 0, total: parsed.examples.length })
+    setProgress({ sent, total: parsed.examples.length })
     try {
       for (const c of chunks) {
         const r = await api.importExamples(c)
@@ -169,9 +171,10 @@ function ExamplesImport({ categories }: { categories: string[] | null }) {
           </div>
         )}
         <ErrorAlert error={error} />
+        {error && accepted ? <Alert kind="warn">{accepted.toLocaleString()} examples were accepted before the error; the rest were not sent.</Alert> : null}
         {accepted != null && !error && <Alert kind="success">{accepted.toLocaleString()} examples accepted. Retrain the model to use them.</Alert>}
-        <button type="submit" className="btn" disabled={busy || !parsed || parsed.examples.length === 0 || accepted != null}>
-          {busy ? <><Spinner /> Uploading…</> : `Upload ${parsed?.examples.length ? parsed.examples.length.toLocaleString() + ' examples' : ''}`}
+        <button type="submit" className="btn" disabled={busy || !parsed || parsed.examples.length === 0 || (accepted != null && !error)}>
+          {busy ? <><Spinner /> Uploading…</> : error && progress?.sent ? 'Resume upload' : `Upload ${parsed?.examples.length ? parsed.examples.length.toLocaleString() + ' examples' : ''}`}
         </button>
       </form>
     </section>
