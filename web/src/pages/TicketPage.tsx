@@ -140,6 +140,7 @@ function StaffActions({ ticket, isAdmin, onChange }: { ticket: Ticket; isAdmin: 
   const [category, setCategory] = useState(ticket.category ?? '')
   const [assignee, setAssignee] = useState(ticket.assigned_to?.id ?? '')
   const [categories, setCategories] = useState<Category[] | null>(null)
+  const [suggestions, setSuggestions] = useState<string[]>([])
   const [staff, setStaff] = useState<User[]>([])
   const [busy, setBusy] = useState<string | null>(null)
   const [error, setError] = useState<unknown>(null)
@@ -152,7 +153,17 @@ function StaffActions({ ticket, isAdmin, onChange }: { ticket: Ticket; isAdmin: 
   }, [ticket.priority, ticket.category, ticket.assigned_to?.id, ticket.status])
 
   useEffect(() => {
-    api.categories().then((r) => setCategories(r.categories), () => setCategories(null))
+    // Only admins may read the configured categories; moderators get suggestions from their own tickets.
+    api.categories().then(
+      (r) => setCategories(r.categories),
+      () => {
+        setCategories(null)
+        api.tickets({ assigned_to: 'me', limit: 100 }).then(
+          (p) => setSuggestions([...new Set(p.items.map((t) => t.category).filter((c): c is string => Boolean(c)))].sort()),
+          () => setSuggestions([]),
+        )
+      },
+    )
     if (isAdmin) {
       Promise.all([api.users({ role: 'moderator', limit: 100 }), api.users({ role: 'admin', limit: 100 })])
         .then(([m, a]) => setStaff([...m.items, ...a.items]), () => setStaff([]))
@@ -209,7 +220,7 @@ function StaffActions({ ticket, isAdmin, onChange }: { ticket: Ticket; isAdmin: 
             </select>
           )}
         </Field>
-        <Field label="Category" hint={categories ? undefined : 'Type the exact category name.'}>
+        <Field label="Category" hint={categories ? undefined : 'Type the exact category name (suggestions come from your tickets).'}>
           {(p) => categories ? (
             <select {...p} value={category} onChange={(e) => setCategory(e.target.value)}>
               {!ticket.category && <option value="">Not set</option>}
@@ -217,7 +228,10 @@ function StaffActions({ ticket, isAdmin, onChange }: { ticket: Ticket; isAdmin: 
               {categories.map((c) => <option key={c.name} value={c.name}>{c.name}</option>)}
             </select>
           ) : (
-            <input {...p} type="text" value={category} maxLength={64} onChange={(e) => setCategory(e.target.value)} />
+            <>
+              <input {...p} type="text" value={category} maxLength={64} list="category-suggestions" onChange={(e) => setCategory(e.target.value)} />
+              <datalist id="category-suggestions">{suggestions.map((c) => <option key={c} value={c} />)}</datalist>
+            </>
           )}
         </Field>
         <button type="submit" className="btn btn-secondary" disabled={busy !== null || Object.keys(corrections).length === 0}>
