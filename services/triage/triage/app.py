@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from shared.db import transaction
@@ -15,9 +16,11 @@ from triage import api, models, repository
 from triage.analyzer.base import Analyzer
 from triage.analyzer.local import DEFAULT_CATEGORIES
 from triage.events import Consumers
-from triage.gemini import GeminiAnalyzer
 from triage.learning import ModelManager
 from triage.settings import TriageSettings
+
+if TYPE_CHECKING:
+    from triage.gemini import GeminiAnalyzer
 
 log = get_logger(__name__)
 
@@ -47,6 +50,8 @@ def create_app(
         local = manager.analyzer
         gemini: GeminiAnalyzer | None = None
         if settings.use_gemini:
+            # Imported only when used: the SDK costs ~60 MB of memory in every worker.
+            from triage.gemini import GeminiAnalyzer
             key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
             gemini = GeminiAnalyzer(
                 api_key=key or "unset",
