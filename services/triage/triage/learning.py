@@ -57,6 +57,8 @@ class ModelManager:
         self.version: int | None = None
         self._training: asyncio.Task[int | None] | None = None
         self._load_lock = asyncio.Lock()
+        # the examples mark of a training run that failed: not retried until the data changes
+        self._failed_mark: str | None = None
 
     @property
     def training(self) -> bool:
@@ -148,9 +150,10 @@ class ModelManager:
             meta = await repository.latest_model_meta(session)
             cats = [c.name for c in await repository.list_categories(session)]
             mark = await repository.examples_mark(session)
-        if meta is None:
-            return True
-        return meta.examples_mark != _mark(mark, cats or [n for n, _ in DEFAULT_CATEGORIES])
+        current = _mark(mark, cats or [n for n, _ in DEFAULT_CATEGORIES])
+        if current == self._failed_mark:
+            return False
+        return meta is None or meta.examples_mark != current
 
     async def train_now(self) -> int | None:
         """Train, store and load a new version; None when another process is training."""
@@ -165,9 +168,13 @@ class ModelManager:
                 async with self._sessions() as session:
                     version = (await repository.latest_model_version(session) or 0) + 1
                 started = datetime.now(UTC)
-                model = await asyncio.to_thread(
-                    train, examples, categories=categories, version=version
-                )
+                try:
+                    model = await asyncio.to_thread(
+                        train, examples, categories=categories, version=version
+                    )
+                except ValueError:
+                    self._failed_mark = mark  # e.g. no example for any configured category
+                    raise
                 blob = await asyncio.to_thread(model.to_bytes)
                 async with transaction(self._sessions) as session:
                     await repository.save_model(
