@@ -280,3 +280,22 @@ async def test_analyzer_swaps_models(starter_model: LocalModel) -> None:
     analyzer.swap(newer)
     assert analyzer.model is newer
     assert (await analyzer.analyze(t, categories=CATEGORIES)).model == "local-7"
+
+
+def test_a_near_copy_of_a_corrected_ticket_takes_its_labels() -> None:
+    corrected = Example(
+        title="Invoice portal shows blank page",
+        description="When I open the invoice portal after login the page stays blank in Firefox and Chrome.",
+        category="Technical Support",
+        priority="high",
+        skills=("frontend",),
+        ref="ticket:42",
+    )
+    model = train([*starter_examples(), corrected], categories=CATEGORIES, version=5)
+    got = model.predict(
+        ticket("Invoice portal shows blank page", "When I open the invoice portal after login the page stays blank."),
+        categories=CATEGORIES,
+    )
+    assert (got.category, got.priority) == ("Technical Support", "high")
+    assert "ticket:42" in got.helpful_notes
+    assert got.confidence >= 0.4
