@@ -25,9 +25,11 @@ def get_runtime(request: Request) -> Runtime:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the route returns, rolled back if it raises."""
     runtime = get_runtime(request)
-    async with runtime.sessions() as session, session.begin():
-        yield session
-    runtime.wake_relay()
+    async with runtime.sessions() as session:
+        async with session.begin():
+            yield session
+        if session.info.get(service.WROTE_EVENTS):
+            runtime.wake_relay()
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:

@@ -45,6 +45,14 @@ def issue_token(*, issuer: TokenIssuer, user: User) -> TokenOut:
 
 # --- events ---------------------------------------------------------------------------------
 
+WROTE_EVENTS = "auth.wrote_events"
+
+
+async def publish(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
+    """Put `event` in the outbox, in the caller's transaction."""
+    await add_event(session, outbox, event)
+    session.info[WROTE_EVENTS] = True
+
 
 def registered_event(user: User) -> UserRegistered:
     return UserRegistered(
@@ -87,7 +95,7 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
         )
     except IntegrityError as exc:  # the same email signed up at the same instant
         raise conflict("An account with this email already exists.") from exc
-    await add_event(session, outbox, registered_event(user))
+    await publish(session, registered_event(user))
     return user
 
 
@@ -188,7 +196,7 @@ async def update_user(*, session: AsyncSession, changes: UpdateUserIn) -> User:
     if revoke:
         user.tokens_valid_after = _now()
     await session.flush()
-    await add_event(session, outbox, updated_event(user, changed))
+    await publish(session, updated_event(user, changed))
     return user
 
 
@@ -213,7 +221,7 @@ async def bootstrap_admin(*, session: AsyncSession, email: str, password_hash: s
             session,
             User(email=email, name=default_name(email), role="admin", skills=[], password_hash=password_hash),
         )
-        await add_event(session, outbox, registered_event(user))
+        await publish(session, registered_event(user))
         return user
     changed = [field for field, differs in (("role", user.role != "admin"), ("active", not user.active)) if differs]
     user.role = "admin"
@@ -222,7 +230,7 @@ async def bootstrap_admin(*, session: AsyncSession, email: str, password_hash: s
     user.tokens_valid_after = _now()
     user.revision += 1
     await session.flush()
-    await add_event(session, outbox, updated_event(user, changed or ["password"]))
+    await publish(session, updated_event(user, changed or ["password"]))
     return user
 
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -571,3 +572,21 @@ async def test_malformed_requests_get_problem_documents(client):
     assert_problem(await client.get("/api/auth/nowhere"), 404)
     form = await client.post("/api/auth/signup", data={"email": "f@example.test", "password": PASSWORD})
     assert_problem(form, 422)
+
+
+async def test_an_unknown_email_takes_as_long_as_a_wrong_password(client):
+    await signup(client, "timed@example.test")
+
+    async def fastest(email: str) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            response = await client.post("/api/auth/login", json={"email": email, "password": "wrong pw!"})
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 401
+        return min(times)
+
+    wrong = await fastest("timed@example.test")
+    unknown = await fastest("untimed@example.test")
+    # without the dummy verification the unknown email answers 10-50 times faster
+    assert unknown > 0.4 * wrong, (unknown, wrong)
