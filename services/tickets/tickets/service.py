@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.events import (
     Actor,
+    Envelope,
     FieldChange,
     TicketCreated,
     TicketRetriageRequested,
@@ -24,7 +25,7 @@ from shared.events import (
     UserRef,
 )
 from shared.jwt import Principal
-from shared.logging import get_logger
+from shared.logging import current_correlation_id, get_logger
 from shared.outbox import add_event
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import ProblemError, not_found
@@ -227,9 +228,13 @@ async def _remember_caller(session: AsyncSession, principal: Principal, *, force
         email=principal.email,
         role=principal.role,
     )
-    # remembered only once the transaction commits would be exact; a rollback merely costs
-    # one missed upsert, which the next write by a changed token or a forced one repairs
-    _written_people[principal.id] = known
+    _note_written(principal.id, known)
+
+
+def _note_written(person_id: uuid.UUID, known: tuple[str, str, str]) -> None:
+    # exact only once the transaction commits; a rollback merely costs one missed upsert,
+    # which the next write by a changed token or a forced one repairs
+    _written_people[person_id] = known
     while len(_written_people) > _WRITTEN_PEOPLE_MAX:
         _written_people.popitem(last=False)
 
@@ -237,18 +242,15 @@ async def _remember_caller(session: AsyncSession, principal: Principal, *, force
 # --- tickets -------------------------------------------------------------------------------
 
 
-async def _check_quota(session: AsyncSession, *, settings: TicketsSettings, creator: Principal, now: datetime) -> None:
-    if settings.create_quota <= 0:
-        return
+def _quota_refused(settings: TicketsSettings, nth: datetime | None, now: datetime) -> ProblemError:
     window = timedelta(seconds=settings.create_quota_window_seconds)
-    nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
-    if nth is not None and nth > now - window:
-        retry_after = max(1, math.ceil((nth + window - now).total_seconds()))
-        raise ProblemError(
-            429,
-            f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; try again later.",
-            headers={"Retry-After": str(retry_after)},
-        )
+    retry_after = 1 if nth is None else max(1, math.ceil((nth + window - now).total_seconds()))
+    return ProblemError(
+        429,
+        f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; "
+        "try again later.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 async def create_ticket(
@@ -259,10 +261,9 @@ async def create_ticket(
     creator: Principal,
     now: datetime | None = None,
 ) -> Ticket:
-    """A new open ticket awaiting triage, with its ticket.created event in the outbox."""
+    """A new open ticket awaiting triage, with its ticket.created event in the outbox; 429 over quota."""
     now = now or utcnow()
-    await _check_quota(session, settings=settings, creator=creator, now=now)
-    await _remember_caller(session, creator)
+    # the ticket row itself records who created it and when; history starts at version 2
     ticket = Ticket(
         id=uuid.uuid4(),
         title=ticket_in.title,
@@ -279,10 +280,25 @@ async def create_ticket(
         triage_attempt=1,
         triage_applied_attempt=0,
     )
-    # the ticket row itself records who created it and when; history starts at version 2
-    session.add(ticket)
-    await session.flush()
-    await add_event(session, outbox, TicketCreated(ticket=snapshot(ticket), version=1))
+    known = (creator.name, creator.email, creator.role)
+    remember = _written_people.get(creator.id) != known
+    event = Envelope.wrap(
+        TicketCreated(ticket=snapshot(ticket), version=1), correlation_id=current_correlation_id()
+    )
+    created = await repository.insert_ticket(
+        session,
+        ticket,
+        creator_role=creator.role,
+        remember_creator=remember,
+        event=event,
+        quota=settings.create_quota,
+        window_start=now - timedelta(seconds=settings.create_quota_window_seconds),
+    )
+    if not created:
+        nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
+        raise _quota_refused(settings, nth, now)
+    if remember:
+        _note_written(creator.id, known)
     return ticket
 
 
