@@ -6,7 +6,7 @@ import { useAuth } from '../auth'
 import { TicketTable } from '../components/TicketTable'
 import { Empty, ErrorAlert, Field, LoadMore, Loading } from '../components/ui'
 import { priorityLabel, statusLabel } from '../lib/format'
-import { useDocumentTitle, usePaged } from '../lib/hooks'
+import { useDocumentTitle, usePaged, usePolling } from '../lib/hooks'
 import { sortTickets, type Sort, type SortKey } from '../lib/sort'
 
 interface ListProps {
@@ -46,6 +46,13 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
   const key = JSON.stringify(query)
   const list = usePaged((cursor) => api.tickets({ ...query, cursor }), key)
   const sorted = useMemo(() => sortTickets(list.items, sort), [list.items, sort.key, sort.dir])
+  // Tickets still being triaged get their result in place, without reloading the list.
+  const pendingIds = list.items.filter((t) => t.triage.state === 'pending').slice(0, 10).map((t) => t.id)
+  usePolling(async () => {
+    const fresh = await Promise.all(pendingIds.map((id) => api.ticket(id).catch(() => null)))
+    const byId = new Map(fresh.filter((t): t is NonNullable<typeof t> => t !== null).map((t) => [t.id, t]))
+    if (byId.size) list.setItems((xs) => xs.map((x) => byId.get(x.id) ?? x))
+  }, 3000, pendingIds.length > 0)
   const [q, setQ] = useState(filters.q ?? '')
   const [category, setCategory] = useState(filters.category ?? '')
   const [moderators, setModerators] = useState<User[]>([])
