@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,6 @@ DEPLOY = ROOT / "deploy"
 TOOLS_DIR = Path(os.environ.get("HELPDESK_TOOLS_DIR", Path.home() / ".cache/helpdesk/tools"))
 OVERLAYS = ("dev", "prod")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# docker-compose reads ./.env by default; `make up` writes one. The checks use their own values.
-EMPTY_ENV_FILE = Path(tempfile.mkdtemp(prefix="helpdesk-deploy-")) / "empty.env"
-EMPTY_ENV_FILE.touch()
 
 
 @dataclass(frozen=True)
@@ -118,27 +114,45 @@ def run(argv: list[str], *, env: dict[str, str] | None = None, input: str | None
                           timeout=120, check=False)
 
 
-# Values for every variable docker-compose.yml requires: the check is about names, not secrets.
-def compose_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-    for line in (DEPLOY / "gen-env.sh").read_text().splitlines():
-        if "=$(" in line or line.startswith(("JWT_", "BOOTSTRAP_")):
-            key = line.split("=", 1)[0]
-            if key.isupper():
-                env[key] = f"test-{key.lower()}"
-    env["JWT_PRIVATE_KEY"] = "-----BEGIN PRIVATE KEY-----\nX\n-----END PRIVATE KEY-----"
-    env["JWT_PUBLIC_KEY"] = "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----"
-    env["WEB_BASE_URL"] = "http://helpdesk.test:8000"
-    env.update(overrides)
-    return env
+def base_env() -> dict[str, str]:
+    """This process's environment without anything compose would take as a setting."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            if value.startswith('"') and value.endswith('"'):
+                value = value[1:-1].replace("\\n", "\n")
+            values[key] = value
+    return values
 
 
 @pytest.fixture(scope="session")
-def compose() -> dict[str, Any]:
-    """`docker-compose config` of docker-compose.yml: validated, variables filled in."""
-    binary = tool("docker-compose")
-    result = run([binary, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
-                  "--env-file", str(EMPTY_ENV_FILE), "config"], env=compose_env())
+def generated_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """What `sh deploy/gen-env.sh > .env` makes: the file and its values."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed by deploy/gen-env.sh")
+    folder = tmp_path_factory.mktemp("compose")
+    result = run(["sh", str(DEPLOY / "gen-env.sh")], cwd=folder)
+    assert result.returncode == 0, result.stderr
+    path = folder / ".env"
+    path.write_text(result.stdout)
+    return path, parse_env_file(result.stdout)
+
+
+def compose_argv(env_file: Path, *args: str) -> list[str]:
+    return [tool("docker-compose"), "--project-directory", str(ROOT), "-f",
+            str(ROOT / "docker-compose.yml"), "--env-file", str(env_file), *args]
+
+
+@pytest.fixture(scope="session")
+def compose(generated_env: tuple[Path, dict[str, str]]) -> dict[str, Any]:
+    """`docker-compose config` of docker-compose.yml with a generated .env: validated, filled in."""
+    result = run(compose_argv(generated_env[0], "config"), env=base_env())
     assert result.returncode == 0, result.stderr
     return yaml.load(result.stdout, Loader=_Loader)  # noqa: S506 - a safe loader
 
