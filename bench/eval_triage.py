@@ -13,6 +13,7 @@ only read here, from `../shared/data` beside the repo or from `TRIAGE_EVAL_DATA`
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import resource
@@ -140,53 +141,83 @@ def run_local(
     }  # fmt: skip
 
 
-def main() -> int:
-    """Print the comparison table; exit 0 with a message when the data set is absent."""
-    path = Path(os.environ.get("TRIAGE_EVAL_DATA") or DEFAULT_DATA)
-    if not path.is_file():
-        print(f"eval_triage: data set not found at {path}; nothing to evaluate (set TRIAGE_EVAL_DATA).")
-        return 0
-    examples = load(path)
-    train_set, test_set = split(examples)
-    assign, how = assigner()
-    print(f"data: {path} ({len(examples)} rows; train {len(train_set)}, test {len(test_set)}, seed {SEED})")
+METRICS = ("cat_acc", "cat_f1", "pri_acc", "pri_f1", "assign")
+HEADER = (
+    "| model | category acc | category macro-F1 | priority acc | priority macro-F1 | assignee has gold queue |\n"
+    "|---|---:|---:|---:|---:|---:|"
+)
+NAMES = {
+    "baseline": "TF-IDF + logistic regression (baseline)",
+    "local": "local analyzer (starter + imported, as served)",
+    "history": "local analyzer (imported only)",
+}
 
+
+def evaluate(examples: list[Example], seed: int, assign: Assign) -> dict[str, dict[str, float]]:
+    """Baseline and local analyzer (with and without the starter set) on one split."""
+    train_set, test_set = split(examples, seed)
     base_cat, base_pri = baseline(train_set, test_set)
     gold_cat = [e.category for e in test_set]
     bca, bcf = scores(gold_cat, base_cat)
     bpa, bpf = scores([e.priority for e in test_set], base_pri)
     base_assign = float(np.mean([assign(c, ()) == g for c, g in zip(base_cat, gold_cat, strict=True)]))
+    return {
+        "baseline": {"cat_acc": bca, "cat_f1": bcf, "pri_acc": bpa, "pri_f1": bpf, "assign": base_assign},
+        "local": run_local(train_set, test_set, with_starter=True, assign=assign),
+        "history": run_local(train_set, test_set, with_starter=False, assign=assign),
+    }
 
-    local = run_local(train_set, test_set, with_starter=True, assign=assign)
-    history_only = run_local(train_set, test_set, with_starter=False, assign=assign)
 
-    rows = [
-        ("TF-IDF + logistic regression (baseline)", bca, bcf, bpa, bpf, base_assign),
-        ("local analyzer (starter + imported, as served)", local["cat_acc"], local["cat_f1"],
-         local["pri_acc"], local["pri_f1"], local["assign"]),
-        ("local analyzer (imported only)", history_only["cat_acc"], history_only["cat_f1"],
-         history_only["pri_acc"], history_only["pri_f1"], history_only["assign"]),
-    ]  # fmt: skip
+def table(rows: dict[str, dict[str, float]], spread: dict[str, dict[str, float]] | None = None) -> str:
+    """The markdown table of the five numbers per model (with ± spread when given)."""
+    lines = [HEADER]
+    for key, name in NAMES.items():
+        cells = [f"{rows[key][m]:.3f}" + (f" ± {spread[key][m]:.3f}" if spread else "") for m in METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the comparison table; exit 0 with a message when the data set is absent."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeats", type=int, default=1, help="also report mean ± std over this many seeded splits")
+    args = parser.parse_args(argv)
+    path = Path(os.environ.get("TRIAGE_EVAL_DATA") or DEFAULT_DATA)
+    if not path.is_file():
+        print(f"eval_triage: data set not found at {path}; nothing to evaluate (set TRIAGE_EVAL_DATA).")
+        return 0
+    examples = load(path)
+    assign, how = assigner()
+    n_test = round(len(examples) * TEST_SHARE)
+    print(f"data: {path} ({len(examples)} rows; train {len(examples) - n_test}, test {n_test}, seed {SEED})")
+
+    result = evaluate(examples, SEED, assign)
+    local, base = result["local"], result["baseline"]
     print()
-    print("| model | category acc | category macro-F1 | priority acc | priority macro-F1 | assignee has gold queue |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, *vals in rows:
-        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+    print(table(result))
     print()
     print(f"assignment: {how}; the baseline has no skills, so it is assigned on its category alone")
     print(
         f"local analyzer: training {local['train_wall_s']:.2f} s wall / {local['train_cpu_s']:.2f} s CPU "
-        f"on {len(train_set) + len(starter_examples())} examples (3-fold CV for metrics included), "
+        f"on {len(examples) - n_test + len(starter_examples())} examples (3-fold CV for metrics included), "
         f"model {int(local['bytes']):,} bytes, predict {local['predict_ms']:.2f} ms/ticket, "
         f"CV accuracy on imported examples: category {local['cv_cat']:.3f}, priority {local['cv_pri']:.3f}"
     )
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {rss_mb:.0f} MB")
 
-    wins_cat = local["cat_f1"] > bcf and local["pri_f1"] >= bpf
-    wins_pri = local["pri_f1"] > bpf and local["cat_f1"] >= bcf
+    wins_cat = local["cat_f1"] > base["cat_f1"] and local["pri_f1"] >= base["pri_f1"]
+    wins_pri = local["pri_f1"] > base["pri_f1"] and local["cat_f1"] >= base["cat_f1"]
     verdict = "beats" if wins_cat or wins_pri else "does NOT beat"
     print(f"verdict: the local analyzer {verdict} the baseline on macro-F1 without losing on the other label")
+
+    if args.repeats > 1:
+        runs = [result] + [evaluate(examples, SEED + i, assign) for i in range(1, args.repeats)]
+        mean = {k: {m: float(np.mean([r[k][m] for r in runs])) for m in METRICS} for k in NAMES}
+        std = {k: {m: float(np.std([r[k][m] for r in runs])) for m in METRICS} for k in NAMES}
+        print()
+        print(f"mean ± std over {args.repeats} stratified splits (seeds {SEED}..{SEED + args.repeats - 1}):")
+        print(table(mean, std))
     return 0
 
 
