@@ -13,8 +13,8 @@ export function ColumnChart({ data, title, height = 210 }: { data: Bar[]; title:
   const labelEvery = Math.ceil(data.length / 8)
   const total = data.reduce((a, b) => a + b.value, 0)
   return (
-    <figure style={{ margin: 0 }}>
-      <svg className="chart" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}: ${total} in total`}>
+    <figure style={{ margin: 0 }} className="chart-scroll">
+      <svg className="chart column-chart" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}: ${total} in total`}>
         {ticks.map((t) => {
           const y = pad.top + innerH - (t / max) * innerH
           return (
