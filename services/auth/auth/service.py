@@ -27,6 +27,7 @@ from auth.schemas import TokenOut, UpdateUserIn, UserPage, UserRead
 
 ROLE_RANK = {"user": 0, "moderator": 1, "admin": 2}
 INVALID_CREDENTIALS = "Invalid email or password."
+MAX_THROTTLE_KEY = 320
 
 
 def _now() -> datetime:
@@ -114,7 +115,8 @@ async def login(
     attempt must be counted (and seen by every process) before the password is checked, and no
     connection should be held while argon2 runs.
     """
-    key = email.strip().lower()
+    # lower() can lengthen some characters; no real address is anywhere near the column's size
+    key = email.strip().lower()[:MAX_THROTTLE_KEY]
     async with transaction(sessions) as session:
         attempts, window_started_at, db_now = await repository.count_login_attempt(session, key, window=window)
         user = await repository.get_by_email(session, key) if attempts <= max_failures else None
