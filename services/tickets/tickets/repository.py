@@ -177,6 +177,8 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
     """One page (limit + 1 rows, to know whether more follow), newest first."""
     conditions: list[ColumnElement[bool]] = []
     visibility = visible_to(query.viewer_id, query.viewer_role)
+    if query.viewer_role == "moderator" and query.assigned_to == query.viewer_id:
+        visibility = None  # "assigned to me" implies it; the OR would hide the assignee index
     if visibility is not None:
         conditions.append(visibility)
     if query.status is not None:
