@@ -96,15 +96,13 @@ class DeliveryLoop:
         try:
             while True:
                 try:
-                    busy = await self.deliver_one(sender)
+                    if not await self.deliver_one(sender):
+                        await self._idle(sender)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - database down: wait, then try again
+                except Exception as exc:  # noqa: BLE001 - database down, or a bug: never die
                     log.warning("delivery_loop_error", worker=index, error=str(exc)[:300])
                     await asyncio.sleep(self.poll_interval)
-                    continue
-                if not busy:
-                    await self._idle(sender)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sender.close(), timeout=2)

@@ -15,7 +15,7 @@ import copy
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import getaddresses
 
 import aiosmtplib
@@ -97,7 +97,7 @@ def classify(exc: BaseException) -> DeliveryError:
     raise exc
 
 
-def flatten(message: EmailMessage) -> tuple[str, list[str], bytes]:
+def flatten(message: Message) -> tuple[str, list[str], bytes]:
     """Envelope sender, recipients (To/Cc/Bcc) and the bytes to send (Bcc removed).
 
     The message is flattened with its own policy; aiosmtplib's ``send_message`` would
@@ -157,7 +157,7 @@ class SmtpSender:
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Hand one message over (a single attempt); raises a DeliveryError on failure."""
         sender, recipients, raw = flatten(message)
         async with self._lock:
@@ -197,7 +197,7 @@ class RetryPolicy:
 
 async def send_with_retries(
     sender: SmtpSender,
-    message: EmailMessage,
+    message: Message,
     *,
     policy: RetryPolicy,
     on_retry: Callable[[DeliveryError, int], None] | None = None,

@@ -24,7 +24,7 @@ def read_mails(directory: Path) -> list[EmailMessage]:
 
 
 async def wait_for_mails(
-    directory: Path, count: int, *, timeout: float = 10.0, settle: float = 0.3
+    directory: Path, count: int, *, timeout: float = 20.0, settle: float = 0.3
 ) -> list[EmailMessage]:
     """Wait until at least `count` mails arrived, then a little longer to catch extra ones."""
     loop = asyncio.get_running_loop()
