@@ -80,6 +80,10 @@ def bare_app() -> FastAPI:
 # --- processes -------------------------------------------------------------------------------
 
 
+def rabbitmqctl(*args: str, check: bool = True) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=check, capture_output=True, timeout=60)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -190,19 +194,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     procs: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {}
     await dbsetup.setup(admin_dsn=ADMIN_DSN, database=database)
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-    )
+    await asyncio.to_thread(rabbitmqctl, "add_vhost", vhost)
+    await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     try:
         tickets_url_db = dbsetup.service_database_url("tickets", database=database)
         await upgrade(INI, tickets_url_db)
         admin = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
         await admin.execute(
             "CREATE TABLE tickets.bare_tickets (id uuid PRIMARY KEY, title text NOT NULL, description text NOT NULL,"
-            " created_at timestamptz NOT NULL DEFAULT now()); ALTER TABLE tickets.bare_tickets OWNER TO helpdesk_tickets"
+            " created_at timestamptz NOT NULL DEFAULT now());"
+            " ALTER TABLE tickets.bare_tickets OWNER TO helpdesk_tickets"
         )
         private_pem, public_pem = generate_keypair()
         issuer = TokenIssuer(
@@ -324,7 +325,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     triage_attempt, triage_applied_attempt)
                 SELECT gen_random_uuid(),
                        'Ticket ' || g || ' ' || (ARRAY['printer','vpn','invoice','laptop','email'])[1 + g % 5],
-                       'Generated description number ' || g || ' about ' || (ARRAY['billing','network','hardware','accounts'])[1 + g % 4],
+                       'Generated description number ' || g || ' about '
+                           || (ARRAY['billing','network','hardware','accounts'])[1 + g % 4],
                        (ARRAY['open','in_progress','resolved','closed'])[1 + g % 4],
                        (ARRAY['low','medium','high'])[1 + g % 3],
                        (ARRAY['Billing','Network','Hardware','Accounts','General'])[1 + g % 5],
@@ -382,7 +384,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             stop(proc)
         with contextlib.suppress(Exception):
             await dbsetup.drop_database(admin_dsn=ADMIN_DSN, database=database)
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, check=False)
+        await asyncio.to_thread(rabbitmqctl, "delete_vhost", vhost, check=False)
     return results
 
 

@@ -127,7 +127,8 @@ async def test_overdue_lists_past_due_and_unresolved(kit, spread):
     past = datetime.now(UTC) - timedelta(days=10)
     for name in ("a_high_hw", "b_med_hw", "a_low_net"):
         await kit.db.execute(
-            "UPDATE tickets.tickets SET created_at = $1::timestamptz, due_at = $1::timestamptz + interval '4 hours' WHERE id = $2",
+            "UPDATE tickets.tickets SET created_at = $1::timestamptz,"
+            " due_at = $1::timestamptz + interval '4 hours' WHERE id = $2",
             past,
             uuid.UUID(t[name]["id"]),
         )

@@ -90,7 +90,8 @@ async def test_creation_while_the_broker_is_cut(make_database, make_vhost, jwt_k
                 await asyncio.sleep(1.0)
                 assert (
                     await conn.fetchval(
-                        "SELECT published_at FROM tickets.outbox WHERE routing_key = 'ticket.created' AND envelope->'data'->'ticket'->>'id' = $1",
+                        "SELECT published_at FROM tickets.outbox WHERE routing_key = 'ticket.created'"
+                        " AND envelope->'data'->'ticket'->>'id' = $1",
                         second,
                     )
                     is None

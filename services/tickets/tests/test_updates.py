@@ -135,7 +135,8 @@ async def test_staff_change_emits_event_with_actor_version_changes_and_history(k
     assert "due_at" in event["changes"]
     assert event["ticket"]["priority"] == "high"
     history = await kit.db.fetch(
-        "SELECT version, actor_kind, actor_id, changes FROM tickets.ticket_history WHERE ticket_id = $1 ORDER BY version",
+        "SELECT version, actor_kind, actor_id, changes FROM tickets.ticket_history"
+        " WHERE ticket_id = $1 ORDER BY version",
         row["id"],
     )
     assert [h["version"] for h in history] == [2, 3]  # creation is on the ticket row itself

@@ -247,8 +247,7 @@ def _quota_refused(settings: TicketsSettings, nth: datetime | None, now: datetim
     retry_after = 1 if nth is None else max(1, math.ceil((nth + window - now).total_seconds()))
     return ProblemError(
         429,
-        f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; "
-        "try again later.",
+        f"At most {settings.create_quota} tickets per {settings.create_quota_window_seconds} s; try again later.",
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -282,9 +281,7 @@ async def create_ticket(
     )
     known = (creator.name, creator.email, creator.role)
     remember = _written_people.get(creator.id) != known
-    event = Envelope.wrap(
-        TicketCreated(ticket=snapshot(ticket), version=1), correlation_id=current_correlation_id()
-    )
+    event = Envelope.wrap(TicketCreated(ticket=snapshot(ticket), version=1), correlation_id=current_correlation_id())
     created = await repository.insert_ticket(
         session,
         ticket,
