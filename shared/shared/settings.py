@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -20,6 +21,12 @@ class ServiceSettings(BaseSettings):
     """Common settings. Field names map to unprefixed environment variables (see CONVENTIONS.md)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, frozen=True)
+
+    def __init__(self, **values: object) -> None:
+        # HELPDESK_ENV_FILE="" turns the .env file off (the test plugin does: tests see no dev secrets)
+        if "_env_file" not in values:
+            values["_env_file"] = os.environ.get("HELPDESK_ENV_FILE", ".env") or None
+        super().__init__(**values)
 
     service_name: str = "service"
     environment: Literal["dev", "test", "production"] = Field("dev", validation_alias="ENVIRONMENT")

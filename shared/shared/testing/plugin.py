@@ -8,11 +8,13 @@ and a Docker engine, Postgres and RabbitMQ come from testcontainers; otherwise t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+# tests build their settings explicitly; a developer's .env (from `make up`) must not leak in
+os.environ["HELPDESK_ENV_FILE"] = ""
 
 from shared import dbsetup
 from shared.jwt import TokenIssuer, generate_keypair
@@ -132,23 +137,39 @@ async def pg_database(make_database: Callable[[], Awaitable[TestDatabase]]) -> T
     return await make_database()
 
 
-def _rabbitmqctl(*args: str) -> None:
+def _rabbitmqctl(servers: Servers, *args: str) -> None:
+    if servers.containers:
+        code, output = servers.containers[1].exec(["rabbitmqctl", "-q", *args])
+        if code != 0:
+            raise RuntimeError(f"rabbitmqctl {args[0]} failed: {output!r}")
+        return
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def _create_vhost(servers: Servers) -> str:
+    name = f"hd_test_{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl(servers, "add_vhost", name)
+    _rabbitmqctl(servers, "set_permissions", "-p", name, servers.rabbit_user, ".*", ".*", ".*")
+    return name
 
 
 @pytest.fixture(scope="session")
 def make_vhost(servers: Servers) -> Iterator[Callable[[], str]]:
-    """Factory: the AMQP URL of a fresh, empty vhost; deleted at the end of the session."""
+    """Factory: the AMQP URL of a fresh, empty vhost; deleted at the end of the session.
+
+    rabbitmqctl takes a second or two per call, so a background thread keeps a few vhosts
+    ready ahead of the tests that ask for one.
+    """
     made: list[str] = []
+    ready: list[Future[str]] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vhosts")
+    ahead = 2
 
     def make() -> str:
-        if not servers.vhost_via_ctl:
-            # a container broker is ours alone: separate vhosts are not needed for isolation
-            name = "/"
-            return f"amqp://{servers.rabbit_user}:{servers.rabbit_password}@{servers.rabbit_host}:{servers.rabbit_port}/"
-        name = f"hd_test_{uuid.uuid4().hex[:10]}"
-        _rabbitmqctl("add_vhost", name)
-        _rabbitmqctl("set_permissions", "-p", name, servers.rabbit_user, ".*", ".*", ".*")
+        while len(ready) < ahead + 1:
+            ready.append(pool.submit(_create_vhost, servers))
+        name = ready.pop(0).result(timeout=120)
+        ready.append(pool.submit(_create_vhost, servers))
         made.append(name)
         return (
             f"amqp://{servers.rabbit_user}:{servers.rabbit_password}@"
@@ -156,8 +177,18 @@ def make_vhost(servers: Servers) -> Iterator[Callable[[], str]]:
         )
 
     yield make
-    for name in made:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, check=False)
+    for future in ready:
+        with contextlib.suppress(Exception):
+            made.append(future.result(timeout=120))
+    pool.shutdown(wait=True)
+    if servers.containers:
+        return  # the container goes away with every vhost in it
+    # delete in parallel: one by one costs a second or two each
+    for start in range(0, len(made), 8):
+        procs = [subprocess.Popen(["rabbitmqctl", "-q", "delete_vhost", name], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for name in made[start:start + 8]]
+        for proc in procs:
+            proc.wait(timeout=120)
 
 
 @pytest.fixture(scope="session")
