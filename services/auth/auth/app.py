@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from auth import api, models, repository, service
 from auth.passwords import Passwords
 from auth.schemas import normalise_email
-from auth.settings import AuthSettings, public_pem_for
+from auth.settings import AuthSettings, normalised_public_pem, public_pem_for
 
 log = get_logger("auth")
 HOUSEKEEPING_INTERVAL_S = 300.0
@@ -40,15 +40,9 @@ def signing_keys(settings: AuthSettings) -> tuple[AuthSettings, str]:
         # production never gets here: its settings refuse to load without a key
         private_pem, public_pem = generate_keypair()
         log.warning("jwt_ephemeral_key", reason="JWT_PRIVATE_KEY is not set; tokens die with this process")
-    if settings.jwt_public_key and public_pem_or_none(settings.jwt_public_key) != public_pem:
+    if settings.jwt_public_key and normalised_public_pem(settings.jwt_public_key) != public_pem:
         log.warning("jwt_public_key_mismatch", reason="JWT_PUBLIC_KEY does not match the signing key")
     return settings.model_copy(update={"jwt_public_key": public_pem}), private_pem
-
-
-def public_pem_or_none(pem: str) -> str | None:
-    from auth.settings import _normalised
-
-    return _normalised(pem) or None
 
 
 async def bootstrap_first_admin(*, settings: AuthSettings, runtime: Runtime, passwords: Passwords) -> None:

@@ -48,7 +48,8 @@ class AuthSettings(ServiceSettings):
             except ValueError as exc:
                 problems.append(f"JWT_PRIVATE_KEY is not usable: {exc}")
             else:
-                if self.jwt_public_key and _public_pem(private.public_key()) != _normalised(self.jwt_public_key):
+                derived = _public_pem(private.public_key())
+                if self.jwt_public_key and derived != normalised_public_pem(self.jwt_public_key):
                     problems.append("JWT_PUBLIC_KEY does not match JWT_PRIVATE_KEY")
         password = self.bootstrap_admin_password
         if self.bootstrap_admin_email and (
@@ -67,7 +68,8 @@ def _public_pem(public: Ed25519PublicKey) -> str:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _normalised(pem: str) -> str:
+def normalised_public_pem(pem: str) -> str:
+    """`pem` re-encoded canonically ("" when it is not an Ed25519 public key), for comparisons."""
     try:
         return _public_pem(jwt_keys.load_public_key(pem))
     except ValueError:
