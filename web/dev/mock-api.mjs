@@ -121,7 +121,7 @@ async function api(req, res, url) {
   }
   const me = whoami(req)
   if (!me) return problem(res, 401, 'Not authenticated', 'Missing or expired token.')
-  if (p === '/api/auth/me') return send(res, 200, pub(me))
+  if (p === '/api/auth/me') return send(res, 200, pub(users.get(me.email)))
   if (p === '/api/auth/users' && m === 'GET') {
     if (me.role !== 'admin') return problem(res, 403, 'Forbidden', 'Admins only.')
     const q = (url.searchParams.get('q') ?? '').toLowerCase(), role = url.searchParams.get('role')

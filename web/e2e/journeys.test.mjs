@@ -3,7 +3,7 @@
 // ticket that triage routes to them (journeys 1 and 3), and that moderator resolves it (journey 2).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { adminCredentials, launch, retireEarlierModerators, newPage, shot, signIn, signOut, signUp, TRIAGE_TIMEOUT_MS, uniq, waitForBackend } from './helpers.mjs'
+import { adminCredentials, launch, retireEarlierModerators, newPage, shot, signIn, signUp, TRIAGE_TIMEOUT_MS, uniq, waitForBackend } from './helpers.mjs'
 
 const id = uniq()
 const PASSWORD = 'correct-horse-battery'
@@ -51,8 +51,12 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await row.getByText('Saved.').waitFor()
     await shot(admin, '04-admin-users')
 
-    // The new role is in the next token: sign in again (after one wrong password, shown from the API).
-    await signOut(mod)
+    // The new role is in the next token: the app notices it (GET /api/auth/me) and offers to sign in
+    // again; one wrong password first, to see the API's 401 problem shown.
+    await mod.reload()
+    await mod.getByText('Your role is now').waitFor()
+    await mod.getByRole('button', { name: 'Sign in again' }).click()
+    await mod.getByText('Sign in again to use your new role.').waitFor()
     await mod.getByLabel('Email').fill(moderator.email)
     await mod.getByLabel('Password').fill('not-the-password')
     await mod.getByRole('button', { name: 'Sign in' }).click()

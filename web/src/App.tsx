@@ -1,6 +1,6 @@
 import { Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import type { ReactNode } from 'react'
-import { homeFor, SIGNED_OUT_MESSAGE, useAuth } from './auth'
+import { EXPIRED_MESSAGE, homeFor, useAuth } from './auth'
 import type { Role } from './api/types'
 import { Layout } from './components/Layout'
 import { SignInPage, SignUpPage } from './pages/AuthPages'
@@ -18,7 +18,7 @@ function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] 
   const location = useLocation()
   if (!session) {
     // After an expiry (or a deep link) come back here; after a deliberate sign-out start fresh.
-    const state = notice === SIGNED_OUT_MESSAGE ? null : { from: location.pathname + location.search }
+    const state = notice && notice !== EXPIRED_MESSAGE ? null : { from: location.pathname + location.search }
     return <Navigate to="/signin" replace state={state} />
   }
   if (roles && (!role || !roles.includes(role))) {

@@ -78,6 +78,15 @@ export function Layout() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        {session?.user && session.user.role !== role && (
+          <div className="alert alert-info" role="status">
+            Your role is now <strong>{session.user.role}</strong>.{' '}
+            <button type="button" className="link-button" onClick={() => { signOut('Sign in again to use your new role.'); navigate('/signin', { replace: true }) }}>
+              Sign in again
+            </button>{' '}
+            to use it.
+          </div>
+        )}
         {endingSoon && (
           <div className="alert alert-warn" role="status">
             Your session ends in less than a minute. Copy anything you are writing; you will be asked to sign in again.
