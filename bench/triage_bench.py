@@ -147,13 +147,13 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         await upgrade(INI, db_url)
         env = {**os.environ, "TRIAGE_DATABASE_URL": db_url, "RABBITMQ_URL": amqp,
                "TRIAGE_PROVIDER": "local", "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING",
-               "TRIAGE_RETRAIN_INTERVAL_S": "0", "TRIAGE_MODERATOR_CAPACITY": "100000",
+               "TRIAGE_RETRAIN_INTERVAL_S": "0", "TRIAGE_MODERATOR_CAPACITY": "10000",
                # the machine's Postgres has 100 connections for everyone: stay well within
                "DB_POOL_SIZE": str(args.pool_size), "BUS_PREFETCH": str(args.prefetch)}
         env.pop("GEMINI_API_KEY", None)
         ports = [args.base_port + i for i in range(workers)]
         for port in ports:
-            procs.append(subprocess.Popen(
+            procs.append(subprocess.Popen(  # noqa: ASYNC220 - starts servers, returns at once
                 [sys.executable, "-m", "uvicorn", "triage.app:create_app", "--factory",
                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                 cwd=ROOT, env=env,
