@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import resource
 import sys
@@ -57,10 +58,10 @@ def load(path: Path) -> list[Example]:
     ]
 
 
-def split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
-    """The fixed 80/20 split, stratified on the queue."""
+def split(examples: list[Example], seed: int = SEED) -> tuple[list[Example], list[Example]]:
+    """The 80/20 split for a seed (SEED: the fixed one), stratified on the queue."""
     idx = np.arange(len(examples))
-    tr, te = train_test_split(idx, test_size=TEST_SHARE, random_state=SEED, stratify=[e.category for e in examples])
+    tr, te = train_test_split(idx, test_size=TEST_SHARE, random_state=seed, stratify=[e.category for e in examples])
     return [examples[i] for i in tr], [examples[i] for i in te]
 
 
@@ -188,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     examples = load(path)
     assign, how = assigner()
-    n_test = round(len(examples) * TEST_SHARE)
+    n_test = math.ceil(len(examples) * TEST_SHARE)  # as train_test_split rounds
     print(f"data: {path} ({len(examples)} rows; train {len(examples) - n_test}, test {n_test}, seed {SEED})")
 
     result = evaluate(examples, SEED, assign)
