@@ -227,6 +227,41 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await adminPhone.context().close()
   })
 
+  test('accessibility: every control has a name, and signing in works from the keyboard alone', async () => {
+    const unnamed = async (page) => page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+      .filter((el) => {
+        const id = el.getAttribute('id')
+        const label = id && document.querySelector(`label[for="${CSS.escape(id)}"]`)
+        const text = (el.getAttribute('aria-label') || el.closest('label')?.textContent || label?.textContent || (el.tagName === 'BUTTON' || el.tagName === 'A' ? el.textContent : '') || '').trim()
+        return !text && el.type !== 'hidden'
+      })
+      .map((el) => el.outerHTML.slice(0, 120)))
+    for (const [page, paths] of [
+      [admin, ['/admin/dashboard', '/admin/tickets', '/admin/users', '/admin/triage', `/tickets/${ticketId}`]],
+      [mod, ['/queue', '/settings/notifications']],
+      [req, ['/tickets', '/tickets/new']],
+    ]) {
+      for (const path of paths) {
+        await page.goto(path)
+        await page.locator('main h1').first().waitFor()
+        await page.waitForLoadState('networkidle')
+        assert.deepEqual(await unnamed(page), [], `controls without an accessible name on ${path}`)
+      }
+    }
+    const k = await newPage(browser)
+    await k.goto('/signin')
+    await k.keyboard.type(requester.email) // the email field has focus on arrival
+    await k.keyboard.press('Tab')
+    await k.keyboard.type(requester.password)
+    await k.keyboard.press('Enter')
+    await k.waitForURL('**/tickets')
+    // After navigation the focus is on the new content, so the next Tab reaches its first control.
+    assert.equal(await k.evaluate(() => document.activeElement?.id), 'main')
+    await k.keyboard.press('Tab')
+    assert.equal(await k.evaluate(() => document.activeElement?.textContent), 'New ticket')
+    await k.context().close()
+  })
+
   test('session: a reload keeps it; a rejected or expired token ends it with a message', async () => {
     const p = await newPage(browser)
     await signIn(p, requester)
