@@ -162,7 +162,8 @@ async def run(args: argparse.Namespace) -> None:
         logs = (workdir / "sink.log").open("wb"), (workdir / "notifier.log").open("wb")
         sink_argv = ["-m", "notifier.sink", "--port", str(smtp_port), "--dir", str(mail_dir)]
         procs.append(subprocess.Popen([sys.executable, *sink_argv], env=env, stdout=logs[0], stderr=subprocess.STDOUT))  # noqa: ASYNC220
-        uvicorn_argv = ["-m", "uvicorn", "notifier.app:create_app", "--factory", "--port", str(http_port)]
+        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        uvicorn_argv = [*profile, "-m", "uvicorn", "notifier.app:create_app", "--factory", "--port", str(http_port)]
         procs.append(
             subprocess.Popen([sys.executable, *uvicorn_argv], env=env, stdout=logs[1], stderr=subprocess.STDOUT)  # noqa: ASYNC220
         )
@@ -262,6 +263,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=10, help="DB_POOL_SIZE of the notifier")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--keep", action="store_true", help="keep the database and vhost")
+    parser.add_argument("--profile", help="run the notifier under cProfile, writing stats here")
     asyncio.run(run(parser.parse_args()))
 
 
