@@ -194,3 +194,17 @@ async def test_comment_cursor_garbage_is_422(kit, world):
 async def test_search_text_never_breaks_the_query(kit, world, q):
     r = await kit.client.get(T, params={"q": q}, headers=world["admin"].headers)
     assert r.status_code == 200, r.text
+
+
+async def test_nul_in_token_name_is_stored_without_it(kit, world):
+    import uuid
+
+    from shared.testing.plugin import bearer
+
+    user_id = uuid.uuid4()
+    token = kit.jwt_keys.token(role="user", user_id=user_id, name="Ev\x00il", email="e\x00@x.test")
+    r = await kit.client.post(T, json={"title": "abc", "description": "d"}, headers=bearer(token))
+    assert r.status_code == 201, r.text
+    assert r.json()["created_by"] == {"id": str(user_id), "name": "Evil", "email": "e@x.test"}
+    r = await kit.client.post(f"{T}/{r.json()['id']}/comments", json={"body": "hi"}, headers=bearer(token))
+    assert r.status_code == 201, r.text

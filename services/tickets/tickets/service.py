@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,13 @@ SYSTEM = Actor(kind="system", name="triage")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _storable(principal: Principal) -> Principal:
+    """The caller with a name and email Postgres can store (text and jsonb refuse NUL)."""
+    if "\x00" not in principal.name and "\x00" not in principal.email:
+        return principal
+    return replace(principal, name=principal.name.replace("\x00", ""), email=principal.email.replace("\x00", ""))
 
 
 # --- who may do what -----------------------------------------------------------------------
@@ -262,6 +270,7 @@ async def create_ticket(
 ) -> Ticket:
     """A new open ticket awaiting triage, with its ticket.created event in the outbox; 429 over quota."""
     now = now or utcnow()
+    creator = _storable(creator)
     # the ticket row itself records who created it and when; history starts at version 2
     ticket = Ticket(
         id=uuid.uuid4(),
@@ -339,6 +348,7 @@ async def update_ticket(
 ) -> Ticket:
     """Apply a caller's change: 404 unseen, 403 forbidden field, 409 refused move; no-op is free."""
     now = now or utcnow()
+    principal = _storable(principal)
     ticket = await _visible_ticket(session, ticket_id, principal, for_update=True)
     sent = update.sent()
     staff = is_staff_for(ticket, principal)
@@ -418,6 +428,7 @@ async def request_retriage(
 ) -> Ticket:
     """Ask triage for a new attempt; results of earlier attempts are stale from now on."""
     now = now or utcnow()
+    principal = _storable(principal)
     ticket = await _visible_ticket(session, ticket_id, principal, for_update=True)
     old_state = ticket.triage_state
     ticket.triage_attempt = max(ticket.triage_attempt, ticket.triage_applied_attempt) + 1
@@ -465,6 +476,7 @@ async def add_comment(
     now: datetime | None = None,
 ) -> Comment:
     """A comment by the creator, the assignee or an admin; internal ones by staff only."""
+    principal = _storable(principal)
     ticket = await _visible_ticket(session, ticket_id, principal)
     if comment_in.internal and not is_staff_for(ticket, principal):
         raise ProblemError(403, "Only staff working this ticket may write internal comments.")
