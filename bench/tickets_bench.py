@@ -192,7 +192,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     database = f"hd_bench_{uuid.uuid4().hex[:8]}"
     vhost = f"hd_bench_{uuid.uuid4().hex[:8]}"
-    logs = ROOT / "var" / "bench"
+    logs = ROOT / "var" / "bench" / f"tickets-{uuid.uuid4().hex[:6]}"
     logs.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {}
