@@ -252,6 +252,8 @@ def test_round_trip_through_bytes(starter_model: LocalModel) -> None:
     assert loaded.predict(t, categories=CATEGORIES) == starter_model.predict(t, categories=CATEGORIES)
     with pytest.raises(ValueError, match="format"):
         LocalModel.from_bytes(pickle.dumps({"format": 999}))
+    with pytest.raises(ValueError, match="cannot load"):
+        LocalModel.from_bytes(b"not a pickle")
 
 
 def test_single_label_examples_still_train() -> None:

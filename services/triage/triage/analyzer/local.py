@@ -304,7 +304,11 @@ class LocalModel:
     @classmethod
     def from_bytes(cls, blob: bytes) -> LocalModel:
         """Load a model written by `to_bytes` (never feed it bytes from outside the service)."""
-        data: Any = pickle.loads(blob)  # noqa: S301 - written by this service into its own schema
+        try:
+            data: Any = pickle.loads(blob)  # noqa: S301 - written by this service into its own schema
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError) as exc:
+            # e.g. a blob from an older code layout: the caller retrains instead of crashing.
+            raise ValueError(f"cannot load local model blob: {type(exc).__name__}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not a local model blob of a known format")
         model = data["model"]
