@@ -256,7 +256,7 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await k.keyboard.press('Enter')
     await k.waitForURL('**/tickets')
     // After navigation the focus is on the new content, so the next Tab reaches its first control.
-    assert.equal(await k.evaluate(() => document.activeElement?.id), 'main')
+    await k.waitForFunction(() => document.activeElement?.id === 'main', null, { timeout: 5000 })
     await k.keyboard.press('Tab')
     assert.equal(await k.evaluate(() => document.activeElement?.textContent), 'New ticket')
     await k.context().close()
