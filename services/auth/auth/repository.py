@@ -88,13 +88,24 @@ def _escape_like(value: str) -> str:
 # --- login throttling -----------------------------------------------------------------------
 
 
-async def count_login_attempt(
+async def login_failures(
     session: AsyncSession, email: str, *, window: timedelta
-) -> tuple[int, datetime, datetime]:
-    """Count one attempt for `email` in its window (a new window if the last ended), atomically.
+) -> tuple[int, datetime | None, datetime]:
+    """Failed logins of `email` in its current window, when that window started, the database's now."""
+    row = (
+        await session.execute(
+            select(LoginThrottle.attempts, LoginThrottle.window_started_at, func.now()).where(
+                LoginThrottle.email == email, LoginThrottle.window_started_at > func.now() - window
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return 0, None, await session.scalar(select(func.now()))  # type: ignore[return-value]
+    return int(row[0]), row[1], row[2]
 
-    Returns (attempts in the window, when the window started, the database's now).
-    """
+
+async def record_login_failure(session: AsyncSession, email: str, *, window: timedelta) -> None:
+    """Count one failure for `email` in its window (a new window if the last ended), atomically."""
     now = func.now()
     expired = LoginThrottle.window_started_at <= now - window
     statement = (
@@ -107,10 +118,8 @@ async def count_login_attempt(
                 "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at),
             },
         )
-        .returning(LoginThrottle.attempts, LoginThrottle.window_started_at, func.now())
     )
-    row = (await session.execute(statement)).one()
-    return int(row[0]), row[1], row[2]
+    await session.execute(statement)
 
 
 async def clear_login_attempts(session: AsyncSession, email: str) -> None:

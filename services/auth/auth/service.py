@@ -111,16 +111,18 @@ async def login(
 ) -> User:
     """The user these credentials belong to; 401 otherwise, 429 once the account is throttled.
 
-    Unlike the other functions this one commits, in two short transactions of its own: the
-    attempt must be counted (and seen by every process) before the password is checked, and no
-    connection should be held while argon2 runs.
+    Unlike the other functions this one commits, in short transactions of its own: a failure
+    must be counted (and seen by every process) whatever the answer, and no connection should be
+    held while argon2 runs. Only failures count, so many logins of one account at once (several
+    devices, a benchmark) are never throttled; the price is that guesses sent all at once are
+    checked against the count as it was when they arrived.
     """
     # lower() can lengthen some characters; no real address is anywhere near the column's size
     key = email.strip().lower()[:MAX_THROTTLE_KEY]
     async with transaction(sessions) as session:
-        attempts, window_started_at, db_now = await repository.count_login_attempt(session, key, window=window)
-        user = await repository.get_by_email(session, key) if attempts <= max_failures else None
-    if attempts > max_failures:
+        failures, window_started_at, db_now = await repository.login_failures(session, key, window=window)
+        user = await repository.get_by_email(session, key) if failures < max_failures else None
+    if failures >= max_failures and window_started_at is not None:
         retry_after = max(1, math.ceil((window_started_at + window - db_now).total_seconds()))
         raise ProblemError(
             429,
@@ -130,12 +132,16 @@ async def login(
     # an unknown email is checked against a dummy hash, so it takes as long as a wrong password
     matched = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not matched or not user.active:
+        async with transaction(sessions) as session:
+            await repository.record_login_failure(session, key, window=window)
         raise ProblemError(401, INVALID_CREDENTIALS)
     new_hash = await passwords.hash(password) if passwords.needs_rehash(user.password_hash) else None
-    async with transaction(sessions) as session:
-        await repository.clear_login_attempts(session, key)
-        if new_hash is not None:
-            await repository.replace_password_hash(session, user.id, old=user.password_hash, new=new_hash)
+    if failures or new_hash is not None:
+        async with transaction(sessions) as session:
+            if failures:
+                await repository.clear_login_attempts(session, key)
+            if new_hash is not None:
+                await repository.replace_password_hash(session, user.id, old=user.password_hash, new=new_hash)
     return user
 
 

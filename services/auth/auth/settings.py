@@ -23,8 +23,8 @@ class AuthSettings(ServiceSettings):
     )
     jwt_private_key: SecretStr | None = Field(None, validation_alias="JWT_PRIVATE_KEY")
     access_token_ttl_s: int = Field(900, ge=60, le=86400, validation_alias="AUTH_ACCESS_TOKEN_TTL_S")
-    # per-account login throttling: this many failures inside the window → 429 until it ends
-    login_max_failures: int = Field(5, ge=1, le=1000, validation_alias="AUTH_LOGIN_MAX_FAILURES")
+    # per-account login throttling: after this many failures inside the window → 429 until it ends
+    login_max_failures: int = Field(5, ge=1, le=1_000_000, validation_alias="AUTH_LOGIN_MAX_FAILURES")
     login_window_s: int = Field(900, ge=1, le=86400, validation_alias="AUTH_LOGIN_WINDOW_S")
     # argon2 runs in this many threads at most (each hash holds 19 MiB while it runs)
     hash_workers: int = Field(2, ge=1, le=64, validation_alias="AUTH_HASH_WORKERS")
