@@ -68,6 +68,7 @@ def create_app(
             models=manager,
             capacity=settings.moderator_capacity,
             on_commit=runtime.wake_relay,
+            precheck=gemini is not None,
         )
         runtime.consume("triage", consumers.handle)
         runtime.consume("triage", consumers.handle_dead_letter, dead_letters=True)

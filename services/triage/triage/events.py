@@ -48,12 +48,16 @@ class Consumers:
         models: ModelManager,
         capacity: int,
         on_commit: Callable[[], None] = lambda: None,
+        precheck: bool = True,
     ) -> None:
         self._sessions = sessions
         self._analyzer = analyzer
         self._models = models
         self._capacity = capacity
         self._on_commit = on_commit
+        # Look for a redelivery before analysing: worth a query when analysis is a paid call,
+        # not when it is a few milliseconds of local CPU (the claim below decides anyway).
+        self._precheck = precheck
         self._cats: tuple[list[str], float] | None = None
 
     async def _categories(self) -> list[str]:
@@ -93,10 +97,13 @@ class Consumers:
     async def _triage(
         self, envelope: Envelope, snapshot: TicketSnapshot, *, version: int, attempt: int
     ) -> None:
-        async with self._sessions() as session:
-            if await repository.was_processed(session, consumer=CONSUMER, message_id=envelope.id):
-                log.info("event_duplicate_skipped")
-                return
+        if self._precheck:
+            async with self._sessions() as session:
+                if await repository.was_processed(
+                    session, consumer=CONSUMER, message_id=envelope.id
+                ):
+                    log.info("event_duplicate_skipped")
+                    return
         categories = await self._categories()
         if not categories:
             raise RuntimeError("no categories configured")

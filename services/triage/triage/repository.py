@@ -95,16 +95,20 @@ async def release_slot(session: AsyncSession, *, user_id: uuid.UUID) -> None:
 # --- ticket copies --------------------------------------------------------------------------
 
 
-async def get_ticket_for_update(session: AsyncSession, ticket_id: uuid.UUID) -> TicketCopy | None:
-    """The ticket copy, locked so concurrent events about one ticket apply one after another."""
-    return await session.scalar(
-        select(TicketCopy).where(TicketCopy.ticket_id == ticket_id).with_for_update()
+async def lock_ticket(session: AsyncSession, values: dict[str, Any]) -> TicketCopy:
+    """The ticket copy, created from `values` if absent, locked for this transaction.
+
+    One statement: the no-op update on conflict takes the row lock, so concurrent events about
+    one ticket apply one after another.
+    """
+    stmt = insert(TicketCopy).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": stmt.excluded.ticket_id}
+    ).returning(TicketCopy)
+    result = await session.scalars(
+        select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
     )
-
-
-async def insert_ticket_if_absent(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Create the copy unless another transaction already did."""
-    await session.execute(insert(TicketCopy).values(**values).on_conflict_do_nothing())
+    return result.one()
 
 
 # --- decisions ------------------------------------------------------------------------------

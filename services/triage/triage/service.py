@@ -116,7 +116,7 @@ def _assignee(row: Staff) -> Assignee:
 async def _locked_ticket(
     session: AsyncSession, snapshot: TicketSnapshot, *, version: int
 ) -> TicketCopy:
-    await repository.insert_ticket_if_absent(
+    return await repository.lock_ticket(
         session,
         {
             "ticket_id": snapshot.id,
@@ -134,9 +134,6 @@ async def _locked_ticket(
             "state": "pending",
         },
     )
-    ticket = await repository.get_ticket_for_update(session, snapshot.id)
-    assert ticket is not None
-    return ticket
 
 
 async def _count_against(session: AsyncSession, ticket: TicketCopy, who: uuid.UUID | None) -> None:
