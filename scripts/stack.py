@@ -361,6 +361,7 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
     ensure_servers()
     env = process_env(instance, processes)
     if fresh:
+        down(instance)
         reset(instance, env)
     if setup:
         ensure_vhost(instance.vhost)

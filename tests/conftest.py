@@ -13,7 +13,11 @@ from shared.testing.stack import Stack
 def system() -> Iterator[Stack]:
     """The whole system as real processes (gateway :10000, services :101xx)."""
     stack = Stack("system", 2000)
-    stack.up()
+    try:
+        stack.up()
+    except BaseException:
+        stack.down()
+        raise
     try:
         yield stack
     finally:
