@@ -12,8 +12,9 @@ and vhost (both removed at the end), with generated Ed25519 keys:
   both see the same machine; the figures are the medians of the rounds, and the ratio
   gateway/direct of the throughputs;
 - each process's peak RSS (VmHWM) at the end (aim < 150 MB);
-- `--hop`: the same GET /api/auth/me driven straight at auth by an httpx and an aiohttp client
-  in their own processes (the client library the gateway uses for its hop is chosen by this).
+- `--hop`: GET /api/auth/me on a database-free stub of auth, driven straight at it by an httpx
+  and an aiohttp client (each in its own process; the gateway's client library was chosen by
+  this), and through the gateway: the gateway's own cost without auth's database work.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -197,7 +199,7 @@ async def run(args: argparse.Namespace) -> None:
         procs["auth"] = start(
             "auth.app:create_app",
             auth_port,
-            {**common, "AUTH_DATABASE_URL": auth_db, "JWT_PRIVATE_KEY": private_pem, "DB_POOL_SIZE": "5"},
+            {**common, "AUTH_DATABASE_URL": auth_db, "JWT_PRIVATE_KEY": private_pem, "DB_POOL_SIZE": "8"},
             work / "auth.log",
         )
         procs["gateway"] = start(
@@ -304,7 +306,37 @@ def print_table(results: dict[tuple[str, str], Leg], rss: dict[str, float], args
         print(f"peak RSS {name:<8} {mb:6.1f} MB  {flag}")
 
 
-# --- the hop: httpx vs aiohttp ---------------------------------------------------------------
+# --- the hop: httpx vs aiohttp, and the gateway's own cost --------------------------------------
+
+
+def stub_app() -> Any:
+    """A service stand-in without a database: what is left is the HTTP hop itself."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    me = {
+        "id": str(uuid.UUID(int=1)),
+        "email": "bench@bench.test",
+        "name": "Bench",
+        "role": "user",
+        "skills": [],
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/internal/revocations")
+    async def revocations() -> dict[str, list[Any]]:
+        return {"items": []}
+
+    @app.get("/api/auth/me")
+    async def get_me() -> dict[str, Any]:
+        return me
+
+    return app
+
 
 HOP_CLIENT = r"""
 import asyncio, sys, time
@@ -333,80 +365,91 @@ async def main():
             async def fetch():
                 async with s.get(url, headers=headers) as r:
                     await r.read()
+                    assert r.status == 200, r.status
             await drive(fetch)
     else:
         import httpx
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         async with httpx.AsyncClient(limits=limits) as s:
             async def fetch():
-                (await s.get(url, headers=headers)).content
+                r = await s.get(url, headers=headers)
+                assert r.status_code == 200, r.status_code
             await drive(fetch)
 
 asyncio.run(main())
 """
 
 
+def hop_leg(url: str, library: str, token: str, args: argparse.Namespace) -> Leg:
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", HOP_CLIENT, url, str(args.me), str(args.concurrency), library, token],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    rps, p50, p99 = (float(x) for x in out.stdout.split())
+    return Leg(rps, p50, p99, 0)
+
+
 async def hop(args: argparse.Namespace) -> None:
-    """httpx vs aiohttp, each in its own process, against the real auth service's GET /api/auth/me."""
+    """Against a database-free stub of auth: an httpx and an aiohttp client straight at it (each
+    in its own process), and aiohttp through the gateway (which uses aiohttp for its hop)."""
     import importlib.util
 
-    import aiohttp
     from shared.jwt import generate_keypair
-    from shared.migrations import upgrade
-
-    from shared import dbsetup
+    from shared.testing.plugin import JwtKeys
 
     work = ROOT / "var" / "bench" / f"hop-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True, exist_ok=True)
-    name = f"hd_bench_{uuid.uuid4().hex[:8]}"
-    await dbsetup.setup(admin_dsn=ADMIN_DSN, database=name)
-    proc = None
+    vhost = f"hd_bench_{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        auth_db = dbsetup.service_database_url("auth", database=name)
-        await upgrade(str(AUTH_INI), auth_db)
         private_pem, public_pem = generate_keypair()
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            "RABBITMQ_URL": f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{name}",
-            "JWT_PUBLIC_KEY": public_pem,
-            "JWT_PRIVATE_KEY": private_pem,
-            "AUTH_DATABASE_URL": auth_db,
-            "LOG_LEVEL": "WARNING",
-        }
-        proc = start("auth.app:create_app", port, env, work / "auth.log")
-        await wait_ready_health(url, proc, work / "auth.log")
-        async with aiohttp.ClientSession() as session:
-            ((_, token),) = await make_users(session, url, 1)
-        sniffio = importlib.util.find_spec("sniffio") is not None
-        print(f"\nhop: GET /api/auth/me straight at auth, concurrency {args.concurrency}, x{args.me}")
-        print(f"(sniffio installed here: {sniffio}; the gateway image has none)")
-        print(f"{'client':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+        token = JwtKeys(private_pem, public_pem).token()
+        stub_port, gateway_port = free_port(), free_port()
+        stub_url, gateway_url = f"http://127.0.0.1:{stub_port}", f"http://127.0.0.1:{gateway_port}"
+        env = {"PYTHONPATH": str(ROOT / "bench"), "LOG_LEVEL": "WARNING"}
+        procs["stub"] = start("gateway_bench:stub_app", stub_port, env, work / "stub.log")
+        procs["gateway"] = start(
+            "gateway.app:create_app",
+            gateway_port,
+            {
+                **env,
+                "JWT_PUBLIC_KEY": public_pem,
+                "RABBITMQ_URL": f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{vhost}",
+                "GATEWAY_AUTH_URL": stub_url,
+                "GATEWAY_READY_UPSTREAMS": "auth",
+            },
+            work / "gateway.log",
+        )
+        await wait_ready_health(stub_url, procs["stub"], work / "stub.log")
+        await wait_ready(gateway_url, procs["gateway"], work / "gateway.log")
+        legs: dict[str, list[Leg]] = {"aiohttp -> stub": [], "httpx -> stub": [], "aiohttp -> gateway -> stub": []}
         for _ in range(args.rounds):
-            for library in ("aiohttp", "httpx"):
-                out = subprocess.run(  # noqa: S603, ASYNC221 - a benchmark may block here
-                    [
-                        sys.executable,
-                        "-c",
-                        HOP_CLIENT,
-                        f"{url}/api/auth/me",
-                        str(args.me),
-                        str(args.concurrency),
-                        library,
-                        token,
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                    check=True,
-                )
-                rps, p50, p99 = (float(x) for x in out.stdout.split())
-                print(f"{library:<10} {rps:>8.0f} {p50:>8.1f} {p99:>8.1f}", flush=True)
+            legs["aiohttp -> stub"].append(hop_leg(f"{stub_url}/api/auth/me", "aiohttp", token, args))
+            legs["httpx -> stub"].append(hop_leg(f"{stub_url}/api/auth/me", "httpx", token, args))
+            legs["aiohttp -> gateway -> stub"].append(hop_leg(f"{gateway_url}/api/auth/me", "aiohttp", token, args))
+        sniffio = importlib.util.find_spec("sniffio") is not None
+        print()
+        print(
+            f"hop: GET /api/auth/me on a database-free stub, concurrency {args.concurrency}, "
+            f"x{args.me}, median of {args.rounds} rounds (sniffio installed: {sniffio})"
+        )
+        header = f"{'client -> target':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        print(header)
+        print("-" * len(header))
+        for name, runs in legs.items():
+            r = median_leg(runs)
+            print(f"{name:<28} {r.rps:>8.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f}")
+        print(f"peak RSS gateway {peak_rss_mb(procs['gateway'].pid):.1f} MB")
     finally:
-        if proc is not None:
+        for proc in procs.values():
             stop(proc)
         with contextlib.suppress(Exception):
-            await dbsetup.drop_database(admin_dsn=ADMIN_DSN, database=name)
+            rabbitmqctl("delete_vhost", vhost)
 
 
 async def wait_ready_health(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
@@ -416,7 +459,7 @@ async def wait_ready_health(url: str, proc: subprocess.Popen[bytes], log: Path, 
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"{url} exited:\n{log.read_text()[-3000:]}")  # noqa: ASYNC240 - a benchmark may block here
+                raise RuntimeError(f"{url} exited:\n{log.read_text()[-3000:]}")  # noqa: ASYNC240
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
                     if r.status == 200:
@@ -434,6 +477,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--hop", action="store_true", help="compare httpx and aiohttp for the hop")
     args = parser.parse_args()
+    # `timeout` and Ctrl-C: unwind through the finally blocks that stop the processes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         import uvloop
 

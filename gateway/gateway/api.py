@@ -30,7 +30,7 @@ def authenticate(request: Request) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized()
-    verifier = getattr(request.app.state, "token_verifier", None)
+    verifier = getattr(request.app.state, "cached_verifier", None)
     if verifier is None:
         raise ProblemError(503, "Token verification is not configured.")
     try:

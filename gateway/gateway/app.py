@@ -19,6 +19,7 @@ from gateway.openapi import OpenApiCache
 from gateway.proxy import Forwarder, build_session
 from gateway.revocations import RevocationList, RevocationSync
 from gateway.settings import GatewaySettings
+from gateway.tokens import CachingVerifier
 from gateway.web import WebApp
 
 READY_CACHE_S = 2.0
@@ -104,6 +105,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.web = WebApp(settings.web_dir)
+    verifier = getattr(app.state, "token_verifier", None)
+    app.state.cached_verifier = CachingVerifier(verifier) if verifier is not None else None
     app.router.routes.extend(api.routes())
     return app
 

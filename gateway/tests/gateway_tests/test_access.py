@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -239,3 +240,34 @@ async def test_admin_check_cannot_be_dodged_by_method_or_case(gateway: httpx.Asy
     _assert_problem(await gateway.delete("/api/auth/users", headers=user), 403)
     _assert_problem(await gateway.get(f"/api/tickets/{TICKET}/retriage", headers=user), 403)
     _assert_problem(await gateway.get("/api/triage/anything/else", headers=user), 403)
+
+
+async def test_a_cached_token_still_expires_and_a_changed_byte_is_checked_again(jwt_keys: JwtKeys) -> None:
+    from gateway.tokens import CachingVerifier
+    from shared.jwt import InvalidTokenError, TokenVerifier
+
+    verifier = CachingVerifier(
+        TokenVerifier(
+            public_key_pem=jwt_keys.public_pem, issuer=jwt_keys.issuer, audience=jwt_keys.audience, leeway_s=0
+        ),
+        max_entries=2,
+    )
+    short = jwt_keys.issuer_for_tests(ttl=timedelta(seconds=1)).issue(
+        user_id=uuid.uuid4(), role="user", email="s@example.test", name="S", now=datetime.now(UTC)
+    )
+    assert verifier.verify(short).role == "user"
+    assert verifier.verify(short).role == "user"  # from the cache
+    header, payload, signature = short.split(".")
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(f"{header}.{payload}.{signature[:-2]}AA")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged["role"] = "admin"
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(f"{header}.{_b64(forged)}.{signature}")
+    await asyncio.sleep(1.2)
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(short)
+    # bounded
+    for _ in range(5):
+        verifier.verify(jwt_keys.token())
+    assert len(verifier._entries) <= 2
