@@ -28,12 +28,12 @@ class CachingVerifier:
                 return principal
             del self._entries[token]
         principal = self._verifier.verify(token)
-        expires = _expiry(token)
-        if expires is not None:
+        expiry = _expiry(token)
+        if expiry is not None:
             if len(self._entries) >= self._max:
                 # oldest first (dicts keep insertion order): cheap and bounded
                 del self._entries[next(iter(self._entries))]
-            self._entries[token] = (principal, expires)
+            self._entries[token] = (principal, expiry)
         return principal
 
 
