@@ -51,6 +51,6 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = create_service_app(title="Helpdesk notifier", settings=settings, lifespan=lifespan)
+    app: FastAPI = create_service_app(title="Helpdesk notifier", settings=settings, lifespan=lifespan)
     app.include_router(router)
     return app

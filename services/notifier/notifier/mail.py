@@ -96,7 +96,7 @@ def _format_time(value: object) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
@@ -180,13 +180,14 @@ def build_message(
     sender_name, sender_addr = parseaddr(sender)
     message["From"] = format_address(email=sender_addr, name=sender_name)
     message["To"] = format_address(email=recipient_email, name=recipient_name)
-    message["Subject"] = _header_text(sanitize_header(mail.subject))
+    message["Subject"] = _header_text(sanitize_header(mail.subject))  # type: ignore[assignment]  # Header is fine
     message["Date"] = format_datetime(date or datetime.now(UTC))
     # A stable Message-ID per delivery lets a receiving system drop the rare duplicate.
     message["Message-ID"] = message_id
     # RFC 3834: tells auto-responders (out-of-office) not to answer.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Helpdesk-Kind"] = str(MailKind(kind).value)
-    message.attach(MIMEText(mail.text, "plain", _UTF8_QP, policy=MESSAGE_POLICY))
-    message.attach(MIMEText(mail.html, "html", _UTF8_QP, policy=MESSAGE_POLICY))
+    # MIMEText takes a Charset too (typeshed says str): it is how we get quoted-printable.
+    message.attach(MIMEText(mail.text, "plain", _UTF8_QP, policy=MESSAGE_POLICY))  # type: ignore[arg-type]
+    message.attach(MIMEText(mail.html, "html", _UTF8_QP, policy=MESSAGE_POLICY))  # type: ignore[arg-type]
     return message

@@ -79,12 +79,12 @@ async def active_admins(session: AsyncSession) -> list[Recipient]:
 async def advance_ticket_version(session: AsyncSession, *, ticket_id: uuid.UUID, version: int) -> bool:
     """Record `version` as the newest seen for the ticket; False if a newer one was seen."""
     stmt = insert(ticket_versions).values(ticket_id=ticket_id, version=version)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[ticket_versions.c.ticket_id],
         set_={"version": stmt.excluded.version, "updated_at": func.now()},
         where=ticket_versions.c.version < stmt.excluded.version,
     ).returning(ticket_versions.c.version)
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(upsert)).first() is not None
 
 
 # --- preferences ---------------------------------------------------------------------------
@@ -224,7 +224,8 @@ async def requeue_failed(session: AsyncSession, delivery_id: uuid.UUID) -> RowMa
         )
         .returning(deliveries)
     )
-    return result.mappings().first()
+    row: RowMapping | None = result.mappings().first()
+    return row
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:

@@ -91,7 +91,7 @@ class NotifierSettings(ServiceSettings):
         )
 
     def production_problems(self) -> list[str]:
-        problems = super().production_problems()
+        problems: list[str] = super().production_problems()
         problems += database_url_problems("NOTIFIER_DATABASE_URL", self.database_url)
         if self.smtp_username and not (self.smtp_tls or self.smtp_starttls):
             problems.append("SMTP credentials would travel in clear text: set SMTP_STARTTLS or SMTP_TLS")
