@@ -184,3 +184,26 @@ async def test_events_published_on_the_bus_are_consumed(kit, vhost):
         timeout=15,
         message="outbox drained",
     )
+
+
+async def test_user_events_teach_who_can_be_assigned(kit):
+    from datetime import UTC, datetime
+
+    from shared.events import UserRegistered, UserUpdated
+
+    a, admin = kit.person(), kit.person("admin")
+    ticket = await kit.create(a)
+    mod_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    await kit.deliver(
+        Envelope.wrap(UserRegistered(user_id=mod_id, email="m@x.test", name="Mo", role="user", created_at=now))
+    )
+    r = await kit.client.patch(f"/api/tickets/{ticket['id']}", json={"assigned_to": str(mod_id)}, headers=admin.headers)
+    assert r.status_code == 422  # known now, but not staff
+    promoted = UserUpdated(user_id=mod_id, email="m@x.test", name="Mo", role="moderator", revision=2)
+    await kit.deliver(Envelope.wrap(promoted))
+    stale = UserUpdated(user_id=mod_id, email="m@x.test", name="Mo", role="user", revision=1)
+    await kit.deliver(Envelope.wrap(stale))  # late: loses to revision 2
+    r = await kit.client.patch(f"/api/tickets/{ticket['id']}", json={"assigned_to": str(mod_id)}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["assigned_to"] == {"id": str(mod_id), "name": "Mo", "email": "m@x.test"}

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from shared.events import Envelope, EventData, TicketTriaged, TicketTriageFailed
+from shared.events import (
+    Envelope,
+    EventData,
+    TicketTriaged,
+    TicketTriageFailed,
+    UserRegistered,
+    UserUpdated,
+)
 from shared.inbox import idempotent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tickets import service
+from tickets import repository, service
 from tickets.models import processed_messages
 from tickets.settings import TicketsSettings
 
@@ -27,9 +34,24 @@ def handlers(settings: TicketsSettings) -> dict[str, EventHandler]:
         assert isinstance(payload, TicketTriageFailed)
         await service.apply_triage_failed(session=session, event=payload)
 
+    async def on_user(session: AsyncSession, payload: EventData, _: Envelope) -> None:
+        # who can be assigned: an admin's PATCH assigned_to needs a known name, email and role
+        assert isinstance(payload, UserRegistered | UserUpdated)
+        await repository.apply_user_event(
+            session,
+            person_id=payload.user_id,
+            name=payload.name,
+            email=payload.email,
+            role=payload.role,
+            revision=payload.revision if isinstance(payload, UserUpdated) else 0,
+        )
+
     return {
         TicketTriaged.event_type: on_triaged,
         TicketTriageFailed.event_type: on_triage_failed,
+        # only delivered once shared.events.TOPOLOGY binds them to the "tickets" queue
+        UserRegistered.event_type: on_user,
+        UserUpdated.event_type: on_user,
     }
 
 

@@ -138,6 +138,25 @@ async def insert_ticket(
     return bool(row.created)
 
 
+async def apply_user_event(
+    session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str, revision: int
+) -> None:
+    """What auth says of a user, unless a later revision of them was already applied."""
+    stmt = insert(Person).values(id=person_id, name=name, email=email, role=role, revision=revision)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Person.id],
+        set_={
+            "name": stmt.excluded.name,
+            "email": stmt.excluded.email,
+            "role": stmt.excluded.role,
+            "revision": stmt.excluded.revision,
+            "updated_at": func.now(),
+        },
+        where=Person.revision <= stmt.excluded.revision,
+    )
+    await session.execute(stmt)
+
+
 @dataclass(frozen=True)
 class TicketQuery:
     """A list request, already resolved to ids: who looks, and how they narrow it."""
