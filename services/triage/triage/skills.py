@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 MAX_SKILL_LEN = 64
 
@@ -103,6 +104,7 @@ STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=8192)
 def normalise(skill: str) -> str:
     """Fold a skill to its canonical form: NFKC, lower case, punctuation to spaces, aliases."""
     text = unicodedata.normalize("NFKC", skill)[: MAX_SKILL_LEN * 2].casefold()
@@ -116,6 +118,7 @@ def normalise(skill: str) -> str:
     return " ".join(dict.fromkeys(folded))
 
 
+@lru_cache(maxsize=8192)
 def words(skill: str) -> frozenset[str]:
     """The meaningful words of a skill after normalisation (for partial matches)."""
     return frozenset(w for w in normalise(skill).split() if w not in STOPWORDS)
