@@ -104,8 +104,13 @@ async def login_failures(
     return int(row[0]), row[1], row[2]
 
 
-async def record_login_failure(session: AsyncSession, email: str, *, window: timedelta) -> None:
-    """Count one failure for `email` in its window (a new window if the last ended), atomically."""
+async def record_login_failure(
+    session: AsyncSession, email: str, *, window: timedelta
+) -> tuple[int, datetime, datetime]:
+    """Count one failure for `email` in its window (a new window if the last ended), atomically.
+
+    Returns what `login_failures` returns, after the count.
+    """
     now = func.now()
     expired = LoginThrottle.window_started_at <= now - window
     statement = (
@@ -118,8 +123,10 @@ async def record_login_failure(session: AsyncSession, email: str, *, window: tim
                 "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at),
             },
         )
+        .returning(LoginThrottle.attempts, LoginThrottle.window_started_at, func.now())
     )
-    await session.execute(statement)
+    row = (await session.execute(statement)).one()
+    return int(row[0]), row[1], row[2]
 
 
 async def clear_login_attempts(session: AsyncSession, email: str) -> None:

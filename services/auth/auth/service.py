@@ -100,6 +100,15 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
     return user
 
 
+def _throttled(window_started_at: datetime, window: timedelta, db_now: datetime) -> ProblemError:
+    retry_after = max(1, math.ceil((window_started_at + window - db_now).total_seconds()))
+    return ProblemError(
+        429,
+        "Too many failed logins for this account; try again later.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 async def login(
     *,
     sessions: async_sessionmaker[AsyncSession],
@@ -114,8 +123,9 @@ async def login(
     Unlike the other functions this one commits, in short transactions of its own: a failure
     must be counted (and seen by every process) whatever the answer, and no connection should be
     held while argon2 runs. Only failures count, so many logins of one account at once (several
-    devices, a benchmark) are never throttled; the price is that guesses sent all at once are
-    checked against the count as it was when they arrived.
+    devices, a benchmark) are not throttled. The count is read again after the password check:
+    once `max_failures` failures are recorded every answer is 429, even to the right password,
+    so a burst of parallel guesses learns nothing past the limit.
     """
     # lower() can lengthen some characters; no real address is anywhere near the column's size
     key = email.strip().lower()[:MAX_THROTTLE_KEY]
@@ -123,25 +133,24 @@ async def login(
         failures, window_started_at, db_now = await repository.login_failures(session, key, window=window)
         user = await repository.get_by_email(session, key) if failures < max_failures else None
     if failures >= max_failures and window_started_at is not None:
-        retry_after = max(1, math.ceil((window_started_at + window - db_now).total_seconds()))
-        raise ProblemError(
-            429,
-            "Too many failed logins for this account; try again later.",
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise _throttled(window_started_at, window, db_now)
     # an unknown email is checked against a dummy hash, so it takes as long as a wrong password
     matched = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not matched or not user.active:
         async with transaction(sessions) as session:
-            await repository.record_login_failure(session, key, window=window)
+            failures, window_started_at, db_now = await repository.record_login_failure(session, key, window=window)
+        if failures > max_failures:
+            raise _throttled(window_started_at, window, db_now)
         raise ProblemError(401, INVALID_CREDENTIALS)
     new_hash = await passwords.hash(password) if passwords.needs_rehash(user.password_hash) else None
-    if failures or new_hash is not None:
-        async with transaction(sessions) as session:
-            if failures:
-                await repository.clear_login_attempts(session, key)
-            if new_hash is not None:
-                await repository.replace_password_hash(session, user.id, old=user.password_hash, new=new_hash)
+    async with transaction(sessions) as session:
+        failures, window_started_at, db_now = await repository.login_failures(session, key, window=window)
+        if failures >= max_failures and window_started_at is not None:
+            raise _throttled(window_started_at, window, db_now)
+        if failures:
+            await repository.clear_login_attempts(session, key)
+        if new_hash is not None:
+            await repository.replace_password_hash(session, user.id, old=user.password_hash, new=new_hash)
     return user
 
 

@@ -600,3 +600,27 @@ async def test_an_unknown_email_takes_as_long_as_a_wrong_password(client):
     unknown = await fastest("untimed@example.test")
     # without the dummy verification the unknown email answers 10-50 times faster
     assert unknown > 0.4 * wrong, (unknown, wrong)
+
+
+async def test_the_right_password_is_refused_if_the_limit_was_reached_while_it_was_checked(client, db: Db):
+    await signup(client, "burst@example.test")
+    passwords = client._transport.app.state.passwords  # type: ignore[attr-defined]
+    original = passwords.verify
+
+    async def verify_while_others_fail(password_hash: str | None, password: str) -> bool:
+        # five parallel wrong guesses are recorded while this (right) one is being checked
+        await db.execute(
+            "INSERT INTO auth.login_throttle VALUES ('burst@example.test', 5, now())"
+            " ON CONFLICT (email) DO UPDATE SET attempts = 5"
+        )
+        return await original(password_hash, password)
+
+    passwords.verify = verify_while_others_fail
+    try:
+        response = await client.post("/api/auth/login", json={"email": "burst@example.test", "password": PASSWORD})
+        assert_problem(response, 429)
+        assert int(response.headers["retry-after"]) > 0
+        wrong = await client.post("/api/auth/login", json={"email": "burst@example.test", "password": "wrong pw!"})
+        assert_problem(wrong, 429)
+    finally:
+        passwords.verify = original
