@@ -14,7 +14,8 @@ DEAD_LETTER_EXCHANGE = "helpdesk.dlx"
 # queue name -> routing keys it binds. Every service declares the whole topology at start,
 # so an event published before its consumer ever ran is queued, never unroutable.
 TOPOLOGY: dict[str, tuple[str, ...]] = {
-    "tickets": ("ticket.triaged", "ticket.triage_failed"),
+    # tickets also learns people (names, emails) so an admin can assign anyone staff
+    "tickets": ("ticket.triaged", "ticket.triage_failed", "user.registered", "user.updated"),
     "triage": (
         "ticket.created",
         "ticket.updated",
