@@ -146,6 +146,7 @@ class DeliveryLoop:
                 recipient_name=row["recipient_name"],
                 message_id=message_id(row["id"], self.sender_domain),
                 kind=MailKind(row["kind"]),
+                ticket_id=row["ticket_id"],
             )
         except (ValueError, TypeError, IndexError) as exc:
             # An address no mail system would take: failing it beats blocking the queue on it.

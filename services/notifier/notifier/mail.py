@@ -173,6 +173,7 @@ def build_message(
     recipient_name: str | None,
     message_id: str,
     kind: MailKind | str,
+    ticket_id: uuid.UUID | str | None = None,
     date: datetime | None = None,
 ) -> Message:
     """Build a multipart/alternative message (text first, then HTML)."""
@@ -187,6 +188,8 @@ def build_message(
     # RFC 3834: tells auto-responders (out-of-office) not to answer.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Helpdesk-Kind"] = str(MailKind(kind).value)
+    if ticket_id is not None:
+        message["X-Helpdesk-Ticket"] = str(uuid.UUID(str(ticket_id)))
     # MIMEText takes a Charset too (typeshed says str): it is how we get quoted-printable.
     message.attach(MIMEText(mail.text, "plain", _UTF8_QP, policy=MESSAGE_POLICY))  # type: ignore[arg-type]
     message.attach(MIMEText(mail.html, "html", _UTF8_QP, policy=MESSAGE_POLICY))  # type: ignore[arg-type]

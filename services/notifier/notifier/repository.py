@@ -63,6 +63,14 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> RowMapping | No
     return result.mappings().first()
 
 
+async def inactive_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """The users among `user_ids` known to be disabled (user.updated with active=false)."""
+    if not user_ids:
+        return set()
+    result = await session.execute(select(users.c.id).where(users.c.id.in_(list(user_ids)), users.c.active.is_(False)))
+    return set(result.scalars())
+
+
 async def active_admins(session: AsyncSession) -> list[Recipient]:
     """Every active admin the notifier has heard of."""
     result = await session.execute(

@@ -44,7 +44,8 @@ async def queue_mail(
     context: Mapping[str, Any],
     ticket_id: uuid.UUID | None = None,
 ) -> int:
-    """Render and queue one mail per recipient, skipping those who turned `kind` off.
+    """Render and queue one mail per recipient, skipping those who turned `kind` off or whose
+    account is disabled.
 
     Runs in the consumer's transaction, next to the event's processed mark: either both
     commit or neither does.
@@ -54,10 +55,14 @@ async def queue_mail(
         unique.setdefault(recipient.email.strip().lower(), recipient)
     known_ids = [r.id for r in unique.values() if r.id is not None]
     silenced = await repository.opted_out(session, known_ids, kind.value)
+    disabled = await repository.inactive_users(session, known_ids)
     queued = 0
     for email, recipient in unique.items():
         if recipient.id is not None and recipient.id in silenced:
             log.info("mail_opted_out", kind=kind.value, recipient_id=str(recipient.id))
+            continue
+        if recipient.id is not None and recipient.id in disabled:
+            log.info("mail_to_disabled_user_skipped", kind=kind.value, recipient_id=str(recipient.id))
             continue
         mail = render(
             kind,

@@ -8,6 +8,7 @@ from typing import Any
 
 from notifier.sink import MailSink
 from shared.events import Actor, Assignee
+from shared.testing.plugin import wait_for
 
 from . import events_factory as ev
 from .mailbox import body, of_kind, read_mails, wait_for_mails
@@ -45,6 +46,7 @@ async def test_assignment_mails_the_assignee_with_every_detail(
     assert mail["From"] == "Helpdesk <helpdesk@helpdesk.test>"
     assert mail["Subject"] == "[Helpdesk] Ticket assigned to you: Printer on fire"
     assert mail["Message-ID"].endswith("@helpdesk.test>")
+    assert mail["X-Helpdesk-Ticket"] == str(ticket.id)
     text, html = body(mail, "plain"), body(mail, "html")
     link = f"https://help.example.test/tickets/{ticket.id}"
     for part in (text, html):
@@ -184,3 +186,29 @@ async def test_header_injection_through_the_title_reaches_nobody_else(
     assert mail["Bcc"] is None
     assert mail["X-Evil"] is None
     assert mail["Subject"] == ("[Helpdesk] Ticket assigned to you: Urgent Bcc: victim@example.test X-Evil: 1")
+
+
+async def test_a_disabled_user_gets_no_mail(
+    make_settings: Any, run_app: Any, publisher: Any, sink: MailSink, db: Any
+) -> None:
+    signup = ev.registered(role="moderator", name="Gone Moderator")
+    disabled = ev.updated_user(signup, revision=1, active=False)
+    gone = ev.user_ref("Gone Moderator", email=signup.data["email"])
+    gone = gone.model_copy(update={"id": uuid.UUID(signup.data["user_id"])})
+    still_here = ev.user_ref("Still Here")
+    async with run_app(make_settings(smtp_port=sink.port)):
+        await _publish(publisher, signup)
+        await wait_for_mails(sink.directory, 1, settle=0)  # the welcome mail
+        await _publish(publisher, disabled)
+
+        async def applied() -> bool:
+            return await db.fetchval("SELECT NOT active FROM notifier.users") is True
+
+        await wait_for(applied, timeout=10, message="the user to be disabled")
+        await _publish(
+            publisher,
+            ev.assigned(ev.snapshot(assignee=gone)),
+            ev.assigned(ev.snapshot(assignee=still_here)),
+        )
+        mails = await wait_for_mails(sink.directory, 2, settle=1.0)
+    assert [m["To"].addresses[0].display_name for m in of_kind(mails, "ticket_assigned")] == ["Still Here"]
