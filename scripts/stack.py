@@ -265,6 +265,11 @@ def start(instance: Instance, process: Process, env: dict[str, str]) -> None:
     if running_pid(instance, process.name):
         print(f"  {process.name}: already running")
         return
+    port = port_of(process, instance, env)
+    if reachable("127.0.0.1", port):
+        # someone else's process: waiting for "ready" would check the wrong server
+        sys.exit(f"{process.name}: port {port} is already in use by another program "
+                 f"(another stack? try --instance NAME --port-offset N)")
     (instance.var / "log").mkdir(parents=True, exist_ok=True)
     (instance.var / "run").mkdir(parents=True, exist_ok=True)
     (instance.var / "mail").mkdir(parents=True, exist_ok=True)
