@@ -235,7 +235,7 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--base-port", type=int, default=18300)
     parser.add_argument("--pool-size", type=int, default=5, help="DB_POOL_SIZE of each worker")
-    parser.add_argument("--prefetch", type=int, default=16, help="BUS_PREFETCH of each worker")
+    parser.add_argument("--prefetch", type=int, default=8, help="BUS_PREFETCH of each worker")
     parser.add_argument("--pg-admin-dsn", default=os.environ.get(
         "PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -244,6 +244,7 @@ async def main() -> None:
     results: list[Result] = []
     for n in args.workers:
         results.append(await run(n, args, texts))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| workers | burst | tickets/s | p50 ms | p95 ms | max ms | peak RSS MB (each) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
