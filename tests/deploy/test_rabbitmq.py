@@ -147,7 +147,22 @@ async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
         exchange = await channel.get_exchange("helpdesk.events")
         await exchange.publish(aio_pika.Message(b"{}"), routing_key="nobody.listens")
 
-    connection = await aio_pika.connect(url, timeout=10)
+    # rabbitmqctl import_definitions returns before the import has finished: wait for it
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        connection = None
+        try:
+            connection = await aio_pika.connect(url, timeout=10)
+            probe = await connection.channel()
+            await probe.get_exchange("helpdesk.events", ensure=True)
+            await probe.close()
+            break
+        except (aio_pika.exceptions.AMQPError, ConnectionError) as exc:
+            if connection is not None:
+                await connection.close()
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{user} cannot use the vhost: {exc!r}") from exc
+            await asyncio.sleep(0.5)
     try:
         found = {"declare": await attempt(declare_topology), "publish": await attempt(publish)}
         for queue in ("tickets", "triage", "notifier"):
