@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import shared.dbsetup as dbsetup
 from shared.bus import Bus
 from shared.events import (
     Envelope,
@@ -42,8 +43,6 @@ from shared.events import (
     UserRegistered,
 )
 from shared.migrations import upgrade
-
-from shared import dbsetup
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_PORT = 18600
@@ -260,7 +259,7 @@ async def main() -> int:
         for name, role, skills in STAFF:
             await publisher.publish(Envelope.wrap(UserRegistered(
                 user_id=uuid.uuid4(), email=f"{name.lower()}@example.test", name=name,
-                role=role, skills=skills, created_at=datetime.now(UTC))))  # type: ignore[arg-type]
+                role=role, skills=skills, created_at=datetime.now(UTC))))
         await run_round(1, 20, fixture, collector, publisher, logs, args.timeout)
         print(f"triage scale-out: {args.tickets} tickets per round, local analyzer, "
               f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ", flush=True)

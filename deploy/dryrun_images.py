@@ -27,7 +27,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from shared import dbsetup
+import shared.dbsetup as dbsetup
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"auth": "services/auth", "tickets": "services/tickets", "triage": "services/triage",

@@ -154,7 +154,8 @@ def compose(generated_env: tuple[Path, dict[str, str]]) -> dict[str, Any]:
     """`docker-compose config` of docker-compose.yml with a generated .env: validated, filled in."""
     result = run(compose_argv(generated_env[0], "config"), env=base_env())
     assert result.returncode == 0, result.stderr
-    return yaml.load(result.stdout, Loader=_Loader)  # noqa: S506 - a safe loader
+    config: dict[str, Any] = yaml.load(result.stdout, Loader=_Loader)  # noqa: S506 - safe loader
+    return config
 
 
 def render(overlay: str) -> str:

@@ -25,7 +25,8 @@ SERVICES = ("auth", "tickets", "triage", "notifier")
 def container(obj: Obj) -> Obj:
     containers = obj["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
-    return containers[0]
+    only: Obj = containers[0]
+    return only
 
 
 def env_names(c: Obj) -> list[str]:
@@ -205,7 +206,7 @@ def _selects(selector: Obj | None, labels: dict[str, str]) -> bool:
 
 def _peer_matches(peer: Obj, pod: Obj, policy_ns: str) -> bool:
     if "ipBlock" in peer:
-        return pod["external"]
+        return bool(pod["external"])
     if pod["external"]:
         return False
     if "namespaceSelector" in peer:

@@ -126,6 +126,7 @@ async def ignore(message: aio_pika.abc.AbstractIncomingMessage) -> None:
 
 async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
     async def attempt(action: Any) -> bool:
+        assert connection is not None
         channel = await connection.channel()
         try:
             await action(channel)
