@@ -42,6 +42,7 @@ PROBLEM_SCHEMA = {
 _GATEWAY_RESPONSES = {
     "401": "Missing, expired, revoked or invalid access token.",
     "403": "The caller's role may not use this route.",
+    "404": "No such resource, or one the caller may not see.",
     "413": "The request body is larger than the limit.",
     "503": "The service behind this route is unavailable.",
     "504": "The service behind this route did not answer in time.",
@@ -149,8 +150,10 @@ def _secure(method: str, path: str, operation: dict[str, Any], service: str) -> 
     else:
         operation["security"] = [{SECURITY_SCHEME: []}]
         responses.setdefault("401", _problem_response(_GATEWAY_RESPONSES["401"]))
-        if access is Access.ADMIN:
-            responses.setdefault("403", _problem_response(_GATEWAY_RESPONSES["403"]))
+        # the gateway refuses admin routes; the services refuse by role or ownership elsewhere
+        responses.setdefault("403", _problem_response(_GATEWAY_RESPONSES["403"]))
+    if "{" in path:
+        responses.setdefault("404", _problem_response(_GATEWAY_RESPONSES["404"]))
     if method in ("post", "put", "patch"):
         responses.setdefault("413", _problem_response(_GATEWAY_RESPONSES["413"]))
     responses.setdefault("503", _problem_response(_GATEWAY_RESPONSES["503"]))

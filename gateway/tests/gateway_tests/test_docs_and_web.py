@@ -88,9 +88,11 @@ def test_merge_keeps_public_paths_merges_components_and_adds_security() -> None:
     assert paths["/api/auth/login"]["post"]["security"] == []
     assert paths["/api/auth/me"]["get"]["security"] == [{"bearerAuth": []}]
     assert "401" in paths["/api/auth/me"]["get"]["responses"]
-    assert "403" not in paths["/api/auth/me"]["get"]["responses"]
+    assert "403" not in paths["/api/auth/login"]["post"]["responses"]
     assert "403" in paths["/api/auth/users"]["get"]["responses"]
     assert "403" in paths["/api/tickets/{ticket_id}/retriage"]["post"]["responses"]
+    assert "404" in paths["/api/tickets/{ticket_id}/retriage"]["post"]["responses"]
+    assert "404" not in paths["/api/tickets"]["post"]["responses"]
     assert "413" in paths["/api/tickets"]["post"]["responses"]
     # errors are documented as what they are: problem documents
     for item in paths.values():
