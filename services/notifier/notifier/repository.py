@@ -63,14 +63,6 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> RowMapping | No
     return result.mappings().first()
 
 
-async def inactive_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """The users among `user_ids` known to be disabled (user.updated with active=false)."""
-    if not user_ids:
-        return set()
-    result = await session.execute(select(users.c.id).where(users.c.id.in_(list(user_ids)), users.c.active.is_(False)))
-    return set(result.scalars())
-
-
 async def active_admins(session: AsyncSession) -> list[Recipient]:
     """Every active admin the notifier has heard of."""
     result = await session.execute(
@@ -109,14 +101,14 @@ async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> dict[str
     return {k: bool(row[k]) for k in PREFERENCE_KINDS}
 
 
-async def opted_out(session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str) -> set[uuid.UUID]:
-    """The users among `user_ids` who turned `kind` off."""
+async def suppressed(session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str) -> set[uuid.UUID]:
+    """The users among `user_ids` who turned `kind` off or whose account is disabled (one query)."""
     if not user_ids:
         return set()
-    column = preferences.c[kind]
-    result = await session.execute(
-        select(preferences.c.user_id).where(preferences.c.user_id.in_(list(user_ids)), column.is_(False))
-    )
+    ids = list(user_ids)
+    opted_out = select(preferences.c.user_id).where(preferences.c.user_id.in_(ids), preferences.c[kind].is_(False))
+    disabled = select(users.c.id).where(users.c.id.in_(ids), users.c.active.is_(False))
+    result = await session.execute(opted_out.union(disabled))
     return set(result.scalars())
 
 

@@ -54,15 +54,11 @@ async def queue_mail(
     for recipient in recipients:
         unique.setdefault(recipient.email.strip().lower(), recipient)
     known_ids = [r.id for r in unique.values() if r.id is not None]
-    silenced = await repository.opted_out(session, known_ids, kind.value)
-    disabled = await repository.inactive_users(session, known_ids)
+    silenced = await repository.suppressed(session, known_ids, kind.value)
     queued = 0
     for email, recipient in unique.items():
         if recipient.id is not None and recipient.id in silenced:
-            log.info("mail_opted_out", kind=kind.value, recipient_id=str(recipient.id))
-            continue
-        if recipient.id is not None and recipient.id in disabled:
-            log.info("mail_to_disabled_user_skipped", kind=kind.value, recipient_id=str(recipient.id))
+            log.info("mail_suppressed", kind=kind.value, recipient_id=str(recipient.id))
             continue
         mail = render(
             kind,
