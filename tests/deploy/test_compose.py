@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from shared.settings import ServiceSettings
 
-from .conftest import ROOT, Process, base_env, compose_argv, run
+from .conftest import ROOT, Process, base_env, compose_argv, run, tool
 
 INFRA = {"postgres", "rabbitmq", "mailpit"}
 SECRETS = (
@@ -158,3 +159,29 @@ def test_a_generated_env_passes_every_services_production_checks(
             for name, value in environment.items():
                 m.setenv(name, value)
             assert settings_class().production, p.name
+
+
+def test_docker_compose_v2_reads_the_file_as_the_debian_one_does(
+    compose: dict[str, Any], generated_env: tuple[Path, dict[str, str]],
+) -> None:
+    """Users run Compose v2: it validates the file too, and sees the same services, commands,
+    settings, start order and healthchecks (and names the project `helpdesk`)."""
+    binary = tool("docker-compose-v2")
+    result = run([binary, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
+                  "--env-file", str(generated_env[0]), "config"], env=base_env())
+    assert result.returncode == 0, result.stderr
+    v2 = yaml.safe_load(result.stdout)
+    assert v2["name"] == "helpdesk"
+    assert set(v2["services"]) == set(compose["services"])
+    for name, service in compose["services"].items():
+        other = v2["services"][name]
+        assert other.get("command") == service.get("command"), name
+        assert {k: str(v) for k, v in other.get("environment", {}).items()} == {
+            k: str(v) for k, v in service.get("environment", {}).items()
+        }, name
+        assert {k: v["condition"] for k, v in other.get("depends_on", {}).items()} == {
+            k: v["condition"] for k, v in service.get("depends_on", {}).items()
+        }, name
+        assert other.get("image") == service.get("image"), name
+        if "test" in service.get("healthcheck", {}) and service["healthcheck"]["test"] != ["NONE"]:
+            assert other["healthcheck"]["test"] == service["healthcheck"]["test"], name
