@@ -98,6 +98,8 @@ class Collector:
         self.expect = 0
 
     async def handle(self, envelope: Envelope) -> None:
+        if envelope.type not in ("ticket.triaged", "ticket.triage_failed"):
+            return  # the `tickets` queue also carries user events
         tid = str(envelope.data.get("ticket_id"))
         self.arrived.setdefault(tid, time.perf_counter())
         if len(self.arrived) >= self.expect:
