@@ -428,6 +428,20 @@ def down(instance: Instance) -> None:
     print("stopped: " + (", ".join(name for name, _ in stopped) or "nothing was running"))
 
 
+def purge(instance: Instance) -> None:
+    """Stop a non-default instance and drop its database and vhost (its logs stay in var/)."""
+    down(instance)
+    admin = os.environ.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    drop = f"DROP DATABASE IF EXISTS {instance.database} WITH (FORCE)"
+    subprocess.run([str(VENV_BIN / "python"), "-c",
+                    "import asyncio, asyncpg, sys\n"
+                    "async def main():\n"
+                    "    c = await asyncpg.connect(sys.argv[1]); await c.execute(sys.argv[2]); await c.close()\n"
+                    "asyncio.run(main())", admin, drop], check=True)
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
+    print(f"purged instance {instance.name} (logs kept in {instance.var})")
+
+
 def status(instance: Instance) -> None:
     _, processes = load_processes()
     for process in processes:
@@ -437,7 +451,7 @@ def status(instance: Instance) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the helpdesk as local processes.")
-    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("action", choices=["up", "down", "status", "purge"])
     parser.add_argument("--instance", default=os.environ.get("STACK_INSTANCE", "default"))
     parser.add_argument("--port-offset", type=int, default=int(os.environ.get("STACK_PORT_OFFSET", "0")))
     parser.add_argument("--no-web", action="store_true", help="do not build the web app")
@@ -451,6 +465,10 @@ def main() -> None:
         up(instance, web=not args.no_web, timeout=args.timeout, fresh=args.fresh, setup=not args.skip_setup)
     elif args.action == "down":
         down(instance)
+    elif args.action == "purge":
+        if instance.default:
+            sys.exit("purge is only for separate instances; the default one keeps its data")
+        purge(instance)
     else:
         status(instance)
 

@@ -11,14 +11,14 @@ from shared.testing.stack import Stack
 
 @pytest.fixture(scope="session")
 def system() -> Iterator[Stack]:
-    """The whole system as real processes (gateway :10000, services :101xx)."""
-    stack = Stack("system", 2000)
+    """The whole system as real processes, on ports and a database of its own."""
+    stack = Stack.unique("system")
     try:
         stack.up()
     except BaseException:
-        stack.down()
+        stack.purge()
         raise
     try:
         yield stack
     finally:
-        stack.down()
+        stack.purge()

@@ -1,6 +1,6 @@
 """Prove the pipeline loses nothing: load + a fault schedule + a Jepsen-style check.
 
-It starts its own stack instance (`chaos`, ports 11000/111xx, its own database and vhost) with
+It starts its own stack instance (`chaos_<pid>`, free ports, its own database and vhost) with
 RabbitMQ reached through a TCP proxy this script controls, signs up requesters and moderators,
 records the outcome of every `POST /api/tickets` (201 / error / timeout) while faults run:
 
@@ -42,7 +42,6 @@ import httpx
 from shared.testing.proxy import TcpProxy
 from shared.testing.stack import ROOT, Stack
 
-BROKER_PROXY_PORT = 25672
 SUBJECTS = [
     ("Charged twice for my subscription", "My card was billed two times this month, please refund one.", "billing"),
     ("Cannot log in to the dashboard", "Password reset mail never arrives and login fails with an error.", "account"),
@@ -100,7 +99,7 @@ class Chaos:
         self.concurrency = concurrency
         self.keep = keep
         self.run_id = uuid.uuid4().hex[:6]
-        self.stack = Stack("chaos", 3000)
+        self.stack = Stack.unique("chaos")
         self.proxy = TcpProxy("127.0.0.1", 5672)
         self.outcomes = Outcomes()
         self.sent = 0
@@ -112,14 +111,14 @@ class Chaos:
 
     def stack_env(self) -> dict[str, str]:
         return {
-            "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{BROKER_PROXY_PORT}/{self.stack.vhost}",
+            "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/{self.stack.vhost}",
             "HELPDESK_FAULT_DIR": str(self.fault_dir),
             "TICKETS_CREATE_QUOTA": "0",  # 20 requesters file thousands of tickets on purpose
             "LOG_LEVEL": "INFO",
         }
 
     async def start(self) -> None:
-        await self.proxy.start(BROKER_PROXY_PORT)
+        await self.proxy.start()
         self.fault_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.stack.up, self.stack_env())
 
@@ -411,7 +410,7 @@ class Chaos:
                 return await self.drain_and_check(client, drain_timeout=120 if self.long else 90)
         finally:
             if not self.keep:
-                await asyncio.to_thread(self.stack.down)
+                await asyncio.to_thread(self.stack.purge)
             await self.proxy.close()
 
 

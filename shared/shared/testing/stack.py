@@ -79,6 +79,27 @@ class Stack:
     def down(self) -> None:
         self._run("down")
 
+    def purge(self) -> None:
+        """Stop it and remove its database, vhost and folder."""
+        self._run("purge")
+
+    @classmethod
+    def unique(cls, prefix: str) -> Stack:
+        """An instance whose name and ports no other test run on this machine uses right now."""
+        import os
+        import socket
+
+        def free(port: int) -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) != 0
+
+        name = f"{prefix}_{os.getpid()}"
+        for offset in range(2000, 9000, 100):
+            ports = [8000, 8101, 8102, 8103, 8104, 1025]
+            if all(free(port + offset) for port in ports):
+                return cls(name, offset)
+        raise RuntimeError("no free port range for a test stack")
+
     def pid(self, process: str) -> int | None:
         path = self.var / "run" / f"{process}.pid"
         return int(path.read_text()) if path.exists() else None
