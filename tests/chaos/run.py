@@ -311,8 +311,13 @@ class Chaos:
             tickets = [t for t in await self.all_tickets(client, headers) if f"[{self.run_id}-" in t["title"]]
             by_id = {t["id"]: t for t in tickets}
             mails = self.mails()
+            # a SIGKILL between the SMTP accept and the "sent" commit resends with the same
+            # Message-ID, which receivers drop: one mail in effect, so count distinct ids
             mailed = Counter(
-                self.mail_ticket_id(m) for m in mails if self.mail_kind(m) in ("ticket_assigned", "unknown")
+                ticket for ticket, _ in {
+                    (self.mail_ticket_id(m), m.get("Message-ID"))
+                    for m in mails if self.mail_kind(m) in ("ticket_assigned", "unknown")
+                }
             )
             pending = [
                 i for i in created_ids
