@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -79,7 +80,22 @@ def wait_triaged(client: httpx.Client, headers: dict[str, str], ticket_id: str, 
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
+def system() -> Iterator[Stack]:
+    """The whole system as real processes, on ports and a database of its own (stopped after this package)."""
+    stack = Stack.unique("system")
+    try:
+        stack.up()
+    except BaseException:
+        stack.purge()
+        raise
+    try:
+        yield stack
+    finally:
+        stack.purge()
+
+
+@pytest.fixture(scope="package")
 def world(system: Stack) -> World:
     client = httpx.Client(base_url=system.base_url, timeout=30)
     email, password = system.admin

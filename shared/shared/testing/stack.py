@@ -74,7 +74,8 @@ class Stack:
             raise RuntimeError(f"stack {args[0]} failed:\n{result.stdout}\n{result.stderr}")
 
     def up(self, extra_env: dict[str, str] | None = None) -> None:
-        self._run("up", "--no-web", "--fresh", extra_env=extra_env)
+        # small pools: a test stack shares the machine's Postgres (100 connections) with the tests
+        self._run("up", "--no-web", "--fresh", extra_env={"DB_POOL_SIZE": "3", **(extra_env or {})})
 
     def down(self) -> None:
         self._run("down")
