@@ -121,3 +121,28 @@ async def test_nobody_with_a_slot_fails_with_reason(
         (row,) = (await s.execute(select(outbox.c.routing_key, outbox.c.envelope))).all()
     assert row.routing_key == "ticket.triage_failed"
     assert row.envelope["data"]["reason"] == outcome.reason
+
+
+async def test_equal_moderator_free_is_taken_instead_of_waiting(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    a = await add_staff(sessions, role="moderator", name="a", skills=["VPN"])
+    b = await add_staff(sessions, role="moderator", name="b", skills=["VPN"], open_count=1)
+    async with sessions() as s1, s1.begin():
+        # another triage holds a's row (it is giving a a ticket right now)
+        assert await repository.take_slot(s1, user_id=a, limit=10) == 1
+        outcome = await asyncio.wait_for(triage_one(sessions, capacity=10), 5)
+        assert outcome.assignee_id == b  # did not queue behind the lock
+    # with nobody holding a row, the plan's order (lower workload first) applies again
+    assert (await triage_one(sessions, capacity=10)).assignee_id == a
+
+
+async def test_skip_locked_never_overfills(sessions: async_sessionmaker[AsyncSession]) -> None:
+    a = await add_staff(sessions, role="moderator", name="a", skills=["VPN"], open_count=8)
+    b = await add_staff(sessions, role="moderator", name="b", skills=["VPN"], open_count=8)
+    admin = await add_staff(sessions, role="admin", name="ad", skills=[])
+    outcomes = await asyncio.gather(*(triage_one(sessions, capacity=10) for _ in range(10)))
+    got = [o.assignee_id for o in outcomes]
+    assert got.count(a) == 2
+    assert got.count(b) == 2
+    assert got.count(admin) == 6

@@ -54,16 +54,22 @@ async def active_staff(session: AsyncSession) -> Sequence[Staff]:
 
 
 async def take_slot(
-    session: AsyncSession, *, user_id: uuid.UUID, limit: int | None
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int | None, skip_locked: bool = False
 ) -> int | None:
     """Add one open ticket to a staff member unless they are full; None when not taken.
 
     A single conditional UPDATE: concurrent transactions wanting the same row queue on its
     lock and re-check `open_count < limit` on the committed value, so the last slot goes once.
+    With `skip_locked`, a row another transaction holds is not waited for (None at once).
     """
+    target = Staff.user_id == user_id
+    if skip_locked:
+        target = Staff.user_id.in_(
+            select(Staff.user_id).where(Staff.user_id == user_id).with_for_update(skip_locked=True)
+        )
     stmt = (
         update(Staff)
-        .where(Staff.user_id == user_id, Staff.active.is_(True))
+        .where(target, Staff.active.is_(True))
         .values(open_count=Staff.open_count + 1)
         .returning(Staff.open_count)
     )

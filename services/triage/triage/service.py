@@ -241,7 +241,18 @@ async def triage_ticket(
     staff = [_member(r, capacity) for r in rows.values()]
     chosen: Staff | None = None
     reason = ""
-    for step in plan(skills=skills, category=category, staff=staff):
+    steps = plan(skills=skills, category=category, staff=staff)
+    # Among the best-scored moderators, one whose row another triage holds right now is about
+    # to get a ticket: take an equally good one that is free instead of queueing behind it.
+    best = [s for s in steps if s.member.role == "moderator" and s.score == steps[0].score]
+    for step in best if len(best) > 1 else []:
+        taken = await repository.take_slot(
+            session, user_id=step.member.user_id, limit=capacity, skip_locked=True
+        )
+        if taken is not None:
+            chosen, reason = rows[step.member.user_id], step.reason
+            break
+    for step in steps if chosen is None else []:
         limit = capacity if step.member.role == "moderator" else None
         if await repository.take_slot(session, user_id=step.member.user_id, limit=limit) is not None:
             chosen, reason = rows[step.member.user_id], step.reason
