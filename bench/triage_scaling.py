@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import shared.dbsetup as dbsetup
 from shared.bus import Bus
 from shared.events import (
@@ -97,6 +98,17 @@ async def make_fixture() -> Fixture:
     return Fixture(tag, url, tag, f"amqp://guest:guest@127.0.0.1:5672/{tag}", admin_dsn)
 
 
+async def postgres_connections(admin_dsn: str) -> tuple[int, int]:
+    """(connections in use, max_connections) of the Postgres server: it is shared."""
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        used = await conn.fetchval("SELECT count(*) FROM pg_stat_activity")
+        limit = await conn.fetchval("SELECT current_setting('max_connections')::int")
+        return int(used), int(limit)
+    finally:
+        await conn.close()
+
+
 async def drop_fixture(fixture: Fixture) -> None:
     try:
         await asyncio.to_thread(rabbitmqctl, "delete_vhost", fixture.vhost)
@@ -123,8 +135,9 @@ class Workers:
             "PYTHONUNBUFFERED": "1",
         })
         self.processes = []
-        for port in self.ports:
-            log = open(logs / f"triage-{count}-{port}.log", "w")  # noqa: SIM115 - kept open
+        self.logs = [logs / f"triage-{count}-{port}.log" for port in self.ports]
+        for port, path in zip(self.ports, self.logs, strict=True):
+            log = open(path, "w")  # noqa: SIM115 - kept open
             # a folder of its own: no .env of a developer's stack is read
             self.processes.append(subprocess.Popen(
                 triage_command(port), env=env, cwd=logs, stdout=log, stderr=subprocess.STDOUT,
@@ -158,6 +171,16 @@ class Workers:
                 text = r.read().decode()
             counts.append(int(sum(float(m) for m in pattern.findall(text))))
         return counts
+
+    def retries(self) -> tuple[int, int]:
+        """Handler failures (each one a requeue) and, among them, Postgres refusing a connection."""
+        failed = refused = 0
+        for path in self.logs:
+            for line in path.read_text(errors="replace").splitlines():
+                if "event_failed" in line:
+                    failed += 1
+                    refused += "remaining connection slots" in line or "TooManyConnections" in line
+        return failed, refused
 
     def stop(self) -> None:
         for process in self.processes:
@@ -227,11 +250,13 @@ async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Col
         shares = await asyncio.to_thread(group.handled)
     finally:
         await asyncio.to_thread(group.stop)
+    failed, refused = group.retries()
     duplicates = sum(n - 1 for n in collector.results.values() if n > 1)
     done = len(collector.expected & set(collector.results))
     return {"workers": workers, "tickets": tickets, "seconds": elapsed,
             "rate": done / elapsed, "shares": shares, "duplicates": duplicates,
-            "missing": len(collector.expected - set(collector.results))}
+            "missing": len(collector.expected - set(collector.results)),
+            "retries": failed, "refused": refused}
 
 
 async def main() -> int:
@@ -261,8 +286,11 @@ async def main() -> int:
                 user_id=uuid.uuid4(), email=f"{name.lower()}@example.test", name=name,
                 role=role, skills=skills, created_at=datetime.now(UTC))))
         await run_round(1, 20, fixture, collector, publisher, logs, args.timeout)
+        used, limit = await postgres_connections(fixture.admin_dsn)
         print(f"triage scale-out: {args.tickets} tickets per round, local analyzer, "
-              f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ", flush=True)
+              f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ; Postgres "
+              f"connections in use by others: {used} of {limit}; per worker at most "
+              f"{2 * int(os.environ.get('DB_POOL_SIZE', '5'))}", flush=True)
         for count in counts:
             row = await run_round(count, args.tickets, fixture, collector, publisher, logs,
                                   args.timeout)
@@ -274,14 +302,15 @@ async def main() -> int:
         await drop_fixture(fixture)
 
     print()
-    print("| workers | tickets | seconds | tickets/s | speed-up | per worker | duplicates | missing |")
-    print("|---:|---:|---:|---:|---:|---|---:|---:|")
+    print("| workers | tickets | seconds | tickets/s | speed-up | per worker | duplicates | missing "
+          "| retries (Postgres refused) |")
+    print("|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     base = rows[0]["rate"] if rows else 1.0
     for row in rows:
         shares = " / ".join(str(n) for n in row["shares"])  # type: ignore[attr-defined]
         print(f"| {row['workers']} | {row['tickets']} | {row['seconds']:.2f} | "
               f"{row['rate']:.1f} | {row['rate'] / base:.2f}x | {shares} | "  # type: ignore[operator]
-              f"{row['duplicates']} | {row['missing']} |")
+              f"{row['duplicates']} | {row['missing']} | {row['retries']} ({row['refused']}) |")
     print(f"\nworker logs: {logs}")
     failed = any(row["duplicates"] or row["missing"] for row in rows)
     return 1 if failed else 0
