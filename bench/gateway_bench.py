@@ -40,6 +40,7 @@ ADMIN_DSN = os.environ.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432
 RABBIT_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
 RABBIT_PORT = int(os.environ.get("TEST_RABBITMQ_PORT", "5672"))
 PASSWORD = "bench-password-" + uuid.uuid4().hex[:8]
+FAILED_STATUSES: dict[int, int] = {}  # status -> count, over the whole run
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -221,6 +222,8 @@ async def run(args: argparse.Namespace) -> None:
                     email = users[i % len(users)][0]
                     async with session.post(f"{base}/api/auth/login", json={"email": email, "password": PASSWORD}) as r:
                         await r.read()
+                        if r.status != 200:
+                            FAILED_STATUSES[r.status] = FAILED_STATUSES.get(r.status, 0) + 1
                         return r.status == 200
 
                 return call
@@ -230,6 +233,8 @@ async def run(args: argparse.Namespace) -> None:
                     headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
                     async with session.get(f"{base}/api/auth/me", headers=headers) as r:
                         await r.read()
+                        if r.status != 200:
+                            FAILED_STATUSES[r.status] = FAILED_STATUSES.get(r.status, 0) + 1
                         return r.status == 200
 
                 return call
@@ -301,6 +306,8 @@ def print_table(results: dict[tuple[str, str], Leg], rss: dict[str, float], args
             f"p50 +{gateway.p50_ms - direct.p50_ms:.1f} ms"
         )
     print()
+    if FAILED_STATUSES:
+        print(f"non-200 answers (status: count): {FAILED_STATUSES} - see the logs; the figures are suspect")
     for name, mb in rss.items():
         flag = "ok" if mb < 150 else "OVER 150 MB"
         print(f"peak RSS {name:<8} {mb:6.1f} MB  {flag}")
