@@ -125,12 +125,14 @@ class Chaos:
 
     async def restart_missing(self) -> None:
         env = {**os.environ, **self.stack_env()}
-        await asyncio.to_thread(
+        result = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, str(ROOT / "scripts" / "stack.py"), "up", "--no-web", "--skip-setup",
              "--instance", self.stack.instance, "--port-offset", str(self.stack.port_offset)],
-            cwd=ROOT, env=env, check=True, capture_output=True,
+            cwd=ROOT, env=env, check=False, capture_output=True, text=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"restarting killed processes failed:\n{result.stdout}\n{result.stderr}")
 
     # -- faults ------------------------------------------------------------------------------
 
