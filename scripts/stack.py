@@ -255,10 +255,21 @@ def running_pid(instance: Instance, name: str) -> int | None:
     try:
         pid = int(path.read_text().strip())
         os.kill(pid, 0)
+        if _zombie(pid):
+            raise ProcessLookupError(pid)
     except (ValueError, ProcessLookupError, PermissionError):
         path.unlink(missing_ok=True)
         return None
     return pid
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process nobody reaped yet (in a container PID 1 may never reap) still answers kill(0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def start(instance: Instance, process: Process, env: dict[str, str]) -> None:
@@ -417,6 +428,8 @@ def down(instance: Instance) -> None:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
+                break
+            if _zombie(pid):
                 break
             time.sleep(0.1)
         else:
