@@ -100,6 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
         readiness=readiness,
         body_limit=settings.body_limit,
+        larger_bodies={"/api/triage/examples": settings.import_body_limit},
         openapi_url=None,
         docs_url=None,
         redoc_url=None,

@@ -40,9 +40,12 @@ PROBLEM_SCHEMA = {
     "required": ["type", "title", "status"],
 }
 _GATEWAY_RESPONSES = {
+    "400": "The body is not valid JSON.",
     "401": "Missing, expired, revoked or invalid access token.",
     "403": "The caller's role may not use this route.",
     "404": "No such resource, or one the caller may not see.",
+    "409": "The change conflicts with the resource's state.",
+    "429": "Too many requests; see Retry-After.",
     "413": "The request body is larger than the limit.",
     "503": "The service behind this route is unavailable.",
     "504": "The service behind this route did not answer in time.",
@@ -147,15 +150,21 @@ def _secure(method: str, path: str, operation: dict[str, Any], service: str) -> 
             responses[status] = _problem_response(description)
     if access is Access.PUBLIC:
         operation["security"] = []
+        responses.setdefault("429", _problem_response(_GATEWAY_RESPONSES["429"]))
     else:
         operation["security"] = [{SECURITY_SCHEME: []}]
         responses.setdefault("401", _problem_response(_GATEWAY_RESPONSES["401"]))
         # the gateway refuses admin routes; the services refuse by role or ownership elsewhere
         responses.setdefault("403", _problem_response(_GATEWAY_RESPONSES["403"]))
+    # what routes answer through the shared stack: object checks 404 (never revealing a hidden
+    # id), state checks 409, quotas and throttles 429, broken JSON 400
     if "{" in path:
         responses.setdefault("404", _problem_response(_GATEWAY_RESPONSES["404"]))
     if method in ("post", "put", "patch"):
+        responses.setdefault("400", _problem_response(_GATEWAY_RESPONSES["400"]))
+        responses.setdefault("409", _problem_response(_GATEWAY_RESPONSES["409"]))
         responses.setdefault("413", _problem_response(_GATEWAY_RESPONSES["413"]))
+        responses.setdefault("429", _problem_response(_GATEWAY_RESPONSES["429"]))
     responses.setdefault("503", _problem_response(_GATEWAY_RESPONSES["503"]))
     responses.setdefault("504", _problem_response(_GATEWAY_RESPONSES["504"]))
     operation["responses"] = responses

@@ -28,6 +28,10 @@ class GatewaySettings(ServiceSettings):
     triage_url: str = Field("http://127.0.0.1:8103", validation_alias="GATEWAY_TRIAGE_URL")
     notifier_url: str = Field("http://127.0.0.1:8104", validation_alias="GATEWAY_NOTIFIER_URL")
     body_limit: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024, validation_alias="GATEWAY_BODY_LIMIT")
+    # POST /api/triage/examples takes up to 1,000 labelled tickets a call
+    import_body_limit: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024, validation_alias="GATEWAY_IMPORT_BODY_LIMIT"
+    )
     connect_timeout: float = Field(2.0, gt=0, le=60, validation_alias="GATEWAY_CONNECT_TIMEOUT")
     upstream_timeout: float = Field(30.0, gt=0, le=600, validation_alias="GATEWAY_UPSTREAM_TIMEOUT")
     pool_size: int = Field(100, ge=1, le=10_000, validation_alias="GATEWAY_POOL_SIZE")

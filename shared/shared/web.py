@@ -75,24 +75,31 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413, by header and while streaming."""
+    """Refuses request bodies over `max_bytes` with 413, by header and while streaming.
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_BODY_LIMIT) -> None:
+    `larger` names exact paths allowed a bigger body (a bulk import, say).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = DEFAULT_BODY_LIMIT, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default_max)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > limit
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(scope, receive, send, limit)
                     return
         if not any(name == b"content-length" for name, _ in scope["headers"]):
             # a chunked body: read it (it is small, or refused) before the app sees it
@@ -106,8 +113,8 @@ class BodyLimitMiddleware:
                     return
                 body = message.get("body", b"")
                 size += len(body)
-                if size > self.max_bytes:
-                    await self._refuse(scope, receive, send)
+                if size > limit:
+                    await self._refuse(scope, receive, send, limit)
                     return
                 chunks.append(body)
                 more = message.get("more_body", False)
@@ -115,8 +122,8 @@ class BodyLimitMiddleware:
             return
         await self.app(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, f"The request body is larger than {self.max_bytes} bytes.")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_response(413, f"The request body is larger than {limit} bytes.")
         await response(scope, receive, send)
 
 
@@ -167,6 +174,7 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: ReadinessCheck | None = None,
     body_limit: int = DEFAULT_BODY_LIMIT,
+    larger_bodies: dict[str, int] | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with problem errors, request ids, logs, metrics, health and a body limit.
@@ -196,7 +204,7 @@ def create_service_app(
         return await runtime.ready()  # type: ignore[no-any-return]
 
     app.include_router(health_router(readiness or runtime_readiness))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -246,3 +246,23 @@ def test_production_refuses_default_secrets(jwt_keys):
         rabbitmq_url="amqp://svc:long-password@mq/helpdesk",
     )
     assert ok.production
+
+
+async def test_a_named_path_may_take_a_larger_body(jwt_keys):
+    settings = ServiceSettings(service_name="t", environment="test", jwt_public_key=jwt_keys.public_pem)
+    app = create_service_app(title="t", settings=settings, readiness=_ready, body_limit=1024,
+                             larger_bodies={"/import": 8192})
+
+    @app.post("/import")
+    async def bulk(body: dict) -> dict[str, int]:
+        return {"size": len(body["data"])}
+
+    @app.post("/other")
+    async def other(body: dict) -> dict[str, int]:
+        return {"size": len(body["data"])}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        assert (await c.post("/import", json={"data": "x" * 5000})).json() == {"size": 5000}
+        assert (await c.post("/other", json={"data": "x" * 5000})).status_code == 413
+        assert (await c.post("/import", json={"data": "x" * 9000})).status_code == 413
