@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -34,11 +35,11 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import asyncpg
 import httpx
-
+from shared.bus import Bus
+from shared.events import Envelope
 from shared.testing.proxy import TcpProxy
 from shared.testing.stack import ROOT, Stack
 
@@ -76,12 +77,19 @@ class Fault:
     duration: float = 0.0
 
 
+def _p50_p99(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[len(ordered) // 2] * 1000:.0f} / {ordered[int(len(ordered) * 0.99)] * 1000:.0f} ({len(values)} requests)"
+
+
 def schedule(long: bool) -> list[Fault]:
     if not long:
         return [Fault(0.25, "broker", 6.0), Fault(0.55, "kill:triage")]
     return [
         Fault(0.08, "relay-between-publish-and-mark"),
-        Fault(0.15, "broker", 15.0),
+        Fault(0.15, "broker", 120.0),  # two minutes without a broker: creation must not notice
         Fault(0.25, "kill:triage"),
         Fault(0.35, "kill:notifier"),
         Fault(0.45, "pg-reset:triage"),
@@ -106,6 +114,9 @@ class Chaos:
         self.fault_log: list[str] = []
         self.last_fault_at = 0.0
         self.fault_dir = self.stack.var / "faults"
+        self.duplicates_sent = 0
+        self.broker_down = False
+        self.outage_latencies: list[float] = []
 
     # -- stack -------------------------------------------------------------------------------
 
@@ -140,7 +151,9 @@ class Chaos:
         started = time.monotonic()
         if fault.kind == "broker":
             await self.proxy.cut()
+            self.broker_down = True
             await asyncio.sleep(fault.duration)
+            self.broker_down = False
             await self.proxy.restore()
         elif fault.kind.startswith("kill:"):
             process = fault.kind.split(":", 1)[1]
@@ -221,6 +234,8 @@ class Chaos:
                     if r.status_code == 201:
                         self.outcomes.created[title] = r.json()["id"]
                         self.outcomes.latencies.append(time.monotonic() - started)
+                        if self.broker_down:
+                            self.outage_latencies.append(time.monotonic() - started)
                     else:
                         self.outcomes.errors[str(r.status_code)] += 1
                 self.sent += 1
@@ -231,9 +246,53 @@ class Chaos:
                     await asyncio.sleep(0.05)
                 await self.inject(fault)
 
+        stop_duplicating = asyncio.Event()
         fault_task = asyncio.create_task(faults())
+        duplicate_task = asyncio.create_task(self.duplicate_events(stop_duplicating))
         await asyncio.gather(*(worker() for _ in range(self.concurrency)))
         await fault_task
+        await asyncio.sleep(3)  # let the last events leave the outboxes, then copy 10 % of them too
+        stop_duplicating.set()
+        await duplicate_task
+
+    async def duplicate_events(self, stop: asyncio.Event, share: float = 0.10) -> None:
+        """Re-publish about 10 % of the events the services published, with the same ids.
+
+        At-least-once delivery means consumers see such copies; they must change nothing.
+        The copies go straight to the broker (not through the proxy the faults cut).
+        """
+        bus = Bus(f"amqp://guest:guest@127.0.0.1:5672/{self.stack.vhost}", service="chaos-duplicator")
+        await bus.start()
+        await bus.wait_connected(10)
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.stack.database}")
+        since: dict[str, object] = {}
+        rng = random.Random(self.run_id)
+        try:
+            while True:
+                stopping = stop.is_set()
+                for schema in ("tickets", "triage"):
+                    rows = await conn.fetch(
+                        f"SELECT envelope, published_at FROM {schema}.outbox "  # noqa: S608 - fixed names
+                        "WHERE published_at IS NOT NULL AND published_at > coalesce($1, '-infinity'::timestamptz) "
+                        "ORDER BY published_at", since.get(schema),
+                    )
+                    if rows:
+                        since[schema] = rows[-1]["published_at"]
+                    for row in rows:
+                        if rng.random() >= share:
+                            continue
+                        try:
+                            await bus.publish(Envelope.model_validate_json(row["envelope"]))
+                            self.duplicates_sent += 1
+                        except Exception:  # noqa: BLE001,S112 - a copy lost to a fault is just not a copy
+                            continue
+                if stopping:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            await conn.close()
+            await bus.close()
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -356,12 +415,14 @@ class Chaos:
             ("timeouts (indeterminate)", len(self.outcomes.timeouts)),
             ("create p50 / p99 (ms)", f"{latencies[len(latencies) // 2] * 1000:.0f} / "
                                       f"{latencies[int(len(latencies) * 0.99)] * 1000:.0f}"),
+            ("create p50 / p99 while the broker was down (ms)", _p50_p99(self.outage_latencies)),
             ("lost", len(lost)),
             ("duplicated (mails)", len(duplicated_mails)),
             ("duplicated (triage decisions)", len(decisions_dup)),
             ("unexpected (tickets)", len(unexpected)),
             ("unexpected (mails)", len(unexpected_mail)),
             ("triaged as failed (admin-owned)", failed),
+            ("events re-published with the same id", self.duplicates_sent),
             ("redeliveries absorbed", self.redeliveries()),
             ("leftover queue messages", sum(left.values())),
             ("unsent outbox rows", sum(outbox.values())),
