@@ -108,7 +108,9 @@ def check(name: str, database: str, vhost: str, port: int) -> str:
         env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"),
                **image_env(name, app), "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING",
                "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-               "TRIAGE_PROVIDER": "local"}
+               "TRIAGE_PROVIDER": "local",
+               # the gateway alone: no upstream runs beside it here
+               "GATEWAY_READY_UPSTREAMS": ""}
         for service in ("auth", "tickets", "triage", "notifier"):
             env[f"{service.upper()}_DATABASE_URL"] = dbsetup.service_database_url(
                 service, database=database)
