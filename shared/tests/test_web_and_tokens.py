@@ -266,3 +266,16 @@ async def test_a_named_path_may_take_a_larger_body(jwt_keys):
         assert (await c.post("/import", json={"data": "x" * 5000})).json() == {"size": 5000}
         assert (await c.post("/other", json={"data": "x" * 5000})).status_code == 413
         assert (await c.post("/import", json={"data": "x" * 9000})).status_code == 413
+
+
+@pytest.mark.parametrize("bad", ["nul\x00inside", "lone \ud800 surrogate", "\udfff"])
+def test_storable_text_refuses_what_postgres_cannot_hold(bad):
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+    from shared.text import Storable
+
+    adapter = TypeAdapter(Annotated[str, Storable])
+    with pytest.raises(ValidationError):
+        adapter.validate_python(bad)
+    assert adapter.validate_python("ordinary text, ünïcödé, 😀") == "ordinary text, ünïcödé, 😀"

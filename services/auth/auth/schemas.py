@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from shared.jwt import RoleName
+from shared.text import Storable, storable
 
 MAX_SKILLS = 50
 MAX_SKILL_LENGTH = 64
@@ -36,7 +37,7 @@ def _clean_name(value: str | None) -> str | None:
     name = " ".join(value.split())
     if _CONTROL.search(name):
         raise ValueError("must not contain control characters")
-    return name or None
+    return storable(name) or None
 
 
 def normalise_skills(values: list[str]) -> list[str]:
@@ -63,11 +64,13 @@ def _no_control_characters(value: str) -> str:
 
 
 # free text that reaches the database: Postgres refuses NUL, and nobody needs control characters
-PlainText = Annotated[str, AfterValidator(_no_control_characters)]
+PlainText = Annotated[str, AfterValidator(_no_control_characters), Storable]
 Email = Annotated[str, Field(max_length=320), AfterValidator(normalise_email)]
 Name = Annotated[str | None, Field(max_length=MAX_NAME_LENGTH), AfterValidator(_clean_name)]
 Skills = Annotated[
-    list[Annotated[str, Field(max_length=256)]], Field(max_length=MAX_SKILLS), AfterValidator(normalise_skills)
+    list[Annotated[str, Field(max_length=256), Storable]],
+    Field(max_length=MAX_SKILLS),
+    AfterValidator(normalise_skills),
 ]
 
 

@@ -6,21 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from shared.text import Storable
 
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Priority = Literal["low", "medium", "high"]
 TriageState = Literal["pending", "done", "failed"]
 
 
-def _no_nul(value: str) -> str:
-    # Postgres text cannot hold NUL; refuse it here rather than fail in the database
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-_NoNul = AfterValidator(_no_nul)
+_NoNul = Storable  # no NUL, no lone surrogates: what Postgres text can hold
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), _NoNul]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), _NoNul]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -71,10 +72,15 @@ async def test_categories_roundtrip_and_validation(
         {"categories": [{"name": "A"}, {"name": ""}]},
         {"categories": [{"name": "A"}, {"name": "B"}], "extra": 1},
         {"categories": [{"name": f"c{i}"} for i in range(101)]},
+        # what Postgres cannot store must be a 422, not a 500 from the database (found by schemathesis)
+        {"categories": [{"name": "A"}, {"name": "B", "description": "nul\u0000inside"}]},
+        {"categories": [{"name": "A"}, {"name": "lone \ud800"}]},
     ]
     for body in bad:
-        problem = assert_problem(await client.put("/api/triage/categories", headers=admin,
-                                                  json=body), 422)
+        # sent as ASCII JSON, the way a client escapes "\u0000" and "\ud800"
+        problem = assert_problem(await client.put(
+            "/api/triage/categories", headers={**admin, "content-type": "application/json"},
+            content=json.dumps(body)), 422)
         assert problem["errors"]
     r = await client.get("/api/triage/categories", headers=admin)
     assert r.json() == new  # unchanged by the refused bodies

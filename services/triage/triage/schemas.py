@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from shared.text import Storable
 
 from triage.skills import clean_skills, normalise
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Skill = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Storable]
+Skill = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Storable]
 
 
 class _In(BaseModel):
@@ -20,7 +21,7 @@ class _In(BaseModel):
 
 class CategoryBase(BaseModel):
     name: Name
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), Storable] = ""
 
 
 class CategoryIn(CategoryBase, _In):
@@ -47,10 +48,8 @@ class CategoriesRead(BaseModel):
 
 
 class ExampleIn(_In):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)
-    ]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000), Storable]
     category: Name
     priority: Literal["low", "medium", "high"]
     skills: list[Skill] = Field(default_factory=list, max_length=50)
