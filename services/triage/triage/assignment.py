@@ -90,7 +90,8 @@ def score(
         value, label = _match(skill, member.skills)
         if value > 0 and label is not None:
             total += value
-            matched.append(label)
+            if label not in matched:  # two ticket skills may land on one of the member's
+                matched.append(label)
     if category:
         value, label = _match(category, member.skills)
         if value > 0 and label is not None:
