@@ -101,8 +101,11 @@ def schedule(long: bool) -> list[Fault]:
 
 
 class Chaos:
-    def __init__(self, *, tickets: int, long: bool, concurrency: int, keep: bool) -> None:
+    def __init__(self, *, tickets: int, long: bool, concurrency: int, keep: bool, rate: float = 0.0,
+                 drain_timeout: float = 90.0) -> None:
         self.total = tickets
+        self.rate = rate
+        self.drain_timeout = drain_timeout
         self.long = long
         self.concurrency = concurrency
         self.keep = keep
@@ -213,12 +216,19 @@ class Chaos:
         for i in range(self.total):
             queue.put_nowait(i)
 
+        load_started = asyncio.get_running_loop().time()
+
         async def worker() -> None:
             while True:
                 try:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                if self.rate:
+                    # an open-loop arrival rate: request i leaves at i / rate, whatever the answers do
+                    delay = load_started + i / self.rate - asyncio.get_running_loop().time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 subject, body, _ = SUBJECTS[i % len(SUBJECTS)]
                 title = f"{subject} [{self.run_id}-{i}]"
                 token = tokens[i % len(tokens)]
@@ -476,7 +486,7 @@ class Chaos:
                 started = time.monotonic()
                 await self.load(client, tokens)
                 print(f"load: {self.sent} requests in {time.monotonic() - started:.1f}s")
-                return await self.drain_and_check(client, drain_timeout=120 if self.long else 90)
+                return await self.drain_and_check(client, drain_timeout=self.drain_timeout)
         finally:
             if not self.keep:
                 await asyncio.to_thread(self.stack.purge)
@@ -489,9 +499,16 @@ def main() -> int:
     parser.add_argument("--long", action="store_true", help="the full fault schedule")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="tickets per second offered (default: as fast as answered; long run: 20)")
+    parser.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the drain")
     args = parser.parse_args()
     long = args.long or args.tickets >= 5000
-    return asyncio.run(Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep).run())
+    rate = args.rate if args.rate is not None else (20.0 if long else 0.0)
+    drain = args.drain_timeout if args.drain_timeout is not None else (300.0 if long else 90.0)
+    chaos = Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep, rate=rate,
+                  drain_timeout=drain)
+    return asyncio.run(chaos.run())
 
 
 if __name__ == "__main__":
