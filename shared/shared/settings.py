@@ -36,7 +36,8 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = Field("helpdesk", validation_alias="JWT_AUDIENCE")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     log_json: bool | None = Field(None, validation_alias="LOG_JSON")
-    bus_prefetch: int = Field(32, ge=1, le=1000, validation_alias="BUS_PREFETCH")
+    # keep it within twice the database pool: each message in flight holds a connection
+    bus_prefetch: int = Field(16, ge=1, le=1000, validation_alias="BUS_PREFETCH")
     db_pool_size: int = Field(10, ge=1, le=200, validation_alias="DB_POOL_SIZE")
 
     @property
