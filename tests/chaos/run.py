@@ -127,9 +127,9 @@ class Chaos:
         return {
             "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/{self.stack.vhost}",
             "HELPDESK_FAULT_DIR": str(self.fault_dir),
-            "TICKETS_CREATE_QUOTA": "0",
+            "TICKETS_CREATE_QUOTA": "0",  # 20 requesters file thousands of tickets on purpose
             "DB_POOL_SIZE": "5",
-            "BUS_PREFETCH": "10",  # 20 requesters file thousands of tickets on purpose
+            "BUS_PREFETCH": "10",  # within twice the pool
             "LOG_LEVEL": "INFO",
         }
 
