@@ -132,7 +132,7 @@ class Chaos:
             "BUS_PREFETCH": "10",  # within twice the pool
             # nobody resolves tickets during the run: without this every ticket past the fifth
             # moderator's 20th would queue on the one admin's workload row
-            "TRIAGE_MODERATOR_CAPACITY": "100000",
+            "TRIAGE_MODERATOR_CAPACITY": "10000",
             "LOG_LEVEL": "INFO",
         }
 
