@@ -509,7 +509,7 @@ def main() -> int:
     args = parser.parse_args()
     long = args.long or args.tickets >= 5000
     rate = args.rate if args.rate is not None else (20.0 if long else 0.0)
-    drain = args.drain_timeout if args.drain_timeout is not None else (300.0 if long else 90.0)
+    drain = args.drain_timeout if args.drain_timeout is not None else (300.0 if long else 180.0)
     chaos = Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep, rate=rate,
                   drain_timeout=drain)
     return asyncio.run(chaos.run())
