@@ -344,10 +344,8 @@ def build_web() -> None:
     subprocess.run(["npm", "run", "build"], cwd=web, check=True, stdout=subprocess.DEVNULL)
 
 
-def reset(instance: Instance, env: dict[str, str]) -> None:
-    """Throw away a non-default instance's database, vhost and var/ folder (tests start clean)."""
-    if instance.default:
-        sys.exit("--fresh is only for separate instances; the default one keeps its data")
+def drop_database_and_vhost(instance: Instance, env: dict[str, str]) -> None:
+    """Drop a separate instance's database (even with open connections) and its RabbitMQ vhost."""
     admin = env.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
     drop = f"DROP DATABASE IF EXISTS {instance.database} WITH (FORCE)"
     subprocess.run(
@@ -364,6 +362,13 @@ def reset(instance: Instance, env: dict[str, str]) -> None:
         check=True,
     )
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
+
+
+def reset(instance: Instance, env: dict[str, str]) -> None:
+    """Throw away a non-default instance's database, vhost and var/ folder (tests start clean)."""
+    if instance.default:
+        sys.exit("--fresh is only for separate instances; the default one keeps its data")
+    drop_database_and_vhost(instance, env)
     for sub in ("mail", "log"):
         folder = instance.var / sub
         if folder.exists():
@@ -444,14 +449,7 @@ def down(instance: Instance) -> None:
 def purge(instance: Instance) -> None:
     """Stop a non-default instance and drop its database and vhost (its logs stay in var/)."""
     down(instance)
-    admin = os.environ.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    drop = f"DROP DATABASE IF EXISTS {instance.database} WITH (FORCE)"
-    subprocess.run([str(VENV_BIN / "python"), "-c",
-                    "import asyncio, asyncpg, sys\n"
-                    "async def main():\n"
-                    "    c = await asyncpg.connect(sys.argv[1]); await c.execute(sys.argv[2]); await c.close()\n"
-                    "asyncio.run(main())", admin, drop], check=True)
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
+    drop_database_and_vhost(instance, {**read_env_file(instance.env_file), **os.environ})
     print(f"purged instance {instance.name} (logs kept in {instance.var})")
 
 
