@@ -250,7 +250,9 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     }
     const k = await newPage(browser)
     await k.goto('/signin')
-    await k.keyboard.type(requester.email) // the email field has focus on arrival
+    // the email field takes focus on arrival, once the app has rendered: wait for that, not a race
+    await k.waitForFunction(() => document.activeElement instanceof HTMLInputElement, null, { timeout: 5000 })
+    await k.keyboard.type(requester.email)
     await k.keyboard.press('Tab')
     await k.keyboard.type(requester.password)
     await k.keyboard.press('Enter')
