@@ -47,6 +47,7 @@ _GATEWAY_RESPONSES = {
     "409": "The change conflicts with the resource's state.",
     "429": "Too many requests; see Retry-After.",
     "413": "The request body is larger than the limit.",
+    "502": "The service broke the connection before answering; the request may have taken effect.",
     "503": "The service behind this route is unavailable.",
     "504": "The service behind this route did not answer in time.",
 }
@@ -165,6 +166,7 @@ def _secure(method: str, path: str, operation: dict[str, Any], service: str) -> 
         responses.setdefault("409", _problem_response(_GATEWAY_RESPONSES["409"]))
         responses.setdefault("413", _problem_response(_GATEWAY_RESPONSES["413"]))
         responses.setdefault("429", _problem_response(_GATEWAY_RESPONSES["429"]))
+    responses.setdefault("502", _problem_response(_GATEWAY_RESPONSES["502"]))
     responses.setdefault("503", _problem_response(_GATEWAY_RESPONSES["503"]))
     responses.setdefault("504", _problem_response(_GATEWAY_RESPONSES["504"]))
     operation["responses"] = responses

@@ -113,9 +113,19 @@ class Forwarder:
                 raise _unavailable(upstream) from exc
             log.warning("upstream_timeout", upstream=upstream)
             raise ProblemError(504, f"The {upstream} service did not answer in time.") from exc
-        except aiohttp.ClientError as exc:
+        except aiohttp.ClientConnectorError as exc:
+            # never connected: the request did not reach the service, nothing happened
             log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
             raise _unavailable(upstream) from exc
+        except aiohttp.ClientError as exc:
+            # the connection broke after the request left: the service may have acted on it
+            # (a ticket created by a process killed before it answered), so not "unavailable"
+            log.warning("upstream_broke", upstream=upstream, error=type(exc).__name__)
+            raise ProblemError(
+                502,
+                f"The {upstream} service closed the connection before answering; the request "
+                "may or may not have taken effect, check before repeating it.",
+            ) from exc
         response = Response(content=content, status_code=status)
         for name, value in returned:
             if name.lower() == "location":

@@ -13,7 +13,9 @@ then drains and checks, from the databases, the broker and var/mail:
   lost        a 201 whose ticket is missing, never triaged/assigned, or never mailed to its assignee
   duplicated  a ticket with more than one triage decision / assignment, or more than one
               assignment mail for one assignment
-  unexpected  tickets or mails for titles no request ever sent
+  unexpected  tickets or mails for titles no request ever sent, or whose request definitely
+              failed (a 503 or 4xx says nothing happened; timeouts, 502 and 504 are
+              indeterminate, and a ticket that exists for one is held to the checks above)
 and reports redeliveries absorbed, leftover queue messages, unsent outbox rows and dead letters.
 Exit status 0 only when lost = duplicated = unexpected = 0 and nothing is left over.
 """
@@ -35,6 +37,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 import httpx
@@ -66,7 +69,9 @@ MODERATOR_SKILLS = [
 class Outcomes:
     created: dict[str, str] = field(default_factory=dict)  # title -> ticket id
     errors: Counter[str] = field(default_factory=Counter)
-    timeouts: set[str] = field(default_factory=set)  # titles whose answer never came
+    # titles whose outcome is unknown: no answer in time, or the gateway's 502/504 (the service
+    # may have created the ticket before it died); a ticket for one may exist, or not
+    indeterminate: set[str] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
 
 
@@ -82,6 +87,13 @@ def _p50_p99(values: list[float]) -> str:
         return "-"
     ordered = sorted(values)
     return f"{ordered[len(ordered) // 2] * 1000:.0f} / {ordered[int(len(ordered) * 0.99)] * 1000:.0f} ({len(values)} requests)"
+
+
+def _p50_p99_max(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return (f"{ordered[len(ordered) // 2]:.1f} / {ordered[int(len(ordered) * 0.99)]:.1f} / {ordered[-1]:.1f}")
 
 
 def schedule(long: bool) -> list[Fault]:
@@ -102,10 +114,11 @@ def schedule(long: bool) -> list[Fault]:
 
 class Chaos:
     def __init__(self, *, tickets: int, long: bool, concurrency: int, keep: bool, rate: float = 0.0,
-                 drain_timeout: float = 90.0) -> None:
+                 drain_timeout: float = 90.0, triage_deadline: float = 60.0) -> None:
         self.total = tickets
         self.rate = rate
         self.drain_timeout = drain_timeout
+        self.triage_deadline = triage_deadline
         self.long = long
         self.concurrency = concurrency
         self.keep = keep
@@ -116,6 +129,7 @@ class Chaos:
         self.sent = 0
         self.fault_log: list[str] = []
         self.last_fault_at = 0.0
+        self.last_fault_wall = 0.0  # the same moment on the wall clock the services stamp tickets with
         self.fault_dir = self.stack.var / "faults"
         self.duplicates_sent = 0
         self.broker_down = False
@@ -128,7 +142,7 @@ class Chaos:
             "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/{self.stack.vhost}",
             "HELPDESK_FAULT_DIR": str(self.fault_dir),
             "TICKETS_CREATE_QUOTA": "0",  # 20 requesters file thousands of tickets on purpose
-            "DB_POOL_SIZE": "5",
+            "DB_POOL_SIZE": "10",
             "BUS_PREFETCH": "10",  # within twice the pool
             # nobody resolves tickets during the run: without this every ticket past the fifth
             # moderator's 20th would queue on the one admin's workload row
@@ -191,6 +205,7 @@ class Chaos:
                 await conn.close()
             self.fault_log.append(f"  terminated {killed} connections of {service}")
         self.last_fault_at = time.monotonic()
+        self.last_fault_wall = time.time()
         self.fault_log.append(f"{fault.kind:32} at {fault.at:.0%} of load, took {time.monotonic() - started:.1f}s")
 
     # -- load --------------------------------------------------------------------------------
@@ -241,7 +256,7 @@ class Chaos:
                     r = await client.post("/api/tickets", json={"title": title, "description": body},
                                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
                 except httpx.TimeoutException:
-                    self.outcomes.timeouts.add(title)
+                    self.outcomes.indeterminate.add(title)
                 except httpx.HTTPError as exc:
                     self.outcomes.errors[type(exc).__name__] += 1
                 else:
@@ -250,6 +265,8 @@ class Chaos:
                         self.outcomes.latencies.append(time.monotonic() - started)
                         if self.broker_down:
                             self.outage_latencies.append(time.monotonic() - started)
+                    elif r.status_code in (502, 504):
+                        self.outcomes.indeterminate.add(title)
                     else:
                         self.outcomes.errors[str(r.status_code)] += 1
                 self.sent += 1
@@ -381,11 +398,13 @@ class Chaos:
                                    json={"email": admin_email, "password": admin_password})).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         created_ids = set(self.outcomes.created.values())
+        maybe_ids: set[str] = set()  # tickets of indeterminate requests that exist: held to the same rules
         deadline = time.monotonic() + drain_timeout
         settled_at = None
         while True:
             tickets = [t for t in await self.all_tickets(client, headers) if f"[{self.run_id}-" in t["title"]]
             by_id = {t["id"]: t for t in tickets}
+            maybe_ids = {t["id"] for t in tickets if t["title"] in self.outcomes.indeterminate}
             mails = self.mails()
             # a SIGKILL between the SMTP accept and the "sent" commit resends with the same
             # Message-ID, which receivers drop: one mail in effect, so count distinct ids
@@ -396,7 +415,7 @@ class Chaos:
                 }
             )
             pending = [
-                i for i in created_ids
+                i for i in created_ids | maybe_ids
                 if i not in by_id or by_id[i]["triage"]["state"] == "pending" or not by_id[i]["assigned_to"]
                 or mailed[i] == 0
             ]
@@ -410,23 +429,26 @@ class Chaos:
                 break
             await asyncio.sleep(1.0)
 
-        titles_sent = set(self.outcomes.created) | self.outcomes.timeouts
-        lost = [i for i in created_ids if i not in by_id or by_id[i]["triage"]["state"] == "pending"
+        titles_sent = set(self.outcomes.created) | self.outcomes.indeterminate
+        lost = [i for i in created_ids | maybe_ids if i not in by_id or by_id[i]["triage"]["state"] == "pending"
                 or not by_id[i]["assigned_to"] or mailed[i] == 0]
         duplicated_mails = [i for i, n in mailed.items() if i in by_id and n > 1]
         decisions_dup = await self.duplicate_decisions(client, headers, tickets)
         unexpected = [t["id"] for t in tickets if t["title"] not in titles_sent]
-        unexpected_mail = [i for i in mailed if i and i not in by_id and i not in created_ids]
+        unexpected_mail = [i for i in mailed if i and i not in by_id]
         dead = {k: v for k, v in depths.items() if k.endswith(".dlq") and v}
         left = {k: v for k, v in depths.items() if not k.endswith(".dlq") and v}
         failed = sum(1 for t in tickets if t["triage"]["state"] == "failed")
         latencies = sorted(self.outcomes.latencies) or [0.0]
+        delays = self.triage_delays(tickets)
+        late = [d for d in delays if d > self.triage_deadline]
 
         rows = [
             ("requests sent", self.sent),
             ("201 created", len(self.outcomes.created)),
             ("errors", sum(self.outcomes.errors.values())),
-            ("timeouts (indeterminate)", len(self.outcomes.timeouts)),
+            ("indeterminate (timeout, 502, 504)", len(self.outcomes.indeterminate)),
+            ("  of which a ticket exists (held to the same checks)", len(maybe_ids)),
             ("create p50 / p99 (ms)", f"{latencies[len(latencies) // 2] * 1000:.0f} / "
                                       f"{latencies[int(len(latencies) * 0.99)] * 1000:.0f}"),
             ("create p50 / p99 while the broker was down (ms)", _p50_p99(self.outage_latencies)),
@@ -442,6 +464,8 @@ class Chaos:
             ("unsent outbox rows", sum(outbox.values())),
             ("dead letters", sum(dead.values())),
             ("drained after last fault (s)", f"{settled_at - self.last_fault_at:.1f}" if settled_at else "NOT DRAINED"),
+            ("triage delay p50 / p99 / max (s)", _p50_p99_max(delays)),
+            (f"triaged later than {self.triage_deadline:.0f}s after creation or the last fault", len(late)),
         ]
         print("\nfaults:")
         for line in self.fault_log:
@@ -457,8 +481,20 @@ class Chaos:
         if left or dead:
             print("queues:", depths)
         bad = (lost or duplicated_mails or decisions_dup or unexpected or unexpected_mail or left or dead
-               or any(outbox.values()) or not settled_at)
+               or any(outbox.values()) or not settled_at or late)
         return 1 if bad else 0
+
+    def triage_delays(self, tickets: list[dict]) -> list[float]:
+        """Per triaged ticket: seconds from its creation, or from the end of the last fault if later,
+        to its triage. A fault may delay what it catches; once it is over everything must catch up."""
+        delays = []
+        for ticket in tickets:
+            triaged_at = ticket["triage"].get("triaged_at")
+            if not triaged_at:
+                continue
+            start = max(datetime.fromisoformat(ticket["created_at"]).timestamp(), self.last_fault_wall)
+            delays.append(max(0.0, datetime.fromisoformat(triaged_at).timestamp() - start))
+        return delays
 
     async def duplicate_decisions(self, client: httpx.AsyncClient, headers: dict[str, str],
                                   tickets: list[dict]) -> list[str]:
@@ -506,12 +542,16 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=None,
                         help="tickets per second offered (default: as fast as answered; long run: 20)")
     parser.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the drain")
+    parser.add_argument("--triage-deadline", type=float, default=None,
+                        help="most seconds a ticket may wait for triage after its creation or the last fault "
+                             "(default: 60 for the long run, 120 for the short one on a slower CI machine)")
     args = parser.parse_args()
     long = args.long or args.tickets >= 5000
     rate = args.rate if args.rate is not None else (20.0 if long else 0.0)
     drain = args.drain_timeout if args.drain_timeout is not None else (300.0 if long else 180.0)
     chaos = Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep, rate=rate,
-                  drain_timeout=drain)
+                  drain_timeout=drain,
+                  triage_deadline=args.triage_deadline or (60.0 if long else 120.0))
     return asyncio.run(chaos.run())
 
 

@@ -207,6 +207,33 @@ async def test_slow_service_gives_504_and_down_service_gives_503_without_interna
         assert (await client.get("/api/tickets", headers=user)).status_code == 200
 
 
+async def test_a_service_dying_mid_request_gives_502_not_503(
+    make_settings: Callable[..., GatewaySettings], jwt_keys: JwtKeys
+) -> None:
+    """503 says nothing happened; a connection cut after the request left says we do not know."""
+    received: list[bytes] = []
+
+    async def read_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.transport.abort()  # like a process killed after reading the request
+
+    server = await asyncio.start_server(read_then_hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = make_settings(tickets_url=f"http://127.0.0.1:{port}")
+    try:
+        async with app_client(create_app(settings)) as client:
+            response = await client.post("/api/tickets", json={"title": "t", "description": "d"},
+                                         headers=bearer(jwt_keys.token(role="user")))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert received and received[0].startswith(b"POST /api/tickets")
+    assert response.status_code == 502, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "may or may not have taken effect" in response.json()["detail"]
+    assert str(port) not in response.text
+
+
 async def test_readyz_follows_the_services_health(
     make_settings: Callable[..., GatewaySettings], gateway: httpx.AsyncClient
 ) -> None:

@@ -108,17 +108,16 @@ async def settle(seconds: float = 0.3) -> None:
     await asyncio.sleep(seconds)
 
 
-async def wait_processed(db: Any, message_id: uuid.UUID, consumer: str = "triage") -> None:
-    """Wait until triage recorded the event as applied (its effect committed with the mark)."""
+async def wait_copy_version(db: Any, ticket_id: uuid.UUID, version: int) -> None:
+    """Wait until triage's copy of the ticket reached `version` (ticket.updated leaves no mark)."""
     import asyncpg
 
     async def done() -> bool:
         conn = await asyncpg.connect(db.admin_url())
         try:
-            return bool(await conn.fetchval(
-                "SELECT 1 FROM triage.processed_messages WHERE consumer = $1 AND message_id = $2",
-                consumer, message_id))
+            found = await conn.fetchval("SELECT version FROM triage.tickets WHERE ticket_id = $1", ticket_id)
         finally:
             await conn.close()
+        return found is not None and found >= version
 
-    await wait_for(done, timeout=15, message=f"event {message_id} applied")
+    await wait_for(done, timeout=15, message=f"copy of {ticket_id} at version {version}")

@@ -79,11 +79,10 @@ class Consumers:
             await self._triage(envelope, payload.ticket, version=payload.version,
                                attempt=payload.attempt)
         elif isinstance(payload, TicketUpdated):
+            # No processed mark: the copy's version already makes a repeated update change
+            # nothing (and a correction is an upsert), so the mark would only cost a write.
             categories = await self._categories()
             async with transaction(self._sessions) as session:
-                if not await claim(session, processed_messages, consumer=CONSUMER,
-                                   envelope=envelope):
-                    return
                 await service.apply_ticket_update(
                     session=session, event=payload, categories=categories
                 )
