@@ -32,7 +32,7 @@ check-imports:
 lint: install
 	@$(UV) run --no-sync ruff check .
 
-test: install check-imports test-python test-web test-e2e
+test: install check-imports lint test-python test-web test-e2e
 
 test-python: install
 	@bash deploy/install-tools.sh

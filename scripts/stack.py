@@ -227,7 +227,7 @@ def ensure_servers() -> None:
 def ensure_vhost(vhost: str) -> None:
     if subprocess.run(["which", "rabbitmqctl"], capture_output=True).returncode != 0:
         return
-    for attempt in range(30):
+    for _ in range(30):
         listed = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True)
         if listed.returncode == 0:
             break

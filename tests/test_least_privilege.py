@@ -6,7 +6,6 @@ import itertools
 
 import asyncpg
 import pytest
-
 from shared.dbsetup import SERVICES, role_name
 
 

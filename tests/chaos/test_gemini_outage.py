@@ -8,9 +8,9 @@ import uuid
 
 import httpx
 import pytest
+from shared.testing.stack import Stack
 
 from services.triage.tests.fake_gemini import FakeGemini, Reply, error, too_many_requests
-from shared.testing.stack import Stack
 
 TRIAGED_WITHIN_S = 15.0
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-
 from shared.testing.stack import Stack
 
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
-
 from shared.jwt import generate_keypair, load_private_key
 
 from .conftest import World, login, promote, signup

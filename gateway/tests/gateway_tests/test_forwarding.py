@@ -227,7 +227,8 @@ async def test_a_service_dying_mid_request_gives_502_not_503(
     finally:
         server.close()
         await server.wait_closed()
-    assert received and received[0].startswith(b"POST /api/tickets")
+    assert received
+    assert received[0].startswith(b"POST /api/tickets")
     assert response.status_code == 502, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert "may or may not have taken effect" in response.json()["detail"]

@@ -75,7 +75,8 @@ class Stack:
 
     def up(self, extra_env: dict[str, str] | None = None) -> None:
         # small pools: a test stack shares the machine's Postgres (100 connections) with the tests
-        self._run("up", "--no-web", "--fresh", extra_env={"DB_POOL_SIZE": "3", "BUS_PREFETCH": "6", **(extra_env or {})})
+        small = {"DB_POOL_SIZE": "3", "BUS_PREFETCH": "6"}
+        self._run("up", "--no-web", "--fresh", extra_env={**small, **(extra_env or {})})
 
     def down(self) -> None:
         self._run("down")
