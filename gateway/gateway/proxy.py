@@ -45,6 +45,7 @@ RETURN_RESPONSE_HEADERS = frozenset(
         "content-disposition",
         "vary",
         "link",
+        "idempotent-replayed",
     }
 )
 

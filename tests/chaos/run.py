@@ -2,7 +2,8 @@
 
 It starts its own stack instance (`chaos_<pid>`, free ports, its own database and vhost) with
 RabbitMQ reached through a TCP proxy this script controls, signs up requesters and moderators,
-records the outcome of every `POST /api/tickets` (201 / error / timeout) while faults run:
+records the outcome of every `POST /api/tickets` (201 / error / timeout; each ticket has its own
+Idempotency-Key and is retried on 502/503/504/timeouts, as a careful client does) while faults run:
 
   short (make test):  one broker outage, one SIGKILL of the triage worker
   long (make chaos):  broker outage x2, triage SIGKILL x3, notifier SIGKILL x2, the tickets
@@ -65,6 +66,14 @@ MODERATOR_SKILLS = [
 ]
 
 
+# answers worth repeating with the same Idempotency-Key: nothing happened (503, no connection)
+# or nobody knows (timeout, 502, 504, a broken connection)
+RETRYABLE = frozenset({"timeout", "502", "503", "504", "ConnectError", "ReadError", "RemoteProtocolError",
+                       "WriteError"})
+DEFINITE_FAILURES = frozenset({"503", "ConnectError"})
+RETRIES = 5
+
+
 @dataclass
 class Outcomes:
     created: dict[str, str] = field(default_factory=dict)  # title -> ticket id
@@ -73,6 +82,8 @@ class Outcomes:
     # may have created the ticket before it died); a ticket for one may exist, or not
     indeterminate: set[str] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
+    failed_attempts: Counter[str] = field(default_factory=Counter)  # retried or final, by kind
+    replayed: int = 0  # 201s that were a retry finding the ticket its first attempt had made
 
 
 @dataclass
@@ -250,26 +261,7 @@ class Chaos:
                     if delay > 0:
                         await asyncio.sleep(delay)
                 subject, body, _ = SUBJECTS[i % len(SUBJECTS)]
-                title = f"{subject} [{self.run_id}-{i}]"
-                token = tokens[i % len(tokens)]
-                started = time.monotonic()
-                try:
-                    r = await client.post("/api/tickets", json={"title": title, "description": body},
-                                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
-                except httpx.TimeoutException:
-                    self.outcomes.indeterminate.add(title)
-                except httpx.HTTPError as exc:
-                    self.outcomes.errors[type(exc).__name__] += 1
-                else:
-                    if r.status_code == 201:
-                        self.outcomes.created[title] = r.json()["id"]
-                        self.outcomes.latencies.append(time.monotonic() - started)
-                        if self.broker_down:
-                            self.outage_latencies.append(time.monotonic() - started)
-                    elif r.status_code in (502, 504):
-                        self.outcomes.indeterminate.add(title)
-                    else:
-                        self.outcomes.errors[str(r.status_code)] += 1
+                await self.create(client, i, f"{subject} [{self.run_id}-{i}]", body, tokens[i % len(tokens)])
                 self.sent += 1
 
         async def faults() -> None:
@@ -286,6 +278,40 @@ class Chaos:
         await asyncio.sleep(3)  # let the last events leave the outboxes, then copy 10 % of them too
         stop_duplicating.set()
         await duplicate_task
+
+    async def create(self, client: httpx.AsyncClient, i: int, title: str, body: str, token: str) -> None:
+        """POST one ticket as a careful client does: one Idempotency-Key, retried while the answer
+        is unavailable or unknown, so a retry after a 502 or a timeout cannot open a second ticket."""
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"chaos-{self.run_id}-{i}"}
+        outcome = ""
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 4.0))
+            started = time.monotonic()
+            try:
+                r = await client.post("/api/tickets", json={"title": title, "description": body},
+                                      headers=headers, timeout=10)
+            except httpx.TimeoutException:
+                outcome = "timeout"
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            else:
+                if r.status_code == 201:
+                    self.outcomes.created[title] = r.json()["id"]
+                    self.outcomes.latencies.append(time.monotonic() - started)
+                    if self.broker_down:
+                        self.outage_latencies.append(time.monotonic() - started)
+                    if r.headers.get("idempotent-replayed") == "true":
+                        self.outcomes.replayed += 1
+                    return
+                outcome = str(r.status_code)
+            self.outcomes.failed_attempts[outcome] += 1
+            if outcome not in RETRYABLE:
+                break
+        if outcome in DEFINITE_FAILURES or outcome.startswith("4"):
+            self.outcomes.errors[outcome] += 1
+        else:  # no answer, or one that does not say whether the ticket was made
+            self.outcomes.indeterminate.add(title)
 
     async def duplicate_events(self, stop: asyncio.Event, share: float = 0.10) -> None:
         """Re-publish about 10 % of the events the services published, with the same ids.
@@ -447,7 +473,9 @@ class Chaos:
         rows = [
             ("requests sent", self.sent),
             ("201 created", len(self.outcomes.created)),
-            ("errors", sum(self.outcomes.errors.values())),
+            ("  of which a retry's replay (Idempotent-Replayed)", self.outcomes.replayed),
+            ("attempts not answered 201 (retried, same key)", sum(self.outcomes.failed_attempts.values())),
+            ("errors (final)", sum(self.outcomes.errors.values())),
             ("indeterminate (timeout, 502, 504)", len(self.outcomes.indeterminate)),
             ("  of which a ticket exists (held to the same checks)", len(maybe_ids)),
             ("create p50 / p99 (ms)", f"{latencies[len(latencies) // 2] * 1000:.0f} / "
@@ -474,6 +502,8 @@ class Chaos:
         print("\n| check | value |\n|---|---|")
         for name, value in rows:
             print(f"| {name} | {value} |")
+        if self.outcomes.failed_attempts:
+            print("attempts answered otherwise, by kind:", dict(self.outcomes.failed_attempts))
         if self.outcomes.errors:
             print("errors by kind:", dict(self.outcomes.errors))
         for label, ids in (("lost", lost), ("duplicated mails", duplicated_mails), ("unexpected", unexpected)):

@@ -87,6 +87,8 @@ class StandIn:
                 headers["Location"] = params["_location"]
             if "_retry_after" in params:
                 headers["Retry-After"] = params["_retry_after"]
+            if "idempotency-key" in request.headers:
+                headers["Idempotent-Replayed"] = "true"
             status = int(params.get("_status", "200"))
             if status in (204, 304):
                 return Response(status_code=status, headers=headers)

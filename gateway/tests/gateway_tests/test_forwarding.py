@@ -62,11 +62,13 @@ async def test_status_location_and_retry_after_come_back_and_internal_headers_do
         "/api/tickets",
         params={"_status": "201", "_location": f"/api/tickets/{TICKET}", "_retry_after": "7"},
         json={"title": "abc", "description": "d"},
-        headers=user,
+        headers={**user, "Idempotency-Key": "k-1"},
     )
     assert response.status_code == 201
     assert response.headers["location"] == f"/api/tickets/{TICKET}"
     assert response.headers["retry-after"] == "7"
+    assert response.json()["headers"]["idempotency-key"] == "k-1"
+    assert response.headers["idempotent-replayed"] == "true"
     assert response.headers["content-type"] == "application/json"
     assert response.json()["method"] == "POST"
     for dropped in ("x-internal-secret", "set-cookie"):

@@ -19,7 +19,8 @@ async def test_quota_refuses_with_retry_after(kit, settings):
     sessions = kit.app.state.runtime.sessions
     for _ in range(2):
         async with sessions() as session, session.begin():
-            await service.create_ticket(session=session, settings=limited, ticket_in=body, creator=pa)
+            _, replayed = await service.create_ticket(session=session, settings=limited, ticket_in=body, creator=pa)
+            assert not replayed
     with pytest.raises(ProblemError) as refused:
         async with sessions() as session, session.begin():
             await service.create_ticket(session=session, settings=limited, ticket_in=body, creator=pa)

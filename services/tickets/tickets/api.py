@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,13 +64,35 @@ def _comment(comment: Comment) -> CommentRead:
     )
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID) per ticket the client means to open: a retry with the "
+        "same key and body returns the first ticket (`Idempotent-Replayed: true`) instead of a second.",
+    ),
+]
+
+
 @router.post("", status_code=201, response_model=TicketView)
 async def create_ticket(
-    principal: CurrentPrincipal, ticket_in: TicketCreate, session: SessionDep, settings: SettingsDep
+    principal: CurrentPrincipal,
+    ticket_in: TicketCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Open a ticket; triage runs afterwards, and creation works while the broker is down."""
-    ticket = await service.create_ticket(session=session, settings=settings, ticket_in=ticket_in, creator=principal)
-    return _json(service.present(ticket, principal), 201, headers={"Location": f"/api/tickets/{ticket.id}"})
+    ticket, replayed = await service.create_ticket(
+        session=session, settings=settings, ticket_in=ticket_in, creator=principal, idempotency_key=idempotency_key
+    )
+    headers = {"Location": f"/api/tickets/{ticket.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(service.present(ticket, principal), 201, headers=headers)
 
 
 @router.get("", response_model=TicketPage)

@@ -97,6 +97,9 @@ class Ticket(Base):
     triage_confidence: Mapped[float | None] = mapped_column(Float)
     assignment_reason: Mapped[str | None] = mapped_column(Text)
     triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the creator's Idempotency-Key and a hash of what they sent: a retried POST finds its ticket
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     search: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed("to_tsvector('simple'::regconfig, title || ' ' || description)", persisted=True),
@@ -120,6 +123,13 @@ class Ticket(Base):
             postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND due_at IS NOT NULL"),
         ),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
+        Index(
+            "uq_tickets_idempotency",
+            "created_by_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
 

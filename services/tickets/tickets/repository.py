@@ -49,6 +49,15 @@ async def remember_person(session: AsyncSession, *, person_id: uuid.UUID, name: 
     await session.execute(stmt)
 
 
+async def ticket_by_idempotency_key(session: AsyncSession, *, creator_id: uuid.UUID, key: str) -> Ticket | None:
+    """The ticket this creator made with this Idempotency-Key, if any."""
+    return (
+        await session.execute(
+            select(Ticket).where(Ticket.created_by_id == creator_id, Ticket.idempotency_key == key)
+        )
+    ).scalar_one_or_none()
+
+
 async def nth_latest_creation(session: AsyncSession, *, creator_id: uuid.UUID, n: int) -> datetime | None:
     """When this user created their n-th most recent ticket (None if they made fewer)."""
     return (
@@ -85,11 +94,15 @@ _CREATE = text(
                 IS DISTINCT FROM (excluded.name, excluded.email, excluded.role)
     ), ticket AS (
         INSERT INTO tickets.tickets (id, title, description, created_by_id, created_by_name,
-                                     created_by_email, created_at, updated_at)
+                                     created_by_email, created_at, updated_at, idempotency_key,
+                                     request_hash)
         SELECT CAST(:id AS uuid), CAST(:title AS text), CAST(:description AS text),
                CAST(:creator_id AS uuid), CAST(:creator_name AS text), CAST(:creator_email AS text),
-               CAST(:created_at AS timestamptz), CAST(:created_at AS timestamptz)
+               CAST(:created_at AS timestamptz), CAST(:created_at AS timestamptz),
+               CAST(:idempotency_key AS text), CAST(:request_hash AS text)
         WHERE CAST(:quota AS integer) = 0 OR (SELECT n FROM recent) < CAST(:quota AS integer)
+        -- a concurrent request with the same key got there first: no second ticket
+        ON CONFLICT (created_by_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
     ), event AS (
         INSERT INTO tickets.outbox (id, routing_key, envelope)
@@ -111,8 +124,11 @@ async def insert_ticket(
     event: Envelope,
     quota: int,
     window_start: datetime,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> bool:
-    """Insert a new ticket with its event unless the creator's quota is used up (then False)."""
+    """Insert a new ticket with its event; False when the creator's quota is used up or a ticket
+    with the same idempotency key exists (a concurrent retry committed first)."""
     row = (
         await session.execute(
             _CREATE,
@@ -128,6 +144,8 @@ async def insert_ticket(
                 "created_at": ticket.created_at,
                 "window_start": window_start,
                 "quota": quota,
+                "idempotency_key": idempotency_key,
+                "request_hash": request_hash,
                 "event_id": event.id,
                 "routing_key": event.type,
                 "envelope": event.model_dump_json(),

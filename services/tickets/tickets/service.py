@@ -6,6 +6,8 @@ change, its history row and its outbox event are written together or not at all.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import uuid
 from collections import OrderedDict
@@ -260,15 +262,41 @@ def _quota_refused(settings: TicketsSettings, nth: datetime | None, now: datetim
     )
 
 
+def request_hash(ticket_in: TicketCreate) -> str:
+    """What a retry must repeat for its Idempotency-Key to count: the fields as stored."""
+    raw = json.dumps([ticket_in.title, ticket_in.description], ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _replay(ticket: Ticket, ticket_in: TicketCreate) -> Ticket:
+    if ticket.request_hash != request_hash(ticket_in):
+        raise ProblemError(
+            422,
+            "This Idempotency-Key was already used for a different ticket; use a new key for a new ticket.",
+            title="Idempotency-Key reused",
+        )
+    return ticket
+
+
 async def create_ticket(
     *,
     session: AsyncSession,
     settings: TicketsSettings,
     ticket_in: TicketCreate,
     creator: Principal,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> Ticket:
-    """A new open ticket awaiting triage, with its ticket.created event in the outbox; 429 over quota."""
+) -> tuple[Ticket, bool]:
+    """A new open ticket awaiting triage, with its ticket.created event in the outbox; 429 over quota.
+
+    With an `idempotency_key`, a repeat of the creator's request (a retry after a timeout or a
+    502) returns the ticket the first one made, flagged as replayed, instead of a second one;
+    the same key with a different title or description is refused (422).
+    """
+    if idempotency_key is not None:
+        earlier = await repository.ticket_by_idempotency_key(session, creator_id=creator.id, key=idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, ticket_in), True
     now = now or utcnow()
     creator = _storable(creator)
     # the ticket row itself records who created it and when; history starts at version 2
@@ -287,6 +315,8 @@ async def create_ticket(
         triage_state="pending",
         triage_attempt=1,
         triage_applied_attempt=0,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(ticket_in) if idempotency_key is not None else None,
     )
     known = (creator.name, creator.email, creator.role)
     remember = _written_people.get(creator.id) != known
@@ -299,13 +329,19 @@ async def create_ticket(
         event=event,
         quota=settings.create_quota,
         window_start=now - timedelta(seconds=settings.create_quota_window_seconds),
+        idempotency_key=idempotency_key,
+        request_hash=ticket.request_hash,
     )
     if not created:
+        if idempotency_key is not None:
+            earlier = await repository.ticket_by_idempotency_key(session, creator_id=creator.id, key=idempotency_key)
+            if earlier is not None:
+                return _replay(earlier, ticket_in), True
         nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
         raise _quota_refused(settings, nth, now)
     if remember:
         _note_written(creator.id, known)
-    return ticket
+    return ticket, False
 
 
 async def get_ticket(*, session: AsyncSession, ticket_id: uuid.UUID, principal: Principal) -> Ticket:

@@ -49,6 +49,18 @@ describe('request', () => {
     expect(err.fieldErrors()).toEqual({ title: 'too short' })
   })
 
+  it('sends the Idempotency-Key of a ticket creation, and none without one', async () => {
+    setToken('tok')
+    const fetch = respond(201, { id: 't1' })
+    vi.stubGlobal('fetch', fetch)
+    await api.createTicket({ title: 'Printer', description: 'On fire' }, 'key-1')
+    await api.createTicket({ title: 'Printer', description: 'On fire' })
+    const sent = fetch.mock.calls.map((call) => (call as unknown as [string, RequestInit])[1].headers as Record<string, string>)
+    expect(sent[0]['Idempotency-Key']).toBe('key-1')
+    expect(sent[0].Authorization).toBe('Bearer tok')
+    expect('Idempotency-Key' in sent[1]).toBe(false)
+  })
+
   it('reports Retry-After on 429', async () => {
     vi.stubGlobal('fetch', respond(429, { title: 'Too many attempts' }, { 'Retry-After': '42' }))
     const err = await api.login({ email: 'a@b.co', password: 'x' }).catch((e) => e)

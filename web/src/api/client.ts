@@ -51,8 +51,13 @@ export function buildQuery(params: Record<string, string | number | boolean | nu
   return s ? `?${s}` : ''
 }
 
-export async function request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' }
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { auth?: boolean; headers?: Record<string, string> } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', ...opts.headers }
   const token = opts.auth === false ? null : getToken()
   if (token) headers.Authorization = `Bearer ${token}`
   if (body !== undefined) headers['Content-Type'] = 'application/json'
@@ -90,7 +95,10 @@ export const api = {
   tickets: (filters: TicketFilters & { cursor?: string | null; limit?: number }) =>
     request<Page<Ticket>>('GET', `/api/tickets${buildQuery({ limit: 50, ...filters })}`),
   ticket: (id: string) => request<Ticket>('GET', `/api/tickets/${encodeURIComponent(id)}`),
-  createTicket: (body: { title: string; description: string }) => request<Ticket>('POST', '/api/tickets', body),
+  /** `idempotencyKey`: the same for every retry of one ticket, so a retry after a lost answer
+   * returns the ticket the first attempt made instead of opening a second. */
+  createTicket: (body: { title: string; description: string }, idempotencyKey?: string) =>
+    request<Ticket>('POST', '/api/tickets', body, idempotencyKey ? { headers: { 'Idempotency-Key': idempotencyKey } } : {}),
   updateTicket: (id: string, body: Partial<Pick<Ticket, 'status' | 'priority' | 'category'>> & { assigned_to?: string }) =>
     request<Ticket>('PATCH', `/api/tickets/${encodeURIComponent(id)}`, body),
   comments: async (id: string): Promise<Comment[]> => {

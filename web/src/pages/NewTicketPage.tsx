@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react'
+import { useRef, useState, type FormEvent } from 'react'
 import { Link, useNavigate } from 'react-router-dom'
 import { api } from '../api/client'
 import { ApiError } from '../api/errors'
@@ -14,6 +14,9 @@ export function NewTicketPage() {
   const [errors, setErrors] = useState<Errors>({})
   const [apiError, setApiError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
+  // one key per ticket the user means to open: resubmitting the same text after a lost answer
+  // (timeout, 502) gets back the ticket already made; changed text is a new ticket, a new key
+  const attempt = useRef<{ key: string; body: string } | null>(null)
 
   async function submit(e: FormEvent) {
     e.preventDefault()
@@ -23,7 +26,10 @@ export function NewTicketPage() {
     if (hasErrors(errs)) return
     setBusy(true)
     try {
-      const t = await api.createTicket({ title: title.trim(), description: description.trim() })
+      const body = { title: title.trim(), description: description.trim() }
+      const sent = JSON.stringify(body)
+      if (attempt.current?.body !== sent) attempt.current = { key: newKey(), body: sent }
+      const t = await api.createTicket(body, attempt.current.key)
       clearTitle()
       clearDescription()
       navigate(`/tickets/${t.id}`, { state: { created: true } })
@@ -59,4 +65,12 @@ export function NewTicketPage() {
       </div>
     </>
   )
+}
+
+function newKey(): string {
+  // randomUUID needs a secure context (https or localhost); elsewhere 128 random bits will do
+  if (typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function') return crypto.randomUUID()
+  const bytes = new Uint8Array(16)
+  crypto.getRandomValues(bytes)
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }
