@@ -462,7 +462,7 @@ class Chaos:
         lost = [i for i in created_ids | maybe_ids if i not in by_id or by_id[i]["triage"]["state"] == "pending"
                 or not by_id[i]["assigned_to"] or mailed[i] == 0]
         duplicated_mails = [i for i, n in mailed.items() if i in by_id and n > 1]
-        decisions_dup = await self.duplicate_decisions(client, headers, tickets)
+        decisions_dup = await self.duplicate_decisions(tickets)
         unexpected = [t["id"] for t in tickets if t["title"] not in titles_sent]
         unexpected_mail = [i for i in mailed if i and i not in by_id]
         dead = {k: v for k, v in depths.items() if k.endswith(".dlq") and v}
@@ -485,7 +485,7 @@ class Chaos:
             ("create p50 / p99 while the broker was down (ms)", _p50_p99(self.outage_latencies)),
             ("lost", len(lost)),
             ("duplicated (mails)", len(duplicated_mails)),
-            ("duplicated (triage decisions)", len(decisions_dup)),
+            ("duplicated (triage decisions or assignments, every ticket)", len(decisions_dup)),
             ("unexpected (tickets)", len(unexpected)),
             ("unexpected (mails)", len(unexpected_mail)),
             ("triaged as failed (admin-owned)", failed),
@@ -529,26 +529,23 @@ class Chaos:
             delays.append(max(0.0, datetime.fromisoformat(triaged_at).timestamp() - start))
         return delays
 
-    async def duplicate_decisions(self, client: httpx.AsyncClient, headers: dict[str, str],
-                                  tickets: list[dict]) -> list[str]:
-        """Tickets with more than one triage decision for one attempt (sampled when many)."""
-        sample = tickets if len(tickets) <= 300 else random.sample(tickets, 300)
-        duplicated = []
-        sem = asyncio.Semaphore(8)
-
-        async def check(ticket: dict) -> None:
-            async with sem:
-                r = await client.get("/api/triage/decisions", params={"ticket_id": ticket["id"]}, headers=headers)
-            if r.status_code != 200:
-                return
-            body = r.json()
-            items = body["items"] if isinstance(body, dict) else body
-            attempts = Counter(item.get("attempt", 1) for item in items)
-            if any(n > 1 for n in attempts.values()):
-                duplicated.append(ticket["id"])
-
-        await asyncio.gather(*(check(t) for t in sample))
-        return duplicated
+    async def duplicate_decisions(self, tickets: list[dict]) -> list[str]:
+        """Tickets, of all the run's, with more than one triage decision for one attempt, or more
+        than one assignment by triage (no retriage happens in the run: one attempt each)."""
+        ids = [uuid.UUID(t["id"]) for t in tickets]
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.stack.database}")
+        try:
+            decided = await conn.fetch(
+                "SELECT DISTINCT ticket_id FROM triage.decisions WHERE ticket_id = ANY($1::uuid[]) "
+                "GROUP BY ticket_id, attempt HAVING count(*) > 1", ids,
+            )
+            assigned = await conn.fetch(
+                "SELECT ticket_id FROM tickets.ticket_history WHERE ticket_id = ANY($1::uuid[]) "
+                "AND actor_kind = 'system' AND changes ? 'assigned_to' GROUP BY ticket_id HAVING count(*) > 1", ids,
+            )
+        finally:
+            await conn.close()
+        return sorted({str(r["ticket_id"]) for r in [*decided, *assigned]})
 
     async def run(self) -> int:
         await self.start()
