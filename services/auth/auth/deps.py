@@ -32,19 +32,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             runtime.wake_relay()
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return get_runtime(request).sessions
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     return request.app.state.passwords  # type: ignore[no-any-return]
 
 
-def get_token_issuer(request: Request) -> TokenIssuer:
+async def get_token_issuer(request: Request) -> TokenIssuer:
     return request.app.state.token_issuer  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> AuthSettings:
+async def get_settings(request: Request) -> AuthSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 

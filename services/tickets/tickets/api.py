@@ -38,7 +38,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_settings(request: Request) -> TicketsSettings:
+async def get_settings(request: Request) -> TicketsSettings:
     settings: TicketsSettings = request.app.state.settings
     return settings
 

@@ -42,12 +42,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def get_models(request: Request) -> ModelManager:
+async def get_models(request: Request) -> ModelManager:
     """The model manager of this process."""
     return request.app.state.models  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> TriageSettings:
+async def get_settings(request: Request) -> TriageSettings:
     """The settings the app was built with."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
