@@ -31,6 +31,8 @@ check-imports:
 
 lint: install
 	@$(UV) run --no-sync ruff check .
+	@$(UV) run --no-sync mypy shared/shared gateway/gateway services/auth/auth services/tickets/tickets \
+		services/triage/triage services/notifier/notifier
 
 test: install check-imports lint test-python test-web test-e2e
 

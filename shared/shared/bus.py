@@ -21,6 +21,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import (
     AbstractIncomingMessage,
+    AbstractQueue,
     AbstractRobustChannel,
     AbstractRobustConnection,
     AbstractRobustExchange,
@@ -205,6 +206,7 @@ class Bus:
             log.warning("bus_connection_lost")
 
     async def _attach(self, channel: AbstractRobustChannel, consumer: _Consumer) -> None:
+        queue: AbstractQueue
         if consumer.routing_keys is not None:
             queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
             exchange = await channel.get_exchange(EXCHANGE)

@@ -250,4 +250,4 @@ async def purge_published(
                 outbox.c.published_at < func.now() - older_than,
             )
         )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -100,7 +100,7 @@ async def _problem_handler(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else None
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     if detail == _TITLES.get(exc.status_code) or detail in ("Not Found", "Method Not Allowed"):
         detail = None
     return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +22,7 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, frozen=True)
 
-    def __init__(self, **values: object) -> None:
+    def __init__(self, **values: Any) -> None:
         # HELPDESK_ENV_FILE="" turns the .env file off (the test plugin does: tests see no dev secrets)
         if "_env_file" not in values:
             values["_env_file"] = os.environ.get("HELPDESK_ENV_FILE", ".env") or None

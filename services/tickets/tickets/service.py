@@ -126,13 +126,13 @@ def present(ticket: Ticket, principal: Principal) -> TicketRead | TicketStaffRea
         "updated_at": ticket.updated_at,
     }
     if not is_staff_for(ticket, principal):
-        return TicketRead(**common, triage=TriageRead(state=ticket.triage_state))  # type: ignore[arg-type]
+        return TicketRead(**common, triage=TriageRead(state=ticket.triage_state))
     return TicketStaffRead(
         **common,
         related_skills=list(ticket.related_skills or []),
         helpful_notes=ticket.helpful_notes,
         triage=TriageStaffRead(
-            state=ticket.triage_state,  # type: ignore[arg-type]
+            state=ticket.triage_state,
             summary=ticket.triage_summary,
             provider=ticket.triage_provider,
             model=ticket.triage_model,
@@ -157,8 +157,8 @@ def snapshot(ticket: Ticket) -> TicketSnapshot:
         id=ticket.id,
         title=ticket.title,
         description=ticket.description,
-        status=ticket.status,  # type: ignore[arg-type]
-        priority=ticket.priority,  # type: ignore[arg-type]
+        status=ticket.status,
+        priority=ticket.priority,
         category=ticket.category,
         related_skills=list(ticket.related_skills or []),
         helpful_notes=ticket.helpful_notes,
@@ -167,7 +167,7 @@ def snapshot(ticket: Ticket) -> TicketSnapshot:
         due_at=ticket.due_at,
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
-        triage_state=ticket.triage_state,  # type: ignore[arg-type]
+        triage_state=ticket.triage_state,
         triage_attempt=ticket.triage_attempt,
         assignment_reason=ticket.assignment_reason,
     )
@@ -360,7 +360,7 @@ async def list_tickets(
         status=filters.status,
         priority=filters.priority,
         category=filters.category,
-        assigned_to=assigned_to,  # type: ignore[arg-type]
+        assigned_to=assigned_to,
         overdue=bool(filters.overdue),
         q=filters.q,
         after=decode_cursor(filters.cursor) if filters.cursor else None,

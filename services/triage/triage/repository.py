@@ -107,14 +107,15 @@ async def lock_ticket(session: AsyncSession, values: dict[str, Any]) -> TicketCo
     One statement: the no-op update on conflict takes the row lock, so concurrent events about
     one ticket apply one after another.
     """
-    stmt = insert(TicketCopy).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": stmt.excluded.ticket_id}
+    insert_row = insert(TicketCopy).values(**values)
+    stmt = insert_row.on_conflict_do_update(
+        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": insert_row.excluded.ticket_id}
     ).returning(TicketCopy)
     result = await session.scalars(
         select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
     )
-    return result.one()
+    copy: TicketCopy = result.one()
+    return copy
 
 
 # --- decisions ------------------------------------------------------------------------------
