@@ -124,8 +124,6 @@ async def insert_ticket(
     event: Envelope,
     quota: int,
     window_start: datetime,
-    idempotency_key: str | None = None,
-    request_hash: str | None = None,
 ) -> bool:
     """Insert a new ticket with its event; False when the creator's quota is used up or a ticket
     with the same idempotency key exists (a concurrent retry committed first)."""
@@ -144,8 +142,8 @@ async def insert_ticket(
                 "created_at": ticket.created_at,
                 "window_start": window_start,
                 "quota": quota,
-                "idempotency_key": idempotency_key,
-                "request_hash": request_hash,
+                "idempotency_key": ticket.idempotency_key,
+                "request_hash": ticket.request_hash,
                 "event_id": event.id,
                 "routing_key": event.type,
                 "envelope": event.model_dump_json(),

@@ -268,14 +268,18 @@ def request_hash(ticket_in: TicketCreate) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _replay(ticket: Ticket, ticket_in: TicketCreate) -> Ticket:
-    if ticket.request_hash != request_hash(ticket_in):
+async def _earlier_ticket(
+    session: AsyncSession, *, creator_id: uuid.UUID, key: str, ticket_in: TicketCreate
+) -> Ticket | None:
+    """The ticket this creator already made with `key`; 422 when it was made from other text."""
+    earlier = await repository.ticket_by_idempotency_key(session, creator_id=creator_id, key=key)
+    if earlier is not None and earlier.request_hash != request_hash(ticket_in):
         raise ProblemError(
             422,
             "This Idempotency-Key was already used for a different ticket; use a new key for a new ticket.",
             title="Idempotency-Key reused",
         )
-    return ticket
+    return earlier
 
 
 async def create_ticket(
@@ -294,9 +298,9 @@ async def create_ticket(
     the same key with a different title or description is refused (422).
     """
     if idempotency_key is not None:
-        earlier = await repository.ticket_by_idempotency_key(session, creator_id=creator.id, key=idempotency_key)
+        earlier = await _earlier_ticket(session, creator_id=creator.id, key=idempotency_key, ticket_in=ticket_in)
         if earlier is not None:
-            return _replay(earlier, ticket_in), True
+            return earlier, True
     now = now or utcnow()
     creator = _storable(creator)
     # the ticket row itself records who created it and when; history starts at version 2
@@ -329,14 +333,13 @@ async def create_ticket(
         event=event,
         quota=settings.create_quota,
         window_start=now - timedelta(seconds=settings.create_quota_window_seconds),
-        idempotency_key=idempotency_key,
-        request_hash=ticket.request_hash,
     )
     if not created:
+        # nothing inserted: the quota, or a concurrent request with the same key committed first
         if idempotency_key is not None:
-            earlier = await repository.ticket_by_idempotency_key(session, creator_id=creator.id, key=idempotency_key)
+            earlier = await _earlier_ticket(session, creator_id=creator.id, key=idempotency_key, ticket_in=ticket_in)
             if earlier is not None:
-                return _replay(earlier, ticket_in), True
+                return earlier, True
         nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
         raise _quota_refused(settings, nth, now)
     if remember:
