@@ -93,19 +93,28 @@ class Fault:
     duration: float = 0.0
 
 
-def _p50_p99(values: list[float]) -> str:
-    if not values:
-        return "-"
+def _quantiles(values: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max of a non-empty list."""
     ordered = sorted(values)
-    p50, p99 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)]
-    return f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ({len(values)} requests)"
+    return ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)], ordered[-1]
 
 
-def _p50_p99_max(values: list[float]) -> str:
+def _p50_p99_ms(values: list[float], *, count: bool = False) -> str:
     if not values:
         return "-"
-    ordered = sorted(values)
-    return (f"{ordered[len(ordered) // 2]:.1f} / {ordered[int(len(ordered) * 0.99)]:.1f} / {ordered[-1]:.1f}")
+    p50, p99, _ = _quantiles(values)
+    return f"{p50 * 1000:.0f} / {p99 * 1000:.0f}" + (f" ({len(values)} requests)" if count else "")
+
+
+def _p50_p99_max_s(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return " / ".join(f"{v:.1f}" for v in _quantiles(values))
+
+
+def unfinished(ticket: dict | None, mails: int) -> bool:
+    """Missing, still awaiting triage, unowned, or never mailed to its assignee."""
+    return ticket is None or ticket["triage"]["state"] == "pending" or not ticket["assigned_to"] or mails == 0
 
 
 def schedule(long: bool) -> list[Fault]:
@@ -297,10 +306,11 @@ class Chaos:
                 outcome = type(exc).__name__
             else:
                 if r.status_code == 201:
+                    elapsed = time.monotonic() - started
                     self.outcomes.created[title] = r.json()["id"]
-                    self.outcomes.latencies.append(time.monotonic() - started)
+                    self.outcomes.latencies.append(elapsed)
                     if self.broker_down:
-                        self.outage_latencies.append(time.monotonic() - started)
+                        self.outage_latencies.append(elapsed)
                     if r.headers.get("idempotent-replayed") == "true":
                         self.outcomes.replayed += 1
                     return
@@ -427,12 +437,12 @@ class Chaos:
                                    json={"email": admin_email, "password": admin_password})).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         created_ids = set(self.outcomes.created.values())
-        maybe_ids: set[str] = set()  # tickets of indeterminate requests that exist: held to the same rules
         deadline = time.monotonic() + drain_timeout
         settled_at = None
         while True:
             tickets = [t for t in await self.all_tickets(client, headers) if f"[{self.run_id}-" in t["title"]]
             by_id = {t["id"]: t for t in tickets}
+            # tickets of indeterminate requests that exist: held to the same rules
             maybe_ids = {t["id"] for t in tickets if t["title"] in self.outcomes.indeterminate}
             mails = self.mails()
             # a SIGKILL between the SMTP accept and the "sent" commit resends with the same
@@ -443,11 +453,7 @@ class Chaos:
                     for m in mails if self.mail_kind(m) in ("ticket_assigned", "unknown")
                 }
             )
-            pending = [
-                i for i in created_ids | maybe_ids
-                if i not in by_id or by_id[i]["triage"]["state"] == "pending" or not by_id[i]["assigned_to"]
-                or mailed[i] == 0
-            ]
+            pending = [i for i in created_ids | maybe_ids if unfinished(by_id.get(i), mailed[i])]
             depths = await self.queue_depths()
             outbox = await self.unsent_outbox()
             busy = any(v for k, v in depths.items() if not k.endswith(".dlq")) or any(outbox.values())
@@ -459,8 +465,7 @@ class Chaos:
             await asyncio.sleep(1.0)
 
         titles_sent = set(self.outcomes.created) | self.outcomes.indeterminate
-        lost = [i for i in created_ids | maybe_ids if i not in by_id or by_id[i]["triage"]["state"] == "pending"
-                or not by_id[i]["assigned_to"] or mailed[i] == 0]
+        lost = pending  # what is still unfinished once the drain is over
         duplicated_mails = [i for i, n in mailed.items() if i in by_id and n > 1]
         decisions_dup = await self.duplicate_decisions(tickets)
         unexpected = [t["id"] for t in tickets if t["title"] not in titles_sent]
@@ -468,7 +473,6 @@ class Chaos:
         dead = {k: v for k, v in depths.items() if k.endswith(".dlq") and v}
         left = {k: v for k, v in depths.items() if not k.endswith(".dlq") and v}
         failed = sum(1 for t in tickets if t["triage"]["state"] == "failed")
-        latencies = sorted(self.outcomes.latencies) or [0.0]
         delays = self.triage_delays(tickets)
         late = [d for d in delays if d > self.triage_deadline]
 
@@ -480,9 +484,8 @@ class Chaos:
             ("errors (final)", sum(self.outcomes.errors.values())),
             ("indeterminate (timeout, 502, 504)", len(self.outcomes.indeterminate)),
             ("  of which a ticket exists (held to the same checks)", len(maybe_ids)),
-            ("create p50 / p99 (ms)", f"{latencies[len(latencies) // 2] * 1000:.0f} / "
-                                      f"{latencies[int(len(latencies) * 0.99)] * 1000:.0f}"),
-            ("create p50 / p99 while the broker was down (ms)", _p50_p99(self.outage_latencies)),
+            ("create p50 / p99 (ms)", _p50_p99_ms(self.outcomes.latencies)),
+            ("create p50 / p99 while the broker was down (ms)", _p50_p99_ms(self.outage_latencies, count=True)),
             ("lost", len(lost)),
             ("duplicated (mails)", len(duplicated_mails)),
             ("duplicated (triage decisions or assignments, every ticket)", len(decisions_dup)),
@@ -495,7 +498,7 @@ class Chaos:
             ("unsent outbox rows", sum(outbox.values())),
             ("dead letters", sum(dead.values())),
             ("drained after last fault (s)", f"{settled_at - self.last_fault_at:.1f}" if settled_at else "NOT DRAINED"),
-            ("triage delay p50 / p99 / max (s)", _p50_p99_max(delays)),
+            ("triage delay p50 / p99 / max (s)", _p50_p99_max_s(delays)),
             (f"triaged later than {self.triage_deadline:.0f}s after creation or the last fault", len(late)),
         ]
         print("\nfaults:")
@@ -579,9 +582,9 @@ def main() -> int:
     long = args.long or args.tickets >= 5000
     rate = args.rate if args.rate is not None else (20.0 if long else 0.0)
     drain = args.drain_timeout if args.drain_timeout is not None else (300.0 if long else 180.0)
+    deadline = args.triage_deadline if args.triage_deadline is not None else (60.0 if long else 120.0)
     chaos = Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep, rate=rate,
-                  drain_timeout=drain,
-                  triage_deadline=args.triage_deadline or (60.0 if long else 120.0))
+                  drain_timeout=drain, triage_deadline=deadline)
     return asyncio.run(chaos.run())
 
 
