@@ -448,6 +448,8 @@ def down(instance: Instance) -> None:
 
 def purge(instance: Instance) -> None:
     """Stop a non-default instance and drop its database and vhost (its logs stay in var/)."""
+    if instance.default:
+        sys.exit("purge is only for separate instances; the default one keeps its data")
     down(instance)
     drop_database_and_vhost(instance, {**read_env_file(instance.env_file), **os.environ})
     print(f"purged instance {instance.name} (logs kept in {instance.var})")
@@ -477,8 +479,6 @@ def main() -> None:
     elif args.action == "down":
         down(instance)
     elif args.action == "purge":
-        if instance.default:
-            sys.exit("purge is only for separate instances; the default one keeps its data")
         purge(instance)
     else:
         status(instance)
