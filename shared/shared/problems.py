@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -119,9 +121,23 @@ async def _unhandled_handler(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 
+async def _unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 when the database cannot be reached (connection refused, lost, pool exhausted)."""
+    if isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return await _unhandled_handler(request, exc)  # a query that failed, not a database away
+    log.warning("database_unavailable", error=type(exc).__name__)
+    return problem_response(
+        503, "A service this request needs is unavailable; try again shortly.", headers={"Retry-After": "5"}
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 document."""
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    for unavailable in (OSError, TimeoutError, PoolTimeoutError, DBAPIError):
+        app.add_exception_handler(unavailable, _unavailable_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

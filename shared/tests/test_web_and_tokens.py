@@ -279,3 +279,29 @@ def test_storable_text_refuses_what_postgres_cannot_hold(bad):
     with pytest.raises(ValidationError):
         adapter.validate_python(bad)
     assert adapter.validate_python("ordinary text, ünïcödé, 😀") == "ordinary text, ünïcödé, 😀"
+
+
+async def test_a_database_out_of_reach_is_503_and_a_failed_query_500(jwt_keys):
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    settings = ServiceSettings(service_name="t", environment="test", jwt_public_key=jwt_keys.public_pem)
+    app = create_service_app(title="t", settings=settings, readiness=_ready)
+    raised = {
+        "refused": ConnectionRefusedError(111, "Connection refused"),
+        "lost": OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+        "constraint": IntegrityError("INSERT", {}, Exception("duplicate key")),
+    }
+
+    @app.get("/fail/{kind}")
+    async def fail(kind: str) -> None:
+        raise raised[kind]
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for kind, status in (("refused", 503), ("lost", 503), ("constraint", 500)):
+            response = await c.get(f"/fail/{kind}")
+            assert response.status_code == status, (kind, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "duplicate key" not in response.text
+            assert "Connection refused" not in response.text
+        assert (await c.get("/fail/refused")).headers["retry-after"] == "5"

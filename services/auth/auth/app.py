@@ -8,17 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from shared.db import transaction
 from shared.jwt import TokenIssuer, generate_keypair
 from shared.logging import get_logger
 from shared.outbox import purge_published
-from shared.problems import problem_response
 from shared.runtime import Runtime
 from shared.web import create_service_app
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.responses import Response
+from sqlalchemy.exc import DBAPIError
 
 from auth import api, models, repository, service
 from auth.passwords import Passwords
@@ -87,19 +84,6 @@ async def housekeeping(*, settings: AuthSettings, runtime: Runtime) -> None:
             log.warning("housekeeping_failed", error=str(exc)[:200])
 
 
-async def dependency_unavailable(_: Request, exc: Exception) -> Response:
-    """503 when the database cannot be reached (connection refused, lost, pool exhausted)."""
-    if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    ):
-        log.error("unhandled_error", exc_info=exc)
-        return problem_response(500, "An unexpected error occurred; it has been logged.")
-    log.warning("database_unavailable", error=type(exc).__name__)
-    return problem_response(
-        503, "A service this request needs is unavailable; try again shortly.", headers={"Retry-After": "5"}
-    )
-
-
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
     """The auth app: routes, outbox relay and the first admin, in one process."""
     settings, private_pem = signing_keys(settings or AuthSettings())
@@ -133,8 +117,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             passwords.close()
 
     app = create_service_app(title="auth", settings=settings, lifespan=lifespan)
-    for error in (OSError, TimeoutError, PoolTimeoutError, DBAPIError):
-        app.add_exception_handler(error, dependency_unavailable)
     app.include_router(api.router)
     app.include_router(api.internal_router)
     return app
