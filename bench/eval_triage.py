@@ -37,7 +37,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "support-tickets-dev.csv"
 SEED = 42
 TEST_SHARE = 0.2
 
-Assign = Callable[[str, Sequence[str]], str | None]
+Assign = Callable[[str, Sequence[str], str], str | None]
 
 
 def load(path: Path) -> list[Example]:
@@ -72,7 +72,7 @@ def assigner() -> tuple[Assign, str]:
         from triage.assignment import StaffMember, plan
     except ImportError:
 
-        def simple(category: str, skills: Sequence[str]) -> str | None:
+        def simple(category: str, skills: Sequence[str], text: str) -> str | None:
             return category if category in queues else None
 
         return simple, "simple rule: the moderator whose skills contain the predicted category"
@@ -88,11 +88,20 @@ def assigner() -> tuple[Assign, str]:
         for i, q in enumerate(queues)
     ]
 
-    def service(category: str, skills: Sequence[str]) -> str | None:
-        attempts = plan(skills=skills, category=category, staff=staff)
+    def service(category: str, skills: Sequence[str], text: str) -> str | None:
+        attempts = plan(skills=skills, category=category, staff=staff, text=text)
         return attempts[0].member.name if attempts else None
 
     return service, "triage.assignment.plan (skills + category), one moderator per queue"
+
+
+def routed_text(e: Example) -> str:
+    """What the service routes on: the ticket's text without sentences addressing the triage."""
+    try:
+        from triage.analyzer.screen import screen
+    except ImportError:
+        return ""
+    return screen(e.title, e.description).text
 
 
 def scores(gold: Sequence[str], pred: Sequence[str]) -> tuple[float, float]:
@@ -131,7 +140,10 @@ def run_local(
     per_ticket_ms = (time.perf_counter() - t) * 1000 / len(test_set)
     cats = [p.category for p in preds]
     pris = [p.priority for p in preds]
-    hit = [assign(p.category, p.related_skills) == e.category for p, e in zip(preds, test_set, strict=True)]
+    hit = [
+        assign(p.category, p.related_skills, routed_text(e)) == e.category
+        for p, e in zip(preds, test_set, strict=True)
+    ]
     ca, cf = scores([e.category for e in test_set], cats)
     pa, pf = scores([e.priority for e in test_set], pris)
     return {
@@ -161,7 +173,7 @@ def evaluate(examples: list[Example], seed: int, assign: Assign) -> dict[str, di
     gold_cat = [e.category for e in test_set]
     bca, bcf = scores(gold_cat, base_cat)
     bpa, bpf = scores([e.priority for e in test_set], base_pri)
-    base_assign = float(np.mean([assign(c, ()) == g for c, g in zip(base_cat, gold_cat, strict=True)]))
+    base_assign = float(np.mean([assign(c, (), "") == g for c, g in zip(base_cat, gold_cat, strict=True)]))
     return {
         "baseline": {"cat_acc": bca, "cat_f1": bcf, "pri_acc": bpa, "pri_f1": bpf, "assign": base_assign},
         "local": run_local(train_set, test_set, with_starter=True, assign=assign),

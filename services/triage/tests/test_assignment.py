@@ -92,3 +92,39 @@ def test_deterministic_ties_by_id() -> None:
     b = member(1, skills=("vpn",))
     assert plan(skills=["vpn"], category=None, staff=[a, b])[0].member == b
     assert plan(skills=["vpn"], category=None, staff=[b, a])[0].member == b
+
+
+VPN_TEXT = ("Cannot reach intranet over VPN\nThe VPN connects but no internal network hosts answer; "
+            "DNS over the tunnel fails")
+# what the starter model answers for that ticket: its nearest examples' skills, not the ticket's
+EXAMPLE_SKILLS = ["technical support", "accounts", "authentication", "email delivery", "integrations"]
+
+
+def test_a_skill_written_in_the_ticket_routes_it_and_says_so() -> None:
+    net = member(1, skills=("Networking", "VPN", "Firewall"))
+    bill = member(2, skills=("Billing", "Payments", "Invoices"))
+    attempts = plan(skills=EXAMPLE_SKILLS, category="Technical Support", staff=[bill, net], text=VPN_TEXT)
+    assert attempts[0].member == net
+    assert attempts[0].reason.startswith("ticket mentions Networking, VPN")
+    assert [a.member for a in attempts] == [net]  # billing shares nothing with the ticket
+
+
+def test_morphology_and_aliases_in_ticket_text() -> None:
+    printers = member(1, skills=("Printers",))
+    billing = member(2, skills=("Invoicing",))
+    vpn = member(3, skills=("VPN access",))
+    for text, who in [("the printer on floor 2 is jammed", printers),
+                      ("our invoice total is wrong", billing),
+                      ("the vpn tunnel drops", vpn)]:
+        assert plan(skills=[], category=None, staff=[printers, billing, vpn], text=text)[0].member == who
+
+
+def test_generic_words_never_match_on_their_own() -> None:
+    service = member(1, skills=("Customer Service",))
+    it = member(2, skills=("IT Support", "General Inquiry"))
+    text = "I need help and support with an issue on this service, it is a general question"
+    assert rank_moderators(skills=["customer support", "technical service", "help"], category=None,
+                           staff=[service, it]) == []
+    assert plan(skills=[], category=None, staff=[service, it], text=text) == []
+    # the exact skill (a category) still matches as a whole
+    assert plan(skills=[], category="Customer Service", staff=[service, it])[0].member == service

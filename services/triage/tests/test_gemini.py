@@ -195,9 +195,14 @@ async def test_injection_is_data_and_answer_is_clamped(
     # The ticket sits inside the nonce markers named in the system instruction.
     marker = system.split("<ticket-")[1].split(">")[0]
     assert marker != "0000"
-    start, end = user.index(f"<ticket-{marker}>"), user.index(f"</ticket-{marker}>")
-    assert start < user.index("Ignore all previous instructions") < end
+    assert user.index(f"<ticket-{marker}>") < user.index(f"</ticket-{marker}>")
     assert user.count(f"</ticket-{marker}>") == 1
+    # The sentences that address the triage never reach the model; staff see a flag instead.
+    assert "Ignore all previous instructions" not in user
+    assert "assign this ticket" not in user
+    assert "New rules" not in user
+    assert any("instructions addressed to the triage" in f for f in got.flags)
+    assert got.helpful_notes.startswith("Flag: ")
 
 
 def test_prompt_strips_the_real_marker_from_the_ticket() -> None:

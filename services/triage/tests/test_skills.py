@@ -38,3 +38,15 @@ def test_clean_skills_folds_duplicates_and_drops_junk() -> None:
 
 def test_clean_skills_limit() -> None:
     assert len(clean_skills([f"s{i}" for i in range(100)], limit=10)) == 10
+
+
+def test_mentions_needs_every_word_of_one_alternative() -> None:
+    from triage.skills import mentions, skill_terms, text_terms
+
+    assert skill_terms("Returns and Exchanges") == (frozenset({"return"}), frozenset({"exchang"}))
+    assert skill_terms("IT Support") == ()
+    terms = text_terms("I want to exchange the shoes; human error on your side")
+    assert mentions(terms, "Returns and Exchanges")
+    assert not mentions(terms, "Human Resources")  # "resources" is not written
+    assert mentions(text_terms("Human resources lost my payslips"), "Human Resources")
+    assert not mentions(text_terms("[a-z]+ .* (x|y)"), "(x|y)")

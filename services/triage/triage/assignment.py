@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
-from triage.skills import normalise, words
+from triage.skills import mentions, normalise, text_terms, words
 
 EXACT = 1.0
 PARTIAL = 0.5
 CATEGORY_WEIGHT = 1.5
+# A skill of the moderator's written in the ticket itself (after instructions were removed).
+MENTION = 1.0
 
 Role = Literal["moderator", "admin"]
 
@@ -45,6 +47,7 @@ class Candidate:
     member: StaffMember
     score: float
     matched: tuple[str, ...]
+    mentioned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,25 @@ def _match(wanted: str, have: Sequence[str]) -> tuple[float, str | None]:
 
 
 def score(
-    *, skills: Sequence[str], category: str | None, member: StaffMember
+    *,
+    skills: Sequence[str],
+    category: str | None,
+    member: StaffMember,
+    terms: frozenset[str] = frozenset(),
 ) -> Candidate:
-    """Score a member: each ticket skill adds 1 (exact) or up to 0.5 (shared words); the category 1.5x."""
+    """Score a member: each ticket skill adds 1 (exact) or up to 0.5 (shared words); the category 1.5x;
+    each of the member's skills written in the ticket (`terms`, see `skills.text_terms`) adds 1."""
     total = 0.0
     matched: list[str] = []
+    mentioned: list[str] = []
+    if terms:
+        keys: set[str] = set()
+        for skill in member.skills:
+            key = normalise(skill)
+            if key not in keys and mentions(terms, skill):
+                keys.add(key)
+                mentioned.append(skill)
+                total += MENTION
     seen: set[str] = set()
     for skill in skills:
         key = normalise(skill)
@@ -98,15 +115,23 @@ def score(
             total += value * CATEGORY_WEIGHT
             if label not in matched:
                 matched.append(label)
-    return Candidate(member=member, score=round(total, 4), matched=tuple(matched))
+    return Candidate(
+        member=member, score=round(total, 4), matched=tuple(matched), mentioned=tuple(mentioned)
+    )
 
 
 def rank_moderators(
-    *, skills: Sequence[str], category: str | None, staff: Iterable[StaffMember]
+    *,
+    skills: Sequence[str],
+    category: str | None,
+    staff: Iterable[StaffMember],
+    terms: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """Moderators with any match, best score first, then lower open workload, then id."""
     cands = [
-        score(skills=skills, category=category, member=m) for m in staff if m.role == "moderator"
+        score(skills=skills, category=category, member=m, terms=terms)
+        for m in staff
+        if m.role == "moderator"
     ]
     cands = [c for c in cands if c.score > 0]
     cands.sort(key=lambda c: (-c.score, c.member.open_count, str(c.member.user_id)))
@@ -133,22 +158,39 @@ def _wanted(skills: Sequence[str], category: str | None) -> str:
     return ", ".join(parts) if parts else "nothing (no skills, no category)"
 
 
+def _evidence(cand: Candidate) -> str:
+    parts = []
+    if cand.mentioned:
+        parts.append(f"ticket mentions {', '.join(cand.mentioned)}")
+    if cand.matched:
+        parts.append(f"skills matched {', '.join(cand.matched)}")
+    return "; ".join(parts)
+
+
 def plan(
-    *, skills: Sequence[str], category: str | None, staff: Sequence[StaffMember]
+    *,
+    skills: Sequence[str],
+    category: str | None,
+    staff: Sequence[StaffMember],
+    text: str = "",
 ) -> list[Attempt]:
-    """The ordered list of people to try, each with the reason that applies if they take it."""
+    """The ordered list of people to try, each with the reason that applies if they take it.
+
+    `text` is what the ticket says once instructions to the triage are removed: a moderator's
+    skill written there counts as evidence beside the analyzer's skills and category.
+    """
     attempts: list[Attempt] = []
-    cands = rank_moderators(skills=skills, category=category, staff=staff)
+    terms = text_terms(text) if text else frozenset()
+    cands = rank_moderators(skills=skills, category=category, staff=staff, terms=terms)
     skipped: list[str] = []
     for cand in cands:
         m = cand.member
-        reason = (
-            f"skills matched {', '.join(cand.matched)} (score {cand.score:g}); "
-            f"{m.name} had {_load(m)}"
-        )
+        reason = f"{_evidence(cand)} (score {cand.score:g}); {m.name} had {_load(m)}"
         if skipped:
             reason += f"; better matches at capacity: {', '.join(skipped)}"
-        attempts.append(Attempt(member=m, reason=reason, matched=cand.matched, score=cand.score))
+        attempts.append(
+            Attempt(member=m, reason=reason, matched=cand.mentioned + cand.matched, score=cand.score)
+        )
         skipped.append(m.name)
     for admin in rank_admins(staff):
         if cands:

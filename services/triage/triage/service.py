@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage import repository
 from triage.analyzer.base import PRIORITIES, Analysis
+from triage.analyzer.screen import screen
 from triage.assignment import StaffMember, nobody_reason, plan, rank_admins
 from triage.models import Decision, Staff, TicketCopy, outbox
 from triage.skills import clean_skills, normalise
@@ -241,7 +242,9 @@ async def triage_ticket(
     staff = [_member(r, capacity) for r in rows.values()]
     chosen: Staff | None = None
     reason = ""
-    steps = plan(skills=skills, category=category, staff=staff)
+    # Routing reads what the ticket describes, never what it tells the triage to do.
+    routed_on = screen(snapshot.title, snapshot.description).text
+    steps = plan(skills=skills, category=category, staff=staff, text=routed_on)
     # Among the best-scored moderators, one whose row another triage holds right now is about
     # to get a ticket: take an equally good one that is free instead of queueing behind it.
     best = [s for s in steps if s.member.role == "moderator" and s.score == steps[0].score]

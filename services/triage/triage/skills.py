@@ -97,11 +97,19 @@ WORD_ALIASES: dict[str, str] = {
     "returns": "returns",
 }
 
-# Words that say nothing about who should handle a ticket.
+# Words that say nothing about who should handle a ticket: an overlap made only of these is no
+# match ("Customer Service" and "technical support" share nothing that routes).
 STOPWORDS = frozenset(
     {"and", "or", "the", "a", "an", "of", "for", "to", "in", "on", "with", "&", "support",
-     "issue", "issues", "problem", "problems", "general"}
+     "issue", "issues", "problem", "problems", "general", "service", "services", "help",
+     "helpdesk", "desk", "customer", "customers", "client", "clients", "technical", "tech",
+     "product", "products", "inquiry", "inquiries", "enquiry", "enquiries", "question",
+     "questions", "request", "requests", "team", "teams", "it", "other", "misc",
+     "miscellaneous", "system", "systems", "user", "users", "department", "level", "tier",
+     "is", "my", "our", "your", "we", "i", "you", "not", "no", "new", "all", "any", "please"}
 )
+# Separators between alternatives inside one skill name ("Returns and Exchanges", "A / B").
+_ALTERNATIVES = re.compile(r"\s*(?:,|;|/|&|\band\b|\bor\b)\s*", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8192)
@@ -142,3 +150,57 @@ def clean_skills(skills: Iterable[str], *, limit: int = 50) -> tuple[str, ...]:
         if len(out) >= limit:
             break
     return tuple(out)
+
+
+def _stem(word: str) -> str:
+    """Simple morphology: printers/printer, invoicing/invoice, networks/networking fold together."""
+    word = WORD_ALIASES.get(word, word)
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _stems(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return [_stem(w) for w in (w.strip("_") for w in _SEPARATORS.split(folded)) if len(w) > 1]
+
+
+def text_terms(text: str) -> frozenset[str]:
+    """The word stems of a ticket's text, for `mentions`."""
+    return frozenset(_stems(text))
+
+
+_GENERIC_STEMS = frozenset(_stem(w) for w in STOPWORDS)
+
+
+@lru_cache(maxsize=8192)
+def skill_terms(skill: str) -> tuple[frozenset[str], ...]:
+    """The ways a skill can be written in a ticket: each alternative's meaningful word stems."""
+    parts: list[frozenset[str]] = []
+    for alternative in _ALTERNATIVES.split(skill[: MAX_SKILL_LEN * 2]):
+        # the alias' canonical form too ("VPN access" is written "VPN"), unless it is a short
+        # abbreviation that would match ordinary words ("Active Directory" -> "ad")
+        canonical = normalise(alternative)
+        for form in (alternative, canonical):
+            stems = frozenset(w for w in _stems(form) if w not in _GENERIC_STEMS and len(w) > 1)
+            if form is canonical and any(len(w) < 3 for w in stems):
+                continue
+            if stems and stems not in parts:
+                parts.append(stems)
+    return tuple(parts)
+
+
+def mentions(terms: frozenset[str], skill: str) -> bool:
+    """True when the ticket's text (as `text_terms`) writes the skill: every word of one alternative.
+
+    A skill made only of generic words ("IT Support", "General Inquiry") is never mentioned.
+    """
+    return any(part <= terms for part in skill_terms(skill))

@@ -42,6 +42,8 @@ class Analysis:
     confidence: float
     provider: str
     model: str
+    # what staff should know about the text itself (e.g. "the requester asked for high priority")
+    flags: tuple[str, ...] = ()
 
 
 class Analyzer(Protocol):

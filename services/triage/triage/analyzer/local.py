@@ -28,6 +28,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from triage.analyzer.base import PRIORITIES, Analysis, Example, TicketText
+from triage.analyzer.screen import adjust_priority, flag_lines, screen
 from triage.analyzer.starter import DEFAULT_CATEGORIES, starter_examples
 from triage.analyzer.text import (
     clip,
@@ -47,8 +48,10 @@ __all__ = [
 ]
 
 PROVIDER = "local"
-FORMAT = 1
+FORMAT = 2
 STARTER_PREFIX = "starter:"
+# Another requester's ticket (a correction): learned from, never quoted to anyone.
+TICKET_PREFIX = "ticket:"
 # Real history (imports, corrections) outweighs the hand-written starter set once there is any.
 STARTER_WEIGHT = 0.5
 CUE_WEIGHT = 0.3
@@ -147,6 +150,12 @@ def _head(x: csr_matrix, labels: Sequence[str], weights: np.ndarray) -> _Head:
     return _Head(classes=tuple(str(c) for c in svm.classes_), svm=svm)
 
 
+def _input(ex: Example) -> str:
+    """What the classifiers read for a training example: its text without instructions."""
+    screened = screen(ex.title, ex.description)
+    return model_input(screened.title, screened.description)
+
+
 def _softmax(scores: np.ndarray, scale: float) -> np.ndarray:
     z = scores * scale
     z = z - z.max(axis=-1, keepdims=True)
@@ -177,6 +186,8 @@ class LocalModel:
     _neighbours: tuple[_Neighbour, ...] = field(repr=False)
     _scale: float = DEFAULT_SCALE
     _descriptions: dict[str, str] = field(default_factory=dict, repr=False)
+    # per neighbour: True when it is history (imports, corrections), False for the starter set
+    _from_history: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
     @property
     def name(self) -> str:
@@ -187,7 +198,8 @@ class LocalModel:
         """Analyse one ticket; the category is always one of `categories`."""
         if not categories:
             raise ValueError("categories must not be empty")
-        text = model_input(ticket.title, ticket.description)
+        screened = screen(ticket.title, ticket.description)
+        text = model_input(screened.title, screened.description)
         x, tfidf = self._fit.features.transform([text])
         sims = np.asarray(self._index @ tfidf.toarray().ravel()) if self._neighbours else np.zeros(0)
         allowed = {c.casefold(): c for c in reversed(categories)}
@@ -198,23 +210,25 @@ class LocalModel:
             sim, neighbour = twin
             category = allowed[neighbour.category.casefold()]
             confidence = max(dict(ranked).get(category, 0.0), sim)
-            priority = neighbour.priority
+            predicted = neighbour.priority
         elif ranked:
             category, confidence = ranked[0]
-            priority = self._priority(x)
+            predicted = self._priority(x)
         else:
             category, confidence = self._by_name(tfidf, categories)
-            priority = self._priority(x)
+            predicted = self._priority(x)
+        priority, flags = adjust_priority(predicted, screened)
         nearest = self._nearest(sims, category)
         return Analysis(
             category=category,
             priority=priority,
             related_skills=self._skills(category, nearest),
-            summary=summarize(ticket.title, ticket.description),
-            helpful_notes=self._notes(nearest),
+            summary=summarize(screened.title, screened.description),
+            helpful_notes=self._notes(nearest, flags),
             confidence=round(min(1.0, max(0.0, confidence)), 4),
             provider=PROVIDER,
             model=self.name,
+            flags=flags,
         )
 
     def _category_probs(self, x: csr_matrix, allowed: dict[str, str]) -> list[tuple[str, float]]:
@@ -230,9 +244,12 @@ class LocalModel:
     def _near_duplicate(self, sims: np.ndarray, allowed: dict[str, str]) -> tuple[float, _Neighbour] | None:
         if sims.size == 0:
             return None
-        best = int(np.argmax(sims))
+        # Only staff-labelled history may hand its labels on: the starter set is public, so a
+        # pasted starter title would otherwise choose the labels.
+        labelled = np.where(self._from_history, sims, -1.0) if self._from_history.size else sims
+        best = int(np.argmax(labelled))
         neighbour = self._neighbours[best]
-        if sims[best] < NEAR_DUPLICATE or neighbour.category.casefold() not in allowed:
+        if labelled[best] < NEAR_DUPLICATE or neighbour.category.casefold() not in allowed:
             return None
         return float(sims[best]), neighbour
 
@@ -282,11 +299,14 @@ class LocalModel:
         out += [s for s in ranked if s not in out]
         return tuple(s for s in out if s)[:MAX_SKILLS]
 
-    def _notes(self, nearest: list[tuple[float, _Neighbour]]) -> str:
-        if not nearest:
-            return "No similar past tickets found; nothing to cite."
-        lines = ["Similar past tickets:"]
-        for sim, n in nearest[:MAX_NOTES]:
+    def _notes(self, nearest: list[tuple[float, _Neighbour]], flags: tuple[str, ...]) -> str:
+        flagged = [flag_lines(flags)] if flags else []
+        # Another requester's ticket is never quoted: the reader may not be allowed to open it.
+        citable = [(sim, n) for sim, n in nearest if not (n.ref or "").startswith(TICKET_PREFIX)]
+        if not citable:
+            return "\n".join([*flagged, "No similar past tickets found; nothing to cite."])
+        lines = [*flagged, "Similar past tickets:"]
+        for sim, n in citable[:MAX_NOTES]:
             label = n.ref or "example"
             title = clip(strip_urls(n.title), 120)
             head = f'- {label} "{title}" ({n.category}, {n.priority} priority, similarity {sim:.2f})'
@@ -382,7 +402,7 @@ def train(examples: Sequence[Example], *, categories: Sequence[str], version: st
         raise ValueError("no usable examples for these categories")
     history = np.array([not (ex.ref or "").startswith(STARTER_PREFIX) for ex in usable])
     weights = np.where(history, 1.0, STARTER_WEIGHT if history.any() else 1.0)
-    texts = [model_input(ex.title, ex.description) for ex in usable]
+    texts = [_input(ex) for ex in usable]
     cats = [allowed[ex.category.casefold()] for ex in usable]
     pris = [ex.priority for ex in usable]
     metrics, scale = _cv_metrics(texts, cats, pris, weights, history)
@@ -392,7 +412,8 @@ def train(examples: Sequence[Example], *, categories: Sequence[str], version: st
     neighbours = tuple(
         _Neighbour(
             ref=ex.ref,
-            title=ex.title,
+            # another requester's title is not kept where notes could ever quote it
+            title="" if (ex.ref or "").startswith(TICKET_PREFIX) else ex.title,
             category=cat,
             priority=ex.priority,
             skills=tuple(ex.skills),
@@ -411,6 +432,7 @@ def train(examples: Sequence[Example], *, categories: Sequence[str], version: st
         _neighbours=neighbours,
         _scale=scale,
         _descriptions=descriptions,
+        _from_history=history[keep].copy(),
     )
 
 

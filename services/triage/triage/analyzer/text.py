@@ -13,7 +13,6 @@ SUMMARY_LIMIT = 200
 # Anything that looks like a link: scheme URLs, "www." hosts, and bare host/path forms.
 _URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)+/\S*)", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 # Words that say how badly something hurts (or that it does not): a small feature block that
 # helps priority when there are few examples, and that a learned weight can ignore otherwise.
@@ -66,21 +65,61 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def first_sentence(text: str) -> str:
-    """The first sentence of a text (or all of it when it has no sentence end)."""
-    text = clean(text)
-    return _SENTENCE_END.split(text, maxsplit=1)[0] if text else ""
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|dear|greetings|good\s+(?:morning|afternoon|evening|day)|to\s+whom\s+it\s+may\s+concern)"
+    r"\b[^,.!:;]{0,40}(?:[,.!:;]\s*|$)",
+    re.IGNORECASE,
+)
+# A sentence opening like this is a closing formula; the regards/sincerely kind ends the text.
+_CLOSING = re.compile(
+    r"^(?:thanks|thank\s+you|many\s+thanks|thx|i\s+look\s+forward|looking\s+forward|"
+    r"i\s+appreciate|appreciate\s+(?:it|your)|any\s+help|your\s+help|please\s+(?:let\s+me\s+know|advise))\b",
+    re.IGNORECASE,
+)
+_SIGNATURE = re.compile(
+    r"^(?:best|kind|warm|with\s+kind)?\s*(?:regards|wishes)\b|^(?:sincerely|cheers|yours\s+(?:truly|sincerely))\b|^--",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"<[a-z_]{2,20}>", re.IGNORECASE)
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+SUMMARY_SENTENCES = 2
+
+
+def _substance(description: str) -> list[str]:
+    """The description's sentences without greeting, closing formulas and signature."""
+    out: list[str] = []
+    for raw in _SENTENCES.split(unicodedata.normalize("NFKC", description)):
+        sentence = clean(_PLACEHOLDER.sub(" ", strip_urls(raw)))
+        if not sentence:
+            continue
+        if _SIGNATURE.match(sentence):
+            break
+        sentence = _GREETING.sub("", sentence).strip()
+        if len(sentence.split()) < 3 or (_CLOSING.match(sentence) and len(sentence.split()) <= 14):
+            continue
+        out.append(sentence)
+    return out
 
 
 def summarize(title: str, description: str, *, limit: int = SUMMARY_LIMIT) -> str:
-    """Extractive summary: the title, then the description's first sentence, links removed."""
-    head = strip_urls(title).rstrip(" .")
-    lead = strip_urls(first_sentence(description))
-    if not head:
-        return clip(lead, limit)
-    if not lead or lead.casefold().startswith(head.casefold()):
-        return clip(lead or head, limit)
-    return clip(f"{head}: {lead}", limit)
+    """Extractive summary: the description's first one or two sentences of substance, links removed.
+
+    Greetings, thanks and signatures are dropped, and a sentence that only repeats the title is
+    skipped; the title stands in only when the description says nothing else.
+    """
+    head = clean(_PLACEHOLDER.sub(" ", strip_urls(title))).rstrip(" .")
+    picked: list[str] = []
+    for sentence in _substance(description):
+        if sentence.rstrip(" .!?").casefold() == head.casefold():
+            continue
+        if picked and len(" ".join([*picked, sentence])) > limit:
+            break
+        picked.append(sentence)
+        if len(picked) >= SUMMARY_SENTENCES:
+            break
+    if not picked:
+        return clip(head, limit)
+    return clip(" ".join(picked), limit)
 
 
 def normalise_skill(skill: str) -> str:
