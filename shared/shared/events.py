@@ -29,7 +29,7 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
 Role = Literal["user", "moderator", "admin"]
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Priority = Literal["low", "medium", "high"]
-TriageState = Literal["pending", "done", "failed"]
+TriageState = Literal["pending", "done", "failed", "waiting"]
 
 
 def utcnow() -> datetime:
@@ -193,7 +193,9 @@ class TicketTriaged(EventData):
     confidence: float = Field(ge=0.0, le=1.0)
     provider: str
     model: str
-    assignee: Assignee
+    # None: every moderator who fits is at capacity and the ticket waits for a free slot; a later
+    # ticket.triaged of the same attempt names the assignee once one frees
+    assignee: Assignee | None = None
     assignment_reason: str
     decision_id: uuid.UUID | None = None
     triaged_at: datetime = Field(default_factory=utcnow)

@@ -121,7 +121,7 @@ class Kit:
     async def triage(
         self,
         ticket_id: str | uuid.UUID,
-        assignee: Person,
+        assignee: Person | None,
         *,
         attempt: int = 1,
         priority: str = "high",
@@ -139,7 +139,7 @@ class Kit:
                 confidence=0.8,
                 provider="local",
                 model="nb-1",
-                assignee=assignee.assignee(),
+                assignee=assignee.assignee() if assignee else None,
                 assignment_reason="skills: printers",
             )
         )

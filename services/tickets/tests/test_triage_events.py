@@ -207,3 +207,21 @@ async def test_user_events_teach_who_can_be_assigned(kit):
     r = await kit.client.patch(f"/api/tickets/{ticket['id']}", json={"assigned_to": str(mod_id)}, headers=admin.headers)
     assert r.status_code == 200, r.text
     assert r.json()["assigned_to"] == {"id": str(mod_id), "name": "Mo", "email": "m@x.test"}
+
+
+async def test_waiting_result_then_the_assignment_of_the_same_attempt(kit, settings):
+    a, mod, mod2 = kit.person(), kit.person("moderator"), kit.person("moderator")
+    ticket = await kit.create(a)
+    await kit.triage(ticket["id"], None, priority="high")  # every fitting moderator is full
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["assigned_to_id"], t["priority"]) == ("waiting", None, "high")
+    assert t["due_at"] == t["created_at"] + timedelta(hours=settings.sla_high_hours)  # SLA runs
+    await kit.triage(ticket["id"], None, priority="high")  # a repeat changes nothing
+    assert dict(await row(kit, ticket["id"])) == dict(t)
+    await kit.triage(ticket["id"], mod)  # a slot freed: the same attempt now names the assignee
+    t = await row(kit, ticket["id"])
+    assert (t["triage_state"], t["assigned_to_id"]) == ("done", mod.id)
+    await kit.triage(ticket["id"], mod2)  # once assigned, a further result of that attempt is stale
+    assert (await row(kit, ticket["id"]))["assigned_to_id"] == mod.id
+    states = [e["data"]["changes"].get("triage_state") for e in await kit.events("ticket.updated", ticket["id"])]
+    assert states == [{"old": "pending", "new": "waiting"}, {"old": "waiting", "new": "done"}]

@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 SCHEMA = "tickets"
 STATUSES = ("open", "in_progress", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high")
-TRIAGE_STATES = ("pending", "done", "failed")
+TRIAGE_STATES = ("pending", "done", "failed", "waiting")
 ROLES = ("user", "moderator", "admin")
 OPEN_STATUSES = ("open", "in_progress")
 

@@ -11,7 +11,7 @@ from shared.text import Storable
 
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Priority = Literal["low", "medium", "high"]
-TriageState = Literal["pending", "done", "failed"]
+TriageState = Literal["pending", "done", "failed", "waiting"]
 
 
 _NoNul = Storable  # no NUL, no lone surrogates: what Postgres text can hold

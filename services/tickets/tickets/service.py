@@ -563,7 +563,9 @@ async def _ticket_for_triage(session: AsyncSession, ticket_id: uuid.UUID, attemp
     if ticket is None:
         log.warning("triage_result_for_unknown_ticket", ticket_id=str(ticket_id))
         return None
-    if attempt <= ticket.triage_applied_attempt or attempt < ticket.triage_attempt:
+    # a ticket waiting for a free moderator takes the assignment of the attempt it waits in
+    waiting = ticket.triage_state == "waiting" and attempt == ticket.triage_applied_attempt
+    if not waiting and (attempt <= ticket.triage_applied_attempt or attempt < ticket.triage_attempt):
         log.info(
             "triage_result_stale",
             ticket_id=str(ticket_id),
@@ -611,12 +613,15 @@ async def apply_triaged(
     _set_field(ticket, "priority", event.priority, changes)
     _set_due(ticket, settings, changes)
     _set_field(ticket, "related_skills", list(event.related_skills), changes)
-    _set_field(ticket, "triage_state", "done", changes)
     assignee = event.assignee
-    await repository.remember_person(
-        session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
-    )
-    _set_assignee(ticket, assignee.id, assignee.name, assignee.email, changes)
+    if assignee is None and ticket.triage_state == "waiting":
+        return False  # a repeat of the waiting result: nothing new
+    _set_field(ticket, "triage_state", "done" if assignee else "waiting", changes)
+    if assignee is not None:
+        await repository.remember_person(
+            session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
+        )
+        _set_assignee(ticket, assignee.id, assignee.name, assignee.email, changes)
     ticket.helpful_notes = event.helpful_notes or None
     ticket.triage_summary = event.summary or None
     ticket.triage_provider = event.provider

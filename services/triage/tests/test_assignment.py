@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from triage.assignment import StaffMember, nobody_reason, plan, rank_moderators, score
+from triage.assignment import StaffMember, nobody_reason, plan, rank_moderators, score, waiting_reason
 
 
 def member(n: int, role: str = "moderator", skills: tuple[str, ...] = (), open_count: int = 0,
@@ -59,13 +59,15 @@ def test_no_match_falls_back_to_least_loaded_admin() -> None:
     assert "least loaded admin admin3 (1 open)" in attempts[0].reason
 
 
-def test_admin_after_full_moderators_explains() -> None:
+def test_no_admin_when_a_moderator_fits_even_a_full_one() -> None:
     mod = member(1, skills=("VPN",), open_count=10)
     admin = member(2, role="admin")
     attempts = plan(skills=["vpn"], category=None, staff=[mod, admin])
-    assert attempts[0].member == mod  # still tried: the slot is taken atomically in the DB
-    assert attempts[1].member == admin
-    assert "every matching moderator was at capacity (moderator1)" in attempts[1].reason
+    # still tried (the slot is taken atomically in the DB); when full, the ticket waits for them
+    assert [a.member for a in attempts] == [mod]
+    why = waiting_reason(attempts)
+    assert why.startswith("waiting for a free slot: skills matched VPN")
+    assert "(moderator1 10 of 10 open)" in why
 
 
 def test_second_moderator_reason_names_skipped() -> None:

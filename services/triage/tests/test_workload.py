@@ -82,15 +82,15 @@ async def test_concurrent_triage_never_overfills(
     admin = await add_staff(sessions, role="admin", name="ad", skills=[])
     outcomes = await asyncio.gather(*(triage_one(sessions, capacity=10) for _ in range(12)))
     to_mod = [o for o in outcomes if o.assignee_id == mod]
-    to_admin = [o for o in outcomes if o.assignee_id == admin]
+    waiting = [o for o in outcomes if o.assignee_id is None]
     assert len(to_mod) == 3
-    assert len(to_admin) == 9
-    assert all("every matching moderator was at capacity" in o.reason for o in to_admin)
+    assert len(waiting) == 9  # someone fits: the ticket waits for them, never goes to the admin
+    assert all("waiting for a free slot" in o.reason for o in waiting)
     async with sessions() as s:
         counts = dict((await s.execute(select(Staff.user_id, Staff.open_count))).all())
         decisions = await s.scalar(select(func.count()).select_from(Decision))
         events = await s.scalar(select(func.count()).select_from(outbox))
-    assert counts == {mod: 10, admin: 9}
+    assert counts == {mod: 10, admin: 0}
     assert decisions == 12
     assert events == 12
 
@@ -107,20 +107,33 @@ async def test_per_moderator_capacity_overrides_default(
     assert "better matches at capacity: small" in second.reason
 
 
-async def test_nobody_with_a_slot_fails_with_reason(
+async def test_every_fitting_moderator_full_means_waiting_not_failed(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await add_staff(sessions, role="moderator", name="mo", skills=["VPN"], open_count=2)
     outcome = await triage_one(sessions, capacity=2)
     assert outcome.assignee_id is None
-    assert "no admin to fall back on" in outcome.reason
+    assert "every moderator who fits is at capacity (mo 2 of 2 open)" in outcome.reason
     async with sessions() as s:
         (decision,) = (await s.scalars(select(Decision))).all()
-        assert decision.outcome == "failed"
+        assert decision.outcome == "waiting"
         assert decision.assignment_reason == outcome.reason
         (row,) = (await s.execute(select(outbox.c.routing_key, outbox.c.envelope))).all()
+    assert row.routing_key == "ticket.triaged"
+    assert row.envelope["data"]["assignee"] is None
+    assert row.envelope["data"]["priority"] == "high"  # the SLA runs while it waits
+
+
+async def test_nobody_fits_and_no_admin_fails_with_reason(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_staff(sessions, role="moderator", name="mo", skills=["Payroll"])
+    outcome = await triage_one(sessions, capacity=2)
+    assert outcome.assignee_id is None
+    assert "no admin to fall back on" in outcome.reason
+    async with sessions() as s:
+        (row,) = (await s.execute(select(outbox.c.routing_key, outbox.c.envelope))).all()
     assert row.routing_key == "ticket.triage_failed"
-    assert row.envelope["data"]["reason"] == outcome.reason
 
 
 async def test_equal_moderator_free_is_taken_instead_of_waiting(
@@ -145,4 +158,5 @@ async def test_skip_locked_never_overfills(sessions: async_sessionmaker[AsyncSes
     got = [o.assignee_id for o in outcomes]
     assert got.count(a) == 2
     assert got.count(b) == 2
-    assert got.count(admin) == 6
+    assert got.count(None) == 6  # waiting for a or b
+    assert got.count(admin) == 0

@@ -67,6 +67,7 @@ def create_app(
             analyzer=lambda: chosen,
             models=manager,
             capacity=settings.moderator_capacity,
+            overflow=settings.overflow,
             on_commit=runtime.wake_relay,
             precheck=gemini is not None,
         )

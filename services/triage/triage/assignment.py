@@ -192,14 +192,26 @@ def plan(
             Attempt(member=m, reason=reason, matched=cand.mentioned + cand.matched, score=cand.score)
         )
         skipped.append(m.name)
+    if cands:
+        # someone fits: when they are all full the ticket waits for them (or overflows to the
+        # least loaded of them), it never goes to an admin or a generic-word match
+        return attempts
     for admin in rank_admins(staff):
-        if cands:
-            why = f"every matching moderator was at capacity ({', '.join(skipped)})"
-        else:
-            why = f"no moderator's skills match {_wanted(skills, category)}"
+        why = f"no moderator's skills match {_wanted(skills, category)}"
         reason = f"{why}; least loaded admin {admin.name} ({_load(admin)})"
         attempts.append(Attempt(member=admin, reason=reason))
     return attempts
+
+
+def waiting_reason(fitting: Sequence[Attempt]) -> str:
+    """Why a ticket waits: who fits, how full they are, and what happens next."""
+    who = "; ".join(f"{a.member.name} {_load(a.member)}" for a in fitting[:5])
+    more = f" and {len(fitting) - 5} more" if len(fitting) > 5 else ""
+    first = fitting[0].reason.split(" (score")[0]
+    return (
+        f"waiting for a free slot: {first}, but every moderator who fits is at capacity "
+        f"({who}{more}); the first of them to free a slot gets it"
+    )
 
 
 def nobody_reason(*, staff: Sequence[StaffMember], skills: Sequence[str], category: str | None) -> str:

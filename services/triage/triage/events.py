@@ -29,6 +29,7 @@ from triage import repository, service
 from triage.analyzer.base import Analyzer, TicketText
 from triage.learning import ModelManager
 from triage.models import processed_messages
+from triage.service import Overflow
 
 log = get_logger(__name__)
 
@@ -47,6 +48,7 @@ class Consumers:
         analyzer: Callable[[], Analyzer],
         models: ModelManager,
         capacity: int,
+        overflow: Overflow = "wait",
         on_commit: Callable[[], None] = lambda: None,
         precheck: bool = True,
     ) -> None:
@@ -54,6 +56,7 @@ class Consumers:
         self._analyzer = analyzer
         self._models = models
         self._capacity = capacity
+        self._overflow: Overflow = overflow
         self._on_commit = on_commit
         # Look for a redelivery before analysing: worth a query when analysis is a paid call,
         # not when it is a few milliseconds of local CPU (the claim below decides anyway).
@@ -84,8 +87,10 @@ class Consumers:
             categories = await self._categories()
             async with transaction(self._sessions) as session:
                 await service.apply_ticket_update(
-                    session=session, event=payload, categories=categories
+                    session=session, event=payload, categories=categories,
+                    capacity=self._capacity,
                 )
+            self._on_commit()  # a freed slot may have handed a waiting ticket out
         elif isinstance(payload, UserRegistered | UserUpdated):
             async with transaction(self._sessions) as session:
                 if not await claim(session, processed_messages, consumer=CONSUMER,
@@ -123,6 +128,7 @@ class Consumers:
                 model_version=model_version,
                 categories=categories,
                 capacity=self._capacity,
+                overflow=self._overflow,
             )
         self._on_commit()
         log.info(

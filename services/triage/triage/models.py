@@ -62,6 +62,9 @@ class TicketCopy(Base):
     """What triage knows of a ticket: its text, who it counts against, and the triage attempts."""
 
     __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_waiting", "waiting_since", postgresql_where=text("state = 'waiting'")),
+    )
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     title: Mapped[str] = mapped_column(Text)
@@ -77,6 +80,10 @@ class TicketCopy(Base):
     attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     triaged_attempt: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     state: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    # state "waiting": the moderators (user ids as strings) who fit, all full when it was triaged;
+    # the first of them to free a slot takes it
+    waiting_for: Mapped[list[str] | None] = mapped_column(JSONB)
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -91,7 +98,7 @@ class Decision(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     attempt: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16))  # triaged | failed
+    outcome: Mapped[str] = mapped_column(String(16))  # triaged | waiting | failed
     provider: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(128))
     model_version: Mapped[int | None] = mapped_column(Integer)

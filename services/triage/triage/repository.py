@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, tuple_, update
+from sqlalchemy import case, delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -116,6 +116,37 @@ async def lock_ticket(session: AsyncSession, values: dict[str, Any]) -> TicketCo
     )
     copy: TicketCopy = result.one()
     return copy
+
+
+async def next_waiting(session: AsyncSession, *, user_id: uuid.UUID) -> TicketCopy | None:
+    """The waiting ticket this moderator fits that has waited longest (high priority first), locked.
+
+    SKIP LOCKED: two slots freeing at once take two different waiting tickets, never one twice.
+    """
+    rank = case({"high": 0, "medium": 1, "low": 2}, value=TicketCopy.priority, else_=1)
+    return await session.scalar(
+        select(TicketCopy)
+        .where(TicketCopy.state == "waiting", TicketCopy.waiting_for.contains([str(user_id)]))
+        .order_by(rank, TicketCopy.waiting_since, TicketCopy.ticket_id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def waiting_decision(
+    session: AsyncSession, *, ticket_id: uuid.UUID, attempt: int
+) -> Decision | None:
+    """The decision that put a ticket in the waiting queue for this attempt."""
+    return await session.scalar(
+        select(Decision)
+        .where(
+            Decision.ticket_id == ticket_id,
+            Decision.attempt == attempt,
+            Decision.outcome == "waiting",
+        )
+        .order_by(Decision.created_at.desc())
+        .limit(1)
+    )
 
 
 # --- decisions ------------------------------------------------------------------------------

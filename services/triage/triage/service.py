@@ -21,12 +21,20 @@ from shared.events import (
 )
 from shared.logging import get_logger
 from shared.outbox import add_event
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage import repository
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.analyzer.screen import screen
-from triage.assignment import StaffMember, nobody_reason, plan, rank_admins
+from triage.assignment import (
+    Attempt,
+    StaffMember,
+    nobody_reason,
+    plan,
+    rank_admins,
+    waiting_reason,
+)
 from triage.models import Decision, Staff, TicketCopy, outbox
 from triage.skills import clean_skills, normalise
 
@@ -47,6 +55,7 @@ def input_hash(*, title: str, description: str, categories: Sequence[str]) -> st
 
 
 Priority = Literal["low", "medium", "high"]
+Overflow = Literal["wait", "least_loaded"]
 _PRIORITY: dict[str, Priority] = {"low": "low", "medium": "medium", "high": "high"}
 
 
@@ -160,17 +169,25 @@ def _apply_snapshot(ticket: TicketCopy, snapshot: TicketSnapshot, version: int) 
 
 
 async def apply_ticket_update(
-    *, session: AsyncSession, event: TicketUpdated, categories: Sequence[str]
+    *, session: AsyncSession, event: TicketUpdated, categories: Sequence[str], capacity: int = 20
 ) -> bool:
-    """Follow status/assignee changes in the workload; keep human corrections. True if one was kept."""
+    """Follow status/assignee changes in the workload; keep human corrections. True if one was kept.
+
+    A slot this frees goes at once to the longest-waiting ticket its moderator fits.
+    """
     ticket = await _locked_ticket(session, event.ticket, version=event.version)
     if event.version <= ticket.version:
         log.info("ticket_update_stale", ticket_id=str(ticket.ticket_id), version=event.version)
         return False
     _apply_snapshot(ticket, event.ticket, event.version)
     snap = event.ticket
+    if ticket.state == "waiting" and (snap.assigned_to or snap.status not in ACTIVE_STATUSES):
+        _stop_waiting(ticket)  # a person assigned or closed it: it waits no more
     holder = snap.assigned_to.id if snap.assigned_to and snap.status in ACTIVE_STATUSES else None
+    released = ticket.counted_for
     await _count_against(session, ticket, holder)
+    if released is not None and released != ticket.counted_for:
+        await assign_waiting(session=session, user_id=released, capacity=capacity)
 
     corrected = {"priority", "category"} & set(event.changes)
     if not (event.actor.kind == "user" and corrected):
@@ -227,8 +244,9 @@ async def triage_ticket(
     model_version: int | None,
     categories: Sequence[str],
     capacity: int,
+    overflow: Overflow = "wait",
 ) -> Outcome:
-    """Assign the analysed ticket, log the decision and queue ticket.triaged (or triage_failed)."""
+    """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event."""
     ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
     if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
         return Outcome(None, None, "attempt already handled or superseded", skipped=True)
@@ -237,37 +255,35 @@ async def triage_ticket(
     skills = clean_skills(analysis.related_skills, limit=10)
     # a retriage gives the ticket back before it is handed out again
     await _count_against(session, ticket, None)
+    _stop_waiting(ticket)
 
     rows = {r.user_id: r for r in await repository.active_staff(session)}
     staff = [_member(r, capacity) for r in rows.values()]
-    chosen: Staff | None = None
-    reason = ""
     # Routing reads what the ticket describes, never what it tells the triage to do.
     routed_on = screen(snapshot.title, snapshot.description).text
     steps = plan(skills=skills, category=category, staff=staff, text=routed_on)
-    # Among the best-scored moderators, one whose row another triage holds right now is about
-    # to get a ticket: take an equally good one that is free instead of queueing behind it.
-    best = [s for s in steps if s.member.role == "moderator" and s.score == steps[0].score]
-    for step in best if len(best) > 1 else []:
-        taken = await repository.take_slot(
-            session, user_id=step.member.user_id, limit=capacity, skip_locked=True
-        )
-        if taken is not None:
-            chosen, reason = rows[step.member.user_id], step.reason
-            break
-    for step in steps if chosen is None else []:
-        limit = capacity if step.member.role == "moderator" else None
-        if await repository.take_slot(session, user_id=step.member.user_id, limit=limit) is not None:
-            chosen, reason = rows[step.member.user_id], step.reason
-            break
-    if chosen is None:
+    chosen, reason = await _take_first(session, steps, rows, capacity)
+    fitting = [s for s in steps if s.member.role == "moderator"]
+    waiting = False
+    if chosen is None and fitting:
+        if overflow == "least_loaded":
+            step = min(fitting, key=lambda s: (rows[s.member.user_id].open_count, -s.score,
+                                               str(s.member.user_id)))
+            if await repository.add_open(session, user_id=step.member.user_id):
+                chosen = rows[step.member.user_id]
+                reason = (f"{step.reason}; every moderator who fits was at capacity, so the least "
+                          f"loaded of them, above capacity")
+        else:
+            waiting = True
+            reason = waiting_reason(fitting)
+    elif chosen is None:
         reason = nobody_reason(staff=staff, skills=skills, category=category)
 
     decision = Decision(
         id=uuid.uuid4(),
         ticket_id=ticket.ticket_id,
         attempt=attempt,
-        outcome="triaged" if chosen else "failed",
+        outcome="waiting" if waiting else "triaged" if chosen else "failed",
         provider=analysis.provider,
         model=analysis.model,
         model_version=model_version if analysis.provider == "local" else None,
@@ -286,6 +302,14 @@ async def triage_ticket(
     )
     session.add(decision)
     ticket.triaged_attempt = attempt
+    if waiting:
+        ticket.state = "waiting"
+        ticket.priority = priority
+        ticket.waiting_for = [str(s.member.user_id) for s in fitting]
+        ticket.waiting_since = func.now()
+        await add_event(session, outbox, _triaged_event(decision, None))
+        log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(fitting))
+        return Outcome(decision.id, None, reason)
     if chosen is None:
         ticket.state = "failed"
         await add_event(
@@ -301,26 +325,106 @@ async def triage_ticket(
     ticket.state = "done"
     ticket.counted_for = chosen.user_id
     ticket.assignee_id = chosen.user_id
-    await add_event(
-        session,
-        outbox,
-        TicketTriaged(
-            ticket_id=ticket.ticket_id,
-            attempt=attempt,
-            category=category,
-            priority=priority,
-            related_skills=list(skills),
-            summary=analysis.summary,
-            helpful_notes=analysis.helpful_notes,
-            confidence=decision.confidence or 0.0,
-            provider=analysis.provider,
-            model=analysis.model,
-            assignee=_assignee(chosen),
-            assignment_reason=reason,
-            decision_id=decision.id,
+    await add_event(session, outbox, _triaged_event(decision, chosen))
+    return Outcome(decision.id, chosen.user_id, reason)
+
+
+async def _take_first(
+    session: AsyncSession, steps: Sequence[Attempt], rows: dict[uuid.UUID, Staff], capacity: int
+) -> tuple[Staff | None, str]:
+    """Take a slot on the first person in `steps` who has one: (who, the reason that applies)."""
+    # Among the best-scored moderators, one whose row another triage holds right now is about
+    # to get a ticket: take an equally good one that is free instead of queueing behind it.
+    best = [s for s in steps if s.member.role == "moderator" and s.score == steps[0].score]
+    for step in best if len(best) > 1 else []:
+        taken = await repository.take_slot(
+            session, user_id=step.member.user_id, limit=capacity, skip_locked=True
+        )
+        if taken is not None:
+            return rows[step.member.user_id], step.reason
+    for step in steps:
+        limit = capacity if step.member.role == "moderator" else None
+        if await repository.take_slot(session, user_id=step.member.user_id, limit=limit) is not None:
+            return rows[step.member.user_id], step.reason
+    return None, ""
+
+
+def _triaged_event(decision: Decision, chosen: Staff | None) -> TicketTriaged:
+    return TicketTriaged(
+        ticket_id=decision.ticket_id,
+        attempt=decision.attempt,
+        category=decision.category or "",
+        priority=_PRIORITY.get(decision.priority or "", "medium"),
+        related_skills=list(decision.related_skills or ()),
+        summary=decision.summary or "",
+        helpful_notes=decision.helpful_notes or "",
+        confidence=decision.confidence or 0.0,
+        provider=decision.provider or "local",
+        model=decision.model or "",
+        assignee=_assignee(chosen) if chosen else None,
+        assignment_reason=decision.assignment_reason,
+        decision_id=decision.id,
+    )
+
+
+def _stop_waiting(ticket: TicketCopy) -> None:
+    if ticket.state == "waiting":
+        ticket.state = "done"
+    ticket.waiting_for = None
+    ticket.waiting_since = None
+
+
+async def assign_waiting(
+    *, session: AsyncSession, user_id: uuid.UUID, capacity: int
+) -> uuid.UUID | None:
+    """A moderator freed a slot: hand them the waiting ticket they fit that waited longest.
+
+    Returns the ticket id, or None when nothing waits for them (or they are full again).
+    """
+    ticket = await repository.next_waiting(session, user_id=user_id)
+    if ticket is None:
+        return None
+    row = await repository.get_staff_for_update(session, user_id)
+    if row is None or not row.active or row.role != "moderator":
+        return None
+    if await repository.take_slot(session, user_id=user_id, limit=capacity) is None:
+        return None
+    waited = await repository.waiting_decision(
+        session, ticket_id=ticket.ticket_id, attempt=ticket.triaged_attempt
+    )
+    if waited is None:  # cannot happen while the decision log is kept; never leave a slot taken
+        await repository.release_slot(session, user_id=user_id)
+        log.error("waiting_decision_missing", ticket_id=str(ticket.ticket_id))
+        return None
+    decision = Decision(
+        id=uuid.uuid4(),
+        ticket_id=ticket.ticket_id,
+        attempt=waited.attempt,
+        outcome="triaged",
+        provider=waited.provider,
+        model=waited.model,
+        model_version=waited.model_version,
+        input_hash=waited.input_hash,
+        category=waited.category,
+        priority=waited.priority,
+        related_skills=list(waited.related_skills or ()),
+        summary=waited.summary,
+        helpful_notes=waited.helpful_notes,
+        confidence=waited.confidence,
+        assignee_id=row.user_id,
+        assignee_name=row.name,
+        assignment_reason=(
+            f"{waited.assignment_reason}; {row.name} freed a slot and took it "
+            f"({row.open_count + 1} open)"
         ),
     )
-    return Outcome(decision.id, chosen.user_id, reason)
+    session.add(decision)
+    _stop_waiting(ticket)
+    ticket.counted_for = row.user_id
+    ticket.assignee_id = row.user_id
+    await add_event(session, outbox, _triaged_event(decision, row))
+    log.info("waiting_ticket_assigned", ticket_id=str(ticket.ticket_id), assignee=str(user_id))
+    return ticket.ticket_id
 
 
 async def fail_to_admin(

@@ -1,7 +1,7 @@
 export type Role = 'user' | 'moderator' | 'admin'
 export type Status = 'open' | 'in_progress' | 'resolved' | 'closed'
 export type Priority = 'low' | 'medium' | 'high'
-export type TriageState = 'pending' | 'done' | 'failed'
+export type TriageState = 'pending' | 'done' | 'failed' | 'waiting'
 
 export const STATUSES: Status[] = ['open', 'in_progress', 'resolved', 'closed']
 export const PRIORITIES: Priority[] = ['low', 'medium', 'high']

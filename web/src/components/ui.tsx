@@ -94,7 +94,7 @@ export function PriorityBadge({ priority }: { priority: Priority | null }) {
 }
 
 export function TriageBadge({ state }: { state: TriageState }) {
-  const label = state === 'pending' ? 'Triage pending' : state === 'done' ? 'Triaged' : 'Triage failed'
+  const label = state === 'pending' ? 'Triage pending' : state === 'done' ? 'Triaged' : state === 'waiting' ? 'Waiting for a free moderator' : 'Triage failed'
   return (
     <span className={`badge badge-${state}`} data-triage-state={state}>
       {state === 'pending' && <span className="spinner" aria-hidden="true" style={{ width: '0.7rem', height: '0.7rem', marginRight: 4 }} />}

@@ -49,6 +49,7 @@ export function DashboardPage() {
       active: tickets.filter(isActive).length,
       failed: tickets.filter((t) => t.triage.state === 'failed').length,
       pending: tickets.filter((t) => t.triage.state === 'pending').length,
+      waiting: tickets.filter((t) => t.triage.state === 'waiting').length,
     }
   }, [tickets, days, loadedAt])
 
@@ -90,6 +91,7 @@ export function DashboardPage() {
             <div className="stat"><div className="value">{formatDuration(stats.triage.medianMs)}</div><div className="label">median time to triage (p90 {formatDuration(stats.triage.p90Ms)})</div></div>
             <div className="stat"><div className="value">{formatDuration(stats.resolve.medianMs)}</div><div className="label">median time to resolve ({stats.resolve.count} done)</div></div>
             <div className={`stat ${stats.failed ? 'danger' : ''}`}><div className="value">{stats.failed}</div><div className="label">triage failed ({stats.pending} pending)</div></div>
+            <div className={`stat ${stats.waiting ? 'danger' : ''}`} data-testid="waiting-stat"><div className="value">{stats.waiting}</div><div className="label">waiting for a free moderator</div></div>
           </div>
           <section className="card" aria-labelledby="perday-title">
             <h2 id="perday-title">Tickets per day</h2>

@@ -47,6 +47,11 @@ function AiPanel({ ticket, isAdmin, onRetriage, retriaging }: { ticket: Ticket; 
       {tr.state === 'pending' && (
         <p className="muted"><Spinner /> Reading the ticket and choosing a category, priority and the best person for it… this page updates by itself.</p>
       )}
+      {tr.state === 'waiting' && (
+        <Alert kind="warn">
+          Triaged as <strong>{ticket.category ?? 'no category'}</strong>, {priorityLabel(ticket.priority).toLowerCase()} priority. Every moderator who fits is at capacity: the ticket waits for the first of them to free a slot and is assigned then. The SLA is already running.
+        </Alert>
+      )}
       {tr.state === 'failed' && (
         <Alert kind="warn">
           Automatic triage failed for this ticket. {isAdmin ? 'You can run it again.' : 'The support team has been told and will route it by hand.'}
@@ -58,7 +63,7 @@ function AiPanel({ ticket, isAdmin, onRetriage, retriaging }: { ticket: Ticket; 
           {ticket.assigned_to ? <>, assigned to <strong>{personName(ticket.assigned_to)}</strong>.</> : '.'}
         </p>
       )}
-      {tr.state === 'done' && hasStaffFields && (
+      {(tr.state === 'done' || tr.state === 'waiting') && hasStaffFields && (
         <>
           {tr.summary && <p><strong>Summary.</strong> {tr.summary}</p>}
           {ticket.helpful_notes && (
