@@ -41,6 +41,6 @@ def test_production_accepts_real_settings() -> None:
 
 def test_bad_values_refused() -> None:
     with pytest.raises(ValueError, match="provider"):
-        settings(provider="openai")
+        settings(provider="mistral")
     with pytest.raises(ValueError, match="moderator_capacity|TRIAGE_MODERATOR_CAPACITY"):
         settings(moderator_capacity=0)

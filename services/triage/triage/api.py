@@ -122,8 +122,9 @@ async def get_model(
         examples=meta.examples if meta else 0,
         metrics=ModelMetrics(**(meta.metrics if meta else {})),
         training=models.training,
-        provider="gemini" if settings.use_gemini else "local",
+        provider="gemini" if settings.use_gemini else "openai" if settings.use_openai else "local",
         gemini_model=settings.gemini_model if settings.use_gemini else None,
+        openai_model=settings.openai_model if settings.use_openai else None,
     )
 
 

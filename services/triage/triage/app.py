@@ -21,6 +21,7 @@ from triage.settings import TriageSettings
 
 if TYPE_CHECKING:
     from triage.gemini import GeminiAnalyzer
+    from triage.openai_compat import OpenAICompatAnalyzer
 
 log = get_logger(__name__)
 
@@ -61,7 +62,19 @@ def create_app(
                 attempts=settings.gemini_attempts,
                 fallback=local,
             )
-        chosen: Analyzer = analyzer or gemini or local
+        remote: OpenAICompatAnalyzer | None = None
+        if settings.use_openai and settings.openai_base_url:
+            from triage.openai_compat import OpenAICompatAnalyzer
+            secret = settings.openai_api_key
+            remote = OpenAICompatAnalyzer(
+                base_url=settings.openai_base_url,
+                api_key=secret.get_secret_value() if secret else None,
+                model=settings.openai_model,
+                timeout_s=settings.openai_timeout_s,
+                attempts=settings.openai_attempts,
+                fallback=local,
+            )
+        chosen: Analyzer = analyzer or gemini or remote or local
         consumers = Consumers(
             sessions=runtime.sessions,
             analyzer=lambda: chosen,
@@ -69,7 +82,7 @@ def create_app(
             capacity=settings.moderator_capacity,
             overflow=settings.overflow,
             on_commit=runtime.wake_relay,
-            precheck=gemini is not None,
+            precheck=gemini is not None or remote is not None,
         )
         runtime.consume("triage", consumers.handle)
         runtime.consume("triage", consumers.handle_dead_letter, dead_letters=True)
@@ -84,7 +97,8 @@ def create_app(
         await runtime.start()
         app.state.runtime = runtime
         app.state.models = manager
-        log.info("triage_started", provider="gemini" if gemini else "local",
+        log.info("triage_started",
+                 provider="gemini" if gemini else "openai" if remote else "local",
                  model_version=manager.version)
         try:
             yield
@@ -93,6 +107,8 @@ def create_app(
             await manager.stop()
             if gemini is not None:
                 await gemini.aclose()
+            if remote is not None:
+                await remote.aclose()
 
     app = create_service_app(
         title="triage", settings=settings, lifespan=lifespan, body_limit=BODY_LIMIT

@@ -7,7 +7,7 @@ slot; whoever is tried and found full is skipped and the reason says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -19,6 +19,38 @@ PARTIAL = 0.5
 CATEGORY_WEIGHT = 1.5
 # A skill of the moderator's written in the ticket itself (after instructions were removed).
 MENTION = 1.0
+# Learned from history: each net solved ticket of the category adds this much, up to the cap;
+# below the minimum it is anecdote, not evidence.
+HISTORY_PER = 0.25
+HISTORY_MAX = 2.0
+HISTORY_MIN = 2
+HISTORY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Track:
+    """One moderator's record with one category over the last HISTORY_DAYS days."""
+
+    resolved: int = 0
+    reopened: int = 0
+    taken: int = 0  # staff assigned such a ticket to them by hand
+    handed_off: int = 0  # staff took such a ticket away from them
+
+    @property
+    def net(self) -> int:
+        """Evidence that they solve this kind of ticket: good outcomes minus bad ones."""
+        return self.resolved + self.taken - self.reopened - self.handed_off
+
+    def describe(self) -> str:
+        """The evidence in words, e.g. "resolved 14 similar tickets in 30 days"."""
+        parts = [f"resolved {self.resolved} similar ticket{'s' if self.resolved != 1 else ''}"]
+        if self.taken:
+            parts.append(f"given {self.taken} by staff")
+        if self.reopened:
+            parts.append(f"{self.reopened} reopened")
+        if self.handed_off:
+            parts.append(f"{self.handed_off} reassigned away")
+        return ", ".join(parts) + f" in {HISTORY_DAYS} days"
 
 Role = Literal["moderator", "admin"]
 
@@ -48,6 +80,7 @@ class Candidate:
     score: float
     matched: tuple[str, ...]
     mentioned: tuple[str, ...] = ()
+    track: Track | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +117,16 @@ def score(
     category: str | None,
     member: StaffMember,
     terms: frozenset[str] = frozenset(),
+    track: Track | None = None,
 ) -> Candidate:
     """Score a member: each ticket skill adds 1 (exact) or up to 0.5 (shared words); the category 1.5x;
-    each of the member's skills written in the ticket (`terms`, see `skills.text_terms`) adds 1."""
+    each of the member's skills written in the ticket (`terms`, see `skills.text_terms`) adds 1;
+    a record of solving this category (`track`) adds 0.25 per net ticket, up to 2."""
     total = 0.0
+    if track is not None and track.net >= HISTORY_MIN:
+        total += min(HISTORY_MAX, HISTORY_PER * track.net)
+    else:
+        track = None
     matched: list[str] = []
     mentioned: list[str] = []
     if terms:
@@ -116,7 +155,11 @@ def score(
             if label not in matched:
                 matched.append(label)
     return Candidate(
-        member=member, score=round(total, 4), matched=tuple(matched), mentioned=tuple(mentioned)
+        member=member,
+        score=round(total, 4),
+        matched=tuple(matched),
+        mentioned=tuple(mentioned),
+        track=track,
     )
 
 
@@ -126,10 +169,12 @@ def rank_moderators(
     category: str | None,
     staff: Iterable[StaffMember],
     terms: frozenset[str] = frozenset(),
+    history: Mapping[UUID, Track] | None = None,
 ) -> list[Candidate]:
     """Moderators with any match, best score first, then lower open workload, then id."""
+    history = history or {}
     cands = [
-        score(skills=skills, category=category, member=m, terms=terms)
+        score(skills=skills, category=category, member=m, terms=terms, track=history.get(m.user_id))
         for m in staff
         if m.role == "moderator"
     ]
@@ -164,6 +209,8 @@ def _evidence(cand: Candidate) -> str:
         parts.append(f"ticket mentions {', '.join(cand.mentioned)}")
     if cand.matched:
         parts.append(f"skills matched {', '.join(cand.matched)}")
+    if cand.track is not None:
+        parts.append(cand.track.describe())
     return "; ".join(parts)
 
 
@@ -173,15 +220,19 @@ def plan(
     category: str | None,
     staff: Sequence[StaffMember],
     text: str = "",
+    history: Mapping[UUID, Track] | None = None,
 ) -> list[Attempt]:
     """The ordered list of people to try, each with the reason that applies if they take it.
 
     `text` is what the ticket says once instructions to the triage are removed: a moderator's
-    skill written there counts as evidence beside the analyzer's skills and category.
+    skill written there counts as evidence beside the analyzer's skills and category, and so
+    does `history`: each moderator's record with the ticket's category (see `Track`).
     """
     attempts: list[Attempt] = []
     terms = text_terms(text) if text else frozenset()
-    cands = rank_moderators(skills=skills, category=category, staff=staff, terms=terms)
+    cands = rank_moderators(
+        skills=skills, category=category, staff=staff, terms=terms, history=history
+    )
     skipped: list[str] = []
     for cand in cands:
         m = cand.member

@@ -117,6 +117,24 @@ class Decision(Base):
     )
 
 
+class Solved(Base):
+    """Who handled what: a routing example from the ticket's life (learned by `assignment.plan`).
+
+    kind: resolved (the assignee resolved it), reopened (it came back), taken (staff assigned it
+    to them by hand), handed_off (staff took it away from them).
+    """
+
+    __tablename__ = "solved"
+    __table_args__ = (Index("ix_solved_category_at", "category", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    category: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Category(Base):
     """A category triage may choose; the configured set replaces the defaults."""
 

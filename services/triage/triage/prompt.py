@@ -15,10 +15,12 @@ import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from google.genai import types
+from typing import TYPE_CHECKING
 
 from triage.skills import clean_skills, normalise
+
+if TYPE_CHECKING:
+    from google.genai import types
 
 PRIORITIES = ("low", "medium", "high")
 MAX_SUMMARY = 300
@@ -101,6 +103,9 @@ def build_prompt(
 
 def response_schema(categories: Sequence[str]) -> types.Schema:
     """Structured-output schema whose enums are the configured categories and priorities."""
+    # imported here: the SDK costs memory that only a Gemini-backed worker should pay
+    from google.genai import types
+
     string = types.Type.STRING
     return types.Schema(
         type=types.Type.OBJECT,
@@ -119,6 +124,23 @@ def response_schema(categories: Sequence[str]) -> types.Schema:
             "category", "priority", "related_skills", "summary", "helpful_notes", "confidence",
         ],
     )
+
+
+def json_schema(categories: Sequence[str]) -> dict[str, object]:
+    """The same answer shape as a JSON Schema (OpenAI-compatible `response_format`)."""
+    return {
+        "type": "object",
+        "properties": {
+            "category": {"type": "string", "enum": list(categories)},
+            "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "related_skills": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_SKILLS},
+            "summary": {"type": "string"},
+            "helpful_notes": {"type": "string"},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["category", "priority", "related_skills", "summary", "helpful_notes", "confidence"],
+        "additionalProperties": False,
+    }
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from triage.models import (
     Decision,
     Example,
     ModelVersion,
+    Solved,
     Staff,
     TicketCopy,
     processed_messages,
@@ -147,6 +148,27 @@ async def waiting_decision(
         .order_by(Decision.created_at.desc())
         .limit(1)
     )
+
+
+# --- routing history ------------------------------------------------------------------------
+
+
+async def add_solved(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record routing examples (who resolved, reopened, was given or lost a ticket)."""
+    if rows:
+        await session.execute(insert(Solved).values(list(rows)))
+
+
+async def solved_counts(
+    session: AsyncSession, *, category: str, since: datetime
+) -> Sequence[tuple[uuid.UUID, str, int]]:
+    """(user, kind, count) of the routing examples of one category since a moment."""
+    rows = await session.execute(
+        select(Solved.user_id, Solved.kind, func.count())
+        .where(Solved.category == category, Solved.at >= since)
+        .group_by(Solved.user_id, Solved.kind)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows.all()]
 
 
 # --- decisions ------------------------------------------------------------------------------

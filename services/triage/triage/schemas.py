@@ -85,8 +85,9 @@ class ModelRead(BaseModel):
     examples: int
     metrics: ModelMetrics
     training: bool
-    provider: Literal["local", "gemini"]
+    provider: Literal["local", "gemini", "openai"]
     gemini_model: str | None = None
+    openai_model: str | None = None
 
 
 class DecisionRead(BaseModel):

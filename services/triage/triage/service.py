@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from shared.events import (
@@ -28,8 +28,10 @@ from triage import repository
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.analyzer.screen import screen
 from triage.assignment import (
+    HISTORY_DAYS,
     Attempt,
     StaffMember,
+    Track,
     nobody_reason,
     plan,
     rank_admins,
@@ -186,6 +188,7 @@ async def apply_ticket_update(
     holder = snap.assigned_to.id if snap.assigned_to and snap.status in ACTIVE_STATUSES else None
     released = ticket.counted_for
     await _count_against(session, ticket, holder)
+    await repository.add_solved(session, _routing_examples(event))
     if released is not None and released != ticket.counted_for:
         await assign_waiting(session=session, user_id=released, capacity=capacity)
 
@@ -261,7 +264,8 @@ async def triage_ticket(
     staff = [_member(r, capacity) for r in rows.values()]
     # Routing reads what the ticket describes, never what it tells the triage to do.
     routed_on = screen(snapshot.title, snapshot.description).text
-    steps = plan(skills=skills, category=category, staff=staff, text=routed_on)
+    history = await _history(session, category=category)
+    steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
     chosen, reason = await _take_first(session, steps, rows, capacity)
     fitting = [s for s in steps if s.member.role == "moderator"]
     waiting = False
@@ -327,6 +331,50 @@ async def triage_ticket(
     ticket.assignee_id = chosen.user_id
     await add_event(session, outbox, _triaged_event(decision, chosen))
     return Outcome(decision.id, chosen.user_id, reason)
+
+
+async def _history(session: AsyncSession, *, category: str) -> dict[uuid.UUID, Track]:
+    """Each moderator's record with this category over the last HISTORY_DAYS days."""
+    since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+    counts: dict[uuid.UUID, dict[str, int]] = {}
+    for user_id, kind, n in await repository.solved_counts(session, category=category, since=since):
+        counts.setdefault(user_id, {})[kind] = n
+    return {uid: Track(**{k: v for k, v in c.items() if k in _TRACK_KINDS}) for uid, c in counts.items()}
+
+
+_TRACK_KINDS = ("resolved", "reopened", "taken", "handed_off")
+_DONE = ("resolved",)
+_CLOSED = ("resolved", "closed")
+
+
+def _routing_examples(event: TicketUpdated) -> list[dict[str, Any]]:
+    """What a ticket update teaches about who solves which category (see `assignment.Track`)."""
+    snap = event.ticket
+    if not snap.category:
+        return []
+    rows: list[dict[str, Any]] = []
+
+    def add(user_id: uuid.UUID, kind: str) -> None:
+        rows.append({"user_id": user_id, "ticket_id": snap.id, "category": snap.category,
+                     "kind": kind})
+
+    status = event.changes.get("status")
+    holder = snap.assigned_to.id if snap.assigned_to else None
+    if status is not None and holder is not None:
+        if status.old in ACTIVE_STATUSES and status.new in _DONE:
+            add(holder, "resolved")
+        elif status.old in _CLOSED and status.new in ACTIVE_STATUSES:
+            add(holder, "reopened")
+    moved = event.changes.get("assigned_to")
+    # a reassignment by staff is a labelled routing example, as a category correction is
+    if moved is not None and event.actor.kind == "user" and event.actor.role in STAFF_ROLES:
+        raw = moved.old.get("id") if isinstance(moved.old, dict) else None
+        old = str(raw) if raw is not None else None
+        if holder is not None and str(holder) != old:
+            add(holder, "taken")
+        if old is not None and old != str(holder):
+            add(uuid.UUID(old), "handed_off")
+    return rows
 
 
 async def _take_first(

@@ -17,12 +17,20 @@ class TriageSettings(ServiceSettings):
         default_factory=lambda: service_database_url("triage"),
         validation_alias="TRIAGE_DATABASE_URL",
     )
-    provider: Literal["auto", "gemini", "local"] = Field("auto", validation_alias="TRIAGE_PROVIDER")
+    provider: Literal["auto", "gemini", "openai", "local"] = Field(
+        "auto", validation_alias="TRIAGE_PROVIDER"
+    )
     gemini_api_key: SecretStr | None = Field(None, validation_alias="GEMINI_API_KEY")
     gemini_base_url: str | None = Field(None, validation_alias="GEMINI_BASE_URL")
     gemini_model: str = Field("gemini-2.5-flash", validation_alias="GEMINI_MODEL")
     gemini_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias="GEMINI_TIMEOUT_S")
     gemini_attempts: int = Field(3, ge=1, le=10, validation_alias="GEMINI_ATTEMPTS")
+    # Any OpenAI-compatible chat endpoint (TRIAGE_PROVIDER=openai), e.g. http://127.0.0.1:11434/v1
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_model: str = Field("gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    openai_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias="OPENAI_TIMEOUT_S")
+    openai_attempts: int = Field(3, ge=1, le=10, validation_alias="OPENAI_ATTEMPTS")
     # Open tickets a moderator may hold before triage passes them over (admins have no limit).
     moderator_capacity: int = Field(
         20, ge=1, le=10000, validation_alias="TRIAGE_MODERATOR_CAPACITY"
@@ -43,11 +51,16 @@ class TriageSettings(ServiceSettings):
     @property
     def use_gemini(self) -> bool:
         """Gemini answers when forced, or by default when a key is set."""
-        if self.provider == "local":
+        if self.provider in ("local", "openai"):
             return False
         if self.provider == "gemini":
             return True
         return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value())
+
+    @property
+    def use_openai(self) -> bool:
+        """The OpenAI-compatible endpoint answers only when chosen and given a URL."""
+        return self.provider == "openai" and bool(self.openai_base_url)
 
     def production_problems(self) -> list[str]:
         """Production needs a database password, and a key whenever Gemini is forced."""
@@ -55,4 +68,6 @@ class TriageSettings(ServiceSettings):
         problems += database_url_problems("TRIAGE_DATABASE_URL", self.database_url)
         if self.provider == "gemini" and not self.gemini_api_key:
             problems.append("TRIAGE_PROVIDER=gemini but GEMINI_API_KEY is not set")
+        if self.provider == "openai" and not self.openai_base_url:
+            problems.append("TRIAGE_PROVIDER=openai but OPENAI_BASE_URL is not set")
         return problems

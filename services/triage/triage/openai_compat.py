@@ -1,0 +1,147 @@
+"""Analyzer for any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, hosted).
+
+Same contract as the Gemini one: the screened ticket as delimited data, a JSON-schema answer
+(`response_format`), strict parsing and clamping (`prompt.parse_answer`), a timeout, tenacity
+retries on 408/429/5xx, timeouts and dropped connections, then the local analyzer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from triage.analyzer.base import Analysis, Analyzer, TicketText
+from triage.prompt import MalformedAnswer, build_prompt, json_schema, parse_answer
+from triage.remote import combine
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "openai"
+
+
+class EndpointError(RuntimeError):
+    """The endpoint answered with an HTTP error status."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text[:200]}")
+        self.status = status
+
+
+class EndpointUnavailable(RuntimeError):
+    """The endpoint did not answer usefully within the retry budget."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """429, 408 and 5xx answers, timeouts and dropped connections are worth another try."""
+    if isinstance(exc, EndpointError):
+        return exc.status in (408, 429) or exc.status >= 500
+    return isinstance(exc, TimeoutError | asyncio.TimeoutError | httpx.TransportError)
+
+
+class OpenAICompatAnalyzer:
+    """Analyzer backed by a `/chat/completions` endpoint, falling back to `fallback` (local)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        fallback: Analyzer,
+        api_key: str | None = None,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        wait_initial_s: float = 0.5,
+        wait_max_s: float = 4.0,
+        budget_s: float = 30.0,
+    ) -> None:
+        self.model = model
+        self.fallback = fallback
+        self.category_descriptions: Mapping[str, str] = {}
+        self._timeout_s = timeout_s
+        self._attempts = attempts
+        self._wait_initial_s = wait_initial_s
+        self._wait_max_s = wait_max_s
+        self._budget_s = budget_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout_s
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    async def _call(self, ticket: TicketText, categories: Sequence[str]) -> tuple[str | None, str]:
+        prompt = build_prompt(
+            title=ticket.title,
+            description=ticket.description,
+            categories=categories,
+            descriptions=self.category_descriptions,
+        )
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": prompt.system},
+                {"role": "user", "content": prompt.user},
+            ],
+            "temperature": 0,
+            "max_tokens": 1024,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "triage", "strict": True, "schema": json_schema(categories)},
+            },
+        }
+        async with asyncio.timeout(self._timeout_s + 1.0):
+            response = await self._client.post("chat/completions", json=body)
+        if response.status_code >= 400:
+            raise EndpointError(response.status_code, response.text)
+        try:
+            data = response.json()
+            content = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise MalformedAnswer("not a chat completion") from exc
+        model = data.get("model") if isinstance(data.get("model"), str) else self.model
+        return (content if isinstance(content, str) else None), model
+
+    async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        """The endpoint alone, with retries; raises EndpointUnavailable or MalformedAnswer."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._budget_s),
+            wait=wait_exponential_jitter(initial=self._wait_initial_s, max=self._wait_max_s),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    text, model = await self._call(ticket, categories)
+        except (EndpointError, TimeoutError, httpx.HTTPError) as exc:
+            raise EndpointUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        clamped = parse_answer(
+            text, categories=categories, ticket_text=f"{ticket.title}\n{ticket.description}"
+        )
+        return Analysis(
+            category=clamped.category,
+            priority=clamped.priority,
+            related_skills=clamped.related_skills,
+            summary=clamped.summary,
+            helpful_notes=clamped.helpful_notes,
+            confidence=clamped.confidence,
+            provider=PROVIDER,
+            model=model,
+        )
+
+    async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        """The endpoint's analysis with the local one's grounded notes; the local one on failure."""
+        return await combine(self, self.fallback, ticket, categories=categories, name=PROVIDER)

@@ -1,0 +1,53 @@
+"""What every remote model (Gemini, an OpenAI-compatible endpoint) shares: screening and fallback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from triage.analyzer.base import Analysis, Analyzer, TicketText
+from triage.analyzer.screen import adjust_priority, flag_lines, screen
+
+log = logging.getLogger(__name__)
+
+
+class RemoteAnalyzer(Protocol):
+    """A remote model asked once (with its own retries); raises when it cannot answer."""
+
+    async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis: ...
+
+
+async def combine(
+    remote_side: RemoteAnalyzer,
+    fallback: Analyzer,
+    ticket: TicketText,
+    *,
+    categories: Sequence[str],
+    name: str,
+) -> Analysis:
+    """A remote model's answer on the screened ticket, with the local notes; local on failure.
+
+    The remote model sees the ticket without the sentences that address the triage (as the local
+    one does), and the requester's asked-for priority moves its answer one step at most.
+    """
+    local = await fallback.analyze(ticket, categories=categories)
+    screened = screen(ticket.title, ticket.description)
+    try:
+        remote = await remote_side.ask(
+            TicketText(title=screened.title, description=screened.description),
+            categories=categories,
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure of the remote side means: local
+        log.warning("%s failed, local analyzer answers: %s: %s", name, type(exc).__name__, exc)
+        return local
+    priority, flags = adjust_priority(remote.priority, screened)
+    # the local notes already start with the flags; Gemini's own come first, then the flags
+    local_notes = local.helpful_notes
+    head = flag_lines(flags)
+    if head and local_notes.startswith(flag_lines(local.flags)):
+        local_notes = local_notes[len(flag_lines(local.flags)) :].lstrip("\n")
+    notes = "\n\n".join(n for n in (head, remote.helpful_notes, local_notes) if n)
+    skills = remote.related_skills or local.related_skills
+    return replace(remote, priority=priority, helpful_notes=notes, related_skills=skills, flags=flags)
