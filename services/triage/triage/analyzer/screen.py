@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from triage.analyzer.base import PRIORITIES
 
@@ -49,6 +50,14 @@ _INSTRUCTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # fmt: on
 
+# Every instruction pattern above needs one of these words: a sentence without any is skipped
+# at the cost of one search (most tickets have none at all).
+_TRIGGER = re.compile(
+    r"assign|route|forward|transfer|escalat|send|pass|give|owner|handler|priority|severity|urgen|"
+    r"critical|p1|ignore|disregard|forget|override|bypass|system|instruction|rule|you\s+are|"
+    r"as\s+an?\s|print|reveal|show|output|repeat|category|queue|department|classif|categori|file|"
+    r"label|tag"
+)
 # A short sentence made only of these words is the requester's urgency, not a description.
 _URGENCY_WORDS = frozenset(
     "urgent urgently asap very extremely super really important critical emergency immediately "
@@ -86,7 +95,11 @@ def _requested_level(sentence: str) -> str | None:
 
 def _classify(sentence: str) -> set[str]:
     """The kinds of instruction a (folded) sentence holds; empty when it describes the problem."""
-    kinds = {kind for pattern, kind in _INSTRUCTIONS if pattern.search(sentence)}
+    kinds = (
+        {kind for pattern, kind in _INSTRUCTIONS if pattern.search(sentence)}
+        if _TRIGGER.search(sentence)
+        else set()
+    )
     words = _WORD.findall(sentence)
     if words and len(words) <= 6 and set(words) <= _URGENCY_WORDS and set(words) & _URGENT_HINT:
         kinds.add("urgency")
@@ -97,6 +110,7 @@ def _split(text: str) -> list[str]:
     return [s for s in (p.strip() for p in _SPLIT.split(text)) if s]
 
 
+@lru_cache(maxsize=64)
 def screen(title: str, description: str) -> Screened:
     """Drop instruction sentences from title and description; say what was asked in flags."""
     kinds: dict[str, list[str]] = {}
