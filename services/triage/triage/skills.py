@@ -152,6 +152,7 @@ def clean_skills(skills: Iterable[str], *, limit: int = 50) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     """Simple morphology: printers/printer, invoicing/invoice, networks/networking fold together."""
     word = WORD_ALIASES.get(word, word)
@@ -175,7 +176,9 @@ def _stems(text: str) -> list[str]:
 
 def text_terms(text: str) -> frozenset[str]:
     """The word stems of a ticket's text, for `mentions`."""
-    return frozenset(_stems(text))
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    # each distinct word stemmed once
+    return frozenset(_stem(w) for w in {w.strip("_") for w in _SEPARATORS.split(folded)} if len(w) > 1)
 
 
 _GENERIC_STEMS = frozenset(_stem(w) for w in STOPWORDS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 SUMMARY_LIMIT = 200
 
@@ -85,9 +86,8 @@ _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 SUMMARY_SENTENCES = 2
 
 
-def _substance(description: str) -> list[str]:
-    """The description's sentences without greeting, closing formulas and signature."""
-    out: list[str] = []
+def _substance(description: str) -> Iterator[str]:
+    """The description's sentences without greeting, closing formulas and signature (lazily)."""
     for raw in _SENTENCES.split(unicodedata.normalize("NFKC", description)):
         sentence = clean(_PLACEHOLDER.sub(" ", strip_urls(raw)))
         if not sentence:
@@ -97,8 +97,7 @@ def _substance(description: str) -> list[str]:
         sentence = _GREETING.sub("", sentence).strip()
         if len(sentence.split()) < 3 or (_CLOSING.match(sentence) and len(sentence.split()) <= 14):
             continue
-        out.append(sentence)
-    return out
+        yield sentence
 
 
 def summarize(title: str, description: str, *, limit: int = SUMMARY_LIMIT) -> str:
