@@ -128,7 +128,8 @@ def test_a_corrected_tickets_title_never_appears_in_another_requesters_notes(wor
     # the correction was learned (the near-copy took its labels) ...
     assert (theirs["category"], theirs["priority"]) == ("Human Resources", "high")
     # ... but neither its title nor its text is quoted to whoever handles bob's ticket
-    notes = theirs["helpful_notes"]
-    assert title not in notes
-    assert "meeting room" not in notes
+    notes = theirs["helpful_notes"].casefold()
+    assert title.casefold() not in notes
+    assert "zorblax" not in notes  # no word of alice's ticket (starter examples may share common ones)
+    assert "cleaners" not in notes
     assert mine["id"] not in notes
