@@ -612,9 +612,12 @@ async def apply_triaged(
     _set_due(ticket, settings, changes)
     _set_field(ticket, "related_skills", list(event.related_skills), changes)
     _set_field(ticket, "triage_state", "done", changes)
-    assignee = event.assignee
-    await repository.remember_person(
-        session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
+    assignee = await repository.person_for_assignment(
+        session,
+        person_id=event.assignee.id,
+        name=event.assignee.name,
+        email=event.assignee.email,
+        role=event.assignee.role,
     )
     _set_assignee(ticket, assignee.id, assignee.name, assignee.email, changes)
     ticket.helpful_notes = event.helpful_notes or None
@@ -639,10 +642,10 @@ async def apply_triage_failed(*, session: AsyncSession, event: TicketTriageFaile
     _set_field(ticket, "triage_state", "failed", changes)
     fallback = event.fallback_assignee
     if fallback is not None:
-        await repository.remember_person(
+        person = await repository.person_for_assignment(
             session, person_id=fallback.id, name=fallback.name, email=fallback.email, role=fallback.role
         )
-        _set_assignee(ticket, fallback.id, fallback.name, fallback.email, changes)
+        _set_assignee(ticket, person.id, person.name, person.email, changes)
     ticket.assignment_reason = event.reason
     _mark_applied(ticket, event.attempt, changes)
     await _record_change(session, ticket, actor=SYSTEM, changes=changes, now=now)
