@@ -2,7 +2,7 @@
 
 Every process declares the whole topology at start (so nothing is ever unroutable): it may
 configure and bind every topology object. It may read (consume) only its own queue, its
-dead-letter queue and its private server-named queues (`amq.gen-*`, one per process, for
+dead-letter queue and its private exclusive queues (`amq.gen-*`/`amq_*`, one per process, for
 `user.updated` revocations); binding needs read on the exchanges. It may publish to the event
 exchange only the routing keys it owns (`shared.events.PUBLISHERS`): a topic permission, which
 the broker checks on every publish to the topic exchange.
@@ -20,7 +20,9 @@ from shared.events import DEAD_LETTER_EXCHANGE, EXCHANGE, TOPOLOGY, published_by
 
 # Users whose processes connect to the broker; each gets its own password and permissions.
 SERVICE_USERS = ("auth", "tickets", "triage", "notifier", "gateway")
-PRIVATE_QUEUES = r"^amq\.gen-.*$"
+# private queues: named by the server (amq.gen-...) or, for robust connections that redeclare
+# them after a reconnect, by aio-pika (amq_<uuid hex>)
+PRIVATE_QUEUES = r"^amq(\.gen-|_)[-_.A-Za-z0-9]*$"
 
 
 @dataclass(frozen=True)

@@ -141,9 +141,11 @@ async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
 
     async def private_queue(channel: Any) -> None:
         exchange = await channel.get_exchange("helpdesk.events")
-        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key="user.updated")
-        await queue.consume(ignore)
+        # server-named, and named as aio-pika's robust channels name them (shared.bus uses those)
+        for name in ("", f"amq_{secrets.token_hex(16)}"):
+            queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+            await queue.bind(exchange, routing_key="user.updated")
+            await queue.consume(ignore)
 
     async def publish(channel: Any, key: str, user_id: str | None = None) -> None:
         exchange = await channel.get_exchange("helpdesk.events")
