@@ -307,15 +307,16 @@ class Bus:
         bind_contextvars(
             event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
         )
-        if not consumer.dead_letters:
-            # dead letters were checked on their first delivery; an operator may replay them
-            expected = expected_publisher(envelope.type, own_user=self._user, service=self._service)
-            if expected is None or message.user_id != expected:
-                log.error("event_forged", publisher=str(message.user_id)[:64], expected=expected)
-                EVENTS_CONSUMED.labels(queue, envelope.type, "forged").inc()
-                await _settle(message.reject(requeue=False))
-                clear_contextvars()
-                return
+        # dead-lettering keeps user_id, so genuine dead letters pass this check too
+        expected = expected_publisher(envelope.type, own_user=self._user, service=self._service)
+        if expected is None or message.user_id != expected:
+            log.error("dead_letter_forged" if consumer.dead_letters else "event_forged",
+                      publisher=str(message.user_id)[:64], expected=expected)
+            EVENTS_CONSUMED.labels(queue, envelope.type, "forged").inc()
+            # a forged dead letter is dropped: its handler must not act on it either
+            await _settle(message.ack() if consumer.dead_letters else message.reject(requeue=False))
+            clear_contextvars()
+            return
         try:
             await consumer.handler(envelope)
         except PermanentError as exc:

@@ -96,6 +96,22 @@ async def test_consumers_dead_letter_events_their_publisher_does_not_own(service
         await wait_for(lambda: asyncio.sleep(0, result=len(seen) >= 1), message="the genuine event")
         await wait_for(lambda: dead_lettered_at_least(dead_lettered, 2), message="two dead letters")
         assert [e.id for e in seen] == [genuine.id]
+        # nor does a dead-letter handler act on them (triage's fails a dead ticket.created to an admin)
+        dead: list[Envelope] = []
+
+        async def on_dead(envelope: Envelope) -> None:
+            dead.append(envelope)
+
+        reader = Bus(service_urls["triage"], service="triage")
+        reader.consume("triage", on_dead, dead_letters=True)
+        await reader.start()
+        try:
+            assert await reader.wait_connected(10)
+            await wait_for(lambda: dead_lettered_is_zero(dead_lettered), message="the forged dead letters dropped")
+            await asyncio.sleep(1)  # a message taken but not yet handled is not counted
+            assert dead == []
+        finally:
+            await reader.close()
     finally:
         for bus in (consumer, tickets):
             await bus.close()
@@ -110,6 +126,10 @@ async def _declare(url: str) -> None:
         await declare_topology(await connection.channel())
     finally:
         await connection.close()
+
+
+async def dead_lettered_is_zero(count) -> bool:
+    return await count() == 0
 
 
 async def dead_lettered_at_least(count, n: int) -> bool:
