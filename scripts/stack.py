@@ -14,8 +14,10 @@ tests use one so they never disturb a stack a developer runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,10 +28,16 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PROCESSES = ROOT / "deploy" / "processes.toml"
+SERVICES = ("auth", "tickets", "triage", "notifier")
+# processes with a broker user of their own (shared.broker_access)
+BROKER_USERS = (*SERVICES, "gateway")
+# values only the processes that list them in deploy/processes.toml receive
+SECRET_SUFFIXES = ("_PASSWORD", "_DATABASE_URL", "PRIVATE_KEY", "_ADMIN_DSN", "_API_KEY")
 PORT_ENVS = {
     "auth": "GATEWAY_AUTH_URL",
     "tickets": "GATEWAY_TICKETS_URL",
@@ -64,6 +72,11 @@ class Instance:
     def vhost(self) -> str:
         return "helpdesk" if self.default else f"helpdesk_{self.name}"
 
+    @property
+    def broker_user_prefix(self) -> str:
+        """Broker users are global: each instance's are `<vhost>.<service>`."""
+        return f"{self.vhost}."
+
 
 @dataclass
 class Process:
@@ -75,6 +88,7 @@ class Process:
     migrations: list[str] | None = None
     port_env: str | None = None
     settings: list[str] = field(default_factory=list)
+    optional_settings: list[str] = field(default_factory=list)
 
 
 def load_processes() -> tuple[list[str], list[Process]]:
@@ -89,6 +103,7 @@ def load_processes() -> tuple[list[str], list[Process]]:
             migrations=p.get("migrations"),
             port_env=p.get("port_env"),
             settings=list(p.get("settings", [])),
+            optional_settings=list(p.get("optional_settings", [])),
         )
         for p in spec["process"]
     ]
@@ -147,6 +162,12 @@ def ensure_env_file(instance: Instance) -> dict[str, str]:
         additions["BOOTSTRAP_ADMIN_EMAIL"] = "admin@example.com"
     if not (existing.get("BOOTSTRAP_ADMIN_PASSWORD") or os.environ.get("BOOTSTRAP_ADMIN_PASSWORD")):
         additions["BOOTSTRAP_ADMIN_PASSWORD"] = secrets.token_urlsafe(18)
+    # a broker user per process and a scram password per database role, as in compose
+    for name in [f"{u.upper()}_RABBITMQ_PASSWORD" for u in BROKER_USERS] + [
+        f"{s.upper()}_DB_PASSWORD" for s in SERVICES
+    ]:
+        if not (existing.get(name) or os.environ.get(name)):
+            additions[name] = secrets.token_hex(24)
     if additions:
         instance.env_file.parent.mkdir(parents=True, exist_ok=True)
         with instance.env_file.open("a") as fh:
@@ -169,10 +190,12 @@ def process_env(instance: Instance, processes: list[Process]) -> dict[str, str]:
     env.setdefault("ENVIRONMENT", "dev")
     env.setdefault("RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:5672/{instance.vhost}")
     env.setdefault("PG_DATABASE", instance.database)
-    for service in ("auth", "tickets", "triage", "notifier"):
+    for service in SERVICES:
+        password = env.get(f"{service.upper()}_DB_PASSWORD")
         env.setdefault(
             f"{service.upper()}_DATABASE_URL",
-            f"postgresql+asyncpg://helpdesk_{service}@127.0.0.1:5432/{instance.database}",
+            f"postgresql+asyncpg://helpdesk_{service}{':' + password if password else ''}"
+            f"@127.0.0.1:5432/{instance.database}",
         )
     by_name = {p.name: p for p in processes}
     for service, variable in PORT_ENVS.items():
@@ -187,6 +210,33 @@ def process_env(instance: Instance, processes: list[Process]) -> dict[str, str]:
     env.setdefault("GATEWAY_WEB_DIR", str(ROOT / "web" / "dist"))
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def broker_users_enabled() -> bool:
+    """Service users need rabbitmqctl on this machine; without it every process shares RABBITMQ_URL."""
+    return shutil.which("rabbitmqctl") is not None
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (
+        f":{parts.port}" if parts.port else ""
+    )
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def env_for(process: Process, instance: Instance, env: dict[str, str]) -> dict[str, str]:
+    """One process's environment: its own broker user, and no secret it does not list."""
+    listed = set(process.settings) | set(process.optional_settings)
+    own = {k: v for k, v in env.items() if k in listed or not k.endswith(SECRET_SUFFIXES)}
+    password = env.get(f"{process.name.upper()}_RABBITMQ_PASSWORD")
+    if process.name in BROKER_USERS and password and broker_users_enabled():
+        # RABBITMQ_URL (the administrator's) says where the broker is; each process logs in as itself
+        own["RABBITMQ_URL"] = with_credentials(
+            env["RABBITMQ_URL"], f"{instance.broker_user_prefix}{process.name}", password
+        )
+    return own
 
 
 # --- dependencies -----------------------------------------------------------------------------
@@ -238,6 +288,31 @@ def ensure_vhost(vhost: str) -> None:
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
     subprocess.run(
         ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True
+    )
+
+
+def ensure_broker_users(instance: Instance, env: dict[str, str]) -> None:
+    """Declare the topology as the administrator, then a user per process with only its rights."""
+    if not broker_users_enabled():
+        return
+    sys.path.insert(0, str(ROOT / "shared"))
+    import aio_pika
+    from shared.broker_access import ensure_service_users
+    from shared.bus import declare_topology
+
+    async def declare() -> None:
+        # queues with a dead-letter exchange need rights the service users do not have
+        connection = await aio_pika.connect(env["RABBITMQ_URL"], timeout=30)
+        try:
+            await declare_topology(await connection.channel())
+        finally:
+            await connection.close()
+
+    asyncio.run(declare())
+    ensure_service_users(
+        vhost=instance.vhost,
+        prefix=instance.broker_user_prefix,
+        passwords={u: env[f"{u.upper()}_RABBITMQ_PASSWORD"] for u in BROKER_USERS},
     )
 
 
@@ -362,6 +437,9 @@ def drop_database_and_vhost(instance: Instance, env: dict[str, str]) -> None:
         check=True,
     )
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
+    for user in BROKER_USERS:
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", f"{instance.broker_user_prefix}{user}"],
+                       capture_output=True, check=False)
 
 
 def reset(instance: Instance, env: dict[str, str]) -> None:
@@ -386,18 +464,24 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
         reset(instance, env)
     if setup:
         ensure_vhost(instance.vhost)
+        ensure_broker_users(instance, env)
         subprocess.run(argv(setup_command), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         for process in processes:
             if process.migrations:
                 migrate = subprocess.run(
-                    argv(process.migrations), cwd=ROOT, env=env, capture_output=True, text=True, check=False
+                    argv(process.migrations),
+                    cwd=ROOT,
+                    env=env_for(process, instance, env),
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
                 if migrate.returncode != 0:
                     sys.exit(f"{process.name}: migrations failed\n{migrate.stderr[-3000:]}")
     if web:
         build_web()
     for process in processes:
-        start(instance, process, env)
+        start(instance, process, env_for(process, instance, env))
     wait_ready(instance, processes, env, timeout)
     by_name = {p.name: p for p in processes}
     gateway_port = port_of(by_name["gateway"], instance, env) if "gateway" in by_name else None

@@ -1,8 +1,9 @@
 """Render deploy/rabbitmq/definitions.json from the code's own topology (shared.events, shared.bus).
 
 The broker loads the file at boot: the vhost, one user per service with only the permissions it
-needs, the exchanges and the quorum queues with exactly the arguments the services declare (a
-queue declared twice with other arguments is refused, so they are generated, never hand-written).
+needs (shared.broker_access: its own queues; publishing only the routing keys it owns), the
+exchanges and the quorum queues with exactly the arguments the services declare (a queue
+declared twice with other arguments is refused, so they are generated, never hand-written).
 Passwords are `${<NAME>_RABBITMQ_PASSWORD}` placeholders that entrypoint.sh fills in at start.
 
     uv run python deploy/rabbitmq/render_definitions.py > deploy/rabbitmq/definitions.json
@@ -11,44 +12,23 @@ Passwords are `${<NAME>_RABBITMQ_PASSWORD}` placeholders that entrypoint.sh fill
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Any
 
+from shared.broker_access import SERVICE_USERS, service_access
 from shared.bus import dead_letter_queue, queue_arguments
 from shared.events import DEAD_LETTER_EXCHANGE, EXCHANGE, TOPOLOGY
 
 VHOST = "helpdesk"
-# Users whose processes connect to the broker; each gets its own password and permissions.
-SERVICE_USERS = ("auth", "tickets", "triage", "notifier", "gateway")
 ADMIN_USER = "helpdesk-admin"
 # Read-only user of the management API: KEDA reads the triage queue's length with it.
 MONITOR_USER = "monitor"
 
 
-def _alternatives(names: list[str]) -> str:
-    return "^(" + "|".join(re.escape(n) for n in names) + ")$"
-
-
 def definitions() -> dict[str, Any]:
     queues = sorted(TOPOLOGY)
-    dlqs = [dead_letter_queue(q) for q in queues]
-    exchanges = [EXCHANGE, DEAD_LETTER_EXCHANGE]
-    # Every process declares the whole topology at start (so nothing is ever unroutable): it
-    # may configure and bind every topology object, and publish to the exchanges. It may read
-    # (consume) only its own queue and dead-letter queue; binding needs read on the exchanges.
-    topology = _alternatives(exchanges + queues + dlqs)
-    # The gateway's private queue (every replica gets every user.updated) is server-named.
-    private = r"amq\.gen-.*"
-
-    def read(user: str) -> str:
-        own = [user, dead_letter_queue(user)] if user in TOPOLOGY else []
-        pattern = _alternatives(exchanges + own)
-        return f"{pattern}|^{private}$" if user == "gateway" else pattern
-
-    def configure(user: str) -> str:
-        return f"{topology}|^{private}$" if user == "gateway" else topology
-
+    # what each service user may do is defined once, in shared.broker_access (make up uses it too)
+    access = {u: service_access(u) for u in SERVICE_USERS}
     users = [
         {"name": ADMIN_USER, "password": "${ADMIN_RABBITMQ_PASSWORD}",
          "tags": ["administrator"]},
@@ -62,12 +42,18 @@ def definitions() -> dict[str, Any]:
     permissions = [
         {"user": ADMIN_USER, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"},
         *(
-            {"user": u, "vhost": VHOST, "configure": configure(u),
-             "write": configure(u), "read": read(u)}
+            {"user": u, "vhost": VHOST, "configure": access[u].configure,
+             "write": access[u].write, "read": access[u].read}
             for u in SERVICE_USERS
         ),
         # vhost access (needed to read queue metrics), but no AMQP rights on any object
         {"user": MONITOR_USER, "vhost": VHOST, "configure": "^$", "write": "^$", "read": "^$"},
+    ]
+    # each service publishes only the routing keys it owns (shared.events.PUBLISHERS)
+    topic_permissions = [
+        {"user": u, "vhost": VHOST, "exchange": EXCHANGE, "write": access[u].topic_write,
+         "read": access[u].topic_read}
+        for u in SERVICE_USERS
     ]
     queue_defs: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
@@ -86,6 +72,7 @@ def definitions() -> dict[str, Any]:
         "users": users,
         "vhosts": [{"name": VHOST, "default_queue_type": "quorum"}],
         "permissions": permissions,
+        "topic_permissions": topic_permissions,
         "exchanges": [
             {"name": EXCHANGE, "vhost": VHOST, "type": "topic", "durable": True,
              "auto_delete": False, "internal": False, "arguments": {}},

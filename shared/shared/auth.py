@@ -36,6 +36,12 @@ async def current_principal(
         principal = token_verifier(request).verify(credentials.credentials)
     except InvalidTokenError as exc:
         raise unauthorized(str(exc)) from exc
+    revocations = getattr(request.app.state, "revocations", None)
+    if revocations is None:
+        revocations = getattr(getattr(request.app.state, "runtime", None), "revocations", None)
+    if revocations is not None and revocations.revoked(principal):
+        # the user was demoted or disabled after this token was issued (shared.revocations)
+        raise unauthorized("The token was issued before a change to this account; sign in again.")
     request.state.principal = principal
     return principal
 

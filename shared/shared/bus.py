@@ -6,7 +6,10 @@
 - consumers use an explicit prefetch, ack after the handler (and its commit) succeeded, requeue
   with a growing delay on failure, and dead-letter malformed messages at once;
 - the connection is robust: after a broker restart channels, queues and consumers come back.
-  A broker that is down at start does not stop the service: `start()` keeps trying.
+  A broker that is down at start does not stop the service: `start()` keeps trying;
+- every message carries the publisher's broker user as `user_id`, which the broker validates
+  against the connection; consumers dead-letter an event whose `user_id` is not the user of the
+  service that owns its type (`shared.events.PUBLISHERS`): see `expected_publisher`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import aiormq
@@ -30,6 +34,7 @@ from aio_pika.abc import (
 from shared.events import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
+    PUBLISHERS,
     TOPOLOGY,
     Envelope,
     MalformedEventError,
@@ -71,6 +76,28 @@ def retry_delay(delivery_count: int) -> float:
     return float(min(5.0, 0.2 * 2 ** max(0, delivery_count)))
 
 
+def broker_user(url: str) -> str:
+    """The user an AMQP URL logs in as (aio-pika's default when it names none)."""
+    username = urlsplit(url).username
+    return unquote(username) if username else "guest"
+
+
+def expected_publisher(event_type: str, *, own_user: str, service: str) -> str | None:
+    """The broker user that must have published `event_type`, seen from `service` logged in as `own_user`.
+
+    Service users are `<prefix><service>` (`tickets`, or `h_e2e.tickets` for a test stack), so the
+    owner's user is the same prefix plus the owner's name. A process whose user does not end in its
+    service name shares one user with every process (service tests on one vhost): then only that
+    user may publish. None: nobody may (an unknown type).
+    """
+    owner = PUBLISHERS.get(event_type)
+    if owner is None:
+        return None
+    if own_user.endswith(service) and service:
+        return own_user[: len(own_user) - len(service)] + owner
+    return own_user
+
+
 @dataclass
 class _Consumer:
     queue: str
@@ -105,6 +132,7 @@ class Bus:
     ) -> None:
         self._url = url
         self._service = service
+        self._user = broker_user(url)
         self._prefetch = prefetch
         self._publish_timeout = publish_timeout
         self._reconnect_interval = reconnect_interval
@@ -233,6 +261,7 @@ class Bus:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             correlation_id=envelope.correlation_id,
             timestamp=envelope.occurred_at,
+            user_id=self._user,  # the broker refuses a user_id other than the connection's user
         )
         try:
             await self._exchange.publish(
@@ -278,6 +307,16 @@ class Bus:
         bind_contextvars(
             event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
         )
+        # dead-lettering keeps user_id, so genuine dead letters pass this check too
+        expected = expected_publisher(envelope.type, own_user=self._user, service=self._service)
+        if expected is None or message.user_id != expected:
+            log.error("dead_letter_forged" if consumer.dead_letters else "event_forged",
+                      publisher=str(message.user_id)[:64], expected=expected)
+            EVENTS_CONSUMED.labels(queue, envelope.type, "forged").inc()
+            # a forged dead letter is dropped: its handler must not act on it either
+            await _settle(message.ack() if consumer.dead_letters else message.reject(requeue=False))
+            clear_contextvars()
+            return
         try:
             await consumer.handler(envelope)
         except PermanentError as exc:

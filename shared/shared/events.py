@@ -26,6 +26,25 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
     "notifier": ("ticket.updated", "ticket.triage_failed", "user.registered", "user.updated"),
 }
 
+# routing key -> the one service that may publish it. The broker enforces it (topic permissions
+# of each service's user, deploy/rabbitmq) and every consumer checks the validated `user_id`
+# property against it (shared.bus), so a leaked broker password cannot forge another's events.
+PUBLISHERS: dict[str, str] = {
+    "user.registered": "auth",
+    "user.updated": "auth",
+    "ticket.created": "tickets",
+    "ticket.updated": "tickets",
+    "ticket.retriage_requested": "tickets",
+    "ticket.triaged": "triage",
+    "ticket.triage_failed": "triage",
+}
+
+
+def published_by(service: str) -> tuple[str, ...]:
+    """The routing keys `service` may publish (none for a service that only consumes)."""
+    return tuple(key for key, owner in PUBLISHERS.items() if owner == service)
+
+
 Role = Literal["user", "moderator", "admin"]
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Priority = Literal["low", "medium", "high"]

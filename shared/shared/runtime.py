@@ -1,4 +1,4 @@
-"""A service's long-lived resources, built in the app's lifespan: engine, bus, outbox relay."""
+"""A service's long-lived resources, built in the app's lifespan: engine, bus, outbox relay, revocations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.bus import Bus, Handler
 from shared.db import create_engine, create_sessionmaker, ping
+from shared.events import UserUpdated
 from shared.outbox import OutboxRelay
+from shared.revocations import RevocationList
 from shared.settings import ServiceSettings
 
 
@@ -37,6 +39,10 @@ class Runtime:
             if uses_bus
             else None
         )
+        # tokens of demoted or disabled users, refused by shared.auth on this service's own port
+        self.revocations = RevocationList()
+        if self.bus is not None:
+            self.bus.subscribe([UserUpdated.event_type], self.revocations.on_event)
         self.relay: OutboxRelay | None = None
         if outbox is not None and self.bus is not None:
             self.relay = OutboxRelay(

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import jwt as jwt_keys
+from shared.bus import broker_user
 
 DEV_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/helpdesk"
 
@@ -56,6 +57,9 @@ class ServiceSettings(BaseSettings):
                 problems.append(f"JWT_PUBLIC_KEY is not usable: {exc}")
         if "guest:guest@" in self.rabbitmq_url:
             problems.append("RABBITMQ_URL uses the default guest account")
+        if not broker_user(self.rabbitmq_url).endswith(self.service_name):
+            # consumers tell services' events apart by their broker users (shared.bus)
+            problems.append(f"RABBITMQ_URL must log in as the {self.service_name!r} broker user")
         return problems
 
     @model_validator(mode="after")

@@ -240,7 +240,11 @@ def test_production_refuses_default_secrets(jwt_keys):
         ServiceSettings(environment="production", rabbitmq_url="amqp://svc:long-password@mq/helpdesk")
     with pytest.raises(InsecureSettingsError, match="guest"):
         ServiceSettings(environment="production", jwt_public_key=jwt_keys.public_pem)
+    with pytest.raises(InsecureSettingsError, match="broker user"):
+        ServiceSettings(service_name="svc", environment="production", jwt_public_key=jwt_keys.public_pem,
+                        rabbitmq_url="amqp://other:long-password@mq/helpdesk")
     ok = ServiceSettings(
+        service_name="svc",
         environment="production",
         jwt_public_key=jwt_keys.public_pem,
         rabbitmq_url="amqp://svc:long-password@mq/helpdesk",

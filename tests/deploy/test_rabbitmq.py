@@ -20,6 +20,7 @@ from typing import Any
 import aio_pika
 import pytest
 from shared.bus import declare_topology
+from shared.events import PUBLISHERS, published_by
 
 from .conftest import DEPLOY, run
 
@@ -92,9 +93,9 @@ def broker_with_definitions() -> Any:
     for user in definitions["users"]:
         passwords[user["name"]] = user["password"] = secrets.token_urlsafe(16)
         user["name"] = f"{tag}-{user['name']}"
-    for permission in definitions["permissions"]:
+    for permission in definitions["permissions"] + definitions["topic_permissions"]:
         permission["user"] = f"{tag}-{permission['user']}"
-    for key in ("permissions", "queues", "exchanges", "bindings"):
+    for key in ("permissions", "topic_permissions", "queues", "exchanges", "bindings"):
         for item in definitions[key]:
             item["vhost"] = tag
     definitions["vhosts"] = [{"name": tag}]
@@ -140,13 +141,18 @@ async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
 
     async def private_queue(channel: Any) -> None:
         exchange = await channel.get_exchange("helpdesk.events")
-        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key="user.updated")
-        await queue.consume(ignore)
+        # server-named, and named as aio-pika's robust channels name them (shared.bus uses those)
+        for name in ("", f"amq_{secrets.token_hex(16)}"):
+            queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+            await queue.bind(exchange, routing_key="user.updated")
+            await queue.consume(ignore)
 
-    async def publish(channel: Any) -> None:
+    async def publish(channel: Any, key: str, user_id: str | None = None) -> None:
         exchange = await channel.get_exchange("helpdesk.events")
-        await exchange.publish(aio_pika.Message(b"{}"), routing_key="nobody.listens")
+        await exchange.publish(aio_pika.Message(b"{}", user_id=user_id or url.split("//")[1].split(":")[0]),
+                               routing_key=key)
+        await asyncio.sleep(0.2)  # a refused publish closes the channel asynchronously
+        assert not channel.is_closed
 
     # rabbitmqctl import_definitions returns before the import has finished: wait for it
     deadline = asyncio.get_running_loop().time() + 20
@@ -165,11 +171,15 @@ async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
                 raise AssertionError(f"{user} cannot use the vhost: {exc!r}") from exc
             await asyncio.sleep(0.5)
     try:
-        found = {"declare": await attempt(declare_topology), "publish": await attempt(publish)}
+        found = {"declare": await attempt(declare_topology)}
+        for key in (*PUBLISHERS, "nobody.listens"):
+            found[f"publish {key}"] = await attempt(lambda c, k=key: publish(c, k))
+        # the user-id property must be the publisher's own user: no posing as another service
+        found["pose as another user"] = await attempt(
+            lambda c: publish(c, "nobody.listens", user_id="impostor"))
         for queue in ("tickets", "triage", "notifier"):
             found[f"consume {queue}"] = await attempt(lambda c, q=queue: consume(c, q))
-        if user == "gateway":
-            found["private queue"] = await attempt(private_queue)
+        found["private queue"] = await attempt(private_queue)
         return found
     finally:
         await connection.close()
@@ -190,7 +200,9 @@ def test_each_service_user_may_do_what_its_service_does_and_no_more(
     found = asyncio.run(check())
     for user, rights in found.items():
         assert rights["declare"], user
-        assert rights["publish"], user
+        assert rights["private queue"], user
+        assert not rights["pose as another user"], user
+        publishes = {key for key in (*PUBLISHERS, "nobody.listens") if rights[f"publish {key}"]}
+        assert publishes == set(published_by(user)), user
         consumes = {q for q in ("tickets", "triage", "notifier") if rights[f"consume {q}"]}
         assert consumes == ({user} if user in ("tickets", "triage", "notifier") else set()), user
-    assert found["gateway"]["private queue"]

@@ -14,7 +14,7 @@ from shared.settings import InsecureSettingsError
 from shared.testing.plugin import JwtKeys
 
 DB_URL = "postgresql+asyncpg://helpdesk_auth:a-long-db-password@db.internal:5432/helpdesk"
-MQ_URL = "amqp://helpdesk:a-long-mq-password@mq.internal:5672/helpdesk"
+MQ_URL = "amqp://auth:a-long-mq-password@mq.internal:5672/helpdesk"
 
 
 def production(**overrides: Any) -> AuthSettings:

@@ -225,3 +225,32 @@ async def test_waiting_result_then_the_assignment_of_the_same_attempt(kit, setti
     assert (await row(kit, ticket["id"]))["assigned_to_id"] == mod.id
     states = [e["data"]["changes"].get("triage_state") for e in await kit.events("ticket.updated", ticket["id"])]
     assert states == [{"old": "pending", "new": "waiting"}, {"old": "waiting", "new": "done"}]
+
+
+async def test_a_triage_result_cannot_rewrite_whom_mail_goes_to(kit):
+    """People change only through auth's user.* events: a forged ticket.triaged names the
+    moderator with the attacker's address, yet the ticket and the people copy keep the real one."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from shared.events import UserRegistered
+
+    a, mod = kit.person(), kit.person("moderator")
+    await kit.deliver(Envelope.wrap(UserRegistered(user_id=mod.id, email=mod.email, name=mod.name,
+                                                   role="moderator", created_at=datetime.now(UTC))))
+    ticket = await kit.create(a)
+    impostor = replace(mod, email="attacker@evil.test", name="Mallory")
+    await kit.triage(ticket["id"], impostor)
+    t = await row(kit, ticket["id"])
+    assert (t["assigned_to_id"], t["assigned_to_email"], t["assigned_to_name"]) == (mod.id, mod.email, mod.name)
+    person = await kit.db.fetchrow("SELECT email, name FROM tickets.people WHERE id = $1", mod.id)
+    assert (person["email"], person["name"]) == (mod.email, mod.name)
+    [event] = await kit.events("ticket.updated", ticket["id"])
+    assert event["data"]["ticket"]["assigned_to"]["email"] == mod.email
+    # the fallback of a failed triage is looked up the same way
+    other = await kit.create(a)
+    admin = kit.person("admin")
+    await kit.deliver(Envelope.wrap(UserRegistered(user_id=admin.id, email=admin.email, name=admin.name,
+                                                   role="admin", created_at=datetime.now(UTC))))
+    await kit.triage_failed(other["id"], replace(admin, email="attacker@evil.test"))
+    assert (await row(kit, other["id"]))["assigned_to_email"] == admin.email

@@ -49,6 +49,19 @@ async def remember_person(session: AsyncSession, *, person_id: uuid.UUID, name: 
     await session.execute(stmt)
 
 
+async def person_for_assignment(
+    session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str
+) -> Person:
+    """Whom a triage result assigns, as we know them; the result's copy only for someone unknown.
+
+    People are updated only from auth's `user.*` events (and the signed tokens of callers): a
+    `ticket.triaged` must not change where a moderator's mail goes.
+    """
+    stmt = insert(Person).values(id=person_id, name=name, email=email, role=role)
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=[Person.id]))
+    return (await session.execute(select(Person).where(Person.id == person_id))).scalar_one()
+
+
 async def ticket_by_idempotency_key(session: AsyncSession, *, creator_id: uuid.UUID, key: str) -> Ticket | None:
     """The ticket this creator made with this Idempotency-Key, if any."""
     return (

@@ -618,10 +618,10 @@ async def apply_triaged(
         return False  # a repeat of the waiting result: nothing new
     _set_field(ticket, "triage_state", "done" if assignee else "waiting", changes)
     if assignee is not None:
-        await repository.remember_person(
+        person = await repository.person_for_assignment(
             session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
         )
-        _set_assignee(ticket, assignee.id, assignee.name, assignee.email, changes)
+        _set_assignee(ticket, person.id, person.name, person.email, changes)
     ticket.helpful_notes = event.helpful_notes or None
     ticket.triage_summary = event.summary or None
     ticket.triage_provider = event.provider
@@ -644,10 +644,10 @@ async def apply_triage_failed(*, session: AsyncSession, event: TicketTriageFaile
     _set_field(ticket, "triage_state", "failed", changes)
     fallback = event.fallback_assignee
     if fallback is not None:
-        await repository.remember_person(
+        person = await repository.person_for_assignment(
             session, person_id=fallback.id, name=fallback.name, email=fallback.email, role=fallback.role
         )
-        _set_assignee(ticket, fallback.id, fallback.name, fallback.email, changes)
+        _set_assignee(ticket, person.id, person.name, person.email, changes)
     ticket.assignment_reason = event.reason
     _mark_applied(ticket, event.attempt, changes)
     await _record_change(session, ticket, actor=SYSTEM, changes=changes, now=now)
