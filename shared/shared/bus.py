@@ -5,6 +5,9 @@
 - publishing uses publisher confirms, persistent messages and `mandatory` with returns raising;
 - consumers use an explicit prefetch, ack after the handler (and its commit) succeeded, requeue
   with a growing delay on failure, and dead-letter malformed messages at once;
+- a handler that failed because a dependency is away (`shared.outage.is_unavailable`) does not
+  spend the message's delivery budget: the message stays unacked, every consumer of the process
+  waits behind the `DependencyGate` until its probe passes, and the handler runs again in place;
 - the connection is robust: after a broker restart channels, queues and consumers come back.
   A broker that is down at start does not stop the service: `start()` keeps trying.
 """
@@ -37,15 +40,19 @@ from shared.events import (
 )
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
+from shared.outage import DependencyGate, DependencyUnavailableError, is_unavailable
 
 log = get_logger(__name__)
 
 # Fixed for every service: declaring a queue twice with other arguments fails.
 DELIVERY_LIMIT = 5
+# A message whose handler keeps failing "unavailable" although the probe passes each time is
+# treated as failing by itself after this many in-place retries (then it spends deliveries).
+IN_PLACE_RETRIES = 10
 Handler = Callable[[Envelope], Awaitable[None]]
 
 
-class BusUnavailableError(Exception):
+class BusUnavailableError(DependencyUnavailableError):
     """The broker cannot be reached right now; try again later."""
 
 
@@ -102,6 +109,7 @@ class Bus:
         prefetch: int = 32,
         publish_timeout: float = 10.0,
         reconnect_interval: float = 1.0,
+        gate: DependencyGate | None = None,
     ) -> None:
         self._url = url
         self._service = service
@@ -117,6 +125,7 @@ class Bus:
         self._connect_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._gate = gate
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -279,7 +288,8 @@ class Bus:
             event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
         )
         try:
-            await consumer.handler(envelope)
+            if not await self._run_through_outages(consumer, envelope):
+                return  # shutting down while paused: unsettled, the broker hands it on
         except PermanentError as exc:
             log.error("event_rejected", error=str(exc)[:300])
             EVENTS_CONSUMED.labels(queue, envelope.type, "dead_lettered").inc()
@@ -295,6 +305,29 @@ class Bus:
             await _settle(message.ack())
         finally:
             clear_contextvars()
+
+
+    async def _run_through_outages(self, consumer: _Consumer, envelope: Envelope) -> bool:
+        """Run the handler; while it fails for want of a dependency, pause and run it again."""
+        failures = 0
+        while True:
+            if self._gate is not None and not self._gate.is_open:
+                while not self._gate.is_open:
+                    if self._closing:
+                        return False
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._gate.wait_open(), 1.0)
+            try:
+                await consumer.handler(envelope)
+                return True
+            except PermanentError:
+                raise
+            except Exception as exc:
+                failures += 1
+                if self._gate is None or self._closing or failures > IN_PLACE_RETRIES or not is_unavailable(exc):
+                    raise
+                log.warning("event_paused_for_dependency", error=type(exc).__name__, detail=str(exc)[:200])
+                self._gate.report(exc)
 
 
 def _delivery_count(message: AbstractIncomingMessage) -> int:
