@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,12 +79,27 @@ def retry_delay(delivery_count: int) -> float:
     return float(min(5.0, 0.2 * 2 ** max(0, delivery_count)))
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message taken off a dead-letter queue, parsed when it can be."""
+
+    queue: str  # the queue it died in (not the .dlq)
+    message_id: str | None
+    body: bytes
+    envelope: Envelope | None
+    error: str  # why it died, as far as this process knows
+
+
+DeadLetterHandler = Callable[[DeadLetter], Awaitable[None]]
+
+
 @dataclass
 class _Consumer:
     queue: str
     handler: Handler
     routing_keys: tuple[str, ...] | None = None  # None: a topology queue; else transient
     dead_letters: bool = False
+    recorder: DeadLetterHandler | None = None  # a dead-letter consumer that takes raw messages
 
 
 _UNAVAILABLE = (
@@ -126,6 +142,8 @@ class Bus:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._gate = gate
+        # the last error per message id, so the dead-letter consumer can say why one died
+        self._last_errors: OrderedDict[str, str] = OrderedDict()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -134,6 +152,16 @@ class Bus:
         if queue not in TOPOLOGY:
             raise ValueError(f"unknown queue {queue!r}; add it to shared.events.TOPOLOGY")
         self._consumers.append(_Consumer(queue, handler, dead_letters=dead_letters))
+
+    def consume_dead_letters(self, queue: str, recorder: DeadLetterHandler) -> None:
+        """Take every message of `<queue>.dlq` (malformed ones too) to `recorder`; ack when it returns."""
+        if queue not in TOPOLOGY:
+            raise ValueError(f"unknown queue {queue!r}; add it to shared.events.TOPOLOGY")
+
+        async def unused(_: Envelope) -> None:  # pragma: no cover - recorder consumers take raw messages
+            raise AssertionError
+
+        self._consumers.append(_Consumer(queue, unused, dead_letters=True, recorder=recorder))
 
     def subscribe(self, routing_keys: Sequence[str], handler: Handler) -> None:
         """Register a handler on a private, exclusive queue: every process receives every event."""
@@ -253,6 +281,35 @@ class Bus:
             raise BusUnavailableError(str(exc) or type(exc).__name__) from exc
         EVENTS_PUBLISHED.labels(envelope.type).inc()
 
+    async def publish_to_queue(self, envelope: Envelope, queue: str) -> None:
+        """Put an event straight on one queue (a replayed dead letter), confirmed by the broker."""
+        if not self.connected or self._publish_channel is None:
+            raise BusUnavailableError("not connected to the broker")
+        message = aio_pika.Message(
+            body=envelope.model_dump_json().encode(),
+            message_id=str(envelope.id),
+            type=envelope.type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            correlation_id=envelope.correlation_id,
+            timestamp=envelope.occurred_at,
+        )
+        try:
+            await self._publish_channel.default_exchange.publish(
+                message, routing_key=queue, mandatory=True, timeout=self._publish_timeout
+            )
+        except aio_pika.exceptions.DeliveryError:
+            raise
+        except _UNAVAILABLE as exc:
+            raise BusUnavailableError(str(exc) or type(exc).__name__) from exc
+
+    def _remember_error(self, message_id: str | None, error: str) -> None:
+        if message_id:
+            self._last_errors[message_id] = error[:2000]
+            self._last_errors.move_to_end(message_id)
+            while len(self._last_errors) > 5000:
+                self._last_errors.popitem(last=False)
+
     # -- consuming -------------------------------------------------------------------------
 
     def _wrap(self, queue: str, consumer: _Consumer) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
@@ -271,6 +328,9 @@ class Bus:
     async def _handle(self, queue: str, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
         clear_contextvars()
         bind_contextvars(service=self._service, queue=queue, message_id=message.message_id)
+        if consumer.recorder is not None:
+            await self._record_dead_letter(consumer, consumer.recorder, message)
+            return
         try:
             envelope = parse_envelope(message.body)
         except MalformedEventError as exc:
@@ -281,6 +341,7 @@ class Bus:
                 await asyncio.sleep(5)
                 return
             log.error("event_malformed", error=str(exc)[:300])
+            self._remember_error(message.message_id, f"malformed: {exc}")
             EVENTS_CONSUMED.labels(queue, "malformed", "dead_lettered").inc()
             await _settle(message.reject(requeue=False))
             return
@@ -288,15 +349,19 @@ class Bus:
             event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
         )
         try:
-            if not await self._run_through_outages(consumer, envelope):
+            if not await self._run_through_outages(lambda: consumer.handler(envelope)):
                 return  # shutting down while paused: unsettled, the broker hands it on
         except PermanentError as exc:
             log.error("event_rejected", error=str(exc)[:300])
+            self._remember_error(message.message_id, f"rejected: {exc}")
             EVENTS_CONSUMED.labels(queue, envelope.type, "dead_lettered").inc()
             await _settle(message.reject(requeue=False))
         except Exception as exc:  # noqa: BLE001 - requeue; the delivery limit dead-letters it
             deliveries = _delivery_count(message)
-            log.warning("event_failed", error=str(exc)[:300], deliveries=deliveries, exc_info=exc)
+            self._remember_error(message.message_id, f"{type(exc).__name__}: {exc}")
+            # the traceback once per message, not per redelivery: logging is not free
+            log.warning("event_failed", error=str(exc)[:300] or type(exc).__name__, deliveries=deliveries,
+                        exc_info=exc if deliveries == 0 else None)
             EVENTS_CONSUMED.labels(queue, envelope.type, "retried").inc()
             await asyncio.sleep(retry_delay(deliveries))
             await _settle(message.nack(requeue=True))
@@ -307,7 +372,33 @@ class Bus:
             clear_contextvars()
 
 
-    async def _run_through_outages(self, consumer: _Consumer, envelope: Envelope) -> bool:
+    async def _record_dead_letter(
+        self, consumer: _Consumer, recorder: DeadLetterHandler, message: AbstractIncomingMessage
+    ) -> None:
+        try:
+            envelope: Envelope | None = parse_envelope(message.body)
+        except MalformedEventError:
+            envelope = None
+        reason = _death_reason(message)
+        known = self._last_errors.get(message.message_id or "")
+        letter = DeadLetter(
+            queue=consumer.queue,
+            message_id=message.message_id,
+            body=message.body,
+            envelope=envelope,
+            error=f"{known or 'failed in another process'} ({reason})",
+        )
+        try:
+            if not await self._run_through_outages(lambda: recorder(letter)):
+                return
+        except Exception as exc:  # noqa: BLE001 - keep it in the broker, try again soon
+            log.error("dead_letter_not_recorded", error=str(exc)[:300], exc_info=exc)
+            await asyncio.sleep(5)
+            await _settle(message.nack(requeue=True))
+            return
+        await _settle(message.ack())
+
+    async def _run_through_outages(self, call: Callable[[], Awaitable[None]]) -> bool:
         """Run the handler; while it fails for want of a dependency, pause and run it again."""
         failures = 0
         while True:
@@ -318,7 +409,7 @@ class Bus:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._gate.wait_open(), 1.0)
             try:
-                await consumer.handler(envelope)
+                await call()
                 return True
             except PermanentError:
                 raise
@@ -328,6 +419,14 @@ class Bus:
                     raise
                 log.warning("event_paused_for_dependency", error=type(exc).__name__, detail=str(exc)[:200])
                 self._gate.report(exc)
+
+
+def _death_reason(message: AbstractIncomingMessage) -> str:
+    deaths = (message.headers or {}).get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        reason = str(deaths[0].get("reason", "dead-lettered"))
+        return {"delivery_limit": "delivery limit reached", "rejected": "rejected"}.get(reason, reason)
+    return "dead-lettered"
 
 
 def _delivery_count(message: AbstractIncomingMessage) -> int:
