@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import deadletters
 from shared.bus import Bus, Handler
 from shared.db import IdlePoolTrimmer, create_engine, create_sessionmaker, fresh_connection_works, ping
+from shared.events import Envelope
 from shared.outage import DependencyGate
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -74,6 +76,18 @@ class Runtime:
     def consume(self, queue: str, handler: Handler, *, dead_letters: bool = False) -> None:
         assert self.bus is not None
         self.bus.consume(queue, handler, dead_letters=dead_letters)
+
+    def record_dead_letters(
+        self, queue: str, table: Table, *, then: Callable[[Envelope], Awaitable[None]] | None = None
+    ) -> None:
+        """Own `<queue>.dlq`: every dead letter into `table` (shared.deadletters), after `then`."""
+        assert self.bus is not None
+        self.bus.consume_dead_letters(
+            queue,
+            deadletters.recorder(
+                sessions=self.sessions, table=table, service=self.settings.service_name, then=then
+            ),
+        )
 
     def run_in_background(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         """Keep a coroutine running for the process's life (cancelled at stop)."""

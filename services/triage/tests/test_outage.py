@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import aio_pika
+import asyncpg
 from shared.bus import dead_letter_queue
 from shared.testing.plugin import TestDatabase, app_client, wait_for
 from shared.testing.proxy import TcpProxy
@@ -73,3 +74,9 @@ async def test_a_long_database_outage_dead_letters_nothing(
         assert await dlq.get(no_ack=True, fail=False) is None
     finally:
         await connection.close()
+    conn = await asyncpg.connect(triage_db.admin_url())
+    try:
+        failed = await conn.fetchval("SELECT count(*) FROM triage.dead_letters")
+    finally:
+        await conn.close()
+    assert failed == 0
