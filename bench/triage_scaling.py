@@ -102,7 +102,7 @@ class Bouncer:
             f"auth_file = {folder / 'users.txt'}\n"
             "pool_mode = transaction\n"
             f"default_pool_size = {server_pool}\nmin_pool_size = 0\nreserve_pool_size = 0\n"
-            "max_client_conn = 2000\nserver_idle_timeout = 30\n"
+            "max_client_conn = 2000\nserver_idle_timeout = 30\nserver_lifetime = 300\n"
             f"pidfile = {folder / 'pgbouncer.pid'}\n"
             "ignore_startup_parameters = extra_float_digits\n"
         )

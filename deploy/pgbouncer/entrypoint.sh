@@ -34,6 +34,9 @@ min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = ${PGBOUNCER_MAX_CLIENT_CONN}
 server_idle_timeout = 30
+# asyncpg through a transaction pooler prepares each statement under a fresh name and never
+# deallocates it (shared/shared/db.py): recycle server connections so that cannot pile up
+server_lifetime = 300
 ignore_startup_parameters = extra_float_digits
 INI
 exec pgbouncer /tmp/pgbouncer.ini
