@@ -177,6 +177,11 @@ class Bus:
         return self._connected.is_set()
 
     @property
+    def consumes(self) -> bool:
+        """Whether any consumer is registered (a publish-only service has none)."""
+        return bool(self._consumers)
+
+    @property
     def connected(self) -> bool:
         return (
             self._connected.is_set()

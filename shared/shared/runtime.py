@@ -122,7 +122,8 @@ class Runtime:
         checks = {"database": await ping(self.engine)}
         if self.bus is not None:
             checks["broker"] = self.bus.connected
-            checks["consuming"] = self.gate.is_open
+            if self.bus.consumes:
+                checks["consuming"] = self.gate.is_open
         return checks
 
     def alive(self) -> bool:
