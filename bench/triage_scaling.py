@@ -315,7 +315,8 @@ async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Col
     stop = asyncio.Event()
     watcher = asyncio.create_task(peak_connections(fixture.admin_dsn, fixture.database, stop))
     try:
-        await asyncio.to_thread(group.wait_ready)
+        # 20 processes loading their model on two busy cores take a while to be ready
+        await asyncio.to_thread(group.wait_ready, max(120.0, 15.0 * workers))
         envelopes = [ticket_created(i) for i in range(tickets)]
         collector.expect({e.data["ticket"]["id"] for e in envelopes})
         started = time.perf_counter()

@@ -376,7 +376,6 @@ class Bus:
         finally:
             clear_contextvars()
 
-
     async def _record_dead_letter(
         self, consumer: _Consumer, recorder: DeadLetterHandler, message: AbstractIncomingMessage
     ) -> None:
