@@ -41,14 +41,15 @@ from shared.events import (
 )
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
-from shared.outage import DependencyGate, DependencyUnavailableError, is_unavailable
+from shared.outage import DependencyGate, DependencyUnavailableError, is_unavailable, never_the_message
 
 log = get_logger(__name__)
 
 # Fixed for every service: declaring a queue twice with other arguments fails.
 DELIVERY_LIMIT = 5
 # A message whose handler keeps failing "unavailable" although the probe passes each time is
-# treated as failing by itself after this many in-place retries (then it spends deliveries).
+# treated as failing by itself after this many in-place retries (then it spends deliveries);
+# failures to get a connection at all (no slot, refused, pool empty) never count.
 IN_PLACE_RETRIES = 10
 Handler = Callable[[Envelope], Awaitable[None]]
 
@@ -418,7 +419,8 @@ class Bus:
             except PermanentError:
                 raise
             except Exception as exc:
-                failures += 1
+                if not never_the_message(exc):
+                    failures += 1
                 if self._gate is None or self._closing or failures > IN_PLACE_RETRIES or not is_unavailable(exc):
                     raise
                 log.warning("event_paused_for_dependency", error=type(exc).__name__, detail=str(exc)[:200])

@@ -47,6 +47,26 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def never_the_message(exc: BaseException) -> bool:
+    """An outage no message can cause: no connection at all (refused, reset, no slot, pool empty).
+
+    Unlike a bare OSError or TimeoutError (which a handler bug can raise too), these never count
+    against a message, however often they repeat.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DependencyUnavailableError | PoolTimeoutError | ConnectionError):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        nested = current.orig if isinstance(current, DBAPIError) else None
+        current = nested if isinstance(nested, BaseException) else (current.__cause__ or current.__context__)
+    return False
+
+
 def _unavailable_itself(exc: BaseException) -> bool:
     if isinstance(exc, DependencyUnavailableError | PoolTimeoutError | OSError | TimeoutError):
         return True

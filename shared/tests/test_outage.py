@@ -12,7 +12,7 @@ import httpx
 from shared.bus import DELIVERY_LIMIT, Bus, dead_letter_queue
 from shared.db import IdlePoolTrimmer, create_engine
 from shared.events import Envelope, UserRegistered
-from shared.outage import DependencyGate, is_unavailable
+from shared.outage import DependencyGate, is_unavailable, never_the_message
 from shared.settings import ServiceSettings
 from shared.testing.plugin import TestDatabase, wait_for
 from shared.web import create_service_app
@@ -140,6 +140,11 @@ def test_outage_classification():
     assert is_unavailable(OperationalError("SELECT", {}, asyncpg.exceptions.AdminShutdownError("bye")))
     assert not is_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_unavailable(ValueError("bad input"))
+    # no connection at all is never a message's fault; a bare OSError might be a handler bug
+    assert never_the_message(OperationalError("SELECT", {}, asyncpg.exceptions.TooManyConnectionsError("no slot")))
+    assert never_the_message(ConnectionRefusedError())
+    assert not never_the_message(FileNotFoundError("x"))
+    assert not never_the_message(TimeoutError())
 
 
 async def _limited_role(db: TestDatabase, limit: int) -> str:
