@@ -3,11 +3,13 @@ SHELL := /bin/bash
 UV ?= uv
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install up down status test test-python test-web test-e2e lint check-imports bench eval chaos clean
+.PHONY: help install up down status dead-letters replay-dead-letters test test-python test-web test-e2e lint check-imports bench eval chaos clean
 
 help:
 	@echo "make up      - install what is missing, migrate, start every service (gateway on :8000)"
 	@echo "make down    - stop everything make up started"
+	@echo "make status  - which processes run, and the Postgres connections the stack holds"
+	@echo "make replay-dead-letters - send every recorded dead letter back to its service's queue"
 	@echo "make test    - run every test (Python, web unit, end-to-end in Chromium, deploy checks)"
 	@echo "make bench   - benchmarks that print figures"
 	@echo "make eval    - triage quality on ../shared/data (when present)"
@@ -25,6 +27,12 @@ down:
 
 status:
 	@$(UV) run --no-sync python scripts/stack.py status
+
+dead-letters:
+	@$(UV) run --no-sync python scripts/dead_letters.py
+
+replay-dead-letters:
+	@$(UV) run --no-sync python scripts/dead_letters.py --replay
 
 check-imports:
 	@$(UV) run --no-sync python scripts/check_imports.py

@@ -8,6 +8,12 @@ one result per ticket. It checks that no ticket was triaged twice, and reads fro
 /metrics how many tickets it handled (competing consumers share the queue).
 
     uv run python bench/triage_scaling.py [--tickets 400] [--workers 1,2,4]
+    uv run python bench/triage_scaling.py --pgbouncer --workers 1,5,10,20   # through PgBouncer
+
+`--pgbouncer` starts a PgBouncer (Debian's `pgbouncer` binary) in transaction-pooling mode
+between the workers and Postgres, with `--server-pool` server connections, and runs the
+workers with DB_BEHIND_POOLER=true; the table then also shows the peak number of Postgres
+connections to the bench's database during each round.
 
 Needs the machine's Postgres (superuser DSN: PG_ADMIN_DSN, default postgres@127.0.0.1) and
 RabbitMQ (rabbitmqctl, to make the vhost). Removes its database and vhost at the end.
@@ -17,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -74,6 +82,56 @@ def triage_command(port: int) -> list[str]:
     return [str(exe) if exe.exists() else command[0], *command[1:]]
 
 
+class Bouncer:
+    """A PgBouncer in transaction-pooling mode in front of the bench's database."""
+
+    PORT = 18590
+
+    def __init__(self, fixture: Fixture, server_pool: int, logs: Path) -> None:
+        folder = logs / "pgbouncer"
+        folder.mkdir()
+        folder.chmod(0o777)  # noqa: S103 - it drops to the postgres user and writes its pid here
+        logs.chmod(0o755)
+        (folder / "users.txt").write_text('"helpdesk_triage" ""\n')
+        (folder / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"{fixture.database} = host=127.0.0.1 port=5432 dbname={fixture.database}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.PORT}\n"
+            "auth_type = trust\n"
+            f"auth_file = {folder / 'users.txt'}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {server_pool}\nmin_pool_size = 0\nreserve_pool_size = 0\n"
+            "max_client_conn = 2000\nserver_idle_timeout = 30\nserver_lifetime = 300\n"
+            f"pidfile = {folder / 'pgbouncer.pid'}\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+        )
+        for child in folder.iterdir():
+            child.chmod(0o644)
+        self.log = open(folder / "pgbouncer.log", "w")  # noqa: SIM115 - kept open
+        command = ["pgbouncer", str(folder / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # it refuses to run as root
+            command[1:1] = ["-u", "postgres"]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.url = fixture.database_url.replace("127.0.0.1:5432", f"127.0.0.1:{self.PORT}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.PORT)) == 0:
+                    return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited: {(folder / 'pgbouncer.log').read_text()[-500:]}")
+            time.sleep(0.1)
+        raise RuntimeError("pgbouncer did not listen")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        self.log.close()
+
+
 def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=180)
 
@@ -120,12 +178,14 @@ async def drop_fixture(fixture: Fixture) -> None:
 class Workers:
     """N triage processes, each with its own port and log file."""
 
-    def __init__(self, count: int, fixture: Fixture, logs: Path) -> None:
+    def __init__(self, count: int, fixture: Fixture, logs: Path, database_url: str | None = None) -> None:
         self.ports = [BASE_PORT + i for i in range(count)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TRIAGE_"))}
         env.update({
             "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING", "LOG_JSON": "false",
-            "TRIAGE_DATABASE_URL": fixture.database_url, "RABBITMQ_URL": fixture.rabbitmq_url,
+            "TRIAGE_DATABASE_URL": database_url or fixture.database_url,
+            "RABBITMQ_URL": fixture.rabbitmq_url,
+            "DB_BEHIND_POOLER": "true" if database_url else "false",
             "TRIAGE_PROVIDER": "local", "TRIAGE_RETRAIN_INTERVAL_S": "0",
             # every ticket finds a moderator: the bench measures triage, not a full team
             "TRIAGE_MODERATOR_CAPACITY": "10000",
@@ -232,11 +292,31 @@ async def publish_all(bus: Bus, envelopes: list[Envelope]) -> None:
         await asyncio.gather(*(bus.publish(e) for e in envelopes[start:start + 100]))
 
 
-async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Collector,
-                    publisher: Bus, logs: Path, timeout: float) -> dict[str, object]:
-    group = Workers(workers, fixture, logs)
+async def peak_connections(admin_dsn: str, database: str, stop: asyncio.Event) -> int:
+    """The most Postgres backends connected to `database` while the round runs."""
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    peak = 0
     try:
-        await asyncio.to_thread(group.wait_ready)
+        while not stop.is_set():
+            count = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database)
+            peak = max(peak, int(count))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+    finally:
+        await conn.close()
+    return peak
+
+
+async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Collector,
+                    publisher: Bus, logs: Path, timeout: float,
+                    database_url: str | None = None) -> dict[str, object]:
+    group = Workers(workers, fixture, logs, database_url)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(peak_connections(fixture.admin_dsn, fixture.database, stop))
+    try:
+        # 20 processes loading their model on two busy cores take a while to be ready
+        await asyncio.to_thread(group.wait_ready, max(120.0, 15.0 * workers))
         envelopes = [ticket_created(i) for i in range(tickets)]
         collector.expect({e.data["ticket"]["id"] for e in envelopes})
         started = time.perf_counter()
@@ -250,13 +330,15 @@ async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Col
         shares = await asyncio.to_thread(group.handled)
     finally:
         await asyncio.to_thread(group.stop)
+        stop.set()
+    peak = await watcher
     failed, refused = group.retries()
     duplicates = sum(n - 1 for n in collector.results.values() if n > 1)
     done = len(collector.expected & set(collector.results))
     return {"workers": workers, "tickets": tickets, "seconds": elapsed,
             "rate": done / elapsed, "shares": shares, "duplicates": duplicates,
             "missing": len(collector.expected - set(collector.results)),
-            "retries": failed, "refused": refused}
+            "retries": failed, "refused": refused, "peak": peak}
 
 
 async def main() -> int:
@@ -264,6 +346,9 @@ async def main() -> int:
     parser.add_argument("--tickets", type=int, default=400, help="tickets per round")
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma separated")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per round at most")
+    parser.add_argument("--pgbouncer", action="store_true", help="workers reach Postgres through PgBouncer")
+    parser.add_argument("--server-pool", type=int, default=16,
+                        help="PgBouncer's server connections to Postgres (default_pool_size)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     if shutil.which("rabbitmqctl") is None:
@@ -275,7 +360,11 @@ async def main() -> int:
     publisher = Bus(fixture.rabbitmq_url, service="bench")
     collector = Collector(fixture.rabbitmq_url)
     rows = []
+    bouncer: Bouncer | None = None
     try:
+        if args.pgbouncer:
+            bouncer = Bouncer(fixture, args.server_pool, logs)
+        url = bouncer.url if bouncer else None
         await publisher.start()
         await collector.bus.start()
         if not (await publisher.wait_connected(15) and await collector.bus.wait_connected(15)):
@@ -285,32 +374,37 @@ async def main() -> int:
             await publisher.publish(Envelope.wrap(UserRegistered(
                 user_id=uuid.uuid4(), email=f"{name.lower()}@example.test", name=name,
                 role=role, skills=skills, created_at=datetime.now(UTC))))
-        await run_round(1, 20, fixture, collector, publisher, logs, args.timeout)
+        await run_round(1, 20, fixture, collector, publisher, logs, args.timeout, url)
         used, limit = await postgres_connections(fixture.admin_dsn)
         print(f"triage scale-out: {args.tickets} tickets per round, local analyzer, "
               f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ; Postgres "
               f"connections in use by others: {used} of {limit}; per worker at most "
-              f"{2 * int(os.environ.get('DB_POOL_SIZE', '5'))}", flush=True)
+              f"{2 * int(os.environ.get('DB_POOL_SIZE', '5'))}"
+              + (f"; through PgBouncer (transaction pooling, {args.server_pool} server connections)"
+                 if bouncer else ""), flush=True)
         for count in counts:
             row = await run_round(count, args.tickets, fixture, collector, publisher, logs,
-                                  args.timeout)
+                                  args.timeout, url)
             rows.append(row)
             print(f"  {count} worker(s): {row['rate']:.1f} tickets/s", flush=True)
     finally:
         await publisher.close()
         await collector.bus.close()
+        if bouncer is not None:
+            bouncer.stop()
         await drop_fixture(fixture)
 
     print()
     print("| workers | tickets | seconds | tickets/s | speed-up | per worker | duplicates | missing "
-          "| retries (Postgres refused) |")
-    print("|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+          "| retries (Postgres refused) | Postgres connections (peak) |")
+    print("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     base = rows[0]["rate"] if rows else 1.0
     for row in rows:
         shares = " / ".join(str(n) for n in row["shares"])  # type: ignore[attr-defined]
         print(f"| {row['workers']} | {row['tickets']} | {row['seconds']:.2f} | "
               f"{row['rate']:.1f} | {row['rate'] / base:.2f}x | {shares} | "  # type: ignore[operator]
-              f"{row['duplicates']} | {row['missing']} | {row['retries']} ({row['refused']}) |")
+              f"{row['duplicates']} | {row['missing']} | {row['retries']} ({row['refused']}) | "
+              f"{row['peak']} |")
     print(f"\nworker logs: {logs}")
     failed = any(row["duplicates"] or row["missing"] for row in rows)
     return 1 if failed else 0

@@ -442,6 +442,63 @@ def drop_database_and_vhost(instance: Instance, env: dict[str, str]) -> None:
                        capture_output=True, check=False)
 
 
+def _pg_query(env: dict[str, str], query: str, *args: str) -> list[str]:
+    """Run one query as the admin (PG_ADMIN_DSN); the first column of every row, as text."""
+    admin = env.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def main():\n"
+            "    c = await asyncpg.connect(sys.argv[1], timeout=5)\n"
+            "    rows = await c.fetch(sys.argv[2], *sys.argv[3:]); await c.close()\n"
+            "    print('\\n'.join(str(r[0]) for r in rows))\n"
+            "asyncio.run(main())",
+            admin,
+            query,
+            *args,
+        ],
+        capture_output=True, text=True, check=True, timeout=30,
+    )
+    return result.stdout.split()
+
+
+def connection_budget(processes: list[Process], env: dict[str, str]) -> tuple[int, int]:
+    """(idle, busiest) Postgres connections the processes may hold (shared/shared/settings.py).
+
+    A busy process keeps up to 2 x DB_POOL_SIZE plus DB_MAX_OVERFLOW, and one LISTEN
+    connection for its outbox relay; an idle one trims its pool to one (DB_IDLE_TIMEOUT).
+    """
+    users = [p for p in processes if any(s.endswith("_DATABASE_URL") for s in p.settings)]
+    pool = int(env.get("DB_POOL_SIZE", "10"))
+    overflow = int(env.get("DB_MAX_OVERFLOW", "0"))
+    return 2 * len(users), len(users) * (2 * pool + overflow + 1)
+
+
+def check_connection_budget(processes: list[Process], env: dict[str, str]) -> None:
+    """Refuse to start what the server's max_connections can never hold; warn when it is tight now."""
+    try:
+        limit = int(_pg_query(env, "SHOW max_connections")[0])
+        reserved = int(_pg_query(env, "SHOW superuser_reserved_connections")[0])
+        in_use = int(_pg_query(env, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0])
+    except (subprocess.SubprocessError, ValueError) as exc:
+        print(f"  (could not check the connection budget: {exc})")
+        return
+    idle, busiest = connection_budget(processes, env)
+    usable = limit - reserved
+    print(f"  postgres connections: this stack holds ~{idle} idle, up to {busiest} busy;"
+          f" server max_connections {limit} ({reserved} reserved), {in_use} in use now")
+    if busiest > usable:
+        sys.exit(
+            f"the stack could open {busiest} Postgres connections but the server allows {usable}:"
+            " lower DB_POOL_SIZE / DB_MAX_OVERFLOW, or put PgBouncer in front (deploy/README.md)"
+        )
+    if busiest > usable - in_use:
+        print(f"  warning: only {usable - in_use} connection slots are free right now; under load"
+              " requests answer 503 (Retry-After) rather than fail")
+
+
 def reset(instance: Instance, env: dict[str, str]) -> None:
     """Throw away a non-default instance's database, vhost and var/ folder (tests start clean)."""
     if instance.default:
@@ -462,6 +519,7 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
     if fresh:
         down(instance)
         reset(instance, env)
+    check_connection_budget(processes, env)
     if setup:
         ensure_vhost(instance.vhost)
         ensure_broker_users(instance, env)
@@ -544,6 +602,19 @@ def status(instance: Instance) -> None:
     for process in processes:
         pid = running_pid(instance, process.name)
         print(f"{process.name:10} {'running pid ' + str(pid) if pid else 'stopped'}")
+    env = {**read_env_file(instance.env_file), **os.environ}
+    try:
+        rows = _pg_query(
+            env,
+            "SELECT who || '=' || n FROM (SELECT coalesce(nullif(application_name, ''), usename) AS who,"
+            " count(*) AS n FROM pg_stat_activity WHERE datname = $1 GROUP BY 1) AS c ORDER BY who",
+            instance.database,
+        )
+    except subprocess.SubprocessError as exc:
+        print(f"postgres connections: unknown ({exc})")
+        return
+    total = sum(int(row.rsplit("=", 1)[1]) for row in rows)
+    print(f"postgres connections to {instance.database}: {total} ({', '.join(rows) or 'none'})")
 
 
 def main() -> None:

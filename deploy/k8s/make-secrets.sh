@@ -13,6 +13,7 @@
 #   helpdesk-tickets        RABBITMQ_URL TICKETS_DATABASE_URL
 #   helpdesk-triage         RABBITMQ_URL TRIAGE_DATABASE_URL [GEMINI_API_KEY]
 #   helpdesk-notifier       RABBITMQ_URL NOTIFIER_DATABASE_URL [SMTP_USERNAME SMTP_PASSWORD]
+#   helpdesk-pgbouncer      POSTGRES_HOST, <SERVICE>_DB_PASSWORD of the four services (its user list)
 #   helpdesk-gateway        RABBITMQ_URL
 #   helpdesk-db-admin       PG_ADMIN_DSN AUTH_DB_PASSWORD TICKETS_DB_PASSWORD TRIAGE_DB_PASSWORD NOTIFIER_DB_PASSWORD
 #   helpdesk-keda-rabbitmq  host (management API URL with the read-only `monitor` user)
@@ -68,7 +69,8 @@ apply() {  # name, then key=value pairs
         --dry-run=client -o yaml | "$KUBECTL" apply -f -
 }
 amqp() { echo "amqp://$1:$2@${RABBITMQ_HOST}:5672/helpdesk"; }
-pg() { echo "postgresql+asyncpg://helpdesk_$1:$2@${PG_HOST}:5432/helpdesk"; }
+# the services reach Postgres through PgBouncer (deploy/pgbouncer); dbsetup connects directly
+pg() { echo "postgresql+asyncpg://helpdesk_$1:$2@pgbouncer:6432/helpdesk"; }
 
 "$KUBECTL" get namespace "$namespace" >/dev/null 2>&1 || "$KUBECTL" create namespace "$namespace"
 apply helpdesk-jwt "JWT_PRIVATE_KEY=$JWT_PRIVATE_KEY" "JWT_PUBLIC_KEY=$JWT_PUBLIC_KEY"
@@ -87,6 +89,9 @@ notifier=("RABBITMQ_URL=$(amqp notifier "$NOTIFIER_RABBITMQ_PASSWORD")"
 apply helpdesk-notifier "${notifier[@]}"
 apply helpdesk-gateway "RABBITMQ_URL=$(amqp gateway "$GATEWAY_RABBITMQ_PASSWORD")"
 apply helpdesk-db-admin "PG_ADMIN_DSN=$PG_ADMIN_DSN" \
+    "AUTH_DB_PASSWORD=$AUTH_DB_PASSWORD" "TICKETS_DB_PASSWORD=$TICKETS_DB_PASSWORD" \
+    "TRIAGE_DB_PASSWORD=$TRIAGE_DB_PASSWORD" "NOTIFIER_DB_PASSWORD=$NOTIFIER_DB_PASSWORD"
+apply helpdesk-pgbouncer "POSTGRES_HOST=$PG_HOST" \
     "AUTH_DB_PASSWORD=$AUTH_DB_PASSWORD" "TICKETS_DB_PASSWORD=$TICKETS_DB_PASSWORD" \
     "TRIAGE_DB_PASSWORD=$TRIAGE_DB_PASSWORD" "NOTIFIER_DB_PASSWORD=$NOTIFIER_DB_PASSWORD"
 apply helpdesk-keda-rabbitmq \

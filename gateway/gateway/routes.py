@@ -21,6 +21,8 @@ class Route:
 
 # first segment after /api -> the service answering it
 PREFIXES = {"auth": "auth", "tickets": "tickets", "triage": "triage", "notifications": "notifier"}
+# /api/dead-letters/<service>/...: each consuming service owns its dead letters (admins only)
+DEAD_LETTER_OWNERS = frozenset({"tickets", "triage", "notifier"})
 
 # (method or None for any method, path pattern) -> access other than USER
 _PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
@@ -52,6 +54,10 @@ def resolve(method: str, path: str) -> Route | None:
     # "", "api", "<prefix>", ...
     if len(parts) < 3 or parts[1] != "api":
         return None
+    if parts[2] == "dead-letters":
+        if len(parts) < 4 or parts[3] not in DEAD_LETTER_OWNERS:
+            return None
+        return Route(parts[3], Access.ADMIN)
     upstream = PREFIXES.get(parts[2])
     if upstream is None:
         return None
@@ -68,7 +74,8 @@ def resolve(method: str, path: str) -> Route | None:
 # path segments that name things rather than carry ids; the rest become {id} in metric labels
 _WORDS = frozenset(
     "api auth signup login me users update-user tickets comments retriage triage categories "
-    "examples retrain model decisions notifications preferences failures retry".split()
+    "examples retrain model decisions notifications preferences failures retry dead-letters "
+    "notifier replay discard".split()
 )
 
 

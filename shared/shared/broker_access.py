@@ -48,7 +48,9 @@ def service_access(service: str) -> Access:
     own = [service, dead_letter_queue(service)] if service in TOPOLOGY else []
     return Access(
         configure=f"{topology}|{PRIVATE_QUEUES}",
-        write=f"{topology}|{PRIVATE_QUEUES}",
+        # amq.default: a service replays its own dead letters straight to its queue (consumers
+        # accept such a replay only from their own user, so it opens no other queue to it)
+        write=f"{topology}|{PRIVATE_QUEUES}" + ("|^amq\\.default$" if own else ""),
         read=f"{alternatives(exchanges + own)}|{PRIVATE_QUEUES}",
         topic_write=alternatives(published_by(service)),
         topic_read=".*",

@@ -5,6 +5,9 @@
 - publishing uses publisher confirms, persistent messages and `mandatory` with returns raising;
 - consumers use an explicit prefetch, ack after the handler (and its commit) succeeded, requeue
   with a growing delay on failure, and dead-letter malformed messages at once;
+- a handler that failed because a dependency is away (`shared.outage.is_unavailable`) does not
+  spend the message's delivery budget: the message stays unacked, every consumer of the process
+  waits behind the `DependencyGate` until its probe passes, and the handler runs again in place;
 - the connection is robust: after a broker restart channels, queues and consumers come back.
   A broker that is down at start does not stop the service: `start()` keeps trying;
 - every message carries the publisher's broker user as `user_id`, which the broker validates
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,15 +46,20 @@ from shared.events import (
 )
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
+from shared.outage import DependencyGate, DependencyUnavailableError, is_unavailable, never_the_message
 
 log = get_logger(__name__)
 
 # Fixed for every service: declaring a queue twice with other arguments fails.
 DELIVERY_LIMIT = 5
+# A message whose handler keeps failing "unavailable" although the probe passes each time is
+# treated as failing by itself after this many in-place retries (then it spends deliveries);
+# failures to get a connection at all (no slot, refused, pool empty) never count.
+IN_PLACE_RETRIES = 10
 Handler = Callable[[Envelope], Awaitable[None]]
 
 
-class BusUnavailableError(Exception):
+class BusUnavailableError(DependencyUnavailableError):
     """The broker cannot be reached right now; try again later."""
 
 
@@ -69,6 +78,9 @@ def queue_arguments(queue: str) -> dict[str, Any]:
 
 def dead_letter_queue(queue: str) -> str:
     return f"{queue}.dlq"
+
+
+REPLAY_HEADER = "x-helpdesk-replay"
 
 
 def retry_delay(delivery_count: int) -> float:
@@ -98,12 +110,27 @@ def expected_publisher(event_type: str, *, own_user: str, service: str) -> str |
     return own_user
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message taken off a dead-letter queue, parsed when it can be."""
+
+    queue: str  # the queue it died in (not the .dlq)
+    message_id: str | None
+    body: bytes
+    envelope: Envelope | None
+    error: str  # why it died, as far as this process knows
+
+
+DeadLetterHandler = Callable[[DeadLetter], Awaitable[None]]
+
+
 @dataclass
 class _Consumer:
     queue: str
     handler: Handler
     routing_keys: tuple[str, ...] | None = None  # None: a topology queue; else transient
     dead_letters: bool = False
+    recorder: DeadLetterHandler | None = None  # a dead-letter consumer that takes raw messages
 
 
 _UNAVAILABLE = (
@@ -129,6 +156,7 @@ class Bus:
         prefetch: int = 32,
         publish_timeout: float = 10.0,
         reconnect_interval: float = 1.0,
+        gate: DependencyGate | None = None,
     ) -> None:
         self._url = url
         self._service = service
@@ -145,6 +173,9 @@ class Bus:
         self._connect_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._gate = gate
+        # the last error per message id, so the dead-letter consumer can say why one died
+        self._last_errors: OrderedDict[str, str] = OrderedDict()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -153,6 +184,16 @@ class Bus:
         if queue not in TOPOLOGY:
             raise ValueError(f"unknown queue {queue!r}; add it to shared.events.TOPOLOGY")
         self._consumers.append(_Consumer(queue, handler, dead_letters=dead_letters))
+
+    def consume_dead_letters(self, queue: str, recorder: DeadLetterHandler) -> None:
+        """Take every message of `<queue>.dlq` (malformed ones too) to `recorder`; ack when it returns."""
+        if queue not in TOPOLOGY:
+            raise ValueError(f"unknown queue {queue!r}; add it to shared.events.TOPOLOGY")
+
+        async def unused(_: Envelope) -> None:  # pragma: no cover - recorder consumers take raw messages
+            raise AssertionError
+
+        self._consumers.append(_Consumer(queue, unused, dead_letters=True, recorder=recorder))
 
     def subscribe(self, routing_keys: Sequence[str], handler: Handler) -> None:
         """Register a handler on a private, exclusive queue: every process receives every event."""
@@ -166,6 +207,11 @@ class Bus:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout)
         return self._connected.is_set()
+
+    @property
+    def consumes(self) -> bool:
+        """Whether any consumer is registered (a publish-only service has none)."""
+        return bool(self._consumers)
 
     @property
     def connected(self) -> bool:
@@ -273,6 +319,46 @@ class Bus:
             raise BusUnavailableError(str(exc) or type(exc).__name__) from exc
         EVENTS_PUBLISHED.labels(envelope.type).inc()
 
+    async def publish_to_queue(self, envelope: Envelope, queue: str) -> None:
+        """Put an event straight on one queue (a replayed dead letter), confirmed by the broker."""
+        if not self.connected or self._publish_channel is None:
+            raise BusUnavailableError("not connected to the broker")
+        message = aio_pika.Message(
+            body=envelope.model_dump_json().encode(),
+            message_id=str(envelope.id),
+            type=envelope.type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            correlation_id=envelope.correlation_id,
+            timestamp=envelope.occurred_at,
+            user_id=self._user,
+            headers={REPLAY_HEADER: 1},
+        )
+        try:
+            await self._publish_channel.default_exchange.publish(
+                message, routing_key=queue, mandatory=True, timeout=self._publish_timeout
+            )
+        except aio_pika.exceptions.DeliveryError:
+            raise
+        except _UNAVAILABLE as exc:
+            raise BusUnavailableError(str(exc) or type(exc).__name__) from exc
+
+    def _genuine(self, envelope: Envelope, message: AbstractIncomingMessage) -> bool:
+        """Whether the owner of the event's type published it (or this service replayed its own dead letter)."""
+        expected = expected_publisher(envelope.type, own_user=self._user, service=self._service)
+        if expected is not None and message.user_id == expected:
+            return True
+        # a replay is put on this service's own queue by this service's own user (the broker checks
+        # user_id), and keeps its mark if it dies again
+        return message.user_id == self._user and bool((message.headers or {}).get(REPLAY_HEADER))
+
+    def _remember_error(self, message_id: str | None, error: str) -> None:
+        if message_id:
+            self._last_errors[message_id] = error[:2000]
+            self._last_errors.move_to_end(message_id)
+            while len(self._last_errors) > 5000:
+                self._last_errors.popitem(last=False)
+
     # -- consuming -------------------------------------------------------------------------
 
     def _wrap(self, queue: str, consumer: _Consumer) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
@@ -291,6 +377,9 @@ class Bus:
     async def _handle(self, queue: str, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
         clear_contextvars()
         bind_contextvars(service=self._service, queue=queue, message_id=message.message_id)
+        if consumer.recorder is not None:
+            await self._record_dead_letter(consumer, consumer.recorder, message)
+            return
         try:
             envelope = parse_envelope(message.body)
         except MalformedEventError as exc:
@@ -301,6 +390,7 @@ class Bus:
                 await asyncio.sleep(5)
                 return
             log.error("event_malformed", error=str(exc)[:300])
+            self._remember_error(message.message_id, f"malformed: {exc}")
             EVENTS_CONSUMED.labels(queue, "malformed", "dead_lettered").inc()
             await _settle(message.reject(requeue=False))
             return
@@ -308,24 +398,28 @@ class Bus:
             event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
         )
         # dead-lettering keeps user_id, so genuine dead letters pass this check too
-        expected = expected_publisher(envelope.type, own_user=self._user, service=self._service)
-        if expected is None or message.user_id != expected:
+        if not self._genuine(envelope, message):
             log.error("dead_letter_forged" if consumer.dead_letters else "event_forged",
-                      publisher=str(message.user_id)[:64], expected=expected)
+                      publisher=str(message.user_id)[:64])
             EVENTS_CONSUMED.labels(queue, envelope.type, "forged").inc()
             # a forged dead letter is dropped: its handler must not act on it either
             await _settle(message.ack() if consumer.dead_letters else message.reject(requeue=False))
             clear_contextvars()
             return
         try:
-            await consumer.handler(envelope)
+            if not await self._run_through_outages(lambda: consumer.handler(envelope)):
+                return  # shutting down while paused: unsettled, the broker hands it on
         except PermanentError as exc:
             log.error("event_rejected", error=str(exc)[:300])
+            self._remember_error(message.message_id, f"rejected: {exc}")
             EVENTS_CONSUMED.labels(queue, envelope.type, "dead_lettered").inc()
             await _settle(message.reject(requeue=False))
         except Exception as exc:  # noqa: BLE001 - requeue; the delivery limit dead-letters it
             deliveries = _delivery_count(message)
-            log.warning("event_failed", error=str(exc)[:300], deliveries=deliveries, exc_info=exc)
+            self._remember_error(message.message_id, f"{type(exc).__name__}: {exc}")
+            # the traceback once per message, not per redelivery: logging is not free
+            log.warning("event_failed", error=str(exc)[:300] or type(exc).__name__, deliveries=deliveries,
+                        exc_info=exc if deliveries == 0 else None)
             EVENTS_CONSUMED.labels(queue, envelope.type, "retried").inc()
             await asyncio.sleep(retry_delay(deliveries))
             await _settle(message.nack(requeue=True))
@@ -334,6 +428,68 @@ class Bus:
             await _settle(message.ack())
         finally:
             clear_contextvars()
+
+    async def _record_dead_letter(
+        self, consumer: _Consumer, recorder: DeadLetterHandler, message: AbstractIncomingMessage
+    ) -> None:
+        try:
+            envelope: Envelope | None = parse_envelope(message.body)
+        except MalformedEventError:
+            envelope = None
+        if envelope is not None and not self._genuine(envelope, message):
+            # dead-lettering keeps user_id: only a forged message fails this, and it is dropped
+            log.error("dead_letter_forged", publisher=str(message.user_id)[:64])
+            await _settle(message.ack())
+            return
+        reason = _death_reason(message)
+        known = self._last_errors.get(message.message_id or "")
+        letter = DeadLetter(
+            queue=consumer.queue,
+            message_id=message.message_id,
+            body=message.body,
+            envelope=envelope,
+            error=f"{known or 'failed in another process'} ({reason})",
+        )
+        try:
+            if not await self._run_through_outages(lambda: recorder(letter)):
+                return
+        except Exception as exc:  # noqa: BLE001 - keep it in the broker, try again soon
+            log.error("dead_letter_not_recorded", error=str(exc)[:300], exc_info=exc)
+            await asyncio.sleep(5)
+            await _settle(message.nack(requeue=True))
+            return
+        await _settle(message.ack())
+
+    async def _run_through_outages(self, call: Callable[[], Awaitable[None]]) -> bool:
+        """Run the handler; while it fails for want of a dependency, pause and run it again."""
+        failures = 0
+        while True:
+            if self._gate is not None and not self._gate.is_open:
+                while not self._gate.is_open:
+                    if self._closing:
+                        return False
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._gate.wait_open(), 1.0)
+            try:
+                await call()
+                return True
+            except PermanentError:
+                raise
+            except Exception as exc:
+                if not never_the_message(exc):
+                    failures += 1
+                if self._gate is None or self._closing or failures > IN_PLACE_RETRIES or not is_unavailable(exc):
+                    raise
+                log.warning("event_paused_for_dependency", error=type(exc).__name__, detail=str(exc)[:200])
+                self._gate.report(exc)
+
+
+def _death_reason(message: AbstractIncomingMessage) -> str:
+    deaths = (message.headers or {}).get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        reason = str(deaths[0].get("reason", "dead-lettered"))
+        return {"delivery_limit": "delivery limit reached", "rejected": "rejected"}.get(reason, reason)
+    return "dead-lettered"
 
 
 def _delivery_count(message: AbstractIncomingMessage) -> int:

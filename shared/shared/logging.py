@@ -27,8 +27,14 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = False) 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    # Plain tracebacks in dev: rich's default (with every frame's locals) took ~5 s of event
+    # loop per SQLAlchemy traceback here, so a few failing messages starved the loop, every
+    # connect timed out ("TimeoutError" with no text), which failed more messages: a process
+    # that never recovered from a database outage.
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -17,3 +17,9 @@ EVENTS_CONSUMED = Counter(
 EVENTS_PUBLISHED = Counter("bus_events_published_total", "Events confirmed by the broker", ["type"])
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published", ["schema"])
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Unsent outbox rows seen by the relay", ["schema"])
+DEPENDENCY_PAUSED = Gauge(
+    "consumers_paused", "1 while consumers wait for a dependency (database, broker) to answer", ["dependency"]
+)
+DEAD_LETTERS = Gauge(
+    "dead_letters_open", "Dead letters recorded and neither replayed nor discarded", ["service"]
+)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from pathlib import Path
 
 from alembic import command, context
@@ -36,7 +38,13 @@ def run_env(*, metadata: MetaData, schema: str, default_url: str) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        # through PgBouncer (DB_BEHIND_POOLER) asyncpg must not keep server-side statements
+        behind_pooler = os.environ.get("DB_BEHIND_POOLER", "").lower() in ("1", "true", "yes")
+        connect_args: dict[str, object] = {}
+        if behind_pooler:
+            connect_args = {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
+                            "prepared_statement_name_func": lambda: f"__hd_{uuid.uuid4().hex}__"}
+        engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

@@ -37,6 +37,7 @@ from shared.db import asyncpg_dsn
 from shared.events import Envelope, EventData
 from shared.logging import current_correlation_id, get_logger
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from shared.outage import DependencyGate, is_unavailable
 
 log = get_logger(__name__)
 NOTIFY_CHANNEL = "helpdesk_outbox"
@@ -97,6 +98,8 @@ class OutboxRelay:
         database_url: str,
         batch_size: int = 200,
         poll_interval: float = 1.0,
+        listen: bool = True,
+        gate: DependencyGate | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -108,6 +111,9 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._stopping = False
+        # LISTEN needs a session of its own: not through a transaction pooler (then: poll + wake)
+        self._listen = listen
+        self._gate = gate
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now (cheaper than waiting for NOTIFY)."""
@@ -147,14 +153,17 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
-            await self._ensure_listener()
+            if self._listen:
+                await self._ensure_listener()
             try:
                 sent = await self.publish_batch()
             except BusUnavailableError:
                 await asyncio.sleep(1.0)
                 continue
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any one failure
-                log.warning("outbox_relay_error", error=str(exc)[:300])
+                log.warning("outbox_relay_error", error=str(exc)[:300] or type(exc).__name__)
+                if self._gate is not None and is_unavailable(exc):
+                    self._gate.report(exc)
                 await asyncio.sleep(1.0)
                 continue
             if sent >= self._batch:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from shared.logging import get_logger
+from shared.outage import DependencyUnavailableError, is_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger(__name__)
@@ -124,7 +125,9 @@ async def _unhandled_handler(_: Request, exc: Exception) -> JSONResponse:
 async def _unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
     """503 when the database cannot be reached (connection refused, lost, pool exhausted)."""
     if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        exc.connection_invalidated
+        or isinstance(exc, OperationalError | InterfaceError)
+        or is_unavailable(exc)  # no free slot, a role that may not log in, server shutting down
     ):
         return await _unhandled_handler(request, exc)  # a query that failed, not a database away
     log.warning("database_unavailable", error=type(exc).__name__)
@@ -138,6 +141,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
-    for unavailable in (OSError, TimeoutError, PoolTimeoutError, DBAPIError):
+    for unavailable in (OSError, TimeoutError, PoolTimeoutError, DBAPIError, DependencyUnavailableError):
         app.add_exception_handler(unavailable, _unavailable_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

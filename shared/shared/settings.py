@@ -39,7 +39,21 @@ class ServiceSettings(BaseSettings):
     log_json: bool | None = Field(None, validation_alias="LOG_JSON")
     # keep it within twice the database pool: each message in flight holds a connection
     bus_prefetch: int = Field(16, ge=1, le=1000, validation_alias="BUS_PREFETCH")
+    # Connection budget of one process (deploy/README.md "Postgres connections"): up to
+    # 2 x DB_POOL_SIZE kept while busy, + DB_MAX_OVERFLOW closed on return; idle for
+    # DB_IDLE_TIMEOUT seconds, it keeps one. A request waits at most DB_POOL_TIMEOUT for a pooled
+    # connection and DB_CONNECT_TIMEOUT for a new one, then answers 503 with Retry-After.
     db_pool_size: int = Field(10, ge=1, le=200, validation_alias="DB_POOL_SIZE")
+    db_max_overflow: int = Field(0, ge=0, le=200, validation_alias="DB_MAX_OVERFLOW")
+    db_idle_timeout: float = Field(30.0, gt=0, le=86400, validation_alias="DB_IDLE_TIMEOUT")
+    db_pool_timeout: float = Field(2.0, gt=0, le=60, validation_alias="DB_POOL_TIMEOUT")
+    db_connect_timeout: float = Field(2.0, gt=0, le=60, validation_alias="DB_CONNECT_TIMEOUT")
+    # PgBouncer (transaction pooling) between the process and Postgres: no server-side prepared
+    # statement cache, and no LISTEN (the outbox relay polls instead)
+    db_behind_pooler: bool = Field(False, validation_alias="DB_BEHIND_POOLER")
+    # a process whose consumers stay paused this long although a fresh connection to the
+    # database works cannot heal itself: /healthz fails so the platform restarts it
+    stuck_limit_s: float = Field(30.0, gt=0, le=3600, validation_alias="STUCK_LIMIT_S")
 
     @property
     def production(self) -> bool:

@@ -145,9 +145,13 @@ def health_router(readiness: ReadinessCheck | None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive (no dependency checks)."""
-        return {"status": "ok"}
+    async def healthz(request: Request) -> Response:
+        """The process is alive and able to heal (no dependency checks)."""
+        runtime = getattr(request.app.state, "runtime", None)
+        alive = getattr(runtime, "alive", None)
+        if alive is not None and not alive():
+            return JSONResponse({"status": "stuck"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @router.get("/readyz")
     async def readyz() -> Response:

@@ -13,7 +13,7 @@ from shared.settings import ServiceSettings
 
 from .conftest import ROOT, Process, base_env, compose_argv, run, tool
 
-INFRA = {"postgres", "rabbitmq", "mailpit"}
+INFRA = {"postgres", "pgbouncer", "rabbitmq", "mailpit"}
 SECRETS = (
     "POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "TICKETS_DB_PASSWORD", "TRIAGE_DB_PASSWORD",
     "NOTIFIER_DB_PASSWORD", "ADMIN_RABBITMQ_PASSWORD", "AUTH_RABBITMQ_PASSWORD",
@@ -63,7 +63,8 @@ def test_migrations_run_once_before_their_service_with_its_settings(
         assert job["restart"] == "no"
         assert job["image"] == services[p.name]["image"]
         assert job["environment"] == services[p.name]["environment"]
-        assert job["depends_on"] == {"dbsetup": {"condition": "service_completed_successfully"}}
+        assert job["depends_on"] == {"dbsetup": {"condition": "service_completed_successfully"},
+                                     "pgbouncer": {"condition": "service_healthy"}}
         assert services[p.name]["depends_on"][f"{p.name}-migrate"] == {
             "condition": "service_completed_successfully"
         }
@@ -102,8 +103,9 @@ def test_every_service_has_its_own_broker_and_database_account(
         if name != "gateway":
             password = values[f"{name.upper()}_DB_PASSWORD"]
             assert env[f"{name.upper()}_DATABASE_URL"] == (
-                f"postgresql+asyncpg://helpdesk_{name}:{password}@postgres:5432/helpdesk"
+                f"postgresql+asyncpg://helpdesk_{name}:{password}@pgbouncer:6432/helpdesk"
             )
+            assert env["DB_BEHIND_POOLER"] == "true"
 
 
 def test_rabbitmq_loads_the_definitions_and_only_uis_and_the_gateway_are_published(

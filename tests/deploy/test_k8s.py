@@ -269,14 +269,16 @@ def test_network_policies_allow_only_the_calls_of_the_architecture(
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     pods = pods_of(objects, namespace)
     ports = {"gateway": 8000, "auth": 8101, "tickets": 8102, "triage": 8103, "notifier": 8104,
-             "postgres": 5432, "rabbitmq": 5672, "mailpit": 1025}
+             "postgres": 5432, "pgbouncer": 6432, "rabbitmq": 5672, "mailpit": 1025}
     smtp = [1025] if overlay == "dev" else [25, 465, 587]
     # the gateway is the entry: anything outside the namespace may call it
     expected = {(name, "gateway", 8000) for name, pod in pods.items() if pod["ns"] != namespace}
     expected |= {("gateway", s, ports[s]) for s in SERVICES}
     expected |= {(s, "rabbitmq", 5672) for s in (*SERVICES, "gateway")}
-    expected |= {(s, "postgres", 5432) for s in SERVICES}
-    expected |= {(f"{s}-migrate", "postgres", 5432) for s in SERVICES} | {("dbsetup", "postgres", 5432)}
+    # services and their migrations through PgBouncer; only it and dbsetup reach Postgres
+    expected |= {(s, "pgbouncer", 6432) for s in SERVICES}
+    expected |= {(f"{s}-migrate", "pgbouncer", 6432) for s in SERVICES}
+    expected |= {("pgbouncer", "postgres", 5432), ("dbsetup", "postgres", 5432)}
     expected |= {("triage", "internet", 443)}
     expected |= {("notifier", "mailpit" if overlay == "dev" else "internet", p) for p in smtp}
     if overlay == "dev":

@@ -29,6 +29,11 @@ ADMIN_ROUTES = [
     ("GET", "/api/triage/model", "triage"),
     ("GET", "/api/triage/decisions", "triage"),
     ("POST", f"/api/tickets/{TICKET}/retriage", "tickets"),
+    ("GET", "/api/dead-letters/tickets", "tickets"),
+    ("GET", f"/api/dead-letters/triage/{TICKET}", "triage"),
+    ("POST", f"/api/dead-letters/notifier/{TICKET}/replay", "notifier"),
+    ("POST", "/api/dead-letters/triage/replay", "triage"),
+    ("POST", f"/api/dead-letters/tickets/{TICKET}/discard", "tickets"),
 ]
 USER_ROUTES = [
     ("GET", "/api/auth/me", "auth"),

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from shared.runtime import Runtime
 from shared.web import create_service_app
 
+from notifier import models
 from notifier.api import router
 from notifier.delivery import DeliveryLoop
 from notifier.events import QUEUE, build_handler
 from notifier.service import MailSettings
 from notifier.settings import NotifierSettings
+from shared import deadletters
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
@@ -42,6 +44,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 on_committed=deliveries.wake,
             ),
         )
+        runtime.record_dead_letters(QUEUE, models.dead_letters)
         await runtime.start()
         runtime.run_in_background("notifier-deliveries", deliveries.run)
         app.state.runtime = runtime
@@ -53,4 +56,5 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     app: FastAPI = create_service_app(title="Helpdesk notifier", settings=settings, lifespan=lifespan)
     app.include_router(router)
+    app.include_router(deadletters.router(service="notifier", table=models.dead_letters, queue=QUEUE))
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from shared.db import service_metadata
+from shared.deadletters import dead_letters_table
 from shared.inbox import processed_messages_table
 from sqlalchemy import (
     Boolean,
@@ -35,6 +36,7 @@ class DeliveryStatus(enum.StrEnum):
 
 
 processed_messages = processed_messages_table(metadata)
+dead_letters = dead_letters_table(metadata)
 
 # The names, emails and roles learnt from user.registered / user.updated (never read from
 # the auth schema). `revision` lets an old user.updated lose against a newer one.

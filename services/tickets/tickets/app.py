@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from shared.runtime import Runtime
 from shared.web import create_service_app
 
+from shared import deadletters
 from tickets import api, events, models
 from tickets.settings import TicketsSettings
 
@@ -21,6 +22,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(settings=settings, database_url=settings.database_url, outbox=models.outbox)
         runtime.consume(events.QUEUE, events.consumer(runtime.sessions, settings))
+        runtime.record_dead_letters(events.QUEUE, models.dead_letters)
         await runtime.start()
         app.state.runtime = runtime
         try:
@@ -30,4 +32,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
 
     app = create_service_app(title="tickets", settings=settings, lifespan=lifespan)
     app.include_router(api.router)
+    app.include_router(
+        deadletters.router(service="tickets", table=models.dead_letters, queue=events.QUEUE)
+    )
     return app

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.db import service_metadata
+from shared.deadletters import dead_letters_table
 from shared.inbox import processed_messages_table
 from shared.outbox import outbox_table
 from sqlalchemy import (
@@ -46,6 +47,7 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 outbox = outbox_table(metadata)
 processed_messages = processed_messages_table(metadata)
+dead_letters = dead_letters_table(metadata)
 
 
 class Person(Base):

@@ -93,3 +93,68 @@ async def test_poison_ticket_fails_to_admin_then_retriage_works(
         await wait_staff(triage_db, fallback_id, open_count=0)
         await wait_staff(triage_db, busier, open_count=1)
         await wait_staff(triage_db, vpn.user_id, open_count=1)
+
+
+async def test_a_poison_message_is_recorded_visible_and_replayed_once(
+    make_settings: Callable[..., TriageSettings], probe: Probe, triage_db: TestDatabase,
+    jwt_keys: JwtKeys,
+) -> None:
+    import asyncpg
+    from shared.testing.plugin import wait_for
+
+    healthy = Analysis(category="Technical Support", priority="medium", related_skills=(),
+                       summary="s", helpful_notes="", confidence=0.7, provider="local",
+                       model="local-test")
+    analyzer = BrokenThenFixed(healthy)
+    admin = bearer(jwt_keys.token(role="admin"))
+    async with app_client(create_app(make_settings(), analyzer=analyzer)) as client:
+        ada = user_registered(role="admin", name="Ada")
+        await probe.publish(ada)
+        await wait_staff(triage_db, ada.user_id)
+        poison = created("POISON again", "crashes the analyzer")
+        sent = await probe.publish(poison)
+        (failed,) = await probe.wait_about(poison.ticket.id, timeout=40)
+        assert failed.type == "ticket.triage_failed"  # owned by an admin meanwhile
+
+        async def listed() -> list[dict] | None:
+            r = await client.get("/api/dead-letters/triage", headers=admin)
+            assert r.status_code == 200, r.text
+            return r.json()["items"] or None
+
+        (item,) = await wait_for(listed, timeout=10, message="the dead letter in the API")
+        assert item["id"] == str(sent.id)
+        assert item["event_type"] == "ticket.created"
+        assert item["status"] == "open"
+        assert item["count"] == 1
+        assert "analyzer crashed on this ticket" in item["error"]
+        assert "delivery limit" in item["error"]
+        detail = (await client.get(f"/api/dead-letters/triage/{sent.id}", headers=admin)).json()
+        assert detail["envelope"]["data"]["ticket"]["title"] == "POISON again"
+        user = bearer(jwt_keys.token(role="moderator"))
+        assert (await client.get("/api/dead-letters/triage", headers=user)).status_code == 403
+        metrics = (await client.get("/metrics")).text
+        assert 'dead_letters_open{service="triage"} 1.0' in metrics
+
+        analyzer.broken = False
+        calls_before = analyzer.calls
+        r = await client.post(f"/api/dead-letters/triage/{sent.id}/replay", headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"replayed": 1}
+        again = await client.post(f"/api/dead-letters/triage/{sent.id}/replay", headers=admin)
+        assert again.status_code == 409
+
+        async def processed() -> bool:
+            conn = await asyncpg.connect(triage_db.admin_url())
+            try:
+                return bool(await conn.fetchval(
+                    "SELECT count(*) FROM triage.processed_messages"
+                    " WHERE consumer = 'triage' AND message_id = $1", sent.id))
+            finally:
+                await conn.close()
+
+        await wait_for(processed, timeout=15, message="the replayed event applied")
+        assert analyzer.calls == calls_before  # the fixed analyzer took it: no crash again
+        r = await client.get("/api/dead-letters/triage", headers=admin, params={"status": "replayed"})
+        (replayed,) = r.json()["items"]
+        assert replayed["replays"] == 1
+        assert (await client.get("/api/dead-letters/triage", headers=admin)).json() == {"items": [], "open": 0}

@@ -12,6 +12,7 @@ from shared.logging import get_logger
 from shared.runtime import Runtime
 from shared.web import create_service_app
 
+from shared import deadletters
 from triage import api, models, repository
 from triage.analyzer.base import Analyzer
 from triage.analyzer.local import DEFAULT_CATEGORIES
@@ -85,7 +86,10 @@ def create_app(
             precheck=gemini is not None or remote is not None,
         )
         runtime.consume("triage", consumers.handle)
-        runtime.consume("triage", consumers.handle_dead_letter, dead_letters=True)
+        # a dead ticket event fails the ticket to an admin (never unowned), then is recorded
+        runtime.record_dead_letters(
+            "triage", models.dead_letters, then=consumers.handle_dead_letter
+        )
         runtime.run_in_background(
             "triage-model-poll", lambda: manager.poll_forever(settings.model_poll_s)
         )
@@ -114,4 +118,7 @@ def create_app(
         title="triage", settings=settings, lifespan=lifespan, body_limit=BODY_LIMIT
     )
     app.include_router(api.router)
+    app.include_router(
+        deadletters.router(service="triage", table=models.dead_letters, queue="triage")
+    )
     return app

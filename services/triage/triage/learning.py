@@ -157,48 +157,45 @@ class ModelManager:
 
     async def train_now(self) -> int | None:
         """Train, store and load a new version; None when another process is training."""
-        async with self._engine.connect() as lock_conn:
-            got = await lock_conn.scalar(select(func.pg_try_advisory_lock(TRAIN_LOCK)))
-            await lock_conn.commit()
+        # A transaction-scoped lock, held by a transaction open for the whole training: it is
+        # released whatever happens, and works through PgBouncer's transaction pooling (a
+        # session lock would be taken on one server connection and "released" on another).
+        async with self._engine.connect() as lock_conn, lock_conn.begin():
+            got = await lock_conn.scalar(select(func.pg_try_advisory_xact_lock(TRAIN_LOCK)))
             if not got:
                 log.info("training_skipped_lock_held")
                 return None
+            examples, categories, mark = await self._collect()
+            async with self._sessions() as session:
+                version = (await repository.latest_model_version(session) or 0) + 1
+            started = datetime.now(UTC)
             try:
-                examples, categories, mark = await self._collect()
-                async with self._sessions() as session:
-                    version = (await repository.latest_model_version(session) or 0) + 1
-                started = datetime.now(UTC)
-                try:
-                    model = await asyncio.to_thread(
-                        train, examples, categories=categories, version=version
-                    )
-                except ValueError:
-                    self._failed_mark = mark  # e.g. no example for any configured category
-                    raise
-                blob = await asyncio.to_thread(model.to_bytes)
-                async with transaction(self._sessions) as session:
-                    await repository.save_model(
-                        session,
-                        {
-                            "version": version,
-                            "trained_at": model.trained_at,
-                            "examples": model.examples,
-                            "examples_mark": mark,
-                            "metrics": dict(model.metrics),
-                            "categories": list(categories),
-                            "blob": blob,
-                        },
-                    )
-                log.info(
-                    "model_trained",
-                    version=version,
-                    examples=len(examples),
-                    seconds=round((datetime.now(UTC) - started).total_seconds(), 2),
+                model = await asyncio.to_thread(
+                    train, examples, categories=categories, version=version
                 )
-            finally:
-                with contextlib.suppress(Exception):
-                    await lock_conn.scalar(select(func.pg_advisory_unlock(TRAIN_LOCK)))
-                    await lock_conn.commit()
+            except ValueError:
+                self._failed_mark = mark  # e.g. no example for any configured category
+                raise
+            blob = await asyncio.to_thread(model.to_bytes)
+            async with transaction(self._sessions) as session:
+                await repository.save_model(
+                    session,
+                    {
+                        "version": version,
+                        "trained_at": model.trained_at,
+                        "examples": model.examples,
+                        "examples_mark": mark,
+                        "metrics": dict(model.metrics),
+                        "categories": list(categories),
+                        "blob": blob,
+                    },
+                )
+            log.info(
+                "model_trained",
+                version=version,
+                examples=len(examples),
+                seconds=round((datetime.now(UTC) - started).total_seconds(), 2),
+            )
         await self._load(version)
         return version
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.db import service_metadata
+from shared.deadletters import dead_letters_table
 from shared.inbox import processed_messages_table
 from shared.outbox import outbox_table
 from sqlalchemy import (
@@ -35,6 +36,7 @@ class Base(DeclarativeBase):
 
 outbox = outbox_table(Base.metadata)
 processed_messages = processed_messages_table(Base.metadata)
+dead_letters = dead_letters_table(Base.metadata)
 
 
 class Staff(Base):

@@ -75,7 +75,8 @@ class Stack:
 
     def up(self, extra_env: dict[str, str] | None = None) -> None:
         # small pools: a test stack shares the machine's Postgres (100 connections) with the tests
-        small = {"DB_POOL_SIZE": "3", "BUS_PREFETCH": "6"}
+        # (and idle pools trimmed soon: tests/security checks the idle connection budget)
+        small = {"DB_POOL_SIZE": "3", "BUS_PREFETCH": "6", "DB_IDLE_TIMEOUT": "5"}
         self._run("up", "--no-web", "--fresh", extra_env={**small, **(extra_env or {})})
 
     def down(self) -> None:

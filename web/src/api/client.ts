@@ -120,6 +120,10 @@ export const api = {
   retrain: () => request<unknown>('POST', '/api/triage/retrain'),
   model: () => request<ModelStatus>('GET', '/api/triage/model'),
 
+  /** Admins only: how many dead letters a service holds open (its `open` count). */
+  deadLetters: (service: 'tickets' | 'triage' | 'notifier') =>
+    request<{ items: unknown[]; open: number }>('GET', `/api/dead-letters/${service}${buildQuery({ limit: 1 })}`),
+
   preferences: () => request<Preferences>('GET', '/api/notifications/preferences'),
   putPreferences: (p: Preferences) => request<Preferences>('PUT', '/api/notifications/preferences', p),
 }

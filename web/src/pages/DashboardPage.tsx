@@ -3,13 +3,33 @@ import { Link } from 'react-router-dom'
 import { api, fetchAll } from '../api/client'
 import type { Ticket } from '../api/types'
 import { ColumnChart, HBarList } from '../components/charts'
-import { Empty, ErrorAlert, Field, Loading } from '../components/ui'
+import { Alert, Empty, ErrorAlert, Field, Loading } from '../components/ui'
 import { useDocumentTitle } from '../lib/hooks'
 import {
   assigneeLoad, countBy, countInOrder, durationStats, formatDuration, isActive, overdueSummary, resolveDurations, ticketsPerDay, triageDurations,
 } from '../lib/stats'
 
 const MAX_TICKETS = 5000
+const DEAD_LETTER_OWNERS = ['tickets', 'triage', 'notifier'] as const
+
+/** A warning when any service holds dead letters (admins; hidden for others or on error). */
+function DeadLetterBadge() {
+  const [open, setOpen] = useState<number | null>(null)
+  useEffect(() => {
+    let live = true
+    Promise.all(DEAD_LETTER_OWNERS.map((s) => api.deadLetters(s).then((page) => page.open)))
+      .then((counts) => { if (live) setOpen(counts.reduce((a, b) => a + b, 0)) })
+      .catch(() => { /* not an admin, or a service away: no badge */ })
+    return () => { live = false }
+  }, [])
+  if (!open) return null
+  return (
+    <Alert kind="warn">
+      {open} dead letter{open === 1 ? '' : 's'} waiting: inspect, replay or discard them through
+      /api/dead-letters/&lt;service&gt;, or run <code>make replay-dead-letters</code>.
+    </Alert>
+  )
+}
 
 export function DashboardPage() {
   useDocumentTitle('Dashboard')
@@ -74,6 +94,7 @@ export function DashboardPage() {
           <button type="button" className="btn btn-secondary" onClick={() => void load()}>Refresh</button>
         </div>
       </div>
+      <DeadLetterBadge />
       <ErrorAlert error={error} onRetry={() => void load()} />
       {!stats && !error && <Loading label={progress ? `Loading tickets… ${progress.toLocaleString()}` : 'Loading tickets…'} />}
       {stats && tickets && tickets.length === 0 && (

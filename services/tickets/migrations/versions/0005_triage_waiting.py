@@ -1,7 +1,7 @@
 """tickets.triage_state 'waiting': triaged, every fitting moderator at capacity, waiting for a slot
 
-Revision ID: 0004_triage_waiting
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 21:00:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004_triage_waiting"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
