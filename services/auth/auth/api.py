@@ -22,6 +22,8 @@ from auth.deps import (
 from auth.schemas import (
     LoginIn,
     PlainText,
+    RequesterIn,
+    RequesterOut,
     Revocation,
     RevocationList,
     SignupIn,
@@ -93,3 +95,10 @@ async def revocations(session: SessionDep, since: AwareDatetime | None = None) -
     """Users whose tokens_valid_after is later than `since` (for the gateway at start-up)."""
     rows = await service.revocations(session=session, since=since or EPOCH)
     return RevocationList(items=[Revocation(user_id=uid, tokens_valid_after=at) for uid, at in rows])
+
+
+@internal_router.post("/requesters")
+async def requester(body: RequesterIn, session: SessionDep) -> RequesterOut:
+    """The account of a support mail's sender, made (passwordless, role user) when missing."""
+    user, created = await service.requester_for(session=session, email=body.email, name=body.name)
+    return RequesterOut(user=UserRead.model_validate(user), created=created)

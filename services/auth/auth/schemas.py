@@ -130,3 +130,15 @@ class Revocation(BaseModel):
 
 class RevocationList(BaseModel):
     items: list[Revocation]
+
+
+class RequesterIn(_Strict):
+    """Internal: the sender of a support mail, to be found or given a requester account."""
+
+    email: Email
+    name: Name = None
+
+
+class RequesterOut(BaseModel):
+    user: UserRead
+    created: bool

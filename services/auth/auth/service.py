@@ -100,6 +100,30 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
     return user
 
 
+# an argon2 verify of this always fails: the account has no password until its owner sets one
+NO_PASSWORD = "!no-password"  # noqa: S105 - a marker, not a secret
+
+
+async def requester_for(*, session: AsyncSession, email: str, name: str | None) -> tuple[User, bool]:
+    """The account of a support mail's sender; a new passwordless `user` when there is none."""
+    existing = await repository.get_by_email(session, email)
+    if existing is not None:
+        return existing, False
+    try:
+        async with session.begin_nested():
+            user = await repository.add(
+                session,
+                User(email=email, name=name or default_name(email), role="user", skills=[], password_hash=NO_PASSWORD),
+            )
+    except IntegrityError:  # a mail from the same sender was handled at the same instant
+        raced = await repository.get_by_email(session, email)
+        if raced is None:
+            raise
+        return raced, False
+    await publish(session, registered_event(user))
+    return user, True
+
+
 def _throttled(window_started_at: datetime, window: timedelta, db_now: datetime) -> ProblemError:
     retry_after = max(1, math.ceil((window_started_at + window - db_now).total_seconds()))
     return ProblemError(
