@@ -23,7 +23,7 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
         "user.registered",
         "user.updated",
     ),
-    "notifier": ("ticket.updated", "ticket.triage_failed", "user.registered", "user.updated"),
+    "notifier": ("ticket.updated", "ticket.triage_failed", "ticket.commented", "user.registered", "user.updated"),
 }
 
 Role = Literal["user", "moderator", "admin"]
@@ -171,6 +171,17 @@ class TicketRetriageRequested(EventData):
     requested_by: uuid.UUID | None = None
 
 
+class TicketCommented(EventData):
+    """A public comment (internal notes are never published): the other side gets a mail."""
+
+    event_type: ClassVar[str] = "ticket.commented"
+    ticket: TicketSnapshot
+    comment_id: uuid.UUID
+    author: Actor
+    body: str
+    via: Literal["web", "email"] = "web"
+
+
 # --- triage (published by triage) ----------------------------------------------------------
 
 
@@ -218,6 +229,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         TicketCreated,
         TicketUpdated,
         TicketRetriageRequested,
+        TicketCommented,
         TicketTriaged,
         TicketTriageFailed,
     )

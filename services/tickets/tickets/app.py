@@ -29,5 +29,6 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             await runtime.stop()
 
     app = create_service_app(title="tickets", settings=settings, lifespan=lifespan)
+    app.include_router(api.inbound_router)
     app.include_router(api.router)
     return app
