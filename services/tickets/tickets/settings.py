@@ -49,7 +49,7 @@ class MailInSettings(TicketsSettings):
     support_address: str = Field("support@localhost", validation_alias="SUPPORT_ADDRESS")
     mail_reply_secret: SecretStr = Field(SecretStr(DEV_REPLY_SECRET), validation_alias="MAIL_REPLY_SECRET")
     mail_in_host: str = Field("127.0.0.1", validation_alias="MAIL_IN_HOST")
-    mail_in_port: int = Field(2525, ge=1, le=65535, validation_alias="MAIL_IN_PORT")
+    mail_in_port: int = Field(2525, ge=0, le=65535, validation_alias="MAIL_IN_PORT")
     mail_in_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, validation_alias="MAIL_IN_MAX_BYTES"
     )
