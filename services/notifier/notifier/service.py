@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.events import (
     Envelope,
+    TicketCommented,
     TicketTriageFailed,
     TicketUpdated,
     UserRegistered,
@@ -164,6 +165,35 @@ async def notify_ticket_updated(
             ticket_id=ticket.id,
         )
     return queued
+
+
+async def notify_ticket_commented(
+    *, session: AsyncSession, event: TicketCommented, envelope: Envelope, mail: MailSettings
+) -> int:
+    """A public comment goes to the other side: staff's to the requester, the requester's to the
+    assignee. Nobody is mailed their own comment."""
+    ticket = event.ticket
+    author_id = event.author.id
+    requester = ticket.created_by
+    if author_id == requester.id:
+        target = ticket.assigned_to
+    else:
+        target = requester
+    if target is None or target.id == author_id:
+        return 0
+    return await queue_mail(
+        session=session,
+        envelope=envelope,
+        kind=MailKind.TICKET_COMMENTED,
+        recipients=[Recipient(id=target.id, email=target.email, name=target.name)],
+        context={
+            "ticket": ticket.model_dump(mode="json"),
+            "ticket_url": ticket_url(mail.web_base_url, ticket.id),
+            "author_name": event.author.name or "Support",
+            "body": event.body,
+        },
+        ticket_id=ticket.id,
+    )
 
 
 async def notify_triage_failed(
