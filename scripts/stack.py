@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PROCESSES = ROOT / "deploy" / "processes.toml"
+MAIL_IN_SMTP_PORT = 2525  # mail-in's SMTP listener (its --port is the HTTP health port)
 PORT_ENVS = {
     "auth": "GATEWAY_AUTH_URL",
     "tickets": "GATEWAY_TICKETS_URL",
@@ -181,6 +182,11 @@ def process_env(instance: Instance, processes: list[Process]) -> dict[str, str]:
     if "smtp-sink" in by_name:
         env.setdefault("SMTP_HOST", "127.0.0.1")
         env.setdefault("SMTP_PORT", str(port_of(by_name["smtp-sink"], instance, env)))
+    if "mail-in" in by_name:
+        env.setdefault("MAIL_IN_PORT", str(MAIL_IN_SMTP_PORT + instance.port_offset))
+        env.setdefault("SUPPORT_ADDRESS", "support@localhost")
+        if "auth" in by_name:
+            env.setdefault("AUTH_INTERNAL_URL", f"http://127.0.0.1:{port_of(by_name['auth'], instance, env)}")
     gateway = by_name.get("gateway")
     if gateway:
         env.setdefault("WEB_BASE_URL", f"http://127.0.0.1:{port_of(gateway, instance, env)}")
@@ -409,6 +415,9 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
         print(
             f"  mail (SMTP sink)  127.0.0.1:{port_of(by_name['smtp-sink'], instance, env)} -> {instance.var / 'mail'}"
         )
+    if "mail-in" in by_name:
+        # the exact "inbound mail  127.0.0.1:PORT" form is what docs and scripts look for
+        print(f"  inbound mail  127.0.0.1:{env['MAIL_IN_PORT']}  (SMTP; support address {env['SUPPORT_ADDRESS']})")
     print(f"  logs              {instance.var / 'log'}")
     print(
         f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})"

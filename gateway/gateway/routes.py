@@ -29,6 +29,7 @@ _ADMIN_PATTERNS = [
     re.compile(r"/api/auth/update-user"),
     re.compile(r"/api/triage(/.*)?"),
     re.compile(r"/api/tickets/[^/]+/retriage"),
+    re.compile(r"/api/tickets/inbound-mail(/.*)?"),
     re.compile(r"/api/notifications/failures(/.*)?"),
 ]
 # Percent-encoded dots, slashes and backslashes could make a service see another path than the
@@ -68,7 +69,7 @@ def resolve(method: str, path: str) -> Route | None:
 # path segments that name things rather than carry ids; the rest become {id} in metric labels
 _WORDS = frozenset(
     "api auth signup login me users update-user tickets comments retriage triage categories "
-    "examples retrain model decisions notifications preferences failures retry".split()
+    "examples retrain model decisions notifications preferences failures retry inbound-mail raw attachments".split()
 )
 
 

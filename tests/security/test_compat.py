@@ -23,9 +23,13 @@ def test_signup_and_login_answer_user_and_token(world: World) -> None:
     client = world.client
     email, password, body = _compat_signup(client, "carol")
     user = body["user"]
-    assert user["email"] == email and user["role"] == "user" and user["skills"] == []
+    assert user["email"] == email
+    assert user["role"] == "user"
+    assert user["skills"] == []
     uuid.UUID(user["_id"])
-    assert "createdAt" in user and "password" not in user and "password_hash" not in user
+    assert "createdAt" in user
+    assert "password" not in user
+    assert "password_hash" not in user
     r = client.post("/compat/api/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     assert r.json()["user"]["_id"] == user["_id"]
@@ -38,16 +42,20 @@ def test_errors_carry_message_and_error(world: World) -> None:
     client = world.client
     r = client.post("/compat/api/auth/login", json={"email": world.alice.email, "password": "wrong-password"})
     assert r.status_code == 401
-    assert r.json()["message"] and r.json()["error"] == r.json()["message"]
+    assert r.json()["message"]
+    assert r.json()["error"] == r.json()["message"]
     # a signup may not choose its role: refused (400, as the original answers bad input), nothing made
     email = f"mallory-{uuid.uuid4().hex[:6]}@compat.test"
     r = client.post("/compat/api/auth/signup", json={"email": email, "password": "long-enough-pw", "role": "admin"})
-    assert r.status_code == 400 and "role" in r.json()["message"]
+    assert r.status_code == 400
+    assert "role" in r.json()["message"]
     assert client.post("/compat/api/auth/login", json={"email": email, "password": "long-enough-pw"}).status_code == 401
     r = client.get("/compat/api/tickets")
-    assert r.status_code == 401 and r.json()["error"]
+    assert r.status_code == 401
+    assert r.json()["error"]
     r = client.post("/compat/api/tickets", headers=world.alice.headers, json={"title": "only a title"})
-    assert r.status_code == 400 and r.json()["message"] == "Title and description are required"
+    assert r.status_code == 400
+    assert r.json()["message"] == "Title and description are required"
 
 
 def test_tickets_create_list_open(world: World) -> None:
@@ -59,14 +67,18 @@ def test_tickets_create_list_open(world: World) -> None:
     assert r.status_code == 201, r.text
     created = r.json()["ticket"]
     assert r.json()["message"]
-    assert created["status"] == "TODO" and created["createdBy"] == body["user"]["_id"]
+    assert created["status"] == "TODO"
+    assert created["createdBy"] == body["user"]["_id"]
     r = client.get("/compat/api/tickets", headers=headers)
     assert r.status_code == 200
     listed = r.json()
-    assert isinstance(listed, list) and [t["_id"] for t in listed] == [created["_id"]]
-    assert listed[0]["createdAt"] and "helpfulNotes" not in listed[0]
+    assert isinstance(listed, list)
+    assert [t["_id"] for t in listed] == [created["_id"]]
+    assert listed[0]["createdAt"]
+    assert "helpfulNotes" not in listed[0]
     r = client.get(f"/compat/api/tickets/{created['_id']}", headers=headers)
-    assert r.status_code == 200 and r.json()["ticket"]["title"] == "Cannot export my report"
+    assert r.status_code == 200
+    assert r.json()["ticket"]["title"] == "Cannot export my report"
 
 
 def test_visibility_is_ours(world: World) -> None:
@@ -74,15 +86,19 @@ def test_visibility_is_ours(world: World) -> None:
     ticket_id = world.ticket["id"]
     # bob did not open alice's ticket: not found (never "access denied", which would reveal it)
     r = client.get(f"/compat/api/tickets/{ticket_id}", headers=world.bob.headers)
-    assert r.status_code == 404 and r.json()["message"] == "Ticket not found"
+    assert r.status_code == 404
+    assert r.json()["message"] == "Ticket not found"
     assert ticket_id not in [t["_id"] for t in client.get("/compat/api/tickets", headers=world.bob.headers).json()]
     assert client.get("/compat/api/tickets/not-an-id", headers=world.alice.headers).status_code == 404
     # the requester sees no staff notes; the assignee sees them in camelCase
     mine = client.get(f"/compat/api/tickets/{ticket_id}", headers=world.alice.headers).json()["ticket"]
-    assert "helpfulNotes" not in mine and "relatedSkills" not in mine
+    assert "helpfulNotes" not in mine
+    assert "relatedSkills" not in mine
     staff = client.get(f"/compat/api/tickets/{ticket_id}", headers=world.mod.headers).json()["ticket"]
-    assert staff["assignedTo"]["_id"] == world.mod.id and staff["assignedTo"]["email"] == world.mod.email
-    assert isinstance(staff["relatedSkills"], list) and "helpfulNotes" in staff
+    assert staff["assignedTo"]["_id"] == world.mod.id
+    assert staff["assignedTo"]["email"] == world.mod.email
+    assert isinstance(staff["relatedSkills"], list)
+    assert "helpfulNotes" in staff
 
 
 def test_admin_lists_users_and_update_user_keeps_skills_when_empty(world: World) -> None:
@@ -90,9 +106,12 @@ def test_admin_lists_users_and_update_user_keeps_skills_when_empty(world: World)
     r = client.get("/compat/api/auth/users", headers=world.admin.headers)
     assert r.status_code == 200
     users = r.json()
-    assert isinstance(users, list) and world.mod.email in [u["email"] for u in users]
+    assert isinstance(users, list)
+    assert world.mod.email in [u["email"] for u in users]
     for user in users:
-        assert "password" not in user and "password_hash" not in user and "_id" in user
+        assert "password" not in user
+        assert "password_hash" not in user
+        assert "_id" in user
     assert client.get("/compat/api/auth/users", headers=world.alice.headers).status_code == 403
     r = client.post("/compat/api/auth/update-user", headers=world.alice.headers,
                     json={"email": world.alice.email, "role": "admin"})
@@ -107,4 +126,5 @@ def test_admin_lists_users_and_update_user_keeps_skills_when_empty(world: World)
     assert r.json()["user"]["skills"] == ["kubernetes", "helm"]
     r = client.post("/compat/api/auth/update-user", headers=world.admin.headers,
                     json={"email": "nobody@compat.test", "role": "moderator"})
-    assert r.status_code == 404 and r.json()["error"] == "User not found"
+    assert r.status_code == 404
+    assert r.json()["error"] == "User not found"

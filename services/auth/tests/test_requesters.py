@@ -29,7 +29,8 @@ async def test_unknown_sender_gets_a_passwordless_user_account_once(client: http
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["created"] is True
-    assert body["user"]["email"] == "new.sender@example.com" and body["user"]["role"] == "user"
+    assert body["user"]["email"] == "new.sender@example.com"
+    assert body["user"]["role"] == "user"
     again = await client.post("/internal/requesters", json={"email": "new.sender@example.com"})
     assert again.json() == {**body, "created": False}
     assert await db.fetchval("SELECT count(*) FROM auth.users WHERE email = 'new.sender@example.com'") == 1
@@ -41,7 +42,8 @@ async def test_unknown_sender_gets_a_passwordless_user_account_once(client: http
 async def test_known_sender_is_that_user(client: httpx.AsyncClient) -> None:
     user = (await signup(client, "known@example.com"))["user"]
     answer = await client.post("/internal/requesters", json={"email": "KNOWN@example.com"})
-    assert answer.json()["user"]["id"] == user["id"] and answer.json()["created"] is False
+    assert answer.json()["user"]["id"] == user["id"]
+    assert answer.json()["created"] is False
     await login(client, "known@example.com")
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from shared.mailthread import reply_address, thread_reference
 from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from tickets.mailin import create_app as create_mailin
-from tickets.settings import MailInSettings
+from tickets.mailin_settings import MailInSettings
 
 from .conftest import Kit
 
@@ -52,7 +52,9 @@ class FakeAuth:
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self._task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
+        for _ in range(500):
+            if self.server.started:
+                break
             await asyncio.sleep(0.02)
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
 
@@ -133,7 +135,8 @@ async def test_a_mail_opens_a_ticket_for_its_sender(mailin: int, kit: Kit, fake_
     assert len(rows) == 1
     ticket = rows[0]
     account = fake_auth.accounts["erin@client.test"]
-    assert str(ticket["created_by_id"]) == account["id"] and ticket["created_by_email"] == "erin@client.test"
+    assert str(ticket["created_by_id"]) == account["id"]
+    assert ticket["created_by_email"] == "erin@client.test"
     assert ticket["title"] == "VPN drops every hour"
     assert ticket["description"].startswith("The VPN disconnects every hour since Monday.")
     assert "ACME" not in ticket["description"]  # the signature is cut
@@ -146,9 +149,11 @@ async def test_a_mail_opens_a_ticket_for_its_sender(mailin: int, kit: Kit, fake_
     assert [a["filename"] for a in listed.json()["items"]] == ["vpn.log"]
     got = await kit.client.get(f"/api/tickets/{ticket['id']}/attachments/{listed.json()['items'][0]['id']}",
                                headers=bearer(token))
-    assert got.content == b"log line\n" and got.headers["content-type"] == "application/octet-stream"
+    assert got.content == b"log line\n"
+    assert got.headers["content-type"] == "application/octet-stream"
     stranger = kit.person()
-    assert (await kit.client.get(f"/api/tickets/{ticket['id']}/attachments", headers=stranger.headers)).status_code == 404
+    refused = await kit.client.get(f"/api/tickets/{ticket['id']}/attachments", headers=stranger.headers)
+    assert refused.status_code == 404
 
 
 async def test_html_only_mail_is_converted_and_quotes_cut(mailin: int, kit: Kit) -> None:
@@ -186,7 +191,8 @@ async def test_machine_mail_opens_nothing(mailin: int, kit: Kit, headers: dict[s
                sender=envelope_from)
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets") == 0
     (row,) = await inbound(kit.db)
-    assert row["outcome"] == "ignored" and reason in row["reason"]
+    assert row["outcome"] == "ignored"
+    assert reason in row["reason"]
 
 
 async def test_replies_become_comments_and_forged_references_change_nothing(
@@ -210,11 +216,13 @@ async def test_replies_become_comments_and_forged_references_change_nothing(
     await send(mailin, reply, to=reply_address(SUPPORT, ticket_id, SECRET))
     comments = await kit.db.fetch("SELECT * FROM tickets.comments WHERE ticket_id = $1", ticket_id)
     assert [c["body"] for c in comments] == ["Still broken."]
-    assert str(comments[0]["author_id"]) == requester["id"] and comments[0]["internal"] is False
+    assert str(comments[0]["author_id"]) == requester["id"]
+    assert comments[0]["internal"] is False
     assert await kit.db.fetchval("SELECT status FROM tickets.tickets WHERE id = $1", ticket_id) == "open"
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets") == 1
     events = await kit.events("ticket.commented", ticket_id)
-    assert len(events) == 1 and events[0]["data"]["via"] == "email"
+    assert len(events) == 1
+    assert events[0]["data"]["via"] == "email"
 
     # a reference whose signature does not match: refused, kept, nothing changed
     forged = f"<t-{ticket_id.hex}-{'0' * 20}@help.test>"
@@ -226,7 +234,8 @@ async def test_replies_become_comments_and_forged_references_change_nothing(
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.comments") == 1
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets") == 1
     outcomes = [(r["outcome"], r["reason"]) for r in await inbound(kit.db)][-2:]
-    assert outcomes[0][0] == "refused" and "signature" in outcomes[0][1]
+    assert outcomes[0][0] == "refused"
+    assert "signature" in outcomes[0][1]
     assert outcomes[1][0] == "refused"
 
 

@@ -20,10 +20,10 @@ from shared.problems import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tickets import repository, service
+from tickets.mailin_settings import MailInSettings
 from tickets.mailparse import ParsedMail, UnparseableMailError, message_key, parse
 from tickets.models import Attachment, InboundMail
 from tickets.schemas import CommentCreate, TicketCreate, TicketUpdate
-from tickets.settings import MailInSettings
 
 log = get_logger(__name__)
 

@@ -27,7 +27,7 @@ from shared.web import create_service_app
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tickets import intake
-from tickets.settings import MailInSettings
+from tickets.mailin_settings import MailInSettings
 
 log = get_logger(__name__)
 MAILS_IN = Counter("tickets_inbound_mails_total", "Inbound mails by outcome", ["outcome"])
