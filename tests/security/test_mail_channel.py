@@ -125,7 +125,7 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
     assert tickets_of(world, other) == []
     assert len(comments(client, world, ticket["id"])) == 2
     kept = client.get("/api/tickets/inbound-mail", headers=world.admin.headers, params={"limit": 100}).json()["items"]
-    outcomes = [m["outcome"] for m in kept if m["sender"] in (sender, other)]
+    outcomes = [m["outcome"] for m in kept if m["sender"] in (sender, other, assignee_email)]
     assert outcomes.count("ticket") == 1
     assert outcomes.count("comment") == 2
     assert outcomes.count("ignored") == 1
