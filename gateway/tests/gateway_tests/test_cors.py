@@ -73,3 +73,41 @@ async def test_no_origin_is_allowed_by_default(gateway: httpx.AsyncClient) -> No
     assert response.status_code in (404, 405)
     response = await gateway.get("/api/auth/me", headers={"Origin": ORIGIN})
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_compat_refusals_have_the_original_error_shape(gateway: httpx.AsyncClient, jwt_keys: JwtKeys) -> None:
+    response = await gateway.get("/compat/api/tickets")
+    assert response.status_code == 401
+    assert response.json()["error"] == response.json()["message"]
+    user = bearer(jwt_keys.token(role="user"))
+    response = await gateway.get("/compat/api/auth/users", headers=user)
+    assert response.status_code == 403
+    assert response.json() == {"message": "Forbidden", "error": "Forbidden"}
+    response = await gateway.get("/compat/api/tickets/not-a-uuid", headers=user)
+    assert response.status_code == 404
+    assert (await gateway.post("/compat/api/tickets", headers=user, content=b"[1]")).status_code == 400
+    assert (await gateway.get("/compat/api/nothing-here", headers=user)).status_code == 404
+
+
+def test_compat_shapes() -> None:
+    from gateway.compat import compat_ticket, compat_user
+
+    ticket = {
+        "id": "t1", "title": "T", "description": "D", "status": "in_progress", "priority": "high",
+        "category": "Billing", "created_by": {"id": "u1", "name": "U", "email": "u@x"},
+        "assigned_to": {"id": "m1", "name": "M", "email": "m@x"}, "due_at": "2026-01-01T00:00:00Z",
+        "created_at": "2025-12-31T00:00:00Z", "updated_at": "2025-12-31T00:00:00Z",
+        "triage": {"state": "done"},
+    }
+    shaped = compat_ticket(ticket)
+    assert shaped["_id"] == "t1"
+    assert shaped["status"] == "IN_PROGRESS"
+    assert shaped["createdBy"] == "u1"
+    assert shaped["assignedTo"] == {"_id": "m1", "email": "m@x", "name": "M"}
+    assert shaped["createdAt"] == "2025-12-31T00:00:00Z"
+    assert "helpfulNotes" not in shaped  # a requester's view has none
+    staff = compat_ticket({**ticket, "helpful_notes": "N", "related_skills": ["billing"]})
+    assert (staff["helpfulNotes"], staff["relatedSkills"]) == ("N", ["billing"])
+    user = compat_user({"id": "u1", "email": "u@x", "name": "U", "role": "user", "skills": None,
+                        "created_at": "c", "password_hash": "never"})
+    assert user == {"_id": "u1", "email": "u@x", "name": "U", "role": "user", "skills": [], "createdAt": "c"}
