@@ -269,3 +269,80 @@ def test_production_refuses_the_dev_reply_secret(db: TestDatabase, monkeypatch: 
     assert any("MAIL_REPLY_SECRET" in p for p in settings.production_problems())
     settings = MailInSettings(environment="test", database_url=db.url("tickets"), mail_reply_secret="r" * 40)
     assert not any("MAIL_REPLY_SECRET" in p for p in settings.production_problems())
+
+
+class FakeImap:
+    """A hosted mailbox stand-in: just the IMAP4rev1 commands imaplib and the poller use."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self.messages = messages
+        self.seen: set[int] = set()
+        self.logins: list[str] = []
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* OK IMAP4rev1 ready\r\n")
+        while line := await reader.readline():
+            tag, _, rest = line.decode().strip().partition(" ")
+            command = rest.upper()
+            if command.startswith("CAPABILITY"):
+                writer.write(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n")
+            elif command.startswith("LOGIN"):
+                self.logins.append(rest.split(" ")[1].strip('"'))
+            elif command.startswith("SELECT"):
+                writer.write(f"* {len(self.messages)} EXISTS\r\n".encode())
+            elif command.startswith("UID SEARCH"):
+                unseen = [str(i + 1) for i in range(len(self.messages)) if i + 1 not in self.seen]
+                writer.write(("* SEARCH " + " ".join(unseen)).rstrip().encode() + b"\r\n")
+            elif command.startswith("UID FETCH"):
+                uid = int(rest.split(" ")[2])
+                raw = self.messages[uid - 1]
+                writer.write(f"* {uid} FETCH (UID {uid} BODY[] {{{len(raw)}}}\r\n".encode() + raw + b")\r\n")
+            elif command.startswith("UID STORE"):
+                uid = int(rest.split(" ")[2])
+                self.seen.add(uid)
+                writer.write(f"* {uid} FETCH (FLAGS (\\Seen))\r\n".encode())
+            elif command.startswith("LOGOUT"):
+                writer.write(b"* BYE\r\n" + f"{tag} OK LOGOUT\r\n".encode())
+                await writer.drain()
+                break
+            writer.write(f"{tag} OK done\r\n".encode())
+            await writer.drain()
+        writer.close()
+
+
+async def test_imap_polling_files_unseen_mail_once(
+    db: TestDatabase, vhost: str, jwt_keys: JwtKeys, fake_auth: FakeAuth, kit: Kit
+) -> None:
+    first = mail("jules@client.test", "Laptop will not boot", "Black screen after the update.")
+    second = mail("jules@client.test", "Also: the dock is dead", "No power on the USB-C dock.")
+    imap = FakeImap([first.as_bytes(), second.as_bytes()])
+    await imap.start()
+    settings = MailInSettings(
+        environment="test", database_url=db.url("tickets"), rabbitmq_url=vhost, jwt_public_key=jwt_keys.public_pem,
+        support_address=SUPPORT, mail_reply_secret=SECRET, mail_in_port=0, create_quota=1000,
+        auth_internal_url=f"http://127.0.0.1:{fake_auth.port}",
+        imap_host="127.0.0.1", imap_port=imap.port, imap_tls=False, imap_user="helpdesk", imap_password="pw",
+        imap_poll_s=1,
+    )
+    try:
+        async with app_client(create_mailin(settings)):
+            for _ in range(100):
+                if len(imap.seen) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.5)  # at least one more poll: nothing unseen, nothing new
+    finally:
+        await imap.stop()
+    titles = sorted(r["title"] for r in await kit.db.fetch("SELECT title FROM tickets.tickets"))
+    assert titles == ["Also: the dock is dead", "Laptop will not boot"]
+    assert imap.seen == {1, 2}
+    assert imap.logins[0] == "helpdesk"

@@ -105,8 +105,8 @@ class SmtpHandler:
 class ImapPoller:
     """Fetches unseen mails from a hosted mailbox every IMAP_POLL_S and marks them seen once handled.
 
-    Untested against a real server in this repository (README): imaplib in a thread, one
-    mailbox, messages deleted from nothing; a mail is marked \\Seen only after intake kept it.
+    Tested against a local stand-in of the commands used, not a real server (README): imaplib in
+    a thread, one folder, nothing deleted; a mail is marked \\Seen only after intake kept it.
     """
 
     def __init__(self, intake_: Intake, settings: MailInSettings) -> None:
