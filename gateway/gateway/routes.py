@@ -23,7 +23,7 @@ class Route:
 PREFIXES = {"auth": "auth", "tickets": "tickets", "triage": "triage", "notifications": "notifier"}
 
 # (method or None for any method, path pattern) -> access other than USER
-_PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+_PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login"), ("POST", "/api/auth/set-password")}
 _ADMIN_PATTERNS = [
     re.compile(r"/api/auth/users"),
     re.compile(r"/api/auth/update-user"),
@@ -68,7 +68,7 @@ def resolve(method: str, path: str) -> Route | None:
 
 # path segments that name things rather than carry ids; the rest become {id} in metric labels
 _WORDS = frozenset(
-    "api auth signup login me users update-user tickets comments retriage triage categories "
+    "api auth signup login set-password me users update-user tickets comments retriage triage categories "
     "examples retrain model decisions notifications preferences failures retry inbound-mail raw attachments".split()
 )
 

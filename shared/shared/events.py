@@ -94,6 +94,8 @@ class UserRegistered(EventData):
     role: Role
     skills: list[str] = []
     created_at: datetime
+    # an account made for a mail's sender has no password: the welcome mail links to setting one
+    password_setup_token: str | None = None
 
 
 class UserUpdated(EventData):

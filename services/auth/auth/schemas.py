@@ -142,3 +142,8 @@ class RequesterIn(_Strict):
 class RequesterOut(BaseModel):
     user: UserRead
     created: bool
+
+
+class SetPasswordIn(_Strict):
+    token: str = Field(min_length=1, max_length=2048)
+    password: str = Field(min_length=8, max_length=128)

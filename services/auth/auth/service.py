@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 from shared.auth import unauthorized
 from shared.db import transaction
 from shared.events import UserRegistered, UserUpdated
-from shared.jwt import Principal, TokenIssuer
+from shared.jwt import (
+    InvalidTokenError,
+    Principal,
+    TokenIssuer,
+    issue_purpose_token,
+    verify_purpose_token,
+)
 from shared.outbox import add_event
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import ProblemError, conflict, not_found
@@ -24,6 +30,7 @@ from auth import repository
 from auth.models import User, outbox
 from auth.passwords import Passwords
 from auth.schemas import TokenOut, UpdateUserIn, UserPage, UserRead
+from auth.settings import AuthSettings
 
 ROLE_RANK = {"user": 0, "moderator": 1, "admin": 2}
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -104,8 +111,18 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
 NO_PASSWORD = "!no-password"  # noqa: S105 - a marker, not a secret
 
 
-async def requester_for(*, session: AsyncSession, email: str, name: str | None) -> tuple[User, bool]:
-    """The account of a support mail's sender; a new passwordless `user` when there is none."""
+PASSWORD_SETUP_AUDIENCE = "helpdesk-password-setup"  # noqa: S105 - a JWT audience
+PASSWORD_SETUP_TTL = timedelta(days=7)
+
+
+async def requester_for(
+    *, session: AsyncSession, email: str, name: str | None, settings: AuthSettings
+) -> tuple[User, bool]:
+    """The account of a support mail's sender; a new passwordless `user` when there is none.
+
+    A new account's user.registered carries a password-setup token (its own audience, 7 days,
+    good only while the account has no password): the welcome mail links to it.
+    """
     existing = await repository.get_by_email(session, email)
     if existing is not None:
         return existing, False
@@ -120,8 +137,42 @@ async def requester_for(*, session: AsyncSession, email: str, name: str | None) 
         if raced is None:
             raise
         return raced, False
-    await publish(session, registered_event(user))
+    event = registered_event(user)
+    private_key = settings.private_key_pem
+    if private_key:
+        token = issue_purpose_token(
+            private_key_pem=private_key,
+            issuer=settings.jwt_issuer,
+            audience=PASSWORD_SETUP_AUDIENCE,
+            user_id=user.id,
+            ttl=PASSWORD_SETUP_TTL,
+        )
+        event = event.model_copy(update={"password_setup_token": token})
+    await publish(session, event)
     return user, True
+
+
+async def set_first_password(
+    *, session: AsyncSession, passwords: Passwords, settings: AuthSettings, token: str, password: str
+) -> User:
+    """Set the password of an account made from a mail, with the link its welcome mail carried."""
+    try:
+        user_id = verify_purpose_token(
+            token,
+            public_key_pem=settings.jwt_public_key or "",
+            issuer=settings.jwt_issuer,
+            audience=PASSWORD_SETUP_AUDIENCE,
+        )
+    except InvalidTokenError as exc:
+        raise ProblemError(400, "This link is invalid or has expired.") from exc
+    password_hash = await passwords.hash(password)
+    user = await repository.get_by_id(session, user_id)
+    # one use: once any password is set, the link is spent
+    if user is None or user.password_hash != NO_PASSWORD or not user.active:
+        raise ProblemError(400, "This link is invalid or has expired.")
+    user.password_hash = password_hash
+    await session.flush()
+    return user
 
 
 def _throttled(window_started_at: datetime, window: timedelta, db_now: datetime) -> ProblemError:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from shared.events import (
     Envelope,
@@ -105,7 +106,15 @@ async def record_user_registered(
         envelope=envelope,
         kind=MailKind.WELCOME,
         recipients=[Recipient(id=event.user_id, email=event.email, name=event.name)],
-        context={"app_url": f"{mail.web_base_url}/"},
+        context={
+            "app_url": f"{mail.web_base_url}/",
+            # the token is URL-safe (base64url JWT); quoted anyway, it is only ever a query value
+            "setup_url": (
+                f"{mail.web_base_url}/set-password?token={quote(event.password_setup_token, safe='')}"
+                if event.password_setup_token
+                else None
+            ),
+        },
     )
 
 
