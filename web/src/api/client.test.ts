@@ -128,3 +128,16 @@ describe('attachments', () => {
     await expect(api.attachmentBlob('t1', 'zz')).rejects.toBeInstanceOf(ApiError)
   })
 })
+
+describe('setPassword', () => {
+  it('posts the mailed token without any bearer token', async () => {
+    setToken('stale')
+    const fetch = respond(200, { token: 't', token_type: 'bearer', expires_in: 900, user: { id: 'u' } })
+    vi.stubGlobal('fetch', fetch)
+    await api.setPassword({ token: 'link-token', password: 'long-enough-1' })
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/api/auth/set-password')
+    expect(JSON.parse(String(init.body))).toEqual({ token: 'link-token', password: 'long-enough-1' })
+    expect((init.headers as Record<string, string>).Authorization).toBeUndefined()
+  })
+})

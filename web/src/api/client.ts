@@ -87,6 +87,9 @@ export const api = {
     request<AuthResponse>('POST', '/api/auth/signup', body, { auth: false }),
   login: (body: { email: string; password: string }) =>
     request<AuthResponse>('POST', '/api/auth/login', body, { auth: false }),
+  /** The first password of an account opened by mail (the welcome mail's one-use link). */
+  setPassword: (body: { token: string; password: string }) =>
+    request<AuthResponse>('POST', '/api/auth/set-password', body, { auth: false }),
   me: () => request<User>('GET', '/api/auth/me'),
   users: (params: { q?: string; role?: Role | ''; cursor?: string | null; limit?: number }) =>
     request<Page<User>>('GET', `/api/auth/users${buildQuery({ limit: 50, ...params })}`),
