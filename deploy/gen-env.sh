@@ -27,6 +27,8 @@ TRIAGE_RABBITMQ_PASSWORD=$(secret)
 NOTIFIER_RABBITMQ_PASSWORD=$(secret)
 GATEWAY_RABBITMQ_PASSWORD=$(secret)
 MONITOR_RABBITMQ_PASSWORD=$(secret)
+# signs the reply addresses in mails (notifier) and checks them on inbound mail (mail-in)
+MAIL_REPLY_SECRET=$(secret)
 JWT_PRIVATE_KEY="$(printf '%s\n' "$private_pem" | pem_line)"
 JWT_PUBLIC_KEY="$(printf '%s\n' "$public_pem" | pem_line)"
 BOOTSTRAP_ADMIN_EMAIL=admin@example.com

@@ -38,6 +38,9 @@ SERVICES = ("auth", "tickets", "triage", "notifier")
 BROKER_USERS = (*SERVICES, "gateway")
 # values only the processes that list them in deploy/processes.toml receive
 SECRET_SUFFIXES = ("_PASSWORD", "_DATABASE_URL", "PRIVATE_KEY", "_ADMIN_DSN", "_API_KEY")
+# a second process of a service logs in as that service (as in compose)
+PROCESS_BROKER_USER = {"mail-in": "tickets"}
+MAIL_IN_SMTP_PORT = 2525  # mail-in's SMTP listener (its --port is the HTTP health port)
 PORT_ENVS = {
     "auth": "GATEWAY_AUTH_URL",
     "tickets": "GATEWAY_TICKETS_URL",
@@ -204,6 +207,11 @@ def process_env(instance: Instance, processes: list[Process]) -> dict[str, str]:
     if "smtp-sink" in by_name:
         env.setdefault("SMTP_HOST", "127.0.0.1")
         env.setdefault("SMTP_PORT", str(port_of(by_name["smtp-sink"], instance, env)))
+    if "mail-in" in by_name:
+        env.setdefault("MAIL_IN_PORT", str(MAIL_IN_SMTP_PORT + instance.port_offset))
+        env.setdefault("SUPPORT_ADDRESS", "support@localhost")
+        if "auth" in by_name:
+            env.setdefault("AUTH_INTERNAL_URL", f"http://127.0.0.1:{port_of(by_name['auth'], instance, env)}")
     gateway = by_name.get("gateway")
     if gateway:
         env.setdefault("WEB_BASE_URL", f"http://127.0.0.1:{port_of(gateway, instance, env)}")
@@ -230,12 +238,11 @@ def env_for(process: Process, instance: Instance, env: dict[str, str]) -> dict[s
     """One process's environment: its own broker user, and no secret it does not list."""
     listed = set(process.settings) | set(process.optional_settings)
     own = {k: v for k, v in env.items() if k in listed or not k.endswith(SECRET_SUFFIXES)}
-    password = env.get(f"{process.name.upper()}_RABBITMQ_PASSWORD")
-    if process.name in BROKER_USERS and password and broker_users_enabled():
+    user = PROCESS_BROKER_USER.get(process.name, process.name)
+    password = env.get(f"{user.upper()}_RABBITMQ_PASSWORD")
+    if user in BROKER_USERS and password and broker_users_enabled():
         # RABBITMQ_URL (the administrator's) says where the broker is; each process logs in as itself
-        own["RABBITMQ_URL"] = with_credentials(
-            env["RABBITMQ_URL"], f"{instance.broker_user_prefix}{process.name}", password
-        )
+        own["RABBITMQ_URL"] = with_credentials(env["RABBITMQ_URL"], f"{instance.broker_user_prefix}{user}", password)
     return own
 
 
@@ -551,6 +558,9 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
         print(
             f"  mail (SMTP sink)  127.0.0.1:{port_of(by_name['smtp-sink'], instance, env)} -> {instance.var / 'mail'}"
         )
+    if "mail-in" in by_name:
+        # the exact "inbound mail  127.0.0.1:PORT" form is what docs and scripts look for
+        print(f"  inbound mail  127.0.0.1:{env['MAIL_IN_PORT']}  (SMTP; support address {env['SUPPORT_ADDRESS']})")
     print(f"  logs              {instance.var / 'log'}")
     print(
         f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})"

@@ -23,6 +23,8 @@ e2e)
     (cd web && npm run build >/dev/null)
     instance=e2e offset=1000
     stack() { uv run --no-sync python scripts/stack.py "$@" --instance "$instance" --port-offset "$offset"; }
+    # the original-contract client (web/e2e/compat.test.mjs) is served from this other origin
+    export COMPAT_ORIGIN="http://127.0.0.1:$((6173 + offset))" CORS_ALLOWED_ORIGINS="http://127.0.0.1:$((6173 + offset))"
     trap 'stack down >/dev/null 2>&1 || true' EXIT
     stack down >/dev/null 2>&1 || true
     stack up --no-web --fresh

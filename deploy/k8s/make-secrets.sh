@@ -87,6 +87,8 @@ notifier=("RABBITMQ_URL=$(amqp notifier "$NOTIFIER_RABBITMQ_PASSWORD")"
           "NOTIFIER_DATABASE_URL=$(pg notifier "$NOTIFIER_DB_PASSWORD")")
 [ -z "${SMTP_USERNAME:-}" ] || notifier+=("SMTP_USERNAME=$SMTP_USERNAME" "SMTP_PASSWORD=${SMTP_PASSWORD:?}")
 apply helpdesk-notifier "${notifier[@]}"
+# signs reply addresses (notifier) and checks them on inbound mail (mail-in)
+apply helpdesk-mail "MAIL_REPLY_SECRET=${MAIL_REPLY_SECRET:-$(secret)}"
 apply helpdesk-gateway "RABBITMQ_URL=$(amqp gateway "$GATEWAY_RABBITMQ_PASSWORD")"
 apply helpdesk-db-admin "PG_ADMIN_DSN=$PG_ADMIN_DSN" \
     "AUTH_DB_PASSWORD=$AUTH_DB_PASSWORD" "TICKETS_DB_PASSWORD=$TICKETS_DB_PASSWORD" \

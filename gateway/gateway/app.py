@@ -14,7 +14,8 @@ from shared.bus import Bus
 from shared.events import UserUpdated
 from shared.web import create_service_app
 
-from gateway import api
+from gateway import api, compat
+from gateway.cors import ApiCorsMiddleware
 from gateway.openapi import OpenApiCache
 from gateway.proxy import Forwarder, build_session
 from gateway.revocations import RevocationList, RevocationSync
@@ -82,6 +83,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.revocation_sync = sync
         app.state.bus = bus
         app.state.forwarder = Forwarder(session, upstreams)
+        app.state.http = session
+        app.state.upstreams = upstreams
         app.state.openapi = OpenApiCache(session=session, upstreams=upstreams, retry_s=settings.openapi_retry_s)
         readiness.target = UpstreamReadiness(session, upstreams, settings.required_upstreams())
         await bus.start()
@@ -108,7 +111,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.web = WebApp(settings.web_dir)
     verifier = getattr(app.state, "token_verifier", None)
     app.state.cached_verifier = CachingVerifier(verifier) if verifier is not None else None
+    app.state.compat_list_max = settings.compat_list_max
+    app.router.routes.extend(compat.routes())
     app.router.routes.extend(api.routes())
+    origins = settings.cors_origins()
+    if origins:
+        app.add_middleware(ApiCorsMiddleware, origins=origins)
     return app
 
 

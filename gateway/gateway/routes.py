@@ -25,12 +25,13 @@ PREFIXES = {"auth": "auth", "tickets": "tickets", "triage": "triage", "notificat
 DEAD_LETTER_OWNERS = frozenset({"tickets", "triage", "notifier"})
 
 # (method or None for any method, path pattern) -> access other than USER
-_PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+_PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login"), ("POST", "/api/auth/set-password")}
 _ADMIN_PATTERNS = [
     re.compile(r"/api/auth/users"),
     re.compile(r"/api/auth/update-user"),
     re.compile(r"/api/triage(/.*)?"),
     re.compile(r"/api/tickets/[^/]+/retriage"),
+    re.compile(r"/api/tickets/inbound-mail(/.*)?"),
     re.compile(r"/api/notifications/failures(/.*)?"),
 ]
 # Percent-encoded dots, slashes and backslashes could make a service see another path than the
@@ -73,9 +74,9 @@ def resolve(method: str, path: str) -> Route | None:
 
 # path segments that name things rather than carry ids; the rest become {id} in metric labels
 _WORDS = frozenset(
-    "api auth signup login me users update-user tickets comments retriage triage categories "
+    "api auth signup login set-password me users update-user tickets comments retriage triage categories "
     "examples retrain model decisions notifications preferences failures retry dead-letters "
-    "notifier replay discard".split()
+    "notifier replay discard inbound-mail raw attachments".split()
 )
 
 

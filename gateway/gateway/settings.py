@@ -42,6 +42,11 @@ class GatewaySettings(ServiceSettings):
     # the upstreams whose /healthz must answer for /readyz to say ready (comma separated)
     ready_upstreams: str = Field(",".join(UPSTREAMS), validation_alias="GATEWAY_READY_UPSTREAMS")
     openapi_retry_s: float = Field(10.0, ge=0, validation_alias="GATEWAY_OPENAPI_RETRY")
+    # browser origins allowed to call /api and /compat/api from another site (comma separated;
+    # none by default: the web app is served from the gateway's own origin)
+    cors_allowed_origins: str = Field("", validation_alias="CORS_ALLOWED_ORIGINS")
+    # /compat/api lists are whole arrays in the original contract: at most this many items
+    compat_list_max: int = Field(500, ge=1, le=10_000, validation_alias="GATEWAY_COMPAT_LIST_MAX")
 
     def upstream_urls(self) -> dict[str, str]:
         return {
@@ -50,6 +55,9 @@ class GatewaySettings(ServiceSettings):
             "triage": self.triage_url.rstrip("/"),
             "notifier": self.notifier_url.rstrip("/"),
         }
+
+    def cors_origins(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_allowed_origins.split(",") if origin.strip()]
 
     def required_upstreams(self) -> list[str]:
         names = [name.strip() for name in self.ready_upstreams.split(",") if name.strip()]

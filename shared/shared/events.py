@@ -23,7 +23,7 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
         "user.registered",
         "user.updated",
     ),
-    "notifier": ("ticket.updated", "ticket.triage_failed", "user.registered", "user.updated"),
+    "notifier": ("ticket.updated", "ticket.triage_failed", "ticket.commented", "user.registered", "user.updated"),
 }
 
 # routing key -> the one service that may publish it. The broker enforces it (topic permissions
@@ -113,6 +113,8 @@ class UserRegistered(EventData):
     role: Role
     skills: list[str] = []
     created_at: datetime
+    # an account made for a mail's sender has no password: the welcome mail links to setting one
+    password_setup_token: str | None = None
 
 
 class UserUpdated(EventData):
@@ -190,6 +192,17 @@ class TicketRetriageRequested(EventData):
     requested_by: uuid.UUID | None = None
 
 
+class TicketCommented(EventData):
+    """A public comment (internal notes are never published): the other side gets a mail."""
+
+    event_type: ClassVar[str] = "ticket.commented"
+    ticket: TicketSnapshot
+    comment_id: uuid.UUID
+    author: Actor
+    body: str
+    via: Literal["web", "email"] = "web"
+
+
 # --- triage (published by triage) ----------------------------------------------------------
 
 
@@ -239,6 +252,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         TicketCreated,
         TicketUpdated,
         TicketRetriageRequested,
+        TicketCommented,
         TicketTriaged,
         TicketTriageFailed,
     )

@@ -152,3 +152,35 @@ class TokenIssuer:
             "jti": uuid.uuid4().hex,
         }
         return pyjwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+
+def issue_purpose_token(
+    *, private_key_pem: str, issuer: str, audience: str, user_id: uuid.UUID, ttl: timedelta
+) -> str:
+    """A token for one purpose other than API access (its own audience: never an access token)."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "iss": issuer,
+        "aud": audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return pyjwt.encode(claims, load_private_key(private_key_pem), algorithm=ALGORITHM)
+
+
+def verify_purpose_token(token: str, *, public_key_pem: str, issuer: str, audience: str) -> uuid.UUID:
+    """The user a purpose token names; InvalidTokenError when forged, expired or for another purpose."""
+    try:
+        claims = pyjwt.decode(
+            token,
+            load_public_key(public_key_pem),
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+        )
+        return uuid.UUID(str(claims["sub"]))
+    except (pyjwt.PyJWTError, ValueError) as exc:
+        raise InvalidTokenError("invalid or expired link") from exc

@@ -36,6 +36,8 @@ class Process:
     ready: str | None
     migrations: list[str] | None
     containers: bool
+    # where its settings class lives (mail-in is a process of the tickets package)
+    settings_module: str = ""
 
     @property
     def container_command(self) -> list[str]:
@@ -54,6 +56,7 @@ def load_processes() -> tuple[dict[str, Any], list[Process]]:
             optional_settings=p.get("optional_settings", []), health=p.get("health"),
             ready=p.get("ready"), migrations=p.get("migrations"),
             containers=p.get("containers", True),
+            settings_module=p.get("settings_module", f"{p['name']}.settings"),
         )
         for p in data["process"]
     ]

@@ -115,7 +115,8 @@ def test_rabbitmq_loads_the_definitions_and_only_uis_and_the_gateway_are_publish
     mounts = " ".join(str(v) for v in services["rabbitmq"]["volumes"])
     assert "deploy/rabbitmq/definitions.json" in mounts
     published = {n for n, s in services.items() if s.get("ports")}
-    assert published == {"gateway", "rabbitmq", "mailpit"}
+    # mail-in: the SMTP port the support address's mail arrives on
+    assert published == {"gateway", "rabbitmq", "mailpit", "mail-in"}
     assert "ports" not in services["postgres"]
     assert compose["networks"]["backend"]["internal"] is True
 
@@ -149,7 +150,7 @@ def test_a_generated_env_passes_every_services_production_checks(
     for p in container_processes:
         environment = {k: str(v) for k, v in services[p.name]["environment"].items()}
         assert environment["ENVIRONMENT"] == "production"
-        module = importlib.import_module(f"{p.name}.settings")
+        module = importlib.import_module(p.settings_module)
         settings_class = next(
             c for c in vars(module).values()
             if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings

@@ -75,7 +75,10 @@ def test_same_processes_commands_and_settings_names_as_make_up(
         assert len(names) == len(set(names)), p.name
         assert set(p.settings) <= set(names), f"{p.name}: missing {set(p.settings) - set(names)}"
         assert set(names) <= set(p.settings) | set(p.optional_settings), p.name
-        assert c["ports"] == [{"name": "http", "containerPort": p.port, "protocol": "TCP"}]
+        assert c["ports"][0] == {"name": "http", "containerPort": p.port, "protocol": "TCP"}
+        # mail-in also listens for SMTP; nothing else has a second port
+        extra = [{"name": "smtp", "containerPort": 2525, "protocol": "TCP"}] if p.name == "mail-in" else []
+        assert c["ports"][1:] == extra, p.name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -269,7 +272,7 @@ def test_network_policies_allow_only_the_calls_of_the_architecture(
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     pods = pods_of(objects, namespace)
     ports = {"gateway": 8000, "auth": 8101, "tickets": 8102, "triage": 8103, "notifier": 8104,
-             "postgres": 5432, "pgbouncer": 6432, "rabbitmq": 5672, "mailpit": 1025}
+             "postgres": 5432, "pgbouncer": 6432, "rabbitmq": 5672, "mailpit": 1025, "mail-in": 2525}
     smtp = [1025] if overlay == "dev" else [25, 465, 587]
     # the gateway is the entry: anything outside the namespace may call it
     expected = {(name, "gateway", 8000) for name, pod in pods.items() if pod["ns"] != namespace}
@@ -280,11 +283,14 @@ def test_network_policies_allow_only_the_calls_of_the_architecture(
     expected |= {(f"{s}-migrate", "pgbouncer", 6432) for s in SERVICES}
     expected |= {("pgbouncer", "postgres", 5432), ("dbsetup", "postgres", 5432)}
     expected |= {("triage", "internet", 443)}
+    # mail-in: SMTP in from anywhere, the tickets database, auth's requester route, IMAP out
+    expected |= {(name, "mail-in", 2525) for name, pod in pods.items() if pod["ns"] != namespace}
+    expected |= {("mail-in", "pgbouncer", 6432), ("mail-in", "auth", 8101), ("mail-in", "internet", 993)}
     expected |= {("notifier", "mailpit" if overlay == "dev" else "internet", p) for p in smtp}
     if overlay == "dev":
         expected |= {("internet", "mailpit", 8025)}
     found = set()
-    candidate_ports = sorted({*ports.values(), 25, 443, 465, 587, 8025, 15672})
+    candidate_ports = sorted({*ports.values(), 25, 443, 465, 587, 993, 8025, 15672})
     for src in pods:
         for dst in pods:
             if src == dst or namespace not in (pods[src]["ns"], pods[dst]["ns"]):
@@ -397,7 +403,7 @@ def test_prod_manifests_with_made_secrets_pass_every_services_production_checks(
     for p in container_processes:
         env = resolved_env(container(deployments[p.name]), configmaps, secrets)
         assert env["ENVIRONMENT"] == "production"
-        module = importlib.import_module(f"{p.name}.settings")
+        module = importlib.import_module(p.settings_module)
         settings_class = next(
             c for c in vars(module).values()
             if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings

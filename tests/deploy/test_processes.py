@@ -16,13 +16,17 @@ from .conftest import ROOT, Process, load_processes
 
 CONVENTION_PORTS = {
     "gateway": 8000, "auth": 8101, "tickets": 8102, "triage": 8103, "notifier": 8104,
-    "smtp-sink": 1025,
+    "smtp-sink": 1025, "mail-in": 8105,
 }
+# processes whose app is not <name>.app (mail-in is a second process of the tickets package)
+APPS = {"mail-in": "tickets.mailin"}
 PACKAGES = {
     "auth": ROOT / "services/auth/auth", "tickets": ROOT / "services/tickets/tickets",
     "triage": ROOT / "services/triage/triage", "notifier": ROOT / "services/notifier/notifier",
     "gateway": ROOT / "gateway/gateway",
+    "mail-in": ROOT / "services/tickets/tickets",
 }
+SETTINGS_FILES = {"mail-in": ("settings.py", "mailin_settings.py")}
 ALIAS = re.compile(r"""(?:validation_)?alias\s*=\s*["']([A-Z][A-Z0-9_]*)["']""")
 
 
@@ -41,7 +45,8 @@ def test_http_processes_are_uvicorn_factories_with_health_and_readiness(
     for p in processes:
         if p.name == "smtp-sink":
             continue
-        assert p.command[:3] == ["uvicorn", f"{p.name}.app:create_app", "--factory"], p.name
+        app = APPS.get(p.name, f"{p.name}.app")
+        assert p.command[:3] == ["uvicorn", f"{app}:create_app", "--factory"], p.name
         assert p.command[p.command.index("--port") + 1] == str(p.port), p.name
         assert p.command[p.command.index("--host") + 1] == "127.0.0.1", p.name
         assert (p.health, p.ready) == ("/healthz", "/readyz"), p.name
@@ -85,7 +90,9 @@ def test_every_setting_the_code_reads_is_listed(processes: list[Process]) -> Non
         own_file = PACKAGES[p.name] / "settings.py"
         if not own_file.exists():
             continue  # the service is not written yet
-        read = common | settings_read_by(own_file)
+        read = set(common)
+        for name in SETTINGS_FILES.get(p.name, ("settings.py",)):
+            read |= settings_read_by(PACKAGES[p.name] / name)
         listed = set(p.settings) | set(p.optional_settings)
         if read - listed:
             drift.append(f"{p.name} reads {sorted(read - listed)}: add them to deploy/processes.toml")

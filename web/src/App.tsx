@@ -3,7 +3,7 @@ import type { ReactNode } from 'react'
 import { EXPIRED_MESSAGE, homeFor, useAuth } from './auth'
 import type { Role } from './api/types'
 import { Layout } from './components/Layout'
-import { SignInPage, SignUpPage } from './pages/AuthPages'
+import { SetPasswordPage, SignInPage, SignUpPage } from './pages/AuthPages'
 import { MyTicketsPage, QueuePage, AdminTicketsPage } from './pages/TicketLists'
 import { NewTicketPage } from './pages/NewTicketPage'
 import { TicketPage } from './pages/TicketPage'
@@ -49,6 +49,7 @@ export default function App() {
     <Routes>
       <Route path="/signin" element={<SignInPage />} />
       <Route path="/signup" element={<SignUpPage />} />
+      <Route path="/set-password" element={<SetPasswordPage />} />
       <Route element={<RequireAuth><Layout /></RequireAuth>}>
         <Route index element={<Home />} />
         <Route path="tickets" element={<MyTicketsPage />} />

@@ -46,7 +46,11 @@ USER_ROUTES = [
     ("GET", "/api/notifications/preferences", "notifier"),
     ("PUT", "/api/notifications/preferences", "notifier"),
 ]
-PUBLIC_ROUTES = [("POST", "/api/auth/signup", "auth"), ("POST", "/api/auth/login", "auth")]
+PUBLIC_ROUTES = [
+    ("POST", "/api/auth/signup", "auth"),
+    ("POST", "/api/auth/login", "auth"),
+    ("POST", "/api/auth/set-password", "auth"),  # the token is in the body (a mailed link)
+]
 
 
 def _b64(data: dict[str, object]) -> str:

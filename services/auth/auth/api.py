@@ -22,8 +22,11 @@ from auth.deps import (
 from auth.schemas import (
     LoginIn,
     PlainText,
+    RequesterIn,
+    RequesterOut,
     Revocation,
     RevocationList,
+    SetPasswordIn,
     SignupIn,
     TokenOut,
     UpdateUserIn,
@@ -62,6 +65,17 @@ async def login(
     return service.issue_token(issuer=issuer, user=user)
 
 
+@router.post("/set-password")
+async def set_password(
+    body: SetPasswordIn, session: SessionDep, passwords: PasswordsDep, issuer: IssuerDep, settings: SettingsDep
+) -> TokenOut:
+    """Set the first password of an account opened by mail (the welcome mail's link) and sign in."""
+    user = await service.set_first_password(
+        session=session, passwords=passwords, settings=settings, token=body.token, password=body.password
+    )
+    return service.issue_token(issuer=issuer, user=user)
+
+
 @router.get("/me")
 async def me(user: CurrentUser) -> UserRead:
     """The caller's own account."""
@@ -93,3 +107,10 @@ async def revocations(session: SessionDep, since: AwareDatetime | None = None) -
     """Users whose tokens_valid_after is later than `since` (for the gateway at start-up)."""
     rows = await service.revocations(session=session, since=since or EPOCH)
     return RevocationList(items=[Revocation(user_id=uid, tokens_valid_after=at) for uid, at in rows])
+
+
+@internal_router.post("/requesters")
+async def requester(body: RequesterIn, session: SessionDep, settings: SettingsDep) -> RequesterOut:
+    """The account of a support mail's sender, made (passwordless, role user) when missing."""
+    user, created = await service.requester_for(session=session, email=body.email, name=body.name, settings=settings)
+    return RequesterOut(user=UserRead.model_validate(user), created=created)

@@ -130,3 +130,20 @@ class Revocation(BaseModel):
 
 class RevocationList(BaseModel):
     items: list[Revocation]
+
+
+class RequesterIn(_Strict):
+    """Internal: the sender of a support mail, to be found or given a requester account."""
+
+    email: Email
+    name: Name = None
+
+
+class RequesterOut(BaseModel):
+    user: UserRead
+    created: bool
+
+
+class SetPasswordIn(_Strict):
+    token: str = Field(min_length=1, max_length=2048)
+    password: str = Field(min_length=8, max_length=128)

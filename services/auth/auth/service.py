@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 from shared.auth import unauthorized
 from shared.db import transaction
 from shared.events import UserRegistered, UserUpdated
-from shared.jwt import Principal, TokenIssuer
+from shared.jwt import (
+    InvalidTokenError,
+    Principal,
+    TokenIssuer,
+    issue_purpose_token,
+    verify_purpose_token,
+)
 from shared.outbox import add_event
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import ProblemError, conflict, not_found
@@ -24,6 +30,7 @@ from auth import repository
 from auth.models import User, outbox
 from auth.passwords import Passwords
 from auth.schemas import TokenOut, UpdateUserIn, UserPage, UserRead
+from auth.settings import AuthSettings
 
 ROLE_RANK = {"user": 0, "moderator": 1, "admin": 2}
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -97,6 +104,74 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
     except IntegrityError as exc:  # the same email signed up at the same instant
         raise conflict("An account with this email already exists.") from exc
     await publish(session, registered_event(user))
+    return user
+
+
+# an argon2 verify of this always fails: the account has no password until its owner sets one
+NO_PASSWORD = "!no-password"  # noqa: S105 - a marker, not a secret
+
+
+PASSWORD_SETUP_AUDIENCE = "helpdesk-password-setup"  # noqa: S105 - a JWT audience
+PASSWORD_SETUP_TTL = timedelta(days=7)
+
+
+async def requester_for(
+    *, session: AsyncSession, email: str, name: str | None, settings: AuthSettings
+) -> tuple[User, bool]:
+    """The account of a support mail's sender; a new passwordless `user` when there is none.
+
+    A new account's user.registered carries a password-setup token (its own audience, 7 days,
+    good only while the account has no password): the welcome mail links to it.
+    """
+    existing = await repository.get_by_email(session, email)
+    if existing is not None:
+        return existing, False
+    try:
+        async with session.begin_nested():
+            user = await repository.add(
+                session,
+                User(email=email, name=name or default_name(email), role="user", skills=[], password_hash=NO_PASSWORD),
+            )
+    except IntegrityError:  # a mail from the same sender was handled at the same instant
+        raced = await repository.get_by_email(session, email)
+        if raced is None:
+            raise
+        return raced, False
+    event = registered_event(user)
+    private_key = settings.private_key_pem
+    if private_key:
+        token = issue_purpose_token(
+            private_key_pem=private_key,
+            issuer=settings.jwt_issuer,
+            audience=PASSWORD_SETUP_AUDIENCE,
+            user_id=user.id,
+            ttl=PASSWORD_SETUP_TTL,
+        )
+        event = event.model_copy(update={"password_setup_token": token})
+    await publish(session, event)
+    return user, True
+
+
+async def set_first_password(
+    *, session: AsyncSession, passwords: Passwords, settings: AuthSettings, token: str, password: str
+) -> User:
+    """Set the password of an account made from a mail, with the link its welcome mail carried."""
+    try:
+        user_id = verify_purpose_token(
+            token,
+            public_key_pem=settings.jwt_public_key or "",
+            issuer=settings.jwt_issuer,
+            audience=PASSWORD_SETUP_AUDIENCE,
+        )
+    except InvalidTokenError as exc:
+        raise ProblemError(400, "This link is invalid or has expired.") from exc
+    password_hash = await passwords.hash(password)
+    user = await repository.get_by_id(session, user_id)
+    # one use: once any password is set, the link is spent
+    if user is None or user.password_hash != NO_PASSWORD or not user.active:
+        raise ProblemError(400, "This link is invalid or has expired.")
+    user.password_hash = password_hash
+    await session.flush()
     return user
 
 

@@ -35,6 +35,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             poll_interval=settings.mail_poll_interval,
             backoff_max=settings.mail_backoff_max,
             give_up_after=settings.mail_give_up_after,
+            reply_secret=settings.mail_reply_secret.get_secret_value(),
+            support_address=settings.support_address,
         )
         runtime.consume(
             QUEUE,

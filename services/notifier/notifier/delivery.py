@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
+from shared.mailthread import reply_address, thread_reference
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -68,6 +70,8 @@ class DeliveryLoop:
         workers: int = 4,
         poll_interval: float = 1.0,
         backoff_max: float = 60.0,
+        reply_secret: str | None = None,
+        support_address: str | None = None,
         give_up_after: float = 86400.0,
     ) -> None:
         self.sessions = sessions
@@ -79,7 +83,19 @@ class DeliveryLoop:
         self.poll_interval = poll_interval
         self.backoff_max = backoff_max
         self.give_up_after = timedelta(seconds=give_up_after)
+        self.reply_secret = reply_secret
+        self.support_address = support_address
         self._wake = asyncio.Event()
+
+    def _threading(self, ticket_id: uuid.UUID | None) -> dict[str, str]:
+        """Reply-To and References carrying the ticket's signed reply token."""
+        if ticket_id is None or not self.reply_secret or not self.support_address:
+            return {}
+        domain = self.support_address.rpartition("@")[2]
+        return {
+            "reply_to": reply_address(self.support_address, ticket_id, self.reply_secret),
+            "references": thread_reference(ticket_id, self.reply_secret, domain),
+        }
 
     def wake(self) -> None:
         """New mails were committed: look now instead of at the next poll."""
@@ -138,6 +154,7 @@ class DeliveryLoop:
 
     async def _send(self, session: AsyncSession, sender: SmtpSender, row: RowMapping, now: datetime) -> None:
         previous = int(row["attempts"])
+        threading = self._threading(row["ticket_id"])
         try:
             message = build_message(
                 mail=RenderedMail(row["subject"], row["body_text"], row["body_html"]),
@@ -147,6 +164,8 @@ class DeliveryLoop:
                 message_id=message_id(row["id"], self.sender_domain),
                 kind=MailKind(row["kind"]),
                 ticket_id=row["ticket_id"],
+                reply_to=threading.get("reply_to"),
+                references=threading.get("references"),
             )
         except (ValueError, TypeError, IndexError) as exc:
             # An address no mail system would take: failing it beats blocking the queue on it.

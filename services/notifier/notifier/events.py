@@ -10,6 +10,7 @@ from shared.bus import Handler
 from shared.events import (
     Envelope,
     EventData,
+    TicketCommented,
     TicketTriageFailed,
     TicketUpdated,
     UserRegistered,
@@ -63,6 +64,10 @@ def build_handler(
         assert isinstance(event, TicketUpdated)
         await service.notify_ticket_updated(session=session, event=event, envelope=envelope, mail=mail)
 
+    async def ticket_commented(session: AsyncSession, event: EventData, envelope: Envelope) -> None:
+        assert isinstance(event, TicketCommented)
+        await service.notify_ticket_commented(session=session, event=event, envelope=envelope, mail=mail)
+
     async def triage_failed(session: AsyncSession, event: EventData, envelope: Envelope) -> None:
         assert isinstance(event, TicketTriageFailed)
         await service.notify_triage_failed(session=session, event=event, envelope=envelope, mail=mail)
@@ -82,6 +87,7 @@ def build_handler(
         handlers={
             TicketUpdated.event_type: ticket_updated,
             TicketTriageFailed.event_type: triage_failed,
+            TicketCommented.event_type: ticket_commented,
             UserRegistered.event_type: user_registered,
             UserUpdated.event_type: user_updated,
         },

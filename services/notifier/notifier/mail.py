@@ -38,6 +38,7 @@ class MailKind(enum.StrEnum):
     TICKET_RESOLVED = "ticket_resolved"
     TRIAGE_FAILED = "triage_failed"
     WELCOME = "welcome"
+    TICKET_COMMENTED = "ticket_commented"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +176,14 @@ def build_message(
     kind: MailKind | str,
     ticket_id: uuid.UUID | str | None = None,
     date: datetime | None = None,
+    reply_to: str | None = None,
+    references: str | None = None,
 ) -> Message:
-    """Build a multipart/alternative message (text first, then HTML)."""
+    """Build a multipart/alternative message (text first, then HTML).
+
+    With `reply_to` and `references` (the signed token of the ticket, shared.mailthread), a
+    reply lands on the ticket as a comment.
+    """
     message = MIMEMultipart("alternative", policy=MESSAGE_POLICY)
     sender_name, sender_addr = parseaddr(sender)
     message["From"] = format_address(email=sender_addr, name=sender_name)
@@ -190,6 +197,11 @@ def build_message(
     message["X-Helpdesk-Kind"] = str(MailKind(kind).value)
     if ticket_id is not None:
         message["X-Helpdesk-Ticket"] = str(uuid.UUID(str(ticket_id)))
+    if reply_to is not None:
+        message["Reply-To"] = format_address(email=reply_to, name=sender_name)
+    if references is not None:
+        message["References"] = references
+        message["In-Reply-To"] = references
     # MIMEText takes a Charset too (typeshed says str): it is how we get quoted-printable.
     message.attach(MIMEText(mail.text, "plain", _UTF8_QP, policy=MESSAGE_POLICY))  # type: ignore[arg-type]
     message.attach(MIMEText(mail.html, "html", _UTF8_QP, policy=MESSAGE_POLICY))  # type: ignore[arg-type]

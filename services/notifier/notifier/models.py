@@ -73,6 +73,7 @@ preferences = Table(
     Column("ticket_resolved", Boolean, nullable=False, server_default=text("true")),
     Column("triage_failed", Boolean, nullable=False, server_default=text("true")),
     Column("welcome", Boolean, nullable=False, server_default=text("true")),
+    Column("ticket_commented", Boolean, nullable=False, server_default=text("true")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

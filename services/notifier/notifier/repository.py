@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.models import DeliveryStatus, deliveries, preferences, ticket_versions, users
 
-PREFERENCE_KINDS = ("ticket_assigned", "ticket_resolved", "triage_failed", "welcome")
+PREFERENCE_KINDS = ("ticket_assigned", "ticket_resolved", "triage_failed", "welcome", "ticket_commented")
 
 
 @dataclass(frozen=True, slots=True)

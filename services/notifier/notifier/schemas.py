@@ -17,6 +17,8 @@ class Preferences(BaseModel):
     ticket_resolved: StrictBool
     triage_failed: StrictBool
     welcome: StrictBool
+    # newer than the other four: optional on PUT (on unless sent as false) so older clients work
+    ticket_commented: StrictBool = True
 
 
 class FailureRead(BaseModel):

@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from shared.events import (
     Envelope,
+    TicketCommented,
     TicketTriageFailed,
     TicketUpdated,
     UserRegistered,
@@ -104,7 +106,15 @@ async def record_user_registered(
         envelope=envelope,
         kind=MailKind.WELCOME,
         recipients=[Recipient(id=event.user_id, email=event.email, name=event.name)],
-        context={"app_url": f"{mail.web_base_url}/"},
+        context={
+            "app_url": f"{mail.web_base_url}/",
+            # the token is URL-safe (base64url JWT); quoted anyway, it is only ever a query value
+            "setup_url": (
+                f"{mail.web_base_url}/set-password?token={quote(event.password_setup_token, safe='')}"
+                if event.password_setup_token
+                else None
+            ),
+        },
     )
 
 
@@ -164,6 +174,35 @@ async def notify_ticket_updated(
             ticket_id=ticket.id,
         )
     return queued
+
+
+async def notify_ticket_commented(
+    *, session: AsyncSession, event: TicketCommented, envelope: Envelope, mail: MailSettings
+) -> int:
+    """A public comment goes to the other side: staff's to the requester, the requester's to the
+    assignee. Nobody is mailed their own comment."""
+    ticket = event.ticket
+    author_id = event.author.id
+    requester = ticket.created_by
+    if author_id == requester.id:
+        target = ticket.assigned_to
+    else:
+        target = requester
+    if target is None or target.id == author_id:
+        return 0
+    return await queue_mail(
+        session=session,
+        envelope=envelope,
+        kind=MailKind.TICKET_COMMENTED,
+        recipients=[Recipient(id=target.id, email=target.email, name=target.name)],
+        context={
+            "ticket": ticket.model_dump(mode="json"),
+            "ticket_url": ticket_url(mail.web_base_url, ticket.id),
+            "author_name": event.author.name or "Support",
+            "body": event.body,
+        },
+        ticket_id=ticket.id,
+    )
 
 
 async def notify_triage_failed(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from shared.dbsetup import service_database_url
+from shared.mailthread import DEV_REPLY_SECRET
 from shared.settings import ServiceSettings, database_url_problems
 
 from notifier.smtp import RetryPolicy, SmtpConfig
@@ -36,6 +37,9 @@ class NotifierSettings(ServiceSettings):
 
     mail_from: str = Field("Helpdesk <helpdesk@localhost>", validation_alias="MAIL_FROM")
     web_base_url: str = Field("http://127.0.0.1:8000", validation_alias="WEB_BASE_URL")
+    # replies: every mail about a ticket names this address with a signed token (shared.mailthread)
+    support_address: str = Field("support@localhost", validation_alias="SUPPORT_ADDRESS")
+    mail_reply_secret: SecretStr = Field(SecretStr(DEV_REPLY_SECRET), validation_alias="MAIL_REPLY_SECRET")
 
     # In-process retries of one send (tenacity) ...
     mail_retry_attempts: int = Field(3, ge=1, le=20, validation_alias="MAIL_RETRY_ATTEMPTS")
@@ -101,4 +105,7 @@ class NotifierSettings(ServiceSettings):
             problems.append("WEB_BASE_URL points at this machine; mails would link nowhere")
         if not self.smtp_validate_certs:
             problems.append("SMTP_VALIDATE_CERTS is off")
+        secret = self.mail_reply_secret.get_secret_value()
+        if secret == DEV_REPLY_SECRET or len(secret) < 32:
+            problems.append("MAIL_REPLY_SECRET must be set to a random value of 32+ characters")
         return problems

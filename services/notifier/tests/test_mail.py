@@ -248,3 +248,13 @@ def test_subjects_survive_the_trip_through_mime_unchanged() -> None:
         assert parsed["Subject"] == mail.subject
         assert "=?" not in mail.subject
         assert "Bcc" not in parsed or parsed["Bcc"] is None
+
+
+def test_welcome_mail_of_an_account_opened_by_mail_links_to_setting_a_password() -> None:
+    link = BASE + "/set-password?token=abc.def.ghi"
+    mail = render(
+        MailKind.WELCOME,
+        {"recipient_name": "Zoe", "recipient_email": "zoe@example.org", "app_url": BASE + "/", "setup_url": link},
+    )
+    assert link in mail.text
+    assert re.findall(r'href="([^"]*)"', mail.html) == [link]

@@ -216,3 +216,40 @@ async def test_a_disabled_user_gets_no_mail(
         )
         mails = await wait_for_mails(sink.directory, 2, settle=1.0)
     assert [m["To"].addresses[0].display_name for m in of_kind(mails, "ticket_assigned")] == ["Still Here"]
+
+
+async def test_comments_go_to_the_other_side_with_a_signed_reply_address(
+    make_settings: Any, run_app: Any, publisher: Any, sink: MailSink
+) -> None:
+    from shared.events import Envelope, TicketCommented
+    from shared.mailthread import find_tokens
+
+    secret = "notifier-test-reply-secret-0123456789"
+    moderator, requester = ev.user_ref("Mo Derator"), ev.user_ref("Rita Requester")
+    ticket = ev.snapshot(assignee=moderator, requester=requester)
+
+    def commented(author: Any, role: str, body_text: str) -> Envelope:
+        return Envelope.wrap(TicketCommented(
+            ticket=ticket, comment_id=uuid.uuid4(), author=Actor(kind="user", id=author.id, role=role,
+                                                                 name=author.name),
+            body=body_text, via="web",
+        ))
+
+    settings = make_settings(smtp_port=sink.port, mail_reply_secret=secret, support_address="support@help.test")
+    async with run_app(settings):
+        await _publish(publisher, commented(moderator, "moderator", "Please restart the router."))
+        await _publish(publisher, commented(requester, "user", "Restarted, still down."))
+        mails = await wait_for_mails(sink.directory, 2, timeout=5)
+    by_recipient = {m["To"].addresses[0].addr_spec: m for m in mails}
+    to_requester, to_moderator = by_recipient[requester.email], by_recipient[moderator.email]
+    assert "Please restart the router." in body(to_requester, "plain")
+    assert "Restarted, still down." in body(to_moderator, "plain")
+    for mail in (to_requester, to_moderator):
+        assert mail["X-Helpdesk-Kind"] == "ticket_commented"
+        reply_to = mail["Reply-To"].addresses[0].addr_spec
+        assert reply_to.startswith("support+t-")
+        assert reply_to.endswith("@help.test")
+        assert find_tokens(reply_to, secret) == ({ticket.id}, 0)
+        assert find_tokens(str(mail["References"]), secret) == ({ticket.id}, 0)
+        # another secret (a forger) cannot make or read one
+        assert find_tokens(reply_to, "another-secret") == (set(), 1)

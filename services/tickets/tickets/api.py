@@ -15,9 +15,14 @@ from starlette.responses import Response
 from tickets import service
 from tickets.models import Comment
 from tickets.schemas import (
+    AttachmentList,
+    AttachmentRead,
     CommentCreate,
     CommentPage,
     CommentRead,
+    InboundMailFilters,
+    InboundMailPage,
+    InboundMailRead,
     PageQuery,
     PersonRead,
     TicketCreate,
@@ -30,6 +35,8 @@ from tickets.schemas import (
 from tickets.settings import TicketsSettings
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+# before `router`, so /inbound-mail is not read as a ticket id
+inbound_router = APIRouter(prefix="/api/tickets/inbound-mail", tags=["inbound mail"])
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -157,3 +164,52 @@ async def retriage(principal: AdminPrincipal, ticket_id: uuid.UUID, session: Ses
     """Run triage on the ticket again (admin)."""
     ticket = await service.request_retriage(session=session, ticket_id=ticket_id, principal=principal)
     return _json(service.present(ticket, principal), 202)
+
+
+@router.get("/{ticket_id}/attachments", response_model=AttachmentList)
+async def list_attachments(principal: CurrentPrincipal, ticket_id: uuid.UUID, session: SessionDep) -> Response:
+    """The files that came with the ticket's mails."""
+    rows = await service.list_attachments(session=session, ticket_id=ticket_id, principal=principal)
+    return _json(AttachmentList(items=[AttachmentRead.model_validate(a, from_attributes=True) for a in rows]))
+
+
+@router.get("/{ticket_id}/attachments/{attachment_id}", response_class=Response)
+async def download_attachment(
+    principal: CurrentPrincipal, ticket_id: uuid.UUID, attachment_id: uuid.UUID, session: SessionDep
+) -> Response:
+    """One attachment's bytes, always as a download (never rendered by the browser)."""
+    attachment = await service.get_attachment(
+        session=session, ticket_id=ticket_id, attachment_id=attachment_id, principal=principal
+    )
+    return _download(attachment.data, attachment.filename)
+
+
+def _download(data: bytes, filename: str) -> Response:
+    safe = "".join(c if c.isalnum() or c in "._- " else "_" for c in filename)[:150] or "file"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@inbound_router.get("", response_model=InboundMailPage)
+async def list_inbound_mail(
+    _: AdminPrincipal, filters: Annotated[InboundMailFilters, Query()], session: SessionDep
+) -> Response:
+    """Mails the support address received and what became of each, newest first (admin)."""
+    rows, next_cursor = await service.list_inbound_mail(
+        session=session, outcome=filters.outcome, cursor=filters.cursor, limit=filters.limit
+    )
+    items = [InboundMailRead.model_validate(m, from_attributes=True) for m in rows]
+    return _json(InboundMailPage(items=items, next_cursor=next_cursor))
+
+
+@inbound_router.get("/{mail_id}/raw", response_class=Response)
+async def inbound_mail_raw(_: AdminPrincipal, mail_id: uuid.UUID, session: SessionDep) -> Response:
+    """The received message exactly as it arrived (admin)."""
+    mail = await service.get_inbound_mail(session=session, mail_id=mail_id)
+    return _download(mail.raw, f"{mail.id}.eml")

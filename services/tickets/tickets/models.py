@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -170,3 +171,52 @@ class TicketChange(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (UniqueConstraint("ticket_id", "version", name="uq_ticket_history_version"),)
+
+
+INBOUND_OUTCOMES = ("ticket", "comment", "ignored", "refused", "failed")
+
+
+class InboundMail(Base):
+    """Every mail the support address received, once per Message-ID, with what became of it.
+
+    Kept whatever the outcome: a mail that could not be parsed stays here (raw) for admins.
+    """
+
+    __tablename__ = "inbound_mail"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text, nullable=False)
+    sender: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(_in("outcome", INBOUND_OUTCOMES), name="outcome"),
+        UniqueConstraint("message_id", name="uq_inbound_mail_message_id"),
+        Index("ix_inbound_mail_received", text("received_at DESC"), text("id DESC")),
+        Index("ix_inbound_mail_sender", "sender", "received_at"),
+    )
+
+
+class Attachment(Base):
+    """A file that came with a mail, stored with the ticket (size-limited at intake)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    comment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    filename: Mapped[str] = mapped_column(Text, nullable=False)
+    content_type: Mapped[str] = mapped_column(Text, nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_attachments_ticket", "ticket_id", "created_at"),)

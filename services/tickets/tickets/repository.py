@@ -12,8 +12,9 @@ from shared.outbox import NOTIFY_CHANNEL
 from sqlalchemy import ColumnElement, false, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
-from tickets.models import OPEN_STATUSES, Comment, Person, Ticket
+from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Person, Ticket
 
 _WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 16
@@ -264,3 +265,67 @@ async def list_comments(
         stmt = stmt.where(tuple_(Comment.created_at, Comment.id) > tuple_(*after))
     stmt = stmt.order_by(Comment.created_at, Comment.id).limit(limit + 1)
     return list((await session.execute(stmt)).scalars())
+
+
+# --- inbound mail --------------------------------------------------------------------------
+
+
+async def claim_inbound(session: AsyncSession, mail: InboundMail) -> bool:
+    """Record a received mail; False when its Message-ID was recorded before (a redelivery)."""
+    values = {c.name: getattr(mail, c.key) for c in InboundMail.__table__.columns}
+    statement = (
+        insert(InboundMail)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(InboundMail.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def set_inbound_outcome(
+    session: AsyncSession, mail_id: uuid.UUID, *, outcome: str, reason: str | None, ticket_id: uuid.UUID | None
+) -> None:
+    row = await session.get(InboundMail, mail_id)
+    if row is not None:
+        row.outcome, row.reason, row.ticket_id = outcome, reason, ticket_id
+
+
+async def recent_mails_from(session: AsyncSession, sender: str, since: datetime) -> int:
+    """How many mails of this sender opened or touched a ticket since `since` (the rate limit)."""
+    statement = select(func.count()).where(
+        InboundMail.sender == sender,
+        InboundMail.received_at >= since,
+        InboundMail.outcome.in_(("ticket", "comment")),
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def list_inbound(
+    session: AsyncSession, *, outcome: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[InboundMail]:
+    statement = select(InboundMail).order_by(InboundMail.received_at.desc(), InboundMail.id.desc()).limit(limit + 1)
+    if outcome is not None:
+        statement = statement.where(InboundMail.outcome == outcome)
+    if after is not None:
+        statement = statement.where(tuple_(InboundMail.received_at, InboundMail.id) < tuple_(*after))
+    return list((await session.execute(statement)).scalars())
+
+
+async def get_inbound(session: AsyncSession, mail_id: uuid.UUID) -> InboundMail | None:
+    return await session.get(InboundMail, mail_id)
+
+
+async def list_attachments(session: AsyncSession, ticket_id: uuid.UUID) -> list[Attachment]:
+    statement = (
+        select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.created_at, Attachment.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def get_attachment(session: AsyncSession, ticket_id: uuid.UUID, attachment_id: uuid.UUID) -> Attachment | None:
+    statement = (
+        select(Attachment)
+        .where(Attachment.ticket_id == ticket_id, Attachment.id == attachment_id)
+        .options(undefer(Attachment.data))
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -135,3 +135,44 @@ class CommentRead(BaseModel):
 class CommentPage(BaseModel):
     items: list[CommentRead]
     next_cursor: str | None
+
+
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    comment_id: uuid.UUID | None
+    created_at: datetime
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentRead]
+
+
+InboundOutcome = Literal["ticket", "comment", "ignored", "refused", "failed"]
+
+
+class InboundMailFilters(BaseModel):
+    outcome: InboundOutcome | None = None
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class InboundMailRead(BaseModel):
+    """A received mail and what became of it (the raw message at .../raw)."""
+
+    id: uuid.UUID
+    message_id: str
+    sender: str | None
+    subject: str | None
+    outcome: InboundOutcome
+    reason: str | None
+    ticket_id: uuid.UUID | None
+    size: int
+    received_at: datetime
+
+
+class InboundMailPage(BaseModel):
+    items: list[InboundMailRead]
+    next_cursor: str | None

@@ -13,12 +13,13 @@ import uuid
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared.events import (
     Actor,
     Envelope,
     FieldChange,
+    TicketCommented,
     TicketCreated,
     TicketRetriageRequested,
     TicketSnapshot,
@@ -35,7 +36,7 @@ from shared.problems import ProblemError, not_found
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import repository
-from tickets.models import Comment, Ticket, TicketChange, outbox
+from tickets.models import Attachment, Comment, InboundMail, Ticket, TicketChange, outbox
 from tickets.schemas import (
     CommentCreate,
     PageQuery,
@@ -513,8 +514,12 @@ async def add_comment(
     comment_in: CommentCreate,
     principal: Principal,
     now: datetime | None = None,
+    via: Literal["web", "email"] = "web",
 ) -> Comment:
-    """A comment by the creator, the assignee or an admin; internal ones by staff only."""
+    """A comment by the creator, the assignee or an admin; internal ones by staff only.
+
+    A public one goes out as ticket.commented, so the other side is mailed.
+    """
     principal = _storable(principal)
     ticket = await _visible_ticket(session, ticket_id, principal)
     if comment_in.internal and not is_staff_for(ticket, principal):
@@ -533,6 +538,18 @@ async def add_comment(
     await _remember_caller(session, principal)
     session.add(comment)
     await session.flush()
+    if not comment.internal:
+        await add_event(
+            session,
+            outbox,
+            TicketCommented(
+                ticket=snapshot(ticket),
+                comment_id=comment.id,
+                author=_actor(principal),
+                body=comment.body,
+                via=via,
+            ),
+        )
     return comment
 
 
@@ -652,3 +669,42 @@ async def apply_triage_failed(*, session: AsyncSession, event: TicketTriageFaile
     _mark_applied(ticket, event.attempt, changes)
     await _record_change(session, ticket, actor=SYSTEM, changes=changes, now=now)
     return True
+
+
+# --- inbound mail and attachments (HTTP) ---------------------------------------------------
+
+
+async def list_inbound_mail(
+    *, session: AsyncSession, outcome: str | None, cursor: str | None, limit: int
+) -> tuple[list[InboundMail], str | None]:
+    """Received mails, newest first (admins: what mail did, and what it could not)."""
+    rows = await repository.list_inbound(
+        session, outcome=outcome, after=decode_cursor(cursor) if cursor else None, limit=limit
+    )
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].received_at, rows[-1].id)
+
+
+async def get_inbound_mail(*, session: AsyncSession, mail_id: uuid.UUID) -> InboundMail:
+    mail = await repository.get_inbound(session, mail_id)
+    if mail is None:
+        raise not_found("mail")
+    return mail
+
+
+async def list_attachments(*, session: AsyncSession, ticket_id: uuid.UUID, principal: Principal) -> list[Attachment]:
+    """The files that came with the ticket's mails, if the caller may see the ticket."""
+    ticket = await _visible_ticket(session, ticket_id, principal)
+    return await repository.list_attachments(session, ticket.id)
+
+
+async def get_attachment(
+    *, session: AsyncSession, ticket_id: uuid.UUID, attachment_id: uuid.UUID, principal: Principal
+) -> Attachment:
+    ticket = await _visible_ticket(session, ticket_id, principal)
+    attachment = await repository.get_attachment(session, ticket.id, attachment_id)
+    if attachment is None:
+        raise not_found("attachment")
+    return attachment

@@ -50,6 +50,11 @@ class Stack:
         return f"helpdesk_{self.instance}"
 
     @property
+    def mail_in_port(self) -> int:
+        """The mail-in process's SMTP listener (scripts/stack.py: 2525 + the offset)."""
+        return 2525 + self.port_offset
+
+    @property
     def mail_dir(self) -> Path:
         return self.var / "mail"
 

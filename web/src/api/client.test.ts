@@ -111,3 +111,33 @@ describe('fetchAll', () => {
     expect(r).toEqual({ items: [0, 1, 2], truncated: true })
   })
 })
+
+describe('attachments', () => {
+  it('lists them and downloads one with the token (a problem becomes an ApiError)', async () => {
+    setToken('tok')
+    const item = { id: 'a1', filename: 'vpn.log', content_type: 'text/plain', size: 9, comment_id: null, created_at: '2026-01-01T00:00:00Z' }
+    vi.stubGlobal('fetch', respond(200, { items: [item] }))
+    await expect(api.attachments('t 1')).resolves.toEqual([item])
+    const bytes = vi.fn(async () => new Response('log line\n', { status: 200 }))
+    vi.stubGlobal('fetch', bytes)
+    await expect((await api.attachmentBlob('t1', 'a1')).text()).resolves.toBe('log line\n')
+    const [url, init] = bytes.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/api/tickets/t1/attachments/a1')
+    expect((init.headers as Record<string, string>).Authorization).toBe('Bearer tok')
+    vi.stubGlobal('fetch', respond(404, { title: 'Not Found', status: 404, detail: 'attachment not found' }))
+    await expect(api.attachmentBlob('t1', 'zz')).rejects.toBeInstanceOf(ApiError)
+  })
+})
+
+describe('setPassword', () => {
+  it('posts the mailed token without any bearer token', async () => {
+    setToken('stale')
+    const fetch = respond(200, { token: 't', token_type: 'bearer', expires_in: 900, user: { id: 'u' } })
+    vi.stubGlobal('fetch', fetch)
+    await api.setPassword({ token: 'link-token', password: 'long-enough-1' })
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/api/auth/set-password')
+    expect(JSON.parse(String(init.body))).toEqual({ token: 'link-token', password: 'long-enough-1' })
+    expect((init.headers as Record<string, string>).Authorization).toBeUndefined()
+  })
+})

@@ -1,5 +1,6 @@
 import { ApiError, networkError, parseProblem } from './errors'
 import type {
+  Attachment,
   AuthResponse,
   Category,
   Comment,
@@ -86,6 +87,9 @@ export const api = {
     request<AuthResponse>('POST', '/api/auth/signup', body, { auth: false }),
   login: (body: { email: string; password: string }) =>
     request<AuthResponse>('POST', '/api/auth/login', body, { auth: false }),
+  /** The first password of an account opened by mail (the welcome mail's one-use link). */
+  setPassword: (body: { token: string; password: string }) =>
+    request<AuthResponse>('POST', '/api/auth/set-password', body, { auth: false }),
   me: () => request<User>('GET', '/api/auth/me'),
   users: (params: { q?: string; role?: Role | ''; cursor?: string | null; limit?: number }) =>
     request<Page<User>>('GET', `/api/auth/users${buildQuery({ limit: 50, ...params })}`),
@@ -110,6 +114,18 @@ export const api = {
   },
   decisions: (ticketId: string) =>
     request<Page<Decision>>('GET', `/api/triage/decisions${buildQuery({ ticket_id: ticketId, limit: 20 })}`),
+  attachments: async (id: string): Promise<Attachment[]> =>
+    (await request<{ items: Attachment[] }>('GET', `/api/tickets/${encodeURIComponent(id)}/attachments`)).items,
+  /** The bytes of one attachment (the route needs the token, so no plain link). */
+  attachmentBlob: async (ticketId: string, attachmentId: string): Promise<Blob> => {
+    const token = getToken()
+    const res = await fetch(
+      `/api/tickets/${encodeURIComponent(ticketId)}/attachments/${encodeURIComponent(attachmentId)}`,
+      { headers: token ? { Authorization: `Bearer ${token}` } : {} },
+    )
+    if (!res.ok) throw parseProblem(res.status, await res.text(), res.headers.get('Retry-After'))
+    return res.blob()
+  },
   addComment: (id: string, body: { body: string; internal: boolean }) =>
     request<Comment>('POST', `/api/tickets/${encodeURIComponent(id)}/comments`, body),
   retriage: (id: string) => request<unknown>('POST', `/api/tickets/${encodeURIComponent(id)}/retriage`),

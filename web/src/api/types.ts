@@ -64,6 +64,16 @@ export interface Comment {
   created_at: string
 }
 
+/** A file that came with a mailed ticket or reply (GET /api/tickets/{id}/attachments). */
+export interface Attachment {
+  id: string
+  filename: string
+  content_type: string
+  size: number
+  comment_id: string | null
+  created_at: string
+}
+
 export interface Page<T> {
   items: T[]
   next_cursor: string | null

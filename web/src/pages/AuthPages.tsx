@@ -145,3 +145,61 @@ export function SignUpPage() {
     </div>
   )
 }
+
+/** /set-password?token=…: the link in the welcome mail of an account opened by mail. */
+export function SetPasswordPage() {
+  useDocumentTitle('Set a password')
+  const { signIn } = useAuth()
+  const navigate = useNavigate()
+  const location = useLocation()
+  const token = new URLSearchParams(location.search).get('token') ?? ''
+  const [password, setPassword] = useState('')
+  const [confirm, setConfirm] = useState('')
+  const [errors, setErrors] = useState<Errors>({})
+  const [apiError, setApiError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    const errs: Errors = {}
+    if (password.length < 8 || password.length > 128) errs.password = 'Use 8 to 128 characters.'
+    else if (confirm !== password) errs.confirm = 'The passwords differ.'
+    setErrors(errs)
+    setApiError(null)
+    if (hasErrors(errs)) return
+    setBusy(true)
+    try {
+      const res = await api.setPassword({ token, password })
+      signIn(res)
+      navigate(homeFor(res.user.role), { replace: true })
+    } catch (err) {
+      setApiError(err)
+      if (err instanceof ApiError) setErrors(err.fieldErrors())
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div className="auth-wrap">
+      <div className="card auth-card">
+        <div className="auth-brand"><Brand /></div>
+        <h1>Set a password</h1>
+        <p className="lead">Your account was opened when you mailed us. Choose a password to sign in on the web.</p>
+        {!token && <Alert kind="info">This page needs the link from your welcome mail.</Alert>}
+        <ErrorAlert error={apiError} />
+        <form onSubmit={submit} noValidate aria-label="Set a password">
+          <Field label="Password" error={errors.password}>
+            {(p) => <input {...p} type="password" name="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} autoFocus />}
+          </Field>
+          <Field label="Confirm password" error={errors.confirm}>
+            {(p) => <input {...p} type="password" name="confirm" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
+          </Field>
+          <button type="submit" className="btn" style={{ width: '100%' }} disabled={busy || !token}>
+            {busy ? <><Spinner /> Saving…</> : 'Set password and sign in'}
+          </button>
+        </form>
+      </div>
+    </div>
+  )
+}

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { Link, useLocation, useParams } from 'react-router-dom'
 import { api } from '../api/client'
 import { ApiError } from '../api/errors'
-import { PRIORITIES, type Category, type Comment, type Decision, type Priority, type Status, type Ticket, type User } from '../api/types'
+import { PRIORITIES, type Attachment, type Category, type Comment, type Decision, type Priority, type Status, type Ticket, type User } from '../api/types'
 import { useAuth } from '../auth'
 import { Alert, Empty, ErrorAlert, Field, Loading, PriorityBadge, Spinner, StatusBadge, TriageBadge, When } from '../components/ui'
 import { formatDateTime, priorityLabel, statusLabel } from '../lib/format'
@@ -297,6 +297,45 @@ function RequesterActions({ ticket, onChange }: { ticket: Ticket; onChange: (t: 
   )
 }
 
+/** Files that came by mail; hidden when there are none. */
+function Attachments({ ticketId }: { ticketId: string }) {
+  const [items, setItems] = useState<Attachment[]>([])
+  const [error, setError] = useState<unknown>(null)
+  useEffect(() => {
+    api.attachments(ticketId).then(setItems, () => setItems([]))
+  }, [ticketId])
+  if (items.length === 0) return null
+
+  async function download(a: Attachment) {
+    setError(null)
+    try {
+      const url = URL.createObjectURL(await api.attachmentBlob(ticketId, a.id))
+      const link = document.createElement('a')
+      link.href = url
+      link.download = a.filename
+      link.click()
+      URL.revokeObjectURL(url)
+    } catch (err) {
+      setError(err)
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="attachments-title">
+      <h2 id="attachments-title">Attachments</h2>
+      <ul data-testid="attachments">
+        {items.map((a) => (
+          <li key={a.id}>
+            <button type="button" className="btn btn-secondary" onClick={() => download(a)}>{a.filename}</button>{' '}
+            <span className="muted">{Math.max(1, Math.round(a.size / 1024))} KiB</span>
+          </li>
+        ))}
+      </ul>
+      {error !== null && <p role="alert">Could not download the file.</p>}
+    </section>
+  )
+}
+
 function Comments({ ticketId, canInternal, myId, closed }: { ticketId: string; canInternal: boolean; myId: string | null; closed: boolean }) {
   const [comments, setComments] = useState<Comment[] | null>(null)
   const [loadError, setLoadError] = useState<unknown>(null)
@@ -461,6 +500,7 @@ export function TicketPage() {
           </section>
           <AiPanel ticket={ticket} isAdmin={isAdmin} onRetriage={retriage} retriaging={retriaging} />
           {isAdmin && <DecisionLog ticketId={ticket.id} triageState={ticket.triage.state} />}
+          <Attachments ticketId={ticket.id} />
           <Comments ticketId={ticket.id} canInternal={canManage} myId={userId} closed={ticket.status === 'closed'} />
         </div>
         <div>
