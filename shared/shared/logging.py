@@ -27,8 +27,12 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = False) 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    # plain tracebacks only: rich's (the console default) print every frame's local variables,
+    # which hold emails, tokens and request bodies, and make one error hundreds of kilobytes
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

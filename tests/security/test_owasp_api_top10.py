@@ -306,3 +306,27 @@ def test_errors_are_problem_documents_without_internals(world: World, method: st
     assert r.headers["content-type"].startswith("application/problem+json")
     for leak in ("Traceback", "sqlalchemy", "asyncpg", "127.0.0.1:81", "File \""):
         assert leak not in r.text
+
+
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+FORGED_CURSORS = [
+    _cursor(["2020-01-01T00:00:00+00:00", 5]),
+    _cursor(["9999-12-31T23:59:59-14:00", str(uuid.UUID(int=0))]),
+    _cursor(["0001-01-01T00:00:00+14:00", str(uuid.UUID(int=0))]),
+    _cursor({"a": 1, "b": 2}),
+    "%%%garbage",
+]
+
+
+@pytest.mark.parametrize("path", ["/api/tickets", "/api/tickets/{ticket}/comments", "/api/auth/users",
+                                  "/api/triage/decisions", "/api/notifications/failures"])
+def test_a_forged_cursor_is_422_on_every_paginated_route(world: World, path: str) -> None:
+    url = path.format(ticket=world.ticket["id"])
+    for cursor in FORGED_CURSORS:
+        r = world.client.get(url, headers=world.admin.headers, params={"cursor": cursor})
+        assert r.status_code == 422, (url, cursor, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert world.client.get(url, headers=world.admin.headers).status_code == 200
