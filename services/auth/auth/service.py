@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth import repository
 from auth.models import User, outbox
+from auth.password_policy import password_problem
 from auth.passwords import Passwords
 from auth.schemas import TokenOut, UpdateUserIn, UserPage, UserRead
 
@@ -85,6 +86,9 @@ def updated_event(user: User, changed: list[str]) -> UserUpdated:
 
 async def signup(*, session: AsyncSession, passwords: Passwords, email: str, password: str, name: str | None) -> User:
     """Create a `user` account (never another role) and announce it."""
+    problem = password_problem(password, email=email, name=name)
+    if problem is not None:
+        raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])
     # hashed before touching the database: no connection is held while argon2 runs
     password_hash = await passwords.hash(password)
     if await repository.get_by_email(session, email) is not None:
