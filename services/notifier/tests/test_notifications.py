@@ -189,7 +189,7 @@ async def test_header_injection_through_the_title_reaches_nobody_else(
     assert mail["X-Sink-Rcpt-To"] == moderator.email
     assert mail["Bcc"] is None
     assert mail["X-Evil"] is None
-    assert mail["Subject"] == ("[Helpdesk] Ticket assigned to you: Urgent Bcc: victim@example.test X-Evil: 1")
+    assert mail["Subject"] == "[Helpdesk] Ticket assigned to you: Urgent Bcc: victim@example[.]test X-Evil: 1"
 
 
 async def test_a_disabled_user_gets_no_mail(
