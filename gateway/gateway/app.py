@@ -99,12 +99,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
-        body_limit=settings.body_limit,
-        larger_bodies={"/api/triage/examples": settings.import_body_limit},
+        # no body is read before the caller is known: forward_api applies the limits itself
+        body_limit=None,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
+    app.state.body_limits = api.BodyLimits(default=settings.body_limit, admin_import=settings.import_body_limit)
     app.state.web = WebApp(settings.web_dir)
     verifier = getattr(app.state, "token_verifier", None)
     app.state.cached_verifier = CachingVerifier(verifier) if verifier is not None else None

@@ -75,7 +75,9 @@ class Forwarder:
         self._upstreams = upstreams
         self._origins = {name: _origin(url) for name, url in upstreams.items()}
 
-    async def forward(self, request: Request, upstream: str, *, request_id: str | None) -> Response:
+    async def forward(
+        self, request: Request, upstream: str, *, request_id: str | None, body: bytes | None = None
+    ) -> Response:
         base = self._upstreams[upstream]
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = base + raw_path.decode("latin-1")
@@ -92,7 +94,8 @@ class Forwarder:
         if request.client is not None:
             headers["x-forwarded-for"] = request.client.host
         headers["x-forwarded-proto"] = request.url.scheme
-        body = await request.body()
+        if body is None:
+            body = await request.body()
         try:
             async with self._session.request(
                 request.method,

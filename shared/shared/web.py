@@ -173,14 +173,15 @@ def create_service_app(
     settings: ServiceSettings,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: ReadinessCheck | None = None,
-    body_limit: int = DEFAULT_BODY_LIMIT,
+    body_limit: int | None = DEFAULT_BODY_LIMIT,
     larger_bodies: dict[str, int] | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with problem errors, request ids, logs, metrics, health and a body limit.
 
     `readiness` is called by /readyz; when None, /readyz asks `app.state.runtime.ready()` if
-    the lifespan put a `Runtime` there.
+    the lifespan put a `Runtime` there. `body_limit=None` leaves body limits to the app (the
+    gateway: it checks the caller before it reads a byte of the body).
     """
     configure_logging(
         service=settings.service_name,
@@ -204,7 +205,8 @@ def create_service_app(
         return await runtime.ready()  # type: ignore[no-any-return]
 
     app.include_router(health_router(readiness or runtime_readiness))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
+    if body_limit is not None:
+        app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
     app.add_middleware(RequestContextMiddleware)
     return app
 
