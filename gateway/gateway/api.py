@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi.openapi.docs import get_swagger_ui_html
 from shared.auth import unauthorized
 from shared.jwt import InvalidTokenError, Principal
 from shared.problems import ProblemError
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route as HttpRoute
 
+from gateway import docs
 from gateway.routes import Access, Route, metric_template, path_is_clean, resolve
 
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -126,11 +126,6 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(await request.app.state.openapi.document())
 
 
-async def docs(request: Request) -> Response:
-    """Swagger UI over /openapi.json."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Helpdesk API")
-
-
 async def web_app(request: Request) -> Response:
     """The built web app, with index.html for client-side routes."""
     response: Response = request.app.state.web.response(request, request.path_params["path"])
@@ -141,7 +136,9 @@ def routes() -> list[BaseRoute]:
     """Order matters: the web app's catch-all comes last."""
     return [
         HttpRoute("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
-        HttpRoute("/docs", docs, methods=["GET"], include_in_schema=False),
+        HttpRoute("/docs", docs.docs_page, methods=["GET"], include_in_schema=False),
+        HttpRoute("/docs/init.js", docs.docs_init, methods=["GET"], include_in_schema=False),
+        HttpRoute("/docs/assets/{name}", docs.docs_asset, methods=["GET"], include_in_schema=False),
         HttpRoute("/api", forward_api, methods=API_METHODS, include_in_schema=False),
         HttpRoute("/api/{rest:path}", forward_api, methods=API_METHODS, include_in_schema=False),
         HttpRoute("/internal", not_found, methods=ALL_METHODS, include_in_schema=False),

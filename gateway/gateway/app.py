@@ -18,6 +18,7 @@ from gateway import api
 from gateway.openapi import OpenApiCache
 from gateway.proxy import Forwarder, build_session
 from gateway.revocations import RevocationList, RevocationSync
+from gateway.security import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
 from gateway.tokens import CachingVerifier
 from gateway.web import WebApp
@@ -104,7 +105,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        metrics_need_token=True,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.body_limits = api.BodyLimits(default=settings.body_limit, admin_import=settings.import_body_limit)
     app.state.web = WebApp(settings.web_dir)
     verifier = getattr(app.state, "token_verifier", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import jwt as jwt_keys
@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     # keep it within twice the database pool: each message in flight holds a connection
     bus_prefetch: int = Field(16, ge=1, le=1000, validation_alias="BUS_PREFETCH")
     db_pool_size: int = Field(10, ge=1, le=200, validation_alias="DB_POOL_SIZE")
+    # when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (the gateway: 404 without it)
+    metrics_token: SecretStr | None = Field(None, validation_alias="METRICS_TOKEN")
 
     @property
     def production(self) -> bool:

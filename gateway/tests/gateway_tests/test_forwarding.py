@@ -255,8 +255,9 @@ async def test_readyz_follows_the_services_health(
         assert (await client.get("/readyz")).status_code == 200
 
 
-async def test_metrics_are_served(gateway: httpx.AsyncClient) -> None:
-    response = await gateway.get("/metrics")
+async def test_metrics_are_served_to_the_metrics_token(make_settings: Callable[..., GatewaySettings]) -> None:
+    async with app_client(create_app(make_settings(metrics_token="scrape-token-1"))) as gateway:
+        response = await gateway.get("/metrics", headers={"Authorization": "Bearer scrape-token-1"})
     assert response.status_code == 200
     assert "http_requests_total" in response.text
 

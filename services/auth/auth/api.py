@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 from shared.jwt import RoleName
 
@@ -37,7 +37,15 @@ internal_router = APIRouter(prefix="/internal", include_in_schema=False)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@router.post("/signup", status_code=201)
+# answers that carry a token must not be kept by a browser or a proxy
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _no_store(response: Response) -> None:
+    response.headers.update(NO_STORE)
+
+
+@router.post("/signup", status_code=201, dependencies=[Depends(_no_store)])
 async def signup(body: SignupIn, session: SessionDep, passwords: PasswordsDep, issuer: IssuerDep) -> TokenOut:
     """Create a user account and return an access token for it."""
     user = await service.signup(
@@ -46,7 +54,7 @@ async def signup(body: SignupIn, session: SessionDep, passwords: PasswordsDep, i
     return service.issue_token(issuer=issuer, user=user)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Depends(_no_store)])
 async def login(
     body: LoginIn, sessions: SessionsDep, passwords: PasswordsDep, issuer: IssuerDep, settings: SettingsDep
 ) -> TokenOut:

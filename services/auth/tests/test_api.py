@@ -171,6 +171,14 @@ async def test_login_returns_a_token_for_the_right_password(client):
     assert me.json()["email"] == "lin@example.test"
 
 
+async def test_answers_with_a_token_are_never_cached(client):
+    signed_up = await client.post("/api/auth/signup", json={"email": "cache@example.test", "password": PASSWORD})
+    logged_in = await client.post("/api/auth/login", json={"email": "cache@example.test", "password": PASSWORD})
+    for response in (signed_up, logged_in):
+        assert response.status_code in (200, 201), response.text
+        assert response.headers["cache-control"] == "no-store"
+
+
 async def test_unknown_email_and_wrong_password_get_the_same_401(client):
     await signup(client, "known@example.test")
     wrong = await client.post("/api/auth/login", json={"email": "known@example.test", "password": "wrong password"})
