@@ -11,6 +11,7 @@ from datetime import timedelta
 import aiohttp
 from fastapi import FastAPI
 from shared.bus import Bus
+from shared.clientip import parse_networks
 from shared.events import UserUpdated
 from shared.web import create_service_app
 
@@ -82,7 +83,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.revocations = revocations
         app.state.revocation_sync = sync
         app.state.bus = bus
-        app.state.forwarder = Forwarder(session, upstreams)
+        app.state.forwarder = Forwarder(session, upstreams, parse_networks(settings.trusted_proxies))
         app.state.openapi = OpenApiCache(session=session, upstreams=upstreams, retry_s=settings.openapi_retry_s)
         readiness.target = UpstreamReadiness(session, upstreams, settings.required_upstreams())
         await bus.start()

@@ -12,6 +12,7 @@ from shared.jwt import RoleName
 from auth import service
 from auth.deps import (
     AdminUser,
+    ClientAddress,
     CurrentUser,
     IssuerDep,
     PasswordsDep,
@@ -56,7 +57,12 @@ async def signup(body: SignupIn, session: SessionDep, passwords: PasswordsDep, i
 
 @router.post("/login", dependencies=[Depends(_no_store)])
 async def login(
-    body: LoginIn, sessions: SessionsDep, passwords: PasswordsDep, issuer: IssuerDep, settings: SettingsDep
+    body: LoginIn,
+    sessions: SessionsDep,
+    passwords: PasswordsDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+    address: ClientAddress,
 ) -> TokenOut:
     """Exchange an email and password for an access token."""
     user = await service.login(
@@ -64,8 +70,13 @@ async def login(
         passwords=passwords,
         email=body.email,
         password=body.password,
-        max_failures=settings.login_max_failures,
-        window=timedelta(seconds=settings.login_window_s),
+        address=address,
+        limits=service.LoginLimits(
+            max_failures=settings.login_max_failures,
+            address_max_failures=settings.login_address_max_failures,
+            max_delay=timedelta(seconds=settings.login_max_delay_s),
+            window=timedelta(seconds=settings.login_window_s),
+        ),
     )
     return service.issue_token(issuer=issuer, user=user)
 

@@ -197,21 +197,55 @@ async def test_login_refuses_extra_fields(client):
     assert_problem(response, 422)
 
 
-async def test_five_failures_throttle_the_account_with_429_and_retry_after(client, db: Db):
+ATTACKER = {"X-Forwarded-For": "198.51.100.66"}  # as the gateway (a trusted proxy) reports it
+OWNER = {"X-Forwarded-For": "203.0.113.10"}
+
+
+async def test_failures_from_one_address_delay_it_more_and_more(client, db: Db):
     await signup(client, "victim@example.test")
     await signup(client, "bystander@example.test")
+    wrong = {"email": "victim@example.test", "password": "wrong pw!"}
     for _ in range(5):
-        response = await client.post("/api/auth/login", json={"email": "victim@example.test", "password": "wrong pw!"})
-        assert_problem(response, 401)
-    # even the right password is refused while the account is throttled
-    throttled = await client.post("/api/auth/login", json={"email": "Victim@example.test", "password": PASSWORD})
+        assert_problem(await client.post("/api/auth/login", json=wrong, headers=ATTACKER), 401)
+    # from that address even the right password waits (so guesses learn nothing), briefly
+    right = {"email": "Victim@example.test", "password": PASSWORD}
+    throttled = await client.post("/api/auth/login", json=right, headers=ATTACKER)
     assert_problem(throttled, 429)
-    assert 800 <= int(throttled.headers["retry-after"]) <= 900
-    # other accounts are not affected
+    assert int(throttled.headers["retry-after"]) == 1
+    # each further failure doubles the delay
+    for expected in (2, 4, 8):
+        await db.execute("UPDATE auth.login_throttle SET blocked_until = now() - interval '1 second'")
+        assert_problem(await client.post("/api/auth/login", json=wrong, headers=ATTACKER), 401)
+        delayed = await client.post("/api/auth/login", json=wrong, headers=ATTACKER)
+        assert_problem(delayed, 429)
+        assert expected - 1 <= int(delayed.headers["retry-after"]) <= expected
+    # other accounts from that address are not affected, and the delay ends
     await login(client, "bystander@example.test")
-    # and the window ends: move it into the past
-    await db.execute("UPDATE auth.login_throttle SET window_started_at = now() - interval '16 minutes'")
-    await login(client, "victim@example.test")
+    await db.execute("UPDATE auth.login_throttle SET blocked_until = now() - interval '1 second'")
+    response = await client.post("/api/auth/login", json=right, headers=ATTACKER)
+    assert response.status_code == 200, response.text
+
+
+async def test_an_attacker_elsewhere_never_locks_the_owner_out(client):
+    await signup(client, "admin-ish@example.test")
+    wrong = {"email": "admin-ish@example.test", "password": "wrong pw!"}
+    statuses = [(await client.post("/api/auth/login", json=wrong, headers=ATTACKER)).status_code for _ in range(20)]
+    assert 429 in statuses
+    right = {"email": "admin-ish@example.test", "password": PASSWORD}
+    response = await client.post("/api/auth/login", json=right, headers=OWNER)
+    assert response.status_code == 200, response.text
+
+
+async def test_one_address_guessing_across_accounts_is_delayed(make_settings, db: Db):
+    async with app_client(create_app(make_settings(login_address_max_failures=3))) as client:
+        await signup(client, "fourth@example.test")
+        for n in range(3):
+            body = {"email": f"spray{n}@example.test", "password": "wrong pw!"}
+            assert_problem(await client.post("/api/auth/login", json=body, headers=ATTACKER), 401)
+        right = {"email": "fourth@example.test", "password": PASSWORD}
+        assert_problem(await client.post("/api/auth/login", json=right, headers=ATTACKER), 429)
+        # the owner's own address is not delayed
+        assert (await client.post("/api/auth/login", json=right, headers=OWNER)).status_code == 200
 
 
 async def test_many_logins_of_one_account_at_once_are_not_throttled(client):
@@ -645,8 +679,9 @@ async def test_the_right_password_is_refused_if_the_limit_was_reached_while_it_w
     async def verify_while_others_fail(password_hash: str | None, password: str) -> bool:
         # five parallel wrong guesses are recorded while this (right) one is being checked
         await db.execute(
-            "INSERT INTO auth.login_throttle VALUES ('burst@example.test', 5, now())"
-            " ON CONFLICT (email) DO UPDATE SET attempts = 5"
+            "INSERT INTO auth.login_throttle (key, attempts, last_failed_at, blocked_until)"
+            " VALUES ('acct:burst@example.test|127.0.0.1', 5, now(), now() + interval '1 minute')"
+            " ON CONFLICT (key) DO UPDATE SET attempts = 5, blocked_until = now() + interval '1 minute'"
         )
         return await original(password_hash, password)
 
