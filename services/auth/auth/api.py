@@ -46,16 +46,39 @@ def _no_store(response: Response) -> None:
     response.headers.update(NO_STORE)
 
 
-@router.post("/signup", status_code=201, dependencies=[Depends(_no_store)])
-async def signup(body: SignupIn, session: SessionDep, passwords: PasswordsDep, issuer: IssuerDep) -> TokenOut:
+@router.post(
+    "/signup",
+    status_code=201,
+    dependencies=[Depends(_no_store)],
+    responses={429: {"description": "Too many accounts from this address; see Retry-After."}},
+)
+async def signup(
+    body: SignupIn,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+    address: ClientAddress,
+) -> TokenOut:
     """Create a user account and return an access token for it."""
     user = await service.signup(
-        session=session, passwords=passwords, email=body.email, password=body.password, name=body.name
+        session=session,
+        passwords=passwords,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        address=address,
+        address_limit=settings.signup_address_limit,
+        window=timedelta(seconds=settings.signup_window_s),
     )
     return service.issue_token(issuer=issuer, user=user)
 
 
-@router.post("/login", dependencies=[Depends(_no_store)])
+@router.post(
+    "/login",
+    dependencies=[Depends(_no_store)],
+    responses={429: {"description": "This address must wait after failed logins; see Retry-After."}},
+)
 async def login(
     body: LoginIn,
     sessions: SessionsDep,

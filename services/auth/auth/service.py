@@ -85,11 +85,30 @@ def updated_event(user: User, changed: list[str]) -> UserUpdated:
 # --- accounts -------------------------------------------------------------------------------
 
 
-async def signup(*, session: AsyncSession, passwords: Passwords, email: str, password: str, name: str | None) -> User:
-    """Create a `user` account (never another role) and announce it."""
+async def signup(
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    name: str | None,
+    address: str = "unknown",
+    address_limit: int = 0,
+    window: timedelta = timedelta(hours=1),
+) -> User:
+    """Create a `user` account (never another role) and announce it; 429 past the address's limit."""
     problem = password_problem(password, email=email, name=name)
     if problem is not None:
         raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])
+    signup_key = f"signup:{address}"
+    if address_limit:
+        until, db_now = await repository.blocked_until(session, [signup_key])
+        if until is not None:
+            raise ProblemError(
+                429,
+                "Too many accounts were created from this address; try again later.",
+                headers={"Retry-After": str(max(1, math.ceil((until - db_now).total_seconds())))},
+            )
     # hashed before touching the database: no connection is held while argon2 runs
     password_hash = await passwords.hash(password)
     if await repository.get_by_email(session, email) is not None:
@@ -101,6 +120,12 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
         )
     except IntegrityError as exc:  # the same email signed up at the same instant
         raise conflict("An account with this email already exists.") from exc
+    if address_limit:
+        # the login counters' table, keyed apart: signups from this address, forgotten after a
+        # quiet window; the limit-th closes the address for a window
+        created, db_now = await repository.record_login_failure(session, signup_key, window=window)
+        if created >= address_limit:
+            await repository.delay_logins(session, signup_key, until=db_now + window)
     await publish(session, registered_event(user))
     return user
 

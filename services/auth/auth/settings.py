@@ -33,6 +33,9 @@ class AuthSettings(ServiceSettings):
     )
     login_max_delay_s: int = Field(900, ge=1, le=86400, validation_alias="AUTH_LOGIN_MAX_DELAY_S")
     login_window_s: int = Field(3600, ge=1, le=7 * 86400, validation_alias="AUTH_LOGIN_WINDOW_S")
+    # accounts one client address may create per window (then 429 until the window ends); 0 = off
+    signup_address_limit: int = Field(20, ge=0, le=1_000_000, validation_alias="AUTH_SIGNUP_ADDRESS_LIMIT")
+    signup_window_s: int = Field(3600, ge=1, le=7 * 86400, validation_alias="AUTH_SIGNUP_WINDOW_S")
     # proxies (the gateway) whose X-Forwarded-For names the client; comma-separated networks
     trusted_proxies: str = Field("127.0.0.1/32,::1/128", validation_alias="AUTH_TRUSTED_PROXIES")
     # argon2 runs in this many threads at most (each hash holds 19 MiB while it runs)

@@ -694,3 +694,18 @@ async def test_the_right_password_is_refused_if_the_limit_was_reached_while_it_w
         assert_problem(wrong, 429)
     finally:
         passwords.verify = original
+
+
+async def test_one_address_may_create_only_so_many_accounts(make_settings, db: Db):
+    async with app_client(create_app(make_settings(signup_address_limit=2))) as client:
+        for n in range(2):
+            await client.post("/api/auth/signup", json={"email": f"bot{n}@example.test", "password": PASSWORD},
+                              headers=ATTACKER)
+        refused = await client.post("/api/auth/signup", json={"email": "bot2@example.test", "password": PASSWORD},
+                                    headers=ATTACKER)
+        assert_problem(refused, 429)
+        assert 3500 <= int(refused.headers["retry-after"]) <= 3600
+        assert await db.fetchval("SELECT count(*) FROM auth.users WHERE email = 'bot2@example.test'") == 0
+        # another address is not affected
+        await signup(client, "human@example.test", headers=OWNER)
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 3
