@@ -46,12 +46,7 @@ def _no_store(response: Response) -> None:
     response.headers.update(NO_STORE)
 
 
-@router.post(
-    "/signup",
-    status_code=201,
-    dependencies=[Depends(_no_store)],
-    responses={429: {"description": "Too many accounts from this address; see Retry-After."}},
-)
+@router.post("/signup", status_code=201, dependencies=[Depends(_no_store)])
 async def signup(
     body: SignupIn,
     session: SessionDep,
@@ -74,11 +69,7 @@ async def signup(
     return service.issue_token(issuer=issuer, user=user)
 
 
-@router.post(
-    "/login",
-    dependencies=[Depends(_no_store)],
-    responses={429: {"description": "This address must wait after failed logins; see Retry-After."}},
-)
+@router.post("/login", dependencies=[Depends(_no_store)])
 async def login(
     body: LoginIn,
     sessions: SessionsDep,
