@@ -11,6 +11,7 @@ from datetime import timedelta
 import aiohttp
 from fastapi import FastAPI
 from shared.bus import Bus
+from shared.clientip import parse_networks
 from shared.events import UserUpdated
 from shared.web import create_service_app
 
@@ -19,6 +20,7 @@ from gateway.cors import ApiCorsMiddleware
 from gateway.openapi import OpenApiCache
 from gateway.proxy import Forwarder, build_session
 from gateway.revocations import RevocationList, RevocationSync
+from gateway.security import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
 from gateway.tokens import CachingVerifier
 from gateway.web import WebApp
@@ -82,7 +84,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.revocations = revocations
         app.state.revocation_sync = sync
         app.state.bus = bus
-        app.state.forwarder = Forwarder(session, upstreams)
+        app.state.forwarder = Forwarder(session, upstreams, parse_networks(settings.trusted_proxies))
         app.state.http = session
         app.state.upstreams = upstreams
         app.state.openapi = OpenApiCache(session=session, upstreams=upstreams, retry_s=settings.openapi_retry_s)
@@ -102,12 +104,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
-        body_limit=settings.body_limit,
-        larger_bodies={"/api/triage/examples": settings.import_body_limit},
+        # no body is read before the caller is known: forward_api applies the limits itself
+        body_limit=None,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        metrics_need_token=True,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.state.body_limits = api.BodyLimits(default=settings.body_limit, admin_import=settings.import_body_limit)
     app.state.web = WebApp(settings.web_dir)
     verifier = getattr(app.state, "token_verifier", None)
     app.state.cached_verifier = CachingVerifier(verifier) if verifier is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
+from shared.clientip import Network, client_address
 from shared.logging import get_logger
 from shared.problems import ProblemError
 from starlette.requests import Request
@@ -70,12 +71,17 @@ def build_session(*, pool_size: int, connect_timeout: float, total_timeout: floa
 class Forwarder:
     """Sends a request to a service and turns its answer (or its absence) into a response."""
 
-    def __init__(self, session: aiohttp.ClientSession, upstreams: dict[str, str]) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, upstreams: dict[str, str], trusted_proxies: tuple[Network, ...] = ()
+    ) -> None:
         self._session = session
+        self._trusted = trusted_proxies
         self._upstreams = upstreams
         self._origins = {name: _origin(url) for name, url in upstreams.items()}
 
-    async def forward(self, request: Request, upstream: str, *, request_id: str | None) -> Response:
+    async def forward(
+        self, request: Request, upstream: str, *, request_id: str | None, body: bytes | None = None
+    ) -> Response:
         base = self._upstreams[upstream]
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = base + raw_path.decode("latin-1")
@@ -89,10 +95,13 @@ class Forwarder:
                 headers[name] = value
         if request_id:
             headers["x-request-id"] = request_id
-        if request.client is not None:
-            headers["x-forwarded-for"] = request.client.host
+        # one address, the client's as far as our own proxies vouch for it (auth throttles by it);
+        # whatever else the client wrote in X-Forwarded-For is not passed on
+        peer = request.client.host if request.client is not None else None
+        headers["x-forwarded-for"] = client_address(peer, request.headers.get("x-forwarded-for"), self._trusted)
         headers["x-forwarded-proto"] = request.url.scheme
-        body = await request.body()
+        if body is None:
+            body = await request.body()
         try:
             async with self._session.request(
                 request.method,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from shared.clientip import parse_networks
 from shared.settings import ServiceSettings
 
 # gateway/gateway/settings.py -> the repository root (in a source checkout)
@@ -41,12 +42,21 @@ class GatewaySettings(ServiceSettings):
     revocation_refresh_s: float = Field(30.0, gt=0, le=50, validation_alias="GATEWAY_REVOCATION_REFRESH")
     # the upstreams whose /healthz must answer for /readyz to say ready (comma separated)
     ready_upstreams: str = Field(",".join(UPSTREAMS), validation_alias="GATEWAY_READY_UPSTREAMS")
+    # reverse proxies / load balancers in front of the gateway whose X-Forwarded-For is believed
+    # (comma-separated networks); empty: the connecting peer is the client
+    trusted_proxies: str = Field("", validation_alias="GATEWAY_TRUSTED_PROXIES")
     openapi_retry_s: float = Field(10.0, ge=0, validation_alias="GATEWAY_OPENAPI_RETRY")
     # browser origins allowed to call /api and /compat/api from another site (comma separated;
     # none by default: the web app is served from the gateway's own origin)
     cors_allowed_origins: str = Field("", validation_alias="CORS_ALLOWED_ORIGINS")
     # /compat/api lists are whole arrays in the original contract: at most this many items
     compat_list_max: int = Field(500, ge=1, le=10_000, validation_alias="GATEWAY_COMPAT_LIST_MAX")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     def upstream_urls(self) -> dict[str, str]:
         return {

@@ -31,6 +31,8 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = False) 
     # loop per SQLAlchemy traceback here, so a few failing messages starved the loop, every
     # connect timed out ("TimeoutError" with no text), which failed more messages: a process
     # that never recovered from a database outage.
+    # plain tracebacks only: rich's (the console default) print every frame's local variables,
+    # which hold emails, tokens and request bodies, and make one error hundreds of kilobytes
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import jwt as jwt_keys
@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     # a process whose consumers stay paused this long although a fresh connection to the
     # database works cannot heal itself: /healthz fails so the platform restarts it
     stuck_limit_s: float = Field(30.0, gt=0, le=3600, validation_alias="STUCK_LIMIT_S")
+    # when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (the gateway: 404 without it)
+    metrics_token: SecretStr | None = Field(None, validation_alias="METRICS_TOKEN")
 
     @property
     def production(self) -> bool:

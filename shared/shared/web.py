@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -141,7 +142,16 @@ def _replay(chunks: list[bytes], final: Message | None, receive_next: Receive) -
     return receive
 
 
-def health_router(readiness: ReadinessCheck | None) -> APIRouter:
+def _metrics_allowed(request: Request, token: str | None, need_token: bool) -> bool:
+    if token is None:
+        return not need_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def health_router(
+    readiness: ReadinessCheck | None, *, metrics_token: str | None = None, metrics_need_token: bool = False
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -164,8 +174,10 @@ def health_router(readiness: ReadinessCheck | None) -> APIRouter:
         )
 
     @router.get("/metrics")
-    async def metrics() -> Response:
-        """Prometheus metrics."""
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (with METRICS_TOKEN set: for its bearer only)."""
+        if not _metrics_allowed(request, metrics_token, metrics_need_token):
+            return problem_response(404, "No such route.")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -177,14 +189,16 @@ def create_service_app(
     settings: ServiceSettings,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: ReadinessCheck | None = None,
-    body_limit: int = DEFAULT_BODY_LIMIT,
+    body_limit: int | None = DEFAULT_BODY_LIMIT,
     larger_bodies: dict[str, int] | None = None,
+    metrics_need_token: bool = False,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with problem errors, request ids, logs, metrics, health and a body limit.
 
     `readiness` is called by /readyz; when None, /readyz asks `app.state.runtime.ready()` if
-    the lifespan put a `Runtime` there.
+    the lifespan put a `Runtime` there. `body_limit=None` leaves body limits to the app (the
+    gateway: it checks the caller before it reads a byte of the body).
     """
     configure_logging(
         service=settings.service_name,
@@ -207,8 +221,12 @@ def create_service_app(
             return {"started": False}
         return await runtime.ready()  # type: ignore[no-any-return]
 
-    app.include_router(health_router(readiness or runtime_readiness))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.include_router(
+        health_router(readiness or runtime_readiness, metrics_token=token, metrics_need_token=metrics_need_token)
+    )
+    if body_limit is not None:
+        app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
     app.add_middleware(RequestContextMiddleware)
     return app
 

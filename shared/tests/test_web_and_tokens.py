@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -235,6 +236,24 @@ def test_cursor_round_trip_and_garbage():
         assert err.value.status == 422
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        ["2020-01-01T00:00:00+00:00", 5],  # an id that is no string
+        ["2020-01-01T00:00:00+00:00", ["x"]],
+        ["9999-12-31T23:59:59-14:00", "00000000-0000-0000-0000-000000000000"],  # past the end in UTC
+        ["0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000"],  # before the start in UTC
+        ["2020-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000", "extra"],
+        {"2020-01-01T00:00:00+00:00": 1, "x": 2},
+    ],
+)
+def test_forged_cursors_are_422(forged):
+    cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    with pytest.raises(ProblemError) as err:
+        decode_cursor(cursor)
+    assert err.value.status == 422
+
+
 def test_production_refuses_default_secrets(jwt_keys):
     with pytest.raises(InsecureSettingsError, match="JWT_PUBLIC_KEY is not set"):
         ServiceSettings(environment="production", rabbitmq_url="amqp://svc:long-password@mq/helpdesk")
@@ -309,3 +328,24 @@ async def test_a_database_out_of_reach_is_503_and_a_failed_query_500(jwt_keys):
             assert "duplicate key" not in response.text
             assert "Connection refused" not in response.text
         assert (await c.get("/fail/refused")).headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_logged_errors_carry_no_local_variables(capsys, as_json):
+    from shared.logging import configure_logging, get_logger
+
+    configure_logging(service="test", json=as_json)
+
+    def handler() -> None:
+        secret_email = "victim-local-variable@example.test"  # noqa: F841 - what must not be logged
+        raise RuntimeError("boom")
+
+    try:
+        handler()
+    except RuntimeError:
+        get_logger("test").exception("failed")
+        # how uvicorn reports an error no handler caught
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=True)
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err  # the traceback itself is kept
+    assert "victim-local-variable" not in err

@@ -163,6 +163,7 @@ class Chaos:
             "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/{self.stack.vhost}",
             "HELPDESK_FAULT_DIR": str(self.fault_dir),
             "TICKETS_CREATE_QUOTA": "0",  # 20 requesters file thousands of tickets on purpose
+            "AUTH_SIGNUP_ADDRESS_LIMIT": "0",  # and all sign up from 127.0.0.1
             "DB_POOL_SIZE": "10",
             "BUS_PREFETCH": "10",  # within twice the pool
             # nobody resolves tickets during the run: without this every ticket past the fifth

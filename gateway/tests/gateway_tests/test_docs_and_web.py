@@ -143,7 +143,8 @@ async def test_openapi_is_fetched_lazily_cached_and_retried_when_a_service_was_d
             docs = await client.get("/docs")
             assert docs.status_code == 200
             assert "swagger" in docs.text.lower()
-            assert "/openapi.json" in docs.text
+            assert "/docs/init.js" in docs.text
+            assert "/openapi.json" in (await client.get("/docs/init.js")).text
     finally:
         await late.stop()
         upstreams["auth"].openapi = None

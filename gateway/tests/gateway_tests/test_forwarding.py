@@ -255,8 +255,9 @@ async def test_readyz_follows_the_services_health(
         assert (await client.get("/readyz")).status_code == 200
 
 
-async def test_metrics_are_served(gateway: httpx.AsyncClient) -> None:
-    response = await gateway.get("/metrics")
+async def test_metrics_are_served_to_the_metrics_token(make_settings: Callable[..., GatewaySettings]) -> None:
+    async with app_client(create_app(make_settings(metrics_token="scrape-token-1"))) as gateway:
+        response = await gateway.get("/metrics", headers={"Authorization": "Bearer scrape-token-1"})
     assert response.status_code == 200
     assert "http_requests_total" in response.text
 
@@ -300,3 +301,20 @@ async def test_over_real_http_chunked_bodies_are_limited_and_ids_returned(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+async def test_x_forwarded_for_names_the_client_only_behind_trusted_proxies(
+    gateway: httpx.AsyncClient,
+    upstreams: dict[str, StandIn],
+    user: dict[str, str],
+    make_settings: Callable[..., GatewaySettings],
+) -> None:
+    marker = uuid.uuid4().hex
+    forged = {**user, "X-Forwarded-For": "1.2.3.4"}
+    await gateway.get("/api/tickets", params={"m": marker}, headers=forged)
+    # the test client is the peer and no proxy is trusted: what it claims is dropped
+    assert upstreams["tickets"].requests_with(marker)[0]["headers"]["x-forwarded-for"] == "127.0.0.1"
+    marker = uuid.uuid4().hex
+    async with app_client(create_app(make_settings(trusted_proxies="127.0.0.1/32"))) as behind_proxy:
+        await behind_proxy.get("/api/tickets", params={"m": marker}, headers=forged)
+    assert upstreams["tickets"].requests_with(marker)[0]["headers"]["x-forwarded-for"] == "1.2.3.4"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 from shared.jwt import RoleName
 
 from auth import service
 from auth.deps import (
     AdminUser,
+    ClientAddress,
     CurrentUser,
     IssuerDep,
     PasswordsDep,
@@ -40,18 +41,45 @@ internal_router = APIRouter(prefix="/internal", include_in_schema=False)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@router.post("/signup", status_code=201)
-async def signup(body: SignupIn, session: SessionDep, passwords: PasswordsDep, issuer: IssuerDep) -> TokenOut:
+# answers that carry a token must not be kept by a browser or a proxy
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _no_store(response: Response) -> None:
+    response.headers.update(NO_STORE)
+
+
+@router.post("/signup", status_code=201, dependencies=[Depends(_no_store)])
+async def signup(
+    body: SignupIn,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+    address: ClientAddress,
+) -> TokenOut:
     """Create a user account and return an access token for it."""
     user = await service.signup(
-        session=session, passwords=passwords, email=body.email, password=body.password, name=body.name
+        session=session,
+        passwords=passwords,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        address=address,
+        address_limit=settings.signup_address_limit,
+        window=timedelta(seconds=settings.signup_window_s),
     )
     return service.issue_token(issuer=issuer, user=user)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Depends(_no_store)])
 async def login(
-    body: LoginIn, sessions: SessionsDep, passwords: PasswordsDep, issuer: IssuerDep, settings: SettingsDep
+    body: LoginIn,
+    sessions: SessionsDep,
+    passwords: PasswordsDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+    address: ClientAddress,
 ) -> TokenOut:
     """Exchange an email and password for an access token."""
     user = await service.login(
@@ -59,8 +87,13 @@ async def login(
         passwords=passwords,
         email=body.email,
         password=body.password,
-        max_failures=settings.login_max_failures,
-        window=timedelta(seconds=settings.login_window_s),
+        address=address,
+        limits=service.LoginLimits(
+            max_failures=settings.login_max_failures,
+            address_max_failures=settings.login_address_max_failures,
+            max_delay=timedelta(seconds=settings.login_max_delay_s),
+            window=timedelta(seconds=settings.login_window_s),
+        ),
     )
     return service.issue_token(issuer=issuer, user=user)
 

@@ -18,6 +18,7 @@ from shared.web import create_service_app
 from sqlalchemy.exc import DBAPIError
 
 from auth import api, models, repository, service
+from auth.password_policy import password_problem
 from auth.passwords import Passwords
 from auth.schemas import normalise_email
 from auth.settings import AuthSettings, normalised_public_pem, public_pem_for
@@ -51,8 +52,9 @@ async def bootstrap_first_admin(*, settings: AuthSettings, runtime: Runtime, pas
         return
     email = normalise_email(settings.bootstrap_admin_email)
     password = settings.bootstrap_admin_password.get_secret_value()
-    if not 8 <= len(password) <= 128:
-        raise ValueError("BOOTSTRAP_ADMIN_PASSWORD must have 8 to 128 characters")
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise ValueError(f"BOOTSTRAP_ADMIN_PASSWORD is refused: {problem}")
     for attempt in range(1, BOOTSTRAP_ATTEMPTS + 1):
         try:
             async with transaction(runtime.sessions) as session:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from shared.auth import AdminPrincipal, CurrentPrincipal
+from shared.clientip import Network, parse_networks
+from shared.clientip import client_address as client_address_behind
 from shared.jwt import TokenIssuer
 from shared.problems import ProblemError
 from shared.runtime import Runtime
@@ -70,5 +73,21 @@ async def admin_user(session: SessionDep, principal: AdminPrincipal) -> User:
     return user
 
 
+async def client_address(request: Request, settings: SettingsDep) -> str:
+    """The caller's address: X-Forwarded-For counts only when a trusted proxy (the gateway) sent it."""
+    peer = request.client.host if request.client else None
+    return client_address_behind(peer, request.headers.get("x-forwarded-for"), trusted_networks(settings))
+
+
+@functools.cache
+def _networks(value: str) -> tuple[Network, ...]:
+    return parse_networks(value)
+
+
+def trusted_networks(settings: AuthSettings) -> tuple[Network, ...]:
+    return _networks(settings.trusted_proxies)
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]

@@ -55,10 +55,13 @@ class User(Base):
 
 
 class LoginThrottle(Base):
-    """Failed-login counter per account key (the normalised email, known or not), one fixed window."""
+    """Failed logins per key: an account from one address (`acct:<email>|<ip>`), or an address
+    across accounts (`addr:<ip>`); past the free failures each one adds a growing delay."""
 
     __tablename__ = "login_throttle"
 
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer)
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # failures are forgotten once none came for a whole window
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

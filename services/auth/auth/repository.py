@@ -88,51 +88,56 @@ def _escape_like(value: str) -> str:
 # --- login throttling -----------------------------------------------------------------------
 
 
-async def login_failures(
-    session: AsyncSession, email: str, *, window: timedelta
-) -> tuple[int, datetime | None, datetime]:
-    """Failed logins of `email` in its current window, when that window started, the database's now."""
+async def blocked_until(session: AsyncSession, keys: list[str]) -> tuple[datetime | None, datetime]:
+    """The latest instant until which any of `keys` is delayed (None: none is), and the database's now."""
     row = (
         await session.execute(
-            select(LoginThrottle.attempts, LoginThrottle.window_started_at, func.now()).where(
-                LoginThrottle.email == email, LoginThrottle.window_started_at > func.now() - window
+            select(func.max(LoginThrottle.blocked_until), func.now()).where(
+                LoginThrottle.key.in_(keys), LoginThrottle.blocked_until > func.now()
             )
         )
-    ).one_or_none()
-    if row is None:
-        return 0, None, await session.scalar(select(func.now()))  # type: ignore[return-value]
-    return int(row[0]), row[1], row[2]
+    ).one()
+    return row[0], row[1]
 
 
-async def record_login_failure(
-    session: AsyncSession, email: str, *, window: timedelta
-) -> tuple[int, datetime, datetime]:
-    """Count one failure for `email` in its window (a new window if the last ended), atomically.
-
-    Returns what `login_failures` returns, after the count.
-    """
+async def record_login_failure(session: AsyncSession, key: str, *, window: timedelta) -> tuple[int, datetime]:
+    """Count one failure for `key` (from 1 again after a quiet window), atomically: the count, now."""
     now = func.now()
-    expired = LoginThrottle.window_started_at <= now - window
+    forgotten = LoginThrottle.last_failed_at <= now - window
     statement = (
         insert(LoginThrottle)
-        .values(email=email, attempts=1, window_started_at=now)
+        .values(key=key, attempts=1, last_failed_at=now)
         .on_conflict_do_update(
-            index_elements=[LoginThrottle.email],
+            index_elements=[LoginThrottle.key],
             set_={
-                "attempts": case((expired, 1), else_=LoginThrottle.attempts + 1),
-                "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at),
+                "attempts": case((forgotten, 1), else_=LoginThrottle.attempts + 1),
+                "last_failed_at": now,
+                "blocked_until": case((forgotten, None), else_=LoginThrottle.blocked_until),
             },
         )
-        .returning(LoginThrottle.attempts, LoginThrottle.window_started_at, func.now())
+        .returning(LoginThrottle.attempts, func.now())
     )
     row = (await session.execute(statement)).one()
-    return int(row[0]), row[1], row[2]
+    return int(row[0]), row[1]
 
 
-async def clear_login_attempts(session: AsyncSession, email: str) -> None:
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+async def delay_logins(session: AsyncSession, key: str, *, until: datetime) -> None:
+    await session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .values(blocked_until=func.greatest(func.coalesce(LoginThrottle.blocked_until, until), until))
+    )
+
+
+async def clear_login_attempts(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
 
 
 async def purge_login_attempts(session: AsyncSession, *, window: timedelta) -> int:
-    result = await session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= func.now() - window))
+    result = await session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_failed_at <= func.now() - window,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= func.now()),
+        )
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

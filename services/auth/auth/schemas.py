@@ -80,7 +80,8 @@ class _Strict(BaseModel):
 
 class SignupIn(_Strict):
     email: Email
-    password: str = Field(min_length=8, max_length=128)
+    # length here; the common list and the address itself: password_policy, in the service
+    password: str = Field(min_length=12, max_length=128)
     name: Name = None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.auth import unauthorized
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth import repository
 from auth.models import User, outbox
+from auth.password_policy import password_problem
 from auth.passwords import Passwords
 from auth.schemas import TokenOut, UpdateUserIn, UserPage, UserRead
 from auth.settings import AuthSettings
@@ -90,8 +92,30 @@ def updated_event(user: User, changed: list[str]) -> UserUpdated:
 # --- accounts -------------------------------------------------------------------------------
 
 
-async def signup(*, session: AsyncSession, passwords: Passwords, email: str, password: str, name: str | None) -> User:
-    """Create a `user` account (never another role) and announce it."""
+async def signup(
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    name: str | None,
+    address: str = "unknown",
+    address_limit: int = 0,
+    window: timedelta = timedelta(hours=1),
+) -> User:
+    """Create a `user` account (never another role) and announce it; 429 past the address's limit."""
+    problem = password_problem(password, email=email, name=name)
+    if problem is not None:
+        raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])
+    signup_key = f"signup:{address}"
+    if address_limit:
+        until, db_now = await repository.blocked_until(session, [signup_key])
+        if until is not None:
+            raise ProblemError(
+                429,
+                "Too many accounts were created from this address; try again later.",
+                headers={"Retry-After": str(max(1, math.ceil((until - db_now).total_seconds())))},
+            )
     # hashed before touching the database: no connection is held while argon2 runs
     password_hash = await passwords.hash(password)
     if await repository.get_by_email(session, email) is not None:
@@ -103,6 +127,12 @@ async def signup(*, session: AsyncSession, passwords: Passwords, email: str, pas
         )
     except IntegrityError as exc:  # the same email signed up at the same instant
         raise conflict("An account with this email already exists.") from exc
+    if address_limit:
+        # the login counters' table, keyed apart: signups from this address, forgotten after a
+        # quiet window; the limit-th closes the address for a window
+        created, db_now = await repository.record_login_failure(session, signup_key, window=window)
+        if created >= address_limit:
+            await repository.delay_logins(session, signup_key, until=db_now + window)
     await publish(session, registered_event(user))
     return user
 
@@ -165,21 +195,40 @@ async def set_first_password(
         )
     except InvalidTokenError as exc:
         raise ProblemError(400, "This link is invalid or has expired.") from exc
-    password_hash = await passwords.hash(password)
     user = await repository.get_by_id(session, user_id)
     # one use: once any password is set, the link is spent
     if user is None or user.password_hash != NO_PASSWORD or not user.active:
         raise ProblemError(400, "This link is invalid or has expired.")
+    problem = password_problem(password, email=user.email, name=user.name)
+    if problem is not None:
+        raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])
+    password_hash = await passwords.hash(password)
     user.password_hash = password_hash
     await session.flush()
     return user
 
 
-def _throttled(window_started_at: datetime, window: timedelta, db_now: datetime) -> ProblemError:
-    retry_after = max(1, math.ceil((window_started_at + window - db_now).total_seconds()))
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """How failed logins slow the next ones down (AuthSettings.login_*)."""
+
+    max_failures: int  # per account from one address: the failure that starts the delays
+    address_max_failures: int  # per address across accounts: the same
+    max_delay: timedelta
+    window: timedelta  # failures are forgotten after this long without one
+
+    def delay(self, failures: int, limit: int) -> timedelta | None:
+        """None below `limit` failures; then 1 s, doubling with each further one up to `max_delay`."""
+        if failures < limit:
+            return None
+        return min(self.max_delay, timedelta(seconds=2 ** min(failures - limit, 30)))
+
+
+def _throttled(until: datetime, db_now: datetime) -> ProblemError:
+    retry_after = max(1, math.ceil((until - db_now).total_seconds()))
     return ProblemError(
         429,
-        "Too many failed logins for this account; try again later.",
+        "Too many failed logins from this address; try again later.",
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -190,40 +239,46 @@ async def login(
     passwords: Passwords,
     email: str,
     password: str,
-    max_failures: int,
-    window: timedelta,
+    address: str,
+    limits: LoginLimits,
 ) -> User:
-    """The user these credentials belong to; 401 otherwise, 429 once the account is throttled.
+    """The user these credentials belong to; 401 otherwise, 429 while this address must wait.
 
+    Failures are counted per account *from this address* and per address across accounts, and
+    past a few free ones each adds a growing delay; nothing locks the account itself, so guesses
+    from elsewhere never keep its owner (with the right password, from their own address) out.
     Unlike the other functions this one commits, in short transactions of its own: a failure
     must be counted (and seen by every process) whatever the answer, and no connection should be
-    held while argon2 runs. Only failures count, so many logins of one account at once (several
-    devices, a benchmark) are not throttled. The count is read again after the password check:
-    once `max_failures` failures are recorded every answer is 429, even to the right password,
-    so a burst of parallel guesses learns nothing past the limit.
+    held while argon2 runs. The delay is read again after the password check, so a burst of
+    parallel guesses learns nothing once one of them started a delay.
     """
     # lower() can lengthen some characters; no real address is anywhere near the column's size
-    key = email.strip().lower()[:MAX_THROTTLE_KEY]
+    account = email.strip().lower()[:MAX_THROTTLE_KEY]
+    pair_key, address_key = f"acct:{account}|{address}", f"addr:{address}"
+    keys = [pair_key, address_key]
     async with transaction(sessions) as session:
-        failures, window_started_at, db_now = await repository.login_failures(session, key, window=window)
-        user = await repository.get_by_email(session, key) if failures < max_failures else None
-    if failures >= max_failures and window_started_at is not None:
-        raise _throttled(window_started_at, window, db_now)
+        until, db_now = await repository.blocked_until(session, keys)
+        user = await repository.get_by_email(session, account) if until is None else None
+    if until is not None:
+        raise _throttled(until, db_now)
     # an unknown email is checked against a dummy hash, so it takes as long as a wrong password
     matched = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not matched or not user.active:
         async with transaction(sessions) as session:
-            failures, window_started_at, db_now = await repository.record_login_failure(session, key, window=window)
-        if failures > max_failures:
-            raise _throttled(window_started_at, window, db_now)
+            for key, limit in ((pair_key, limits.max_failures), (address_key, limits.address_max_failures)):
+                failures, db_now = await repository.record_login_failure(session, key, window=limits.window)
+                delay = limits.delay(failures, limit)
+                if delay is not None:
+                    await repository.delay_logins(session, key, until=db_now + delay)
         raise ProblemError(401, INVALID_CREDENTIALS)
     new_hash = await passwords.hash(password) if passwords.needs_rehash(user.password_hash) else None
     async with transaction(sessions) as session:
-        failures, window_started_at, db_now = await repository.login_failures(session, key, window=window)
-        if failures >= max_failures and window_started_at is not None:
-            raise _throttled(window_started_at, window, db_now)
-        if failures:
-            await repository.clear_login_attempts(session, key)
+        until, db_now = await repository.blocked_until(session, keys)
+        if until is not None:
+            raise _throttled(until, db_now)
+        # the address's count stays: logging into one's own account must not wipe the failures
+        # the same address made against others
+        await repository.clear_login_attempts(session, pair_key)
         if new_hash is not None:
             await repository.replace_password_hash(session, user.id, old=user.password_hash, new=new_hash)
     return user

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+from shared.clientip import parse_networks
 from shared.dbsetup import service_database_url
 from shared.settings import ServiceSettings, database_url_problems
 
@@ -23,13 +24,30 @@ class AuthSettings(ServiceSettings):
     )
     jwt_private_key: SecretStr | None = Field(None, validation_alias="JWT_PRIVATE_KEY")
     access_token_ttl_s: int = Field(900, ge=60, le=86400, validation_alias="AUTH_ACCESS_TOKEN_TTL_S")
-    # per-account login throttling: after this many failures inside the window → 429 until it ends
+    # Login throttling, per account from one address and per address across accounts: past the
+    # free failures each failure delays the next try (1 s, 2 s, 4 s ... up to the maximum);
+    # failures are forgotten after a window without any. Never a lock of the account itself.
     login_max_failures: int = Field(5, ge=1, le=1_000_000, validation_alias="AUTH_LOGIN_MAX_FAILURES")
-    login_window_s: int = Field(900, ge=1, le=86400, validation_alias="AUTH_LOGIN_WINDOW_S")
+    login_address_max_failures: int = Field(
+        50, ge=1, le=1_000_000, validation_alias="AUTH_LOGIN_ADDRESS_MAX_FAILURES"
+    )
+    login_max_delay_s: int = Field(900, ge=1, le=86400, validation_alias="AUTH_LOGIN_MAX_DELAY_S")
+    login_window_s: int = Field(3600, ge=1, le=7 * 86400, validation_alias="AUTH_LOGIN_WINDOW_S")
+    # accounts one client address may create per window (then 429 until the window ends); 0 = off
+    signup_address_limit: int = Field(20, ge=0, le=1_000_000, validation_alias="AUTH_SIGNUP_ADDRESS_LIMIT")
+    signup_window_s: int = Field(3600, ge=1, le=7 * 86400, validation_alias="AUTH_SIGNUP_WINDOW_S")
+    # proxies (the gateway) whose X-Forwarded-For names the client; comma-separated networks
+    trusted_proxies: str = Field("127.0.0.1/32,::1/128", validation_alias="AUTH_TRUSTED_PROXIES")
     # argon2 runs in this many threads at most (each hash holds 19 MiB while it runs)
     hash_workers: int = Field(2, ge=1, le=64, validation_alias="AUTH_HASH_WORKERS")
     bootstrap_admin_email: str | None = Field(None, validation_alias="BOOTSTRAP_ADMIN_EMAIL")
     bootstrap_admin_password: SecretStr | None = Field(None, validation_alias="BOOTSTRAP_ADMIN_PASSWORD")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @property
     def private_key_pem(self) -> str | None:

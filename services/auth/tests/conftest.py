@@ -44,7 +44,7 @@ def make_settings(auth_db: TestDatabase, auth_vhost: str, jwt_keys: JwtKeys) -> 
             "jwt_audience": jwt_keys.audience,
             "access_token_ttl_s": 900,
             "login_max_failures": 5,
-            "login_window_s": 900,
+            "login_window_s": 3600,
             "bootstrap_admin_email": None,
             "bootstrap_admin_password": None,
             "log_level": "WARNING",

@@ -91,8 +91,12 @@ class EventTap:
             await self._connection.close()
 
 
-async def signup(client: Any, email: str, password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
-    response = await client.post("/api/auth/signup", json={"email": email, "password": password, **extra})
+async def signup(
+    client: Any, email: str, password: str = PASSWORD, *, headers: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/auth/signup", json={"email": email, "password": password, **extra}, headers=headers
+    )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 

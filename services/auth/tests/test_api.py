@@ -105,6 +105,32 @@ async def test_signup_refuses_bad_input_and_creates_nothing(client, db: Db, payl
     assert await db.fetchval("SELECT count(*) FROM auth.outbox") == 0
 
 
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("eve@example.test", "12345678"),  # the classics are too short now
+        ("eve@example.test", "password"),
+        ("eve@example.test", "elevenchars"),  # 11: one short of NIST's advice as we apply it
+        ("eve@example.test", "password1234"),  # 12+, but on the common list
+        ("eve@example.test", "Qwerty123456"),  # the list is matched whatever the case
+        ("eve@example.test", "123456789012"),
+        ("eve@example.test", "aaaaaaaaaaaaaaaa"),
+        ("longaddress.eve@example.test", "longaddress.eve@example.test"),  # the email itself
+        ("longaddress.eve@example.test", "LongAddress.Eve"),  # its local part
+    ],
+)
+async def test_signup_refuses_weak_passwords(client, db: Db, email: str, password: str):
+    response = await client.post("/api/auth/signup", json={"email": email, "password": password})
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["loc"][-1] == "password"
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 0
+
+
+async def test_signup_needs_no_composition_rules(client):
+    # twelve lower-case letters and spaces, no digit or symbol: long and uncommon is enough
+    await signup(client, "plain@example.test", "purple elephant rides")
+
+
 async def test_signup_refuses_a_body_that_is_not_json(client):
     response = await client.post("/api/auth/signup", content=b"{not json", headers={"content-type": "application/json"})
     assert_problem(response, 422)
@@ -112,7 +138,8 @@ async def test_signup_refuses_a_body_that_is_not_json(client):
 
 async def test_signup_with_a_taken_email_is_a_conflict(client, db: Db):
     await signup(client, "taken@example.test")
-    response = await client.post("/api/auth/signup", json={"email": "TAKEN@example.test", "password": "another pw"})
+    body = {"email": "TAKEN@example.test", "password": "another passphrase"}
+    response = await client.post("/api/auth/signup", json=body)
     assert_problem(response, 409)
     assert await db.fetchval("SELECT count(*) FROM auth.users") == 1
 
@@ -144,6 +171,14 @@ async def test_login_returns_a_token_for_the_right_password(client):
     assert me.json()["email"] == "lin@example.test"
 
 
+async def test_answers_with_a_token_are_never_cached(client):
+    signed_up = await client.post("/api/auth/signup", json={"email": "cache@example.test", "password": PASSWORD})
+    logged_in = await client.post("/api/auth/login", json={"email": "cache@example.test", "password": PASSWORD})
+    for response in (signed_up, logged_in):
+        assert response.status_code in (200, 201), response.text
+        assert response.headers["cache-control"] == "no-store"
+
+
 async def test_unknown_email_and_wrong_password_get_the_same_401(client):
     await signup(client, "known@example.test")
     wrong = await client.post("/api/auth/login", json={"email": "known@example.test", "password": "wrong password"})
@@ -162,21 +197,55 @@ async def test_login_refuses_extra_fields(client):
     assert_problem(response, 422)
 
 
-async def test_five_failures_throttle_the_account_with_429_and_retry_after(client, db: Db):
+ATTACKER = {"X-Forwarded-For": "198.51.100.66"}  # as the gateway (a trusted proxy) reports it
+OWNER = {"X-Forwarded-For": "203.0.113.10"}
+
+
+async def test_failures_from_one_address_delay_it_more_and_more(client, db: Db):
     await signup(client, "victim@example.test")
     await signup(client, "bystander@example.test")
+    wrong = {"email": "victim@example.test", "password": "wrong pw!"}
     for _ in range(5):
-        response = await client.post("/api/auth/login", json={"email": "victim@example.test", "password": "wrong pw!"})
-        assert_problem(response, 401)
-    # even the right password is refused while the account is throttled
-    throttled = await client.post("/api/auth/login", json={"email": "Victim@example.test", "password": PASSWORD})
+        assert_problem(await client.post("/api/auth/login", json=wrong, headers=ATTACKER), 401)
+    # from that address even the right password waits (so guesses learn nothing), briefly
+    right = {"email": "Victim@example.test", "password": PASSWORD}
+    throttled = await client.post("/api/auth/login", json=right, headers=ATTACKER)
     assert_problem(throttled, 429)
-    assert 800 <= int(throttled.headers["retry-after"]) <= 900
-    # other accounts are not affected
+    assert int(throttled.headers["retry-after"]) == 1
+    # each further failure doubles the delay
+    for expected in (2, 4, 8):
+        await db.execute("UPDATE auth.login_throttle SET blocked_until = now() - interval '1 second'")
+        assert_problem(await client.post("/api/auth/login", json=wrong, headers=ATTACKER), 401)
+        delayed = await client.post("/api/auth/login", json=wrong, headers=ATTACKER)
+        assert_problem(delayed, 429)
+        assert expected - 1 <= int(delayed.headers["retry-after"]) <= expected
+    # other accounts from that address are not affected, and the delay ends
     await login(client, "bystander@example.test")
-    # and the window ends: move it into the past
-    await db.execute("UPDATE auth.login_throttle SET window_started_at = now() - interval '16 minutes'")
-    await login(client, "victim@example.test")
+    await db.execute("UPDATE auth.login_throttle SET blocked_until = now() - interval '1 second'")
+    response = await client.post("/api/auth/login", json=right, headers=ATTACKER)
+    assert response.status_code == 200, response.text
+
+
+async def test_an_attacker_elsewhere_never_locks_the_owner_out(client):
+    await signup(client, "admin-ish@example.test")
+    wrong = {"email": "admin-ish@example.test", "password": "wrong pw!"}
+    statuses = [(await client.post("/api/auth/login", json=wrong, headers=ATTACKER)).status_code for _ in range(20)]
+    assert 429 in statuses
+    right = {"email": "admin-ish@example.test", "password": PASSWORD}
+    response = await client.post("/api/auth/login", json=right, headers=OWNER)
+    assert response.status_code == 200, response.text
+
+
+async def test_one_address_guessing_across_accounts_is_delayed(make_settings, db: Db):
+    async with app_client(create_app(make_settings(login_address_max_failures=3))) as client:
+        await signup(client, "fourth@example.test")
+        for n in range(3):
+            body = {"email": f"spray{n}@example.test", "password": "wrong pw!"}
+            assert_problem(await client.post("/api/auth/login", json=body, headers=ATTACKER), 401)
+        right = {"email": "fourth@example.test", "password": PASSWORD}
+        assert_problem(await client.post("/api/auth/login", json=right, headers=ATTACKER), 429)
+        # the owner's own address is not delayed
+        assert (await client.post("/api/auth/login", json=right, headers=OWNER)).status_code == 200
 
 
 async def test_many_logins_of_one_account_at_once_are_not_throttled(client):
@@ -610,8 +679,9 @@ async def test_the_right_password_is_refused_if_the_limit_was_reached_while_it_w
     async def verify_while_others_fail(password_hash: str | None, password: str) -> bool:
         # five parallel wrong guesses are recorded while this (right) one is being checked
         await db.execute(
-            "INSERT INTO auth.login_throttle VALUES ('burst@example.test', 5, now())"
-            " ON CONFLICT (email) DO UPDATE SET attempts = 5"
+            "INSERT INTO auth.login_throttle (key, attempts, last_failed_at, blocked_until)"
+            " VALUES ('acct:burst@example.test|127.0.0.1', 5, now(), now() + interval '1 minute')"
+            " ON CONFLICT (key) DO UPDATE SET attempts = 5, blocked_until = now() + interval '1 minute'"
         )
         return await original(password_hash, password)
 
@@ -624,3 +694,18 @@ async def test_the_right_password_is_refused_if_the_limit_was_reached_while_it_w
         assert_problem(wrong, 429)
     finally:
         passwords.verify = original
+
+
+async def test_one_address_may_create_only_so_many_accounts(make_settings, db: Db):
+    async with app_client(create_app(make_settings(signup_address_limit=2))) as client:
+        for n in range(2):
+            await client.post("/api/auth/signup", json={"email": f"bot{n}@example.test", "password": PASSWORD},
+                              headers=ATTACKER)
+        refused = await client.post("/api/auth/signup", json={"email": "bot2@example.test", "password": PASSWORD},
+                                    headers=ATTACKER)
+        assert_problem(refused, 429)
+        assert 3500 <= int(refused.headers["retry-after"]) <= 3600
+        assert await db.fetchval("SELECT count(*) FROM auth.users WHERE email = 'bot2@example.test'") == 0
+        # another address is not affected
+        await signup(client, "human@example.test", headers=OWNER)
+    assert await db.fetchval("SELECT count(*) FROM auth.users") == 3

@@ -145,10 +145,11 @@ async def test_bootstrap_admin_is_created_once_by_two_processes_starting_togethe
 async def test_bootstrap_takes_over_an_account_squatting_its_email(
     make_settings: Callable[..., AuthSettings], client: httpx.AsyncClient, db: Db
 ):
-    squatter = await signup(client, "root@example.test", password="squatter-pw")
+    squatter = await signup(client, "root@example.test", password="squatter-passphrase")
     settings = make_settings(bootstrap_admin_email="root@example.test", bootstrap_admin_password="bootstrap-pw-1")
     async with app_client(create_app(settings)) as fresh:
-        response = await fresh.post("/api/auth/login", json={"email": "root@example.test", "password": "squatter-pw"})
+        squatter_login = {"email": "root@example.test", "password": "squatter-passphrase"}
+        response = await fresh.post("/api/auth/login", json=squatter_login)
         assert response.status_code == 401
         assert (await fresh.get("/api/auth/me", headers=bearer(squatter["token"]))).status_code == 401
         body = await login(fresh, "root@example.test", "bootstrap-pw-1")

@@ -2,7 +2,8 @@
 
 Everything that comes from a ticket, a user or the model is untrusted:
 - HTML bodies are rendered with autoescape, so no markup from a ticket survives;
-- URLs in untrusted text are defanged (``https://x.example`` → ``https[:]//x[.]example``) in
+- URLs and host-like tokens in untrusted text are defanged (``https://x.example`` →
+  ``https[:]//x[.]example``, ``x.example/reset`` → ``x[.]example/reset``) in the subject and
   both parts, so neither our HTML nor a mail client's auto-linker turns them into links. The only
   ``<a>`` in a mail is the link we build ourselves (``{WEB_BASE_URL}/tickets/{id}``);
 - header values (Subject, display names) lose CR/LF and every other control or format character,
@@ -73,10 +74,17 @@ def sanitize_header(value: str, *, max_length: int = _SUBJECT_MAX) -> str:
 _SCHEME_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,31}):(//|\\\\)([^\s/?#<>\"'\\]*)")
 _WWW = re.compile(r"(?i)\bwww\.")
 _MAILTO = re.compile(r"(?i)\bmailto:")
+# Dots as IDNA reads them: a full stop, the ideographic one and the full-width ones
+_DOT = "[.\u3002\uff0e\uff61]"
+# Anything a mail client may take for a host name, with or without a scheme ("evil.example/reset",
+# "report.zip": .zip is a real TLD, so no list of TLDs is safe): dotted labels ending in a letter
+_HOST = re.compile(rf"(?<![\w-])(?:[^\W_][\w-]*{_DOT})+[^\W\d_][\w-]*(?![\w-])")
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
+_DOTS = re.compile(_DOT)
 
 
 def defang(value: object) -> str:
-    """Break URLs in untrusted text so that nothing renders or auto-links them."""
+    """Break URLs and every host-like token in untrusted text, so that nothing links them."""
     if value is None:
         return ""
     text = str(value)
@@ -85,8 +93,13 @@ def defang(value: object) -> str:
         scheme, slashes, host = match.group(1), match.group(2), match.group(3)
         return f"{scheme}[:]{slashes}{host.replace('.', '[.]')}"
 
+    def _host(match: re.Match[str]) -> str:
+        return _DOTS.sub("[.]", match.group(0))
+
     text = _SCHEME_URL.sub(_url, text)
     text = _WWW.sub("www[.]", text)
+    text = _HOST.sub(_host, text)
+    text = _IPV4.sub(_host, text)
     return _MAILTO.sub("mailto[:]", text)
 
 

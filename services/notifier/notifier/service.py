@@ -62,10 +62,10 @@ async def queue_mail(
         if recipient.id is not None and recipient.id in silenced:
             log.info("mail_suppressed", kind=kind.value, recipient_id=str(recipient.id))
             continue
-        mail = render(
-            kind,
-            {**context, "recipient_name": recipient.name or email, "recipient_email": email},
-        )
+        # The welcome mail goes to whatever address someone typed at signup, with a name they
+        # chose: it would carry their text to a stranger's inbox, so it names nobody
+        name = "" if kind is MailKind.WELCOME else recipient.name
+        mail = render(kind, {**context, "recipient_name": name or email, "recipient_email": email})
         added = await repository.add_delivery(
             session,
             id=uuid.uuid4(),
@@ -74,7 +74,7 @@ async def queue_mail(
             kind=kind.value,
             recipient_id=recipient.id,
             recipient_email=email,
-            recipient_name=recipient.name[:200],
+            recipient_name=name[:200],
             ticket_id=ticket_id,
             correlation_id=envelope.correlation_id,
             subject=mail.subject,

@@ -147,10 +147,25 @@ def test_sanitize_header_truncates_and_collapses() -> None:
 
 
 def test_defang_leaves_plain_text_alone() -> None:
-    assert defang("The file is report.pdf, see section 3.2") == "The file is report.pdf, see section 3.2"
+    plain = "See section 3.2, version 1.10; it costs 4.50 EUR."
+    assert defang(plain) == plain
     assert defang(None) == ""
     assert defang("ftp://a.b/c") == "ftp[:]//a[.]b/c"
-    assert defang("mailto:x@y.z") == "mailto[:]x@y.z"
+    assert defang("mailto:x@y.z") == "mailto[:]x@y[.]z"
+
+
+def test_defang_breaks_every_host_like_token_even_without_a_scheme() -> None:
+    assert defang("Reset it at evil-helpdesk.example/reset now") == "Reset it at evil-helpdesk[.]example/reset now"
+    # .zip and .mov are real top-level domains: a file name may be a host
+    assert defang("The file is report.zip.") == "The file is report[.]zip."
+    assert defang("sub.evil.co.uk:8443/x") == "sub[.]evil[.]co[.]uk:8443/x"
+    assert defang("go to 203.0.113.9/login") == "go to 203[.]0[.]113[.]9/login"
+    assert defang("evil\uff0eexample and evil\u3002example") == "evil[.]example and evil[.]example"
+    assert defang("пример.испытание") == "пример[.]испытание"
+    mail = render(MailKind.TICKET_ASSIGNED, _assigned_context(title="Log in at evil-helpdesk.example/reset"))
+    for part in (mail.subject, mail.text, mail.html):
+        assert "evil-helpdesk.example" not in part
+        assert "evil-helpdesk[.]example" in part
 
 
 def test_message_is_multipart_alternative_text_then_html() -> None:
@@ -217,8 +232,10 @@ def test_welcome_mail() -> None:
         },
     )
     assert mail.subject == "Welcome to Helpdesk"
-    assert "New &lt;User&gt;" in mail.html
-    assert "new@example.org" in mail.text
+    # a name chosen at signup reaches a stranger's inbox nowhere: not in the greeting, not escaped
+    assert "New" not in mail.html
+    assert "New" not in mail.text
+    assert "new@example[.]org" in mail.text  # even its own address is no link
     assert re.findall(r'href="([^"]*)"', mail.html) == [BASE + "/"]
 
 

@@ -118,13 +118,17 @@ async def test_resolution_mails_the_requester_once(
 async def test_welcome_mail_at_signup(
     make_settings: Any, run_app: Any, publisher: Any, sink: MailSink, db: Any
 ) -> None:
-    signup = ev.registered(name="Nina <b>New</b>")
+    signup = ev.registered(name="Nina <b>New</b> visit evil.example/claim")
     async with run_app(make_settings(smtp_port=sink.port)):
         await _publish(publisher, signup)
         (mail,) = await wait_for_mails(sink.directory, 1)
     assert mail["To"].addresses[0].addr_spec == signup.data["email"]
     assert mail["Subject"] == "Welcome to Helpdesk"
-    assert "Nina &lt;b&gt;New&lt;/b&gt;" in body(mail, "html")
+    # the name chosen at signup is nowhere: not the greeting, not the display name, not escaped
+    assert mail["To"].addresses[0].display_name == ""
+    for part in ("html", "plain"):
+        assert "Nina" not in body(mail, part)
+        assert "evil" not in body(mail, part)
     row = await db.fetchrow("SELECT email, role FROM notifier.users")
     assert (row["email"], row["role"]) == (signup.data["email"], "user")
 
@@ -189,7 +193,7 @@ async def test_header_injection_through_the_title_reaches_nobody_else(
     assert mail["X-Sink-Rcpt-To"] == moderator.email
     assert mail["Bcc"] is None
     assert mail["X-Evil"] is None
-    assert mail["Subject"] == ("[Helpdesk] Ticket assigned to you: Urgent Bcc: victim@example.test X-Evil: 1")
+    assert mail["Subject"] == "[Helpdesk] Ticket assigned to you: Urgent Bcc: victim@example[.]test X-Evil: 1"
 
 
 async def test_a_disabled_user_gets_no_mail(

@@ -45,3 +45,26 @@ async def test_quota_through_http(kit, settings, db, jwt_keys):
     assert r2.status_code == 429
     assert r2.headers["content-type"] == "application/problem+json"
     assert int(r2.headers["retry-after"]) > 0
+
+
+async def test_comment_quota_per_user_through_http(kit, settings):
+    from shared.testing.plugin import app_client
+    from tickets.app import create_app
+
+    app = create_app(settings.model_copy(update={"comment_quota": 3, "comment_quota_window_seconds": 600}))
+    a, admin = kit.person(), kit.person("admin")
+    async with app_client(app) as client:
+        created = await client.post("/api/tickets", json={"title": "abc", "description": "d"}, headers=a.headers)
+        tid = created.json()["id"]
+        url = f"/api/tickets/{tid}/comments"
+        statuses = [
+            (await client.post(url, json={"body": "x" * 10_000}, headers=a.headers)).status_code for _ in range(5)
+        ]
+        refused = await client.post(url, json={"body": "one more"}, headers=a.headers)
+        # the quota is the author's: an admin on the same ticket still writes
+        other = await client.post(url, json={"body": "admin here"}, headers=admin.headers)
+    assert statuses == [201, 201, 201, 429, 429]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 590 <= int(refused.headers["retry-after"]) <= 600
+    assert other.status_code == 201
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.comments WHERE author_id = $1", a.id) == 3

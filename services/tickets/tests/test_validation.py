@@ -50,6 +50,12 @@ def assert_problem(r, status=422):
         {"title": 123, "description": "x"},
         {"title": None, "description": "x"},
         {"title": "abc\x00", "description": "x"},
+        {"title": "Help\r\nBcc: victim@example.test", "description": "x"},  # a header in a mail subject
+        {"title": "Help\nme", "description": "x"},
+        {"title": "invoice\u202efdp.exe", "description": "x"},  # bidi override: reads "invoiceexe.pdf"
+        {"title": "abc\u2066def\u2069", "description": "x"},
+        {"title": "abc\u200fdef", "description": "x"},
+        {"title": "abc\u2028def", "description": "x"},
         {"title": "abc", "description": "x\x00y"},
         ["title", "description"],
         "just a string",

@@ -136,11 +136,15 @@ async def update_ticket(
 
 @router.post("/{ticket_id}/comments", status_code=201, response_model=CommentRead)
 async def add_comment(
-    principal: CurrentPrincipal, ticket_id: uuid.UUID, comment_in: CommentCreate, session: SessionDep
+    principal: CurrentPrincipal,
+    ticket_id: uuid.UUID,
+    comment_in: CommentCreate,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Comment on a ticket (internal notes: staff working the ticket only)."""
+    """Comment on a ticket (internal notes: staff working the ticket only; a quota per user)."""
     comment = await service.add_comment(
-        session=session, ticket_id=ticket_id, comment_in=comment_in, principal=principal
+        session=session, settings=settings, ticket_id=ticket_id, comment_in=comment_in, principal=principal
     )
     return _json(_comment(comment), 201)
 

@@ -216,7 +216,7 @@ async def _reply(sessions: async_sessionmaker[AsyncSession], settings: MailInSet
                 if ticket.status == "resolved" and ticket.created_by_id == principal.id:
                     await service.update_ticket(session=session, settings=settings, ticket_id=ticket.id,
                                                 update=TicketUpdate(status="open"), principal=principal)
-                comment = await service.add_comment(session=session, ticket_id=ticket.id,
+                comment = await service.add_comment(session=session, settings=settings, ticket_id=ticket.id,
                                                     comment_in=CommentCreate(body=body, internal=False),
                                                     principal=principal, via="email")
                 for attachment in kept:

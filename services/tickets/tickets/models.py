@@ -151,7 +151,10 @@ class Comment(Base):
     internal: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
-    __table_args__ = (Index("ix_comments_ticket", "ticket_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_comments_ticket", "ticket_id", "created_at", "id"),
+        Index("ix_comments_author_created", "author_id", "created_at"),
+    )
 
 
 class TicketChange(Base):

@@ -72,6 +72,30 @@ async def ticket_by_idempotency_key(session: AsyncSession, *, creator_id: uuid.U
     ).scalar_one_or_none()
 
 
+COMMENT_LOCK_SPACE = 0x636D  # "cm": advisory locks of one author's comment quota
+
+
+async def lock_comment_quota(session: AsyncSession, *, author_id: uuid.UUID) -> None:
+    """Serialise one author's comments (to the end of the transaction), so a burst cannot overshoot."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(CAST(:author AS text)))"),
+        {"space": COMMENT_LOCK_SPACE, "author": str(author_id)},
+    )
+
+
+async def recent_comment_times(
+    session: AsyncSession, *, author_id: uuid.UUID, since: datetime, limit: int
+) -> list[datetime]:
+    """When this author wrote their latest comments after `since`, newest first, at most `limit`."""
+    rows = await session.execute(
+        select(Comment.created_at)
+        .where(Comment.author_id == author_id, Comment.created_at > since)
+        .order_by(Comment.created_at.desc())
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
 async def nth_latest_creation(session: AsyncSession, *, creator_id: uuid.UUID, n: int) -> datetime | None:
     """When this user created their n-th most recent ticket (None if they made fewer)."""
     return (

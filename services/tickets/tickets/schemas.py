@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from shared.text import Storable
 
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
@@ -15,7 +16,20 @@ TriageState = Literal["pending", "done", "failed", "waiting"]
 
 
 _NoNul = Storable  # no NUL, no lone surrogates: what Postgres text can hold
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), _NoNul]
+# A title becomes a mail subject: line breaks could start new headers, and bidi controls
+# (U+202E and friends) can make "exe.pdf" read as "fdp.exe"; refused rather than cleaned
+_NOT_IN_TITLES = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _one_line(value: str) -> str:
+    if _NOT_IN_TITLES.search(value):
+        raise ValueError("must be one line, without control or text-direction characters")
+    return value
+
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), _NoNul, AfterValidator(_one_line)
+]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), _NoNul]
 CommentBody = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), _NoNul]

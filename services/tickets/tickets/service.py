@@ -507,16 +507,36 @@ async def request_retriage(
 # --- comments ------------------------------------------------------------------------------
 
 
+async def _check_comment_quota(
+    session: AsyncSession, *, settings: TicketsSettings, author_id: uuid.UUID, now: datetime
+) -> None:
+    """429 with Retry-After when the author already wrote `comment_quota` comments in the window."""
+    quota = settings.comment_quota
+    if quota == 0:
+        return
+    window = timedelta(seconds=settings.comment_quota_window_seconds)
+    await repository.lock_comment_quota(session, author_id=author_id)
+    recent = await repository.recent_comment_times(session, author_id=author_id, since=now - window, limit=quota)
+    if len(recent) >= quota:
+        retry_after = max(1, math.ceil((recent[-1] + window - now).total_seconds()))
+        raise ProblemError(
+            429,
+            f"At most {quota} comments per {settings.comment_quota_window_seconds} s; try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 async def add_comment(
     *,
     session: AsyncSession,
+    settings: TicketsSettings,
     ticket_id: uuid.UUID,
     comment_in: CommentCreate,
     principal: Principal,
     now: datetime | None = None,
     via: Literal["web", "email"] = "web",
 ) -> Comment:
-    """A comment by the creator, the assignee or an admin; internal ones by staff only.
+    """A comment by the creator, the assignee or an admin; internal ones by staff only; 429 over quota.
 
     A public one goes out as ticket.commented, so the other side is mailed.
     """
@@ -524,6 +544,8 @@ async def add_comment(
     ticket = await _visible_ticket(session, ticket_id, principal)
     if comment_in.internal and not is_staff_for(ticket, principal):
         raise ProblemError(403, "Only staff working this ticket may write internal comments.")
+    now = now or utcnow()
+    await _check_comment_quota(session, settings=settings, author_id=principal.id, now=now)
     comment = Comment(
         id=uuid.uuid4(),
         ticket_id=ticket.id,
@@ -533,7 +555,7 @@ async def add_comment(
         author_role=principal.role,
         body=comment_in.body,
         internal=comment_in.internal,
-        created_at=now or utcnow(),
+        created_at=now,
     )
     await _remember_caller(session, principal)
     session.add(comment)

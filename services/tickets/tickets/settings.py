@@ -25,6 +25,11 @@ class TicketsSettings(ServiceSettings):
     create_quota_window_seconds: int = Field(
         600, ge=1, le=86_400, validation_alias="TICKETS_CREATE_QUOTA_WINDOW_SECONDS"
     )
+    # At most `comment_quota` comments per user in any `comment_quota_window_seconds`; 0 turns it off.
+    comment_quota: int = Field(10, ge=0, le=100_000, validation_alias="TICKETS_COMMENT_QUOTA")
+    comment_quota_window_seconds: int = Field(
+        60, ge=1, le=86_400, validation_alias="TICKETS_COMMENT_QUOTA_WINDOW_SECONDS"
+    )
 
     def sla(self, priority: str | None) -> timedelta | None:
         """How long a ticket of this priority may stay unresolved; None without a priority."""

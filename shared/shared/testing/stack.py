@@ -82,6 +82,8 @@ class Stack:
         # small pools: a test stack shares the machine's Postgres (100 connections) with the tests
         # (and idle pools trimmed soon: tests/security checks the idle connection budget)
         small = {"DB_POOL_SIZE": "3", "BUS_PREFETCH": "6", "DB_IDLE_TIMEOUT": "5"}
+        # every test client signs up from 127.0.0.1 (schemathesis alone makes dozens of accounts)
+        small["AUTH_SIGNUP_ADDRESS_LIMIT"] = "0"
         self._run("up", "--no-web", "--fresh", extra_env={**small, **(extra_env or {})})
 
     def down(self) -> None:

@@ -8,10 +8,10 @@ describe('sign-in and sign-up', () => {
     expect(validateSignIn({ email: 'a@b.co', password: 'x' })).toEqual({})
   })
   it('checks password length and confirmation', () => {
-    expect(validateSignUp({ email: 'a@b.co', password: 'short', confirm: 'short', name: '' }).password).toMatch(/8/)
+    expect(validateSignUp({ email: 'a@b.co', password: 'elevenchars', confirm: 'elevenchars', name: '' }).password).toMatch(/12/)
     expect(validateSignUp({ email: 'a@b.co', password: 'x'.repeat(129), confirm: 'x'.repeat(129), name: '' }).password).toMatch(/128/)
-    expect(validateSignUp({ email: 'a@b.co', password: 'longenough', confirm: 'different', name: '' }).confirm).toBeDefined()
-    expect(validateSignUp({ email: 'a@b.co', password: 'longenough', confirm: 'longenough', name: 'Ann' })).toEqual({})
+    expect(validateSignUp({ email: 'a@b.co', password: 'long enough phrase', confirm: 'different', name: '' }).confirm).toBeDefined()
+    expect(validateSignUp({ email: 'a@b.co', password: 'long enough phrase', confirm: 'long enough phrase', name: 'Ann' })).toEqual({})
   })
 })
 

@@ -23,7 +23,7 @@ export function validateSignUp(v: { email: string; password: string; confirm: st
   const errors: Errors = {}
   const email = validateEmail(v.email)
   if (email) errors.email = email
-  if (v.password.length < 8) errors.password = 'Use at least 8 characters.'
+  if (v.password.length < 12) errors.password = 'Use at least 12 characters.'
   else if (v.password.length > 128) errors.password = 'Use at most 128 characters.'
   if (v.confirm !== v.password) errors.confirm = 'The passwords do not match.'
   if (v.name.trim().length > 100) errors.name = 'Use at most 100 characters.'

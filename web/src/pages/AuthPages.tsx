@@ -128,7 +128,7 @@ export function SignUpPage() {
           <Field label="Email" error={errors.email}>
             {(p) => <input {...p} type="email" name="email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} />}
           </Field>
-          <Field label="Password" error={errors.password} hint="8 to 128 characters.">
+          <Field label="Password" error={errors.password} hint="12 to 128 characters; a phrase of your own, not your email.">
             {(p) => <input {...p} type="password" name="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
           </Field>
           <Field label="Confirm password" error={errors.confirm}>
