@@ -295,11 +295,9 @@ class Bus:
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, envelope: Envelope) -> None:
-        """Publish and wait for the broker's confirm; raises unless the broker took the message."""
-        if not self.connected or self._exchange is None:
-            raise BusUnavailableError("not connected to the broker")
-        message = aio_pika.Message(
+    def _message(self, envelope: Envelope, headers: dict[str, Any] | None = None) -> aio_pika.Message:
+        """A persistent message of `envelope`, stamped with this connection's broker user."""
+        return aio_pika.Message(
             body=envelope.model_dump_json().encode(),
             message_id=str(envelope.id),
             type=envelope.type,
@@ -308,7 +306,14 @@ class Bus:
             correlation_id=envelope.correlation_id,
             timestamp=envelope.occurred_at,
             user_id=self._user,  # the broker refuses a user_id other than the connection's user
+            headers=headers,
         )
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Publish and wait for the broker's confirm; raises unless the broker took the message."""
+        if not self.connected or self._exchange is None:
+            raise BusUnavailableError("not connected to the broker")
+        message = self._message(envelope)
         try:
             await self._exchange.publish(
                 message, routing_key=envelope.type, mandatory=True, timeout=self._publish_timeout
@@ -323,17 +328,7 @@ class Bus:
         """Put an event straight on one queue (a replayed dead letter), confirmed by the broker."""
         if not self.connected or self._publish_channel is None:
             raise BusUnavailableError("not connected to the broker")
-        message = aio_pika.Message(
-            body=envelope.model_dump_json().encode(),
-            message_id=str(envelope.id),
-            type=envelope.type,
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            correlation_id=envelope.correlation_id,
-            timestamp=envelope.occurred_at,
-            user_id=self._user,
-            headers={REPLAY_HEADER: 1},
-        )
+        message = self._message(envelope, headers={REPLAY_HEADER: 1})
         try:
             await self._publish_channel.default_exchange.publish(
                 message, routing_key=queue, mandatory=True, timeout=self._publish_timeout

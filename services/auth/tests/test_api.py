@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from auth.app import create_app
 from auth.settings import AuthSettings
 from shared.jwt import TokenIssuer, TokenVerifier
-from shared.testing.plugin import JwtKeys, app_client, bearer
+from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
 
 from .helpers import PASSWORD, Db, login, make_user, signup
 
@@ -623,9 +623,13 @@ async def test_openapi_shows_the_public_routes_but_not_internal_ones(client):
 
 async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+    async def ready_now() -> bool:
+        return (await client.get("/readyz")).status_code == 200
+
+    await wait_for(ready_now, timeout=15, message="auth never became ready")  # the bus connects in the background
     ready = await client.get("/readyz")
-    assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": True, "broker": True}
+    # consuming: auth too takes user.updated revocations from a private queue
+    assert ready.json()["checks"] == {"database": True, "broker": True, "consuming": True}
 
 
 async def test_control_characters_anywhere_are_refused_not_crashed_on(client, db: Db, jwt_keys: JwtKeys):
