@@ -164,7 +164,9 @@ class Chaos:
             "HELPDESK_FAULT_DIR": str(self.fault_dir),
             "TICKETS_CREATE_QUOTA": "0",  # 20 requesters file thousands of tickets on purpose
             "AUTH_SIGNUP_ADDRESS_LIMIT": "0",  # and all sign up from 127.0.0.1
-            "DB_POOL_SIZE": "10",
+            # busy, each process may hold 2 x DB_POOL_SIZE (+1 LISTEN): 6 keeps the whole stack
+            # within the server's 100 connections, which `stack.py up` checks
+            "DB_POOL_SIZE": "6",
             "BUS_PREFETCH": "10",  # within twice the pool
             # nobody resolves tickets during the run: without this every ticket past the fifth
             # moderator's 20th would queue on the one admin's workload row
