@@ -35,6 +35,7 @@ PUBLISHERS: dict[str, str] = {
     "ticket.created": "tickets",
     "ticket.updated": "tickets",
     "ticket.retriage_requested": "tickets",
+    "ticket.commented": "tickets",
     "ticket.triaged": "triage",
     "ticket.triage_failed": "triage",
 }

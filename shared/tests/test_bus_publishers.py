@@ -27,6 +27,14 @@ def test_the_expected_publisher_is_the_owners_user_with_the_same_prefix() -> Non
     assert expected_publisher("no.such.event", own_user="tickets", service="tickets") is None
 
 
+def test_every_consumed_event_type_has_one_owner() -> None:
+    """A type a queue binds but nobody owns would be refused as forged by every consumer."""
+    from shared.events import PUBLISHERS, TOPOLOGY
+
+    bound = {key for keys in TOPOLOGY.values() for key in keys}
+    assert bound - set(PUBLISHERS) == set()
+
+
 @pytest.fixture(scope="module")
 def service_urls(make_vhost) -> Iterator[dict[str, str]]:
     """Broker users `<vhost>.auth|tickets|triage` with the rights they have in production."""
