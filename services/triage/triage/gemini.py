@@ -15,17 +15,10 @@ import aiohttp
 import httpx
 from google import genai
 from google.genai import errors, types
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from triage.analyzer.base import Analysis, Analyzer, TicketText
-from triage.prompt import build_prompt, parse_answer, response_schema
-from triage.remote import combine
+from triage.prompt import build_prompt, response_schema
+from triage.remote import ask_with_retries, combine
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +36,12 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(
         exc, TimeoutError | asyncio.TimeoutError | aiohttp.ClientError | httpx.TransportError
     )
+
+
+def _unavailable(exc: BaseException) -> Exception | None:
+    if is_transient(exc) or isinstance(exc, errors.APIError):
+        return GeminiUnavailable(f"{type(exc).__name__}: {exc}"[:300])
+    return None
 
 
 class GeminiAnalyzer:
@@ -110,34 +109,17 @@ class GeminiAnalyzer:
 
     async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
         """Gemini alone, with retries; raises GeminiUnavailable or MalformedAnswer."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._budget_s),
-            wait=wait_exponential_jitter(initial=self._wait_initial_s, max=self._wait_max_s),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    text, model = await self._call(ticket, categories)
-        except Exception as exc:
-            if is_transient(exc) or isinstance(exc, errors.APIError):
-                raise GeminiUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
-            raise
-        clamped = parse_answer(
-            text,
+        return await ask_with_retries(
+            lambda: self._call(ticket, categories),
+            ticket=ticket,
             categories=categories,
-            ticket_text=f"{ticket.title}\n{ticket.description}",
-        )
-        return Analysis(
-            category=clamped.category,
-            priority=clamped.priority,
-            related_skills=clamped.related_skills,
-            summary=clamped.summary,
-            helpful_notes=clamped.helpful_notes,
-            confidence=clamped.confidence,
             provider=PROVIDER,
-            model=model,
+            attempts=self._attempts,
+            wait_initial_s=self._wait_initial_s,
+            wait_max_s=self._wait_max_s,
+            budget_s=self._budget_s,
+            transient=is_transient,
+            unavailable=_unavailable,
         )
 
     async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:

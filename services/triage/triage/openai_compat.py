@@ -13,17 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from triage.analyzer.base import Analysis, Analyzer, TicketText
-from triage.prompt import MalformedAnswer, build_prompt, json_schema, parse_answer
-from triage.remote import combine
+from triage.prompt import MalformedAnswer, build_prompt, json_schema
+from triage.remote import ask_with_retries, combine
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +40,12 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, EndpointError):
         return exc.status in (408, 429) or exc.status >= 500
     return isinstance(exc, TimeoutError | asyncio.TimeoutError | httpx.TransportError)
+
+
+def _unavailable(exc: BaseException) -> Exception | None:
+    if isinstance(exc, EndpointError | TimeoutError | httpx.HTTPError):
+        return EndpointUnavailable(f"{type(exc).__name__}: {exc}"[:300])
+    return None
 
 
 class OpenAICompatAnalyzer:
@@ -116,30 +115,17 @@ class OpenAICompatAnalyzer:
 
     async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
         """The endpoint alone, with retries; raises EndpointUnavailable or MalformedAnswer."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._budget_s),
-            wait=wait_exponential_jitter(initial=self._wait_initial_s, max=self._wait_max_s),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    text, model = await self._call(ticket, categories)
-        except (EndpointError, TimeoutError, httpx.HTTPError) as exc:
-            raise EndpointUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
-        clamped = parse_answer(
-            text, categories=categories, ticket_text=f"{ticket.title}\n{ticket.description}"
-        )
-        return Analysis(
-            category=clamped.category,
-            priority=clamped.priority,
-            related_skills=clamped.related_skills,
-            summary=clamped.summary,
-            helpful_notes=clamped.helpful_notes,
-            confidence=clamped.confidence,
+        return await ask_with_retries(
+            lambda: self._call(ticket, categories),
+            ticket=ticket,
+            categories=categories,
             provider=PROVIDER,
-            model=model,
+            attempts=self._attempts,
+            wait_initial_s=self._wait_initial_s,
+            wait_max_s=self._wait_max_s,
+            budget_s=self._budget_s,
+            transient=is_transient,
+            unavailable=_unavailable,
         )
 
     async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.analyzer.screen import adjust_priority, flag_lines, screen
+from triage.prompt import parse_answer
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +20,52 @@ class RemoteAnalyzer(Protocol):
     """A remote model asked once (with its own retries); raises when it cannot answer."""
 
     async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis: ...
+
+
+async def ask_with_retries(
+    call: Callable[[], Awaitable[tuple[str | None, str]]],
+    *,
+    ticket: TicketText,
+    categories: Sequence[str],
+    provider: str,
+    attempts: int,
+    wait_initial_s: float,
+    wait_max_s: float,
+    budget_s: float,
+    transient: Callable[[BaseException], bool],
+    unavailable: Callable[[BaseException], Exception | None],
+) -> Analysis:
+    """Ask a remote model (`call` → answer text, model name) with retries; its answer validated and clamped.
+
+    Transient failures are retried within `attempts` and `budget_s`; a failure `unavailable` turns into
+    an error (the provider's "unavailable") is raised as that, anything else as it is.
+    """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(transient),
+        stop=stop_after_attempt(attempts) | stop_after_delay(budget_s),
+        wait=wait_exponential_jitter(initial=wait_initial_s, max=wait_max_s),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                text, model = await call()
+    except Exception as exc:
+        error = unavailable(exc)
+        if error is None:
+            raise
+        raise error from exc
+    clamped = parse_answer(text, categories=categories, ticket_text=f"{ticket.title}\n{ticket.description}")
+    return Analysis(
+        category=clamped.category,
+        priority=clamped.priority,
+        related_skills=clamped.related_skills,
+        summary=clamped.summary,
+        helpful_notes=clamped.helpful_notes,
+        confidence=clamped.confidence,
+        provider=provider,
+        model=model,
+    )
 
 
 async def combine(
