@@ -115,14 +115,16 @@ def test_a_corrected_tickets_title_never_appears_in_another_requesters_notes(wor
                            json={"category": "Human Resources", "priority": "high"})
     assert r.status_code == 200, r.text
     # the correction reaches triage as an event; retrain once it is among the examples
-    deadline = time.monotonic() + 60
+    # (asking again only once a run has finished: a retrain asked every second keeps one running)
+    deadline = time.monotonic() + 90
     while True:
         time.sleep(1.0)
-        world.client.post("/api/triage/retrain", headers=world.admin.headers)
         model = world.client.get("/api/triage/model", headers=world.admin.headers).json()
         if model["examples"] > before["examples"] and not model["training"]:
             break
         assert time.monotonic() < deadline, f"the correction was not learned: {model}"
+        if not model["training"]:
+            world.client.post("/api/triage/retrain", headers=world.admin.headers)
     theirs = file(world, "bob", "Zorblax gadget hums at night again",
                   "The zorblax gadget in the meeting room hums loudly every night after the cleaners leave.")
     # the correction was learned (the near-copy took its labels) ...
