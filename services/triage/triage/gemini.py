@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Unpack
 
 import aiohttp
 import httpx
 from google import genai
 from google.genai import errors, types
 
-from triage.analyzer.base import Analysis, Analyzer, TicketText
+from triage.analyzer.base import TicketText
 from triage.prompt import build_prompt, response_schema
-from triage.remote import ask_with_retries, combine
+from triage.remote import RemoteModel, RemoteOptions
 
 log = logging.getLogger(__name__)
 
@@ -44,37 +45,22 @@ def _unavailable(exc: BaseException) -> Exception | None:
     return None
 
 
-class GeminiAnalyzer:
+class GeminiAnalyzer(RemoteModel):
     """Analyzer backed by the Gemini API, falling back to `fallback` (the local analyzer)."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        fallback: Analyzer,
-        base_url: str | None = None,
-        timeout_s: float = 10.0,
-        attempts: int = 3,
-        wait_initial_s: float = 0.5,
-        wait_max_s: float = 4.0,
-        budget_s: float = 30.0,
-    ) -> None:
-        self.model = model
-        self.fallback = fallback
-        self.category_descriptions: Mapping[str, str] = {}
-        self._timeout_s = timeout_s
-        self._attempts = attempts
-        self._wait_initial_s = wait_initial_s
-        self._wait_max_s = wait_max_s
-        self._budget_s = budget_s
+    provider = PROVIDER
+    transient = staticmethod(is_transient)
+    unavailable = staticmethod(_unavailable)
+
+    def __init__(self, *, api_key: str, base_url: str | None = None, **common: Unpack[RemoteOptions]) -> None:
+        super().__init__(**common)
         self._client = genai.Client(
             api_key=api_key,
             http_options=types.HttpOptions(
                 base_url=base_url,
                 # v1beta carries structured output (response schemas) for every model.
                 api_version="v1beta",
-                timeout=int(timeout_s * 1000),
+                timeout=int(self._timeout_s * 1000),
                 # One attempt per SDK call: tenacity below owns the retries.
                 retry_options=types.HttpRetryOptions(attempts=1),
             ),
@@ -106,22 +92,3 @@ class GeminiAnalyzer:
                 config=config,
             )
         return response.text, response.model_version or self.model
-
-    async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
-        """Gemini alone, with retries; raises GeminiUnavailable or MalformedAnswer."""
-        return await ask_with_retries(
-            lambda: self._call(ticket, categories),
-            ticket=ticket,
-            categories=categories,
-            provider=PROVIDER,
-            attempts=self._attempts,
-            wait_initial_s=self._wait_initial_s,
-            wait_max_s=self._wait_max_s,
-            budget_s=self._budget_s,
-            transient=is_transient,
-            unavailable=_unavailable,
-        )
-
-    async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
-        """Gemini's analysis with the local one's grounded notes; the local one if Gemini fails."""
-        return await combine(self, self.fallback, ticket, categories=categories, name="gemini")

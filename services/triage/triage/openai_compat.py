@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Unpack
 
 import httpx
 
-from triage.analyzer.base import Analysis, Analyzer, TicketText
+from triage.analyzer.base import TicketText
 from triage.prompt import MalformedAnswer, build_prompt, json_schema
-from triage.remote import ask_with_retries, combine
+from triage.remote import RemoteModel, RemoteOptions
 
 log = logging.getLogger(__name__)
 
@@ -48,33 +48,18 @@ def _unavailable(exc: BaseException) -> Exception | None:
     return None
 
 
-class OpenAICompatAnalyzer:
+class OpenAICompatAnalyzer(RemoteModel):
     """Analyzer backed by a `/chat/completions` endpoint, falling back to `fallback` (local)."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        model: str,
-        fallback: Analyzer,
-        api_key: str | None = None,
-        timeout_s: float = 10.0,
-        attempts: int = 3,
-        wait_initial_s: float = 0.5,
-        wait_max_s: float = 4.0,
-        budget_s: float = 30.0,
-    ) -> None:
-        self.model = model
-        self.fallback = fallback
-        self.category_descriptions: Mapping[str, str] = {}
-        self._timeout_s = timeout_s
-        self._attempts = attempts
-        self._wait_initial_s = wait_initial_s
-        self._wait_max_s = wait_max_s
-        self._budget_s = budget_s
+    provider = PROVIDER
+    transient = staticmethod(is_transient)
+    unavailable = staticmethod(_unavailable)
+
+    def __init__(self, *, base_url: str, api_key: str | None = None, **common: Unpack[RemoteOptions]) -> None:
+        super().__init__(**common)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout_s
+            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=self._timeout_s
         )
 
     async def aclose(self) -> None:
@@ -112,22 +97,3 @@ class OpenAICompatAnalyzer:
             raise MalformedAnswer("not a chat completion") from exc
         model = data.get("model") if isinstance(data.get("model"), str) else self.model
         return (content if isinstance(content, str) else None), model
-
-    async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
-        """The endpoint alone, with retries; raises EndpointUnavailable or MalformedAnswer."""
-        return await ask_with_retries(
-            lambda: self._call(ticket, categories),
-            ticket=ticket,
-            categories=categories,
-            provider=PROVIDER,
-            attempts=self._attempts,
-            wait_initial_s=self._wait_initial_s,
-            wait_max_s=self._wait_max_s,
-            budget_s=self._budget_s,
-            transient=is_transient,
-            unavailable=_unavailable,
-        )
-
-    async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
-        """The endpoint's analysis with the local one's grounded notes; the local one on failure."""
-        return await combine(self, self.fallback, ticket, categories=categories, name=PROVIDER)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import ClassVar, NotRequired, Protocol, TypedDict
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
@@ -20,6 +20,80 @@ class RemoteAnalyzer(Protocol):
     """A remote model asked once (with its own retries); raises when it cannot answer."""
 
     async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis: ...
+
+
+class RemoteOptions(TypedDict):
+    """What every provider's constructor takes beside its own connection settings."""
+
+    model: str
+    fallback: Analyzer
+    timeout_s: NotRequired[float]
+    attempts: NotRequired[int]
+    wait_initial_s: NotRequired[float]
+    wait_max_s: NotRequired[float]
+    budget_s: NotRequired[float]
+
+
+class RemoteModel:
+    """The part every remote provider shares: model, fallback, retry budget, `ask` and `analyze`.
+
+    A provider says how to call it once (`_call` → answer text, model name), which failures are
+    worth another try (`transient`) and which mean "unavailable" (`unavailable`).
+    """
+
+    provider: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        fallback: Analyzer,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        wait_initial_s: float = 0.5,
+        wait_max_s: float = 4.0,
+        budget_s: float = 30.0,
+    ) -> None:
+        self.model = model
+        self.fallback = fallback
+        self.category_descriptions: Mapping[str, str] = {}
+        self._timeout_s = timeout_s
+        self._attempts = attempts
+        self._wait_initial_s = wait_initial_s
+        self._wait_max_s = wait_max_s
+        self._budget_s = budget_s
+
+    async def _call(self, ticket: TicketText, categories: Sequence[str]) -> tuple[str | None, str]:
+        raise NotImplementedError
+
+    @staticmethod
+    def transient(exc: BaseException) -> bool:
+        """Whether a failure is worth another try."""
+        raise NotImplementedError
+
+    @staticmethod
+    def unavailable(exc: BaseException) -> Exception | None:
+        """The provider's "unavailable" error for a failure, or None to raise it as it is."""
+        raise NotImplementedError
+
+    async def ask(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        """The provider alone, with retries; raises its unavailable error or MalformedAnswer."""
+        return await ask_with_retries(
+            lambda: self._call(ticket, categories),
+            ticket=ticket,
+            categories=categories,
+            provider=self.provider,
+            attempts=self._attempts,
+            wait_initial_s=self._wait_initial_s,
+            wait_max_s=self._wait_max_s,
+            budget_s=self._budget_s,
+            transient=self.transient,
+            unavailable=self.unavailable,
+        )
+
+    async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        """The provider's analysis with the local one's grounded notes; the local one on failure."""
+        return await combine(self, self.fallback, ticket, categories=categories, name=self.provider)
 
 
 async def ask_with_retries(
