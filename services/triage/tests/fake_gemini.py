@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .local_server import serve
+
 
 @dataclass
 class Reply:
@@ -100,13 +102,7 @@ class FakeGemini:
         """Listen on a free port of 127.0.0.1; returns the base URL."""
         app = web.Application()
         app.router.add_post("/v1beta/models/{tail}", self._generate)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
 

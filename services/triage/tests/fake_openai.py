@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .fake_gemini import Reply
+from .local_server import serve
 
 
 def completion(payload: Any, *, model: str = "llama-fake-8b") -> Reply:
@@ -60,13 +61,7 @@ class FakeOpenAI:
     async def __aenter__(self) -> FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._complete)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 
