@@ -187,7 +187,7 @@ export function MyTicketsPage() {
   return (
     <TicketListView
       title={role === 'user' ? 'My tickets' : 'Tickets I can see'}
-      intro={role === 'user' ? 'Everything you have asked us, newest first.' : 'Tickets you filed and tickets assigned to you.'}
+      intro={role === 'user' ? 'Everything you have asked us, newest first.' : role === 'moderator' ? 'Tickets you filed, tickets assigned to you and tickets waiting for a free slot of yours.' : 'Tickets you filed and tickets assigned to you.'}
       emptyTitle="No tickets yet"
       emptyBody={<p>When something goes wrong, <Link to="/tickets/new">file a ticket</Link> and we will triage it right away.</p>}
       showRequester={role !== 'user'}
