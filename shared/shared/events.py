@@ -232,6 +232,9 @@ class TicketTriaged(EventData):
     assignment_reason: str
     decision_id: uuid.UUID | None = None
     triaged_at: datetime = Field(default_factory=utcnow)
+    # without an assignee: the moderators (user ids) who fit and whose first free slot takes it;
+    # empty otherwise, and from publishers that predate it (consumers then show it to admins only)
+    waiting_for: list[uuid.UUID] = []
 
 
 class TicketTriageFailed(EventData):

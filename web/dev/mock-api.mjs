@@ -152,6 +152,7 @@ async function api(req, res, url) {
     if (f.priority) items = items.filter((t) => t.priority === f.priority)
     if (f.category) items = items.filter((t) => t.category === f.category)
     if (f.assigned_to) items = items.filter((t) => t.assigned_to?.id === (f.assigned_to === 'me' ? me.id : f.assigned_to))
+    if (f.waiting_for) items = items.filter((t) => t.triage.state === 'waiting' && (t.triage.waiting_for ?? []).includes(f.waiting_for === 'me' ? me.id : f.waiting_for))
     if (f.overdue === 'true') items = items.filter((t) => t.due_at && Date.parse(t.due_at) < Date.now() && !['resolved', 'closed'].includes(t.status))
     if (f.q) items = items.filter((t) => `${t.title} ${t.description}`.toLowerCase().includes(f.q.toLowerCase()))
     return send(res, 200, page(items.map((t) => view(t, me)), url))

@@ -126,6 +126,7 @@ class Kit:
         attempt: int = 1,
         priority: str = "high",
         category: str = "Hardware",
+        waiting_for: tuple[Person, ...] = (),
     ) -> Envelope:
         envelope = Envelope.wrap(
             TicketTriaged(
@@ -141,6 +142,7 @@ class Kit:
                 model="nb-1",
                 assignee=assignee.assignee() if assignee else None,
                 assignment_reason="skills: printers",
+                waiting_for=[p.id for p in waiting_for],
             )
         )
         await self.deliver(envelope)

@@ -208,7 +208,7 @@ async def _reply(sessions: async_sessionmaker[AsyncSession], settings: MailInSet
             async with session.begin_nested():
                 ticket = await repository.get_ticket(session, ticket_id, for_update=True)
                 # the requester, the assignee or an admin; anyone else holding a forwarded mail is not
-                if ticket is None or not service.can_see(ticket, principal):
+                if ticket is None or not service.takes_part(ticket, principal):
                     raise ProblemError(404, "the sender may not comment on the referenced ticket")
                 comment_id = uuid.uuid4()
                 kept, skipped = _attachments(parsed, settings, ticket.id, comment_id)

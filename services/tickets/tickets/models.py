@@ -91,6 +91,9 @@ class Ticket(Base):
     # bumped on every change; events carry it so consumers can drop stale ones
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     triage_state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    # triage_state "waiting": the moderators who fit, all at capacity (they see it in their queue);
+    # NULL in every other state
+    waiting_for: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     # the attempt whose result we wait for, and the last one whose result we applied
     triage_attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     triage_applied_attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -126,6 +129,12 @@ class Ticket(Base):
             postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND due_at IS NOT NULL"),
         ),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
+        Index(
+            "ix_tickets_waiting_for",
+            "waiting_for",
+            postgresql_using="gin",
+            postgresql_where=text("waiting_for IS NOT NULL"),
+        ),
         Index(
             "uq_tickets_idempotency",
             "created_by_id",

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from shared.events import Envelope
 from shared.outbox import NOTIFY_CHANNEL
-from sqlalchemy import ColumnElement, false, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
@@ -221,18 +221,26 @@ class TicketQuery:
     priority: str | None = None
     category: str | None = None
     assigned_to: uuid.UUID | None = None
+    waiting_for: uuid.UUID | None = None
     overdue: bool = False
     q: str | None = None
     after: tuple[datetime, uuid.UUID] | None = None
     limit: int = 50
 
 
+def waiting_for(person_id: uuid.UUID) -> ColumnElement[bool]:
+    """Tickets waiting for a free slot of this moderator (one of those who fit, all full)."""
+    # `@>` on the partial GIN index ix_tickets_waiting_for (the array is NULL unless waiting)
+    return and_(Ticket.triage_state == "waiting", Ticket.waiting_for.contains([person_id]))
+
+
 def visible_to(viewer_id: uuid.UUID, role: str) -> ColumnElement[bool] | None:
-    """Which tickets someone may see: admins all, moderators theirs and assigned, users theirs."""
+    """Which tickets someone may see: admins all; moderators theirs, assigned and waiting for
+    them; users theirs. `service.can_see` is the same rule for one ticket."""
     if role == "admin":
         return None
     if role == "moderator":
-        return or_(Ticket.created_by_id == viewer_id, Ticket.assigned_to_id == viewer_id)
+        return or_(Ticket.created_by_id == viewer_id, Ticket.assigned_to_id == viewer_id, waiting_for(viewer_id))
     return Ticket.created_by_id == viewer_id
 
 
@@ -250,8 +258,8 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
     """One page (limit + 1 rows, to know whether more follow), newest first."""
     conditions: list[ColumnElement[bool]] = []
     visibility = visible_to(query.viewer_id, query.viewer_role)
-    if query.viewer_role == "moderator" and query.assigned_to == query.viewer_id:
-        visibility = None  # "assigned to me" implies it; the OR would hide the assignee index
+    if query.viewer_role == "moderator" and query.viewer_id in (query.assigned_to, query.waiting_for):
+        visibility = None  # "assigned to / waiting for me" implies it; the OR would hide their index
     if visibility is not None:
         conditions.append(visibility)
     if query.status is not None:
@@ -262,6 +270,8 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
         conditions.append(Ticket.category == query.category)
     if query.assigned_to is not None:
         conditions.append(Ticket.assigned_to_id == query.assigned_to)
+    if query.waiting_for is not None:
+        conditions.append(waiting_for(query.waiting_for))
     if query.overdue:
         conditions.append(Ticket.status.in_(OPEN_STATUSES))
         conditions.append(Ticket.due_at < now)

@@ -72,6 +72,8 @@ class TicketFilters(BaseModel):
     priority: Priority | None = None
     category: Category | None = None
     assigned_to: Literal["me"] | uuid.UUID | None = None
+    # tickets waiting for a free slot of this moderator (`me`: the caller)
+    waiting_for: Literal["me"] | uuid.UUID | None = None
     overdue: bool | None = None
     q: SearchText | None = None
     limit: int = Field(50, ge=1, le=100)
@@ -105,6 +107,8 @@ class TriageStaffRead(TriageRead):
     confidence: float | None
     assignment_reason: str | None
     triaged_at: datetime | None
+    # state "waiting": the moderators (user ids) whose first free slot takes it; empty otherwise
+    waiting_for: list[uuid.UUID] = []
 
 
 class TicketRead(BaseModel):
@@ -125,7 +129,7 @@ class TicketRead(BaseModel):
 
 
 class TicketStaffRead(TicketRead):
-    """A ticket as the assigned moderator and admins see it."""
+    """A ticket as the assigned moderator, admins and the moderators it waits for see it."""
 
     related_skills: list[str]
     helpful_notes: str | None

@@ -36,7 +36,7 @@ from shared.problems import ProblemError, not_found
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import repository
-from tickets.models import Attachment, Comment, InboundMail, Ticket, TicketChange, outbox
+from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Ticket, TicketChange, outbox
 from tickets.schemas import (
     CommentCreate,
     PageQuery,
@@ -79,13 +79,27 @@ def _storable(principal: Principal) -> Principal:
 # --- who may do what -----------------------------------------------------------------------
 
 
-def can_see(ticket: Ticket, principal: Principal) -> bool:
-    """Admins see every ticket, requesters their own, moderators also those assigned to them."""
+def takes_part(ticket: Ticket, principal: Principal) -> bool:
+    """Admins, the requester and the assigned moderator: who may comment and change the ticket."""
     return (
         principal.is_admin
         or ticket.created_by_id == principal.id
         or (principal.role == "moderator" and ticket.assigned_to_id == principal.id)
     )
+
+
+def waits_for(ticket: Ticket, principal: Principal) -> bool:
+    """The ticket waits for a free slot of this moderator (one who fits, all at capacity)."""
+    return (
+        principal.role == "moderator"
+        and ticket.triage_state == "waiting"
+        and principal.id in (ticket.waiting_for or ())
+    )
+
+
+def can_see(ticket: Ticket, principal: Principal) -> bool:
+    """Who takes part, and the moderators a waiting ticket waits for (`repository.visible_to`)."""
+    return takes_part(ticket, principal) or waits_for(ticket, principal)
 
 
 def is_staff_for(ticket: Ticket, principal: Principal) -> bool:
@@ -126,7 +140,8 @@ def present(ticket: Ticket, principal: Principal) -> TicketRead | TicketStaffRea
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
     }
-    if not is_staff_for(ticket, principal):
+    # a moderator it waits for reads what its assignee will (it is theirs at their next free slot)
+    if not (is_staff_for(ticket, principal) or waits_for(ticket, principal)):
         return TicketRead(**common, triage=TriageRead(state=ticket.triage_state))
     return TicketStaffRead(
         **common,
@@ -140,6 +155,7 @@ def present(ticket: Ticket, principal: Principal) -> TicketRead | TicketStaffRea
             confidence=ticket.triage_confidence,
             assignment_reason=ticket.assignment_reason,
             triaged_at=ticket.triaged_at,
+            waiting_for=list(ticket.waiting_for or []),
         ),
     )
 
@@ -358,6 +374,7 @@ async def list_tickets(
 ) -> tuple[list[Ticket], str | None]:
     """One page of the tickets the caller may see, newest first, and the cursor of the next."""
     assigned_to = principal.id if filters.assigned_to == "me" else filters.assigned_to
+    waiting_for = principal.id if filters.waiting_for == "me" else filters.waiting_for
     query = repository.TicketQuery(
         viewer_id=principal.id,
         viewer_role=principal.role,
@@ -365,6 +382,7 @@ async def list_tickets(
         priority=filters.priority,
         category=filters.category,
         assigned_to=assigned_to,
+        waiting_for=waiting_for,
         overdue=bool(filters.overdue),
         q=filters.q,
         after=decode_cursor(filters.cursor) if filters.cursor else None,
@@ -391,6 +409,8 @@ async def update_ticket(
     principal = _storable(principal)
     ticket = await _visible_ticket(session, ticket_id, principal, for_update=True)
     sent = update.sent()
+    if sent and not takes_part(ticket, principal):
+        raise ProblemError(403, "This ticket waits for a free slot; it is yours to change once it is assigned to you.")
     staff = is_staff_for(ticket, principal)
     allowed = set(STAFF_FIELDS) if staff else {"status"}
     if principal.is_admin:
@@ -438,6 +458,13 @@ async def update_ticket(
         ticket.assigned_to_email = person.email
         changes["assigned_to"] = FieldChange(old=old, new=_assignee_value(ticket))
 
+    ended = "assigned_to" in changes or ("status" in changes and ticket.status not in OPEN_STATUSES)
+    if ticket.triage_state == "waiting" and ended:
+        # a person assigned, resolved or closed it: it waits no more (as triage's copy stops waiting),
+        # and a late assignment of the attempt it waited in is stale
+        _set_field(ticket, "triage_state", "done", changes)
+        _stop_waiting(ticket)
+
     if not changes:
         return ticket
     await _remember_caller(session, principal)
@@ -473,6 +500,7 @@ async def request_retriage(
     old_state = ticket.triage_state
     ticket.triage_attempt = max(ticket.triage_attempt, ticket.triage_applied_attempt) + 1
     ticket.triage_state = "pending"
+    _stop_waiting(ticket)
     ticket.version += 1
     ticket.updated_at = now
     session.add(
@@ -542,6 +570,8 @@ async def add_comment(
     """
     principal = _storable(principal)
     ticket = await _visible_ticket(session, ticket_id, principal)
+    if not takes_part(ticket, principal):
+        raise ProblemError(403, "This ticket waits for a free slot; you may comment once it is assigned to you.")
     if comment_in.internal and not is_staff_for(ticket, principal):
         raise ProblemError(403, "Only staff working this ticket may write internal comments.")
     now = now or utcnow()
@@ -632,6 +662,10 @@ def _set_field(ticket: Ticket, name: str, value: Any, changes: dict[str, FieldCh
         setattr(ticket, name, value)
 
 
+def _stop_waiting(ticket: Ticket) -> None:
+    ticket.waiting_for = None
+
+
 def _mark_applied(ticket: Ticket, attempt: int, changes: dict[str, FieldChange]) -> None:
     # always part of the change, so every applied result bumps the version and emits an event
     changes["triage_attempt"] = FieldChange(old=ticket.triage_applied_attempt, new=attempt)
@@ -661,6 +695,9 @@ async def apply_triaged(
             session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
         )
         _set_assignee(ticket, person.id, person.name, person.email, changes)
+        _stop_waiting(ticket)
+    else:
+        ticket.waiting_for = list(dict.fromkeys(event.waiting_for)) or None
     ticket.helpful_notes = event.helpful_notes or None
     ticket.triage_summary = event.summary or None
     ticket.triage_provider = event.provider
@@ -681,6 +718,7 @@ async def apply_triage_failed(*, session: AsyncSession, event: TicketTriageFaile
         return False
     changes: dict[str, FieldChange] = {}
     _set_field(ticket, "triage_state", "failed", changes)
+    _stop_waiting(ticket)
     fallback = event.fallback_assignee
     if fallback is not None:
         person = await repository.person_for_assignment(

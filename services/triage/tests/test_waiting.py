@@ -101,6 +101,8 @@ async def test_waiting_ticket_goes_to_the_moderator_who_frees_a_slot(
     events = await triaged_events(sessions)
     assert [e["assignee"] and e["assignee"]["id"] for e in events] == [str(mod), None]  # type: ignore[index]
     assert events[1]["priority"] == "high"
+    # the waiting result names whom it waits for (the tickets service shows it in their queue)
+    assert [e["waiting_for"] for e in events] == [[], [str(mod)]]
 
     await resolve(sessions, first, mod, capacity=1)
 
@@ -111,6 +113,7 @@ async def test_waiting_ticket_goes_to_the_moderator_who_frees_a_slot(
     assert handed["attempt"] == 1  # the attempt it waited in
     assert handed["assignee"]["id"] == str(mod)  # type: ignore[index]
     assert "netmod freed a slot and took it" in str(handed["assignment_reason"])
+    assert handed["waiting_for"] == []
     async with sessions() as s:
         copy = await s.get(TicketCopy, second.id)
         assert copy is not None
@@ -169,6 +172,10 @@ async def test_two_slots_freeing_at_once_assign_two_different_waiting_tickets_on
     assert {o.assignee_id for _, o in held} == {a, b}
     waiting = [await triage(sessions, capacity=1) for _ in range(3)]
     assert all(o.assignee_id is None for _, o in waiting)
+    # each waiting result names both fitting moderators, once each
+    waits = [e["waiting_for"] for e in (await triaged_events(sessions))[2:]]
+    assert len(waits) == 3
+    assert all(sorted(w) == sorted([str(a), str(b)]) for w in waits)  # type: ignore[arg-type]
     # both tickets' "assigned" updates applied first, then both resolutions at the same moment
     assigned = []
     for snap, outcome in held:

@@ -309,9 +309,10 @@ async def triage_ticket(
     if waiting:
         ticket.state = "waiting"
         ticket.priority = priority
-        ticket.waiting_for = [str(s.member.user_id) for s in fitting]
+        waits_for = list(dict.fromkeys(s.member.user_id for s in fitting))
+        ticket.waiting_for = [str(user_id) for user_id in waits_for]
         ticket.waiting_since = func.now()
-        await add_event(session, outbox, _triaged_event(decision, None))
+        await add_event(session, outbox, _triaged_event(decision, None, waiting_for=waits_for))
         log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(fitting))
         return Outcome(decision.id, None, reason)
     if chosen is None:
@@ -397,7 +398,9 @@ async def _take_first(
     return None, ""
 
 
-def _triaged_event(decision: Decision, chosen: Staff | None) -> TicketTriaged:
+def _triaged_event(
+    decision: Decision, chosen: Staff | None, *, waiting_for: Sequence[uuid.UUID] = ()
+) -> TicketTriaged:
     return TicketTriaged(
         ticket_id=decision.ticket_id,
         attempt=decision.attempt,
@@ -412,6 +415,7 @@ def _triaged_event(decision: Decision, chosen: Staff | None) -> TicketTriaged:
         assignee=_assignee(chosen) if chosen else None,
         assignment_reason=decision.assignment_reason,
         decision_id=decision.id,
+        waiting_for=list(waiting_for),
     )
 
 

@@ -37,6 +37,8 @@ export interface Triage {
   confidence?: number | null
   assignment_reason?: string | null
   triaged_at?: string | null
+  /** Staff only: while waiting, the moderators (ids) whose first free slot takes it. */
+  waiting_for?: string[]
 }
 
 export interface Ticket {
@@ -133,6 +135,8 @@ export interface TicketFilters {
   priority?: Priority | ''
   category?: string
   assigned_to?: string
+  /** `me` or a user id: tickets waiting for that moderator's free slot. */
+  waiting_for?: string
   overdue?: boolean
   q?: string
 }

@@ -7,6 +7,7 @@ import { TicketTable } from '../components/TicketTable'
 import { Empty, ErrorAlert, Field, LoadMore, Loading } from '../components/ui'
 import { priorityLabel, statusLabel } from '../lib/format'
 import { useDocumentTitle, usePaged, usePolling } from '../lib/hooks'
+import { queueFilters, queueView, type QueueView } from '../lib/queue'
 import { sortTickets, type Sort, type SortKey } from '../lib/sort'
 
 interface ListProps {
@@ -18,6 +19,8 @@ interface ListProps {
   showAssignee?: boolean
   emptyTitle: string
   emptyBody: React.ReactNode
+  /** Shown between the heading and the filters (the queue's parts). */
+  nav?: React.ReactNode
 }
 
 const SORT_KEYS: SortKey[] = ['created', 'updated', 'priority', 'status', 'due', 'title']
@@ -35,7 +38,13 @@ function readFilters(sp: URLSearchParams): TicketFilters {
   }
 }
 
-function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester, showAssignee = true, emptyTitle, emptyBody }: ListProps) {
+function keepOnly(sp: URLSearchParams, ...keys: string[]): URLSearchParams {
+  const next = new URLSearchParams()
+  for (const k of keys) { const v = sp.get(k); if (v) next.set(k, v) }
+  return next
+}
+
+function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester, showAssignee = true, emptyTitle, emptyBody, nav }: ListProps) {
   useDocumentTitle(title)
   const [sp, setSp] = useSearchParams()
   const filters = readFilters(sp)
@@ -88,6 +97,7 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
         </div>
         <Link to="/tickets/new" className="btn">New ticket</Link>
       </div>
+      {nav}
       <section className="card" aria-label="Filters">
         <form className="filters" onSubmit={submitSearch} role="search">
           <Field label="Status">
@@ -144,7 +154,7 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
           </label>
           <button type="submit" className="btn btn-secondary">Search</button>
           {anyFilter && (
-            <button type="button" className="btn btn-ghost" onClick={() => { setQ(''); setCategory(''); setSp(new URLSearchParams(), { replace: true }) }}>
+            <button type="button" className="btn btn-ghost" onClick={() => { setQ(''); setCategory(''); setSp(keepOnly(sp, 'view'), { replace: true }) }}>
               Clear filters
             </button>
           )}
@@ -177,7 +187,7 @@ export function MyTicketsPage() {
   return (
     <TicketListView
       title={role === 'user' ? 'My tickets' : 'Tickets I can see'}
-      intro={role === 'user' ? 'Everything you have asked us, newest first.' : 'Tickets you filed and tickets assigned to you.'}
+      intro={role === 'user' ? 'Everything you have asked us, newest first.' : role === 'moderator' ? 'Tickets you filed, tickets assigned to you and tickets waiting for a free slot of yours.' : 'Tickets you filed and tickets assigned to you.'}
       emptyTitle="No tickets yet"
       emptyBody={<p>When something goes wrong, <Link to="/tickets/new">file a ticket</Link> and we will triage it right away.</p>}
       showRequester={role !== 'user'}
@@ -185,12 +195,51 @@ export function MyTicketsPage() {
   )
 }
 
+const QUEUE_PARTS: { view: QueueView; label: string }[] = [
+  { view: 'assigned', label: 'Assigned to me' },
+  { view: 'waiting', label: 'Waiting for a free slot' },
+]
+
 export function QueuePage() {
+  const [sp, setSp] = useSearchParams()
+  const view = queueView(sp)
+  const nav = (
+    <nav className="chips" aria-label="Queue" style={{ gap: '0.4rem', marginBottom: '1rem' }} data-testid="queue-parts">
+      {QUEUE_PARTS.map((p) => (
+        <button
+          key={p.view}
+          type="button"
+          className={`btn btn-small ${p.view === view ? '' : 'btn-secondary'}`}
+          aria-pressed={p.view === view}
+          onClick={() => { const next = new URLSearchParams(sp); if (p.view === 'waiting') next.set('view', 'waiting'); else next.delete('view'); setSp(next, { replace: true }) }}
+        >
+          {p.label}
+        </button>
+      ))}
+    </nav>
+  )
+  if (view === 'waiting') {
+    return (
+      <TicketListView
+        key="waiting"
+        title="My queue"
+        intro="Tickets that fit your skills and wait because everyone who fits is at capacity. The SLA is running; the first of you to free a slot (resolve or close a ticket) gets the ticket automatically."
+        fixed={queueFilters('waiting')}
+        nav={nav}
+        showRequester
+        showAssignee={false}
+        emptyTitle="Nothing is waiting for you"
+        emptyBody={<p>When every moderator who fits a ticket is full, it waits here until one of you frees a slot.</p>}
+      />
+    )
+  }
   return (
     <TicketListView
+      key="assigned"
       title="My queue"
       intro="Tickets assigned to you. Filter by status, priority or overdue; sort by any column."
-      fixed={{ assigned_to: 'me' }}
+      fixed={queueFilters('assigned')}
+      nav={nav}
       showRequester
       showAssignee={false}
       emptyTitle="Your queue is empty"

@@ -7,6 +7,7 @@ import { useAuth } from '../auth'
 import { Alert, Empty, ErrorAlert, Field, Loading, PriorityBadge, Spinner, StatusBadge, TriageBadge, When } from '../components/ui'
 import { formatDateTime, priorityLabel, statusLabel } from '../lib/format'
 import { useDocumentTitle, useDraft, usePolling } from '../lib/hooks'
+import { waitingNote, waitsFor } from '../lib/queue'
 import { isOverdue } from '../lib/stats'
 import { validateComment } from '../lib/validation'
 import { nextStatuses, requesterMoves } from '../lib/workflow'
@@ -38,7 +39,7 @@ function Confidence({ value }: { value: number | null | undefined }) {
   )
 }
 
-function AiPanel({ ticket, isAdmin, onRetriage, retriaging }: { ticket: Ticket; isAdmin: boolean; onRetriage: () => void; retriaging: boolean }) {
+function AiPanel({ ticket, isAdmin, userId, onRetriage, retriaging }: { ticket: Ticket; isAdmin: boolean; userId: string | null; onRetriage: () => void; retriaging: boolean }) {
   const tr = ticket.triage
   const hasStaffFields = ticket.helpful_notes != null || ticket.related_skills != null || tr.summary != null
   return (
@@ -50,6 +51,8 @@ function AiPanel({ ticket, isAdmin, onRetriage, retriaging }: { ticket: Ticket; 
       {tr.state === 'waiting' && (
         <Alert kind="warn">
           Triaged as <strong>{ticket.category ?? 'no category'}</strong>, {priorityLabel(ticket.priority).toLowerCase()} priority. Every moderator who fits is at capacity: the ticket waits for the first of them to free a slot and is assigned then. The SLA is already running.
+          {waitingNote(ticket, userId) && <> <strong data-testid="waiting-note">{waitingNote(ticket, userId)}</strong></>}
+          {isAdmin && tr.waiting_for && tr.waiting_for.length > 0 && <> It waits for {tr.waiting_for.length} moderator{tr.waiting_for.length === 1 ? '' : 's'}.</>}
         </Alert>
       )}
       {tr.state === 'failed' && (
@@ -336,7 +339,7 @@ function Attachments({ ticketId }: { ticketId: string }) {
   )
 }
 
-function Comments({ ticketId, canInternal, myId, closed }: { ticketId: string; canInternal: boolean; myId: string | null; closed: boolean }) {
+function Comments({ ticketId, canInternal, canComment = true, myId, closed }: { ticketId: string; canInternal: boolean; canComment?: boolean; myId: string | null; closed: boolean }) {
   const [comments, setComments] = useState<Comment[] | null>(null)
   const [loadError, setLoadError] = useState<unknown>(null)
   const [body, setBody, clearBody] = useDraft(`comment.${ticketId}`)
@@ -402,7 +405,8 @@ function Comments({ ticketId, canInternal, myId, closed }: { ticketId: string; c
           })}
         </ol>
       )}
-      {!closed && (
+      {!closed && !canComment && <p className="muted">You can reply once the ticket is assigned to you.</p>}
+      {!closed && canComment && (
         <form onSubmit={submit} noValidate aria-label="Add a comment">
           <ErrorAlert error={error} />
           <Field label={canInternal && internal ? 'Internal note' : 'Add a comment'} error={fieldError} hint={canInternal ? (internal ? 'Only staff can see internal notes.' : 'The requester will see this reply.') : undefined}>
@@ -457,6 +461,8 @@ export function TicketPage() {
   const isAdmin = role === 'admin'
   const canManage = isAdmin || (role === 'moderator' && ticket.assigned_to?.id === userId)
   const isCreator = ticket.created_by.id === userId
+  // a moderator the ticket waits for may read it; it becomes theirs to work at their next free slot
+  const waitingForMe = role === 'moderator' && !canManage && !isCreator && waitsFor(ticket, userId)
   const overdue = isOverdue(ticket)
 
   async function retriage() {
@@ -477,7 +483,7 @@ export function TicketPage() {
   return (
     <>
       <p style={{ marginBottom: '0.5rem' }}>
-        <Link to={canManage && role === 'moderator' ? '/queue' : isAdmin && !isCreator ? '/admin/tickets' : '/tickets'}>← Back to list</Link>
+        <Link to={waitingForMe ? '/queue?view=waiting' : canManage && role === 'moderator' ? '/queue' : isAdmin && !isCreator ? '/admin/tickets' : '/tickets'}>← Back to list</Link>
       </p>
       {created && ticket.triage.state === 'pending' && <Alert kind="success">Ticket submitted. Triage is running; this page updates by itself.</Alert>}
       <div className="page-head">
@@ -498,10 +504,10 @@ export function TicketPage() {
             <h2 id="desc-title">Description</h2>
             <p className="description">{ticket.description}</p>
           </section>
-          <AiPanel ticket={ticket} isAdmin={isAdmin} onRetriage={retriage} retriaging={retriaging} />
+          <AiPanel ticket={ticket} isAdmin={isAdmin} userId={userId} onRetriage={retriage} retriaging={retriaging} />
           {isAdmin && <DecisionLog ticketId={ticket.id} triageState={ticket.triage.state} />}
           <Attachments ticketId={ticket.id} />
-          <Comments ticketId={ticket.id} canInternal={canManage} myId={userId} closed={ticket.status === 'closed'} />
+          <Comments ticketId={ticket.id} canInternal={canManage} canComment={canManage || isCreator} myId={userId} closed={ticket.status === 'closed'} />
         </div>
         <div>
           <section className="card" aria-labelledby="details-title">
