@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,10 +121,10 @@ async def suppressed(
     if not user_ids:
         return set()
     ids = list(user_ids)
-    unwanted = users.c.active.is_(False)
+    unwanted = [users.c.active.is_(False)]
     if verified_only:
-        unwanted = unwanted | users.c.email_verified.is_(False)
-    query = select(users.c.id).where(users.c.id.in_(ids), unwanted)
+        unwanted.append(users.c.email_verified.is_(False))
+    query = select(users.c.id).where(users.c.id.in_(ids), or_(*unwanted))
     if kind in PREFERENCE_KINDS:
         opted_out = select(preferences.c.user_id).where(
             preferences.c.user_id.in_(ids), preferences.c[kind].is_(False)
