@@ -80,7 +80,8 @@ def resolve(method: str, path: str) -> Route | None:
 
 # path segments that name things rather than carry ids; the rest become {id} in metric labels
 _WORDS = frozenset(
-    "api auth signup login set-password verify resend-verification me users update-user tickets comments retriage triage categories "
+    "api auth signup login set-password verify resend-verification me users update-user tickets comments retriage "
+    "triage categories "
     "examples retrain model decisions notifications preferences failures retry dead-letters "
     "notifier replay discard inbound-mail raw attachments".split()
 )
