@@ -32,6 +32,7 @@ e2e)
     export BASE_URL="http://127.0.0.1:$((8000 + offset))"
     export ADMIN_EMAIL="$BOOTSTRAP_ADMIN_EMAIL" ADMIN_PASSWORD="$BOOTSTRAP_ADMIN_PASSWORD"
     export SCREENSHOT_DIR="$ROOT/var/screenshots"
+    export MAIL_DIR="$ROOT/var/instances/$instance/mail"  # the verification links the e2e tests follow
     (cd web && npm run e2e)
     ;;
 *)

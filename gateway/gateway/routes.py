@@ -25,7 +25,13 @@ PREFIXES = {"auth": "auth", "tickets": "tickets", "triage": "triage", "notificat
 DEAD_LETTER_OWNERS = frozenset({"tickets", "triage", "notifier"})
 
 # (method or None for any method, path pattern) -> access other than USER
-_PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login"), ("POST", "/api/auth/set-password")}
+_PUBLIC = {
+    ("POST", "/api/auth/signup"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/set-password"),
+    # the link of the verification mail: the token in the body is the proof
+    ("POST", "/api/auth/verify"),
+}
 _ADMIN_PATTERNS = [
     re.compile(r"/api/auth/users"),
     re.compile(r"/api/auth/update-user"),
@@ -74,7 +80,8 @@ def resolve(method: str, path: str) -> Route | None:
 
 # path segments that name things rather than carry ids; the rest become {id} in metric labels
 _WORDS = frozenset(
-    "api auth signup login set-password me users update-user tickets comments retriage triage categories "
+    "api auth signup login set-password verify resend-verification me users update-user tickets comments retriage "
+    "triage categories "
     "examples retrain model decisions notifications preferences failures retry dead-letters "
     "notifier replay discard inbound-mail raw attachments".split()
 )

@@ -116,6 +116,10 @@ class UserRegistered(EventData):
     created_at: datetime
     # an account made for a mail's sender has no password: the welcome mail links to setting one
     password_setup_token: str | None = None
+    # whether the owner proved the mailbox; only verified accounts are mailed (but the link below)
+    email_verified: bool = False
+    # a signed link token (its own audience) for the verification mail of an unverified signup
+    verification_token: str | None = None
 
 
 class UserUpdated(EventData):
@@ -131,6 +135,10 @@ class UserUpdated(EventData):
     changed: list[str] = []
     # per-user version: consumers ignore an update older than the one they applied
     revision: int = 0
+    # None from a producer that predates verification: keep what you know
+    email_verified: bool | None = None
+    # set when the owner asked for the verification mail again (changed == ["verification_requested"])
+    verification_token: str | None = None
 
 
 # --- tickets (published by tickets) --------------------------------------------------------

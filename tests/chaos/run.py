@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -242,6 +243,9 @@ class Chaos:
             mod_email = f"mod{i}-{self.run_id}@chaos.test"
             r = await client.post("/api/auth/signup", json={"email": mod_email, "password": "moderator-pass-1"})
             r.raise_for_status()
+            # only a verified account may be promoted: follow the mailed link, as its owner would
+            r = await client.post("/api/auth/verify", json={"token": await self.verification_token(mod_email)})
+            r.raise_for_status()
             r = await client.post("/api/auth/update-user", headers=admin_headers,
                                   json={"email": mod_email, "role": "moderator", "skills": skills})
             r.raise_for_status()
@@ -379,6 +383,20 @@ class Chaos:
             cursor = page.get("next_cursor")
             if not cursor:
                 return items
+
+    async def verification_token(self, address: str, timeout: float = 30) -> str:
+        """The token of the verification link the notifier mailed to `address`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.mails():
+                if self.mail_kind(message) != "verify_email" or message["To"].addresses[0].addr_spec != address:
+                    continue
+                body = message.get_body(preferencelist=("plain",))
+                match = re.search(r"/verify\?token=([A-Za-z0-9_.%-]+)", body.get_content() if body else "")
+                if match:
+                    return urllib.parse.unquote(match.group(1))
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"no verification mail to {address} within {timeout}s")
 
     def mails(self) -> list[email.message.EmailMessage]:
         found = []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import message_from_bytes, policy
+from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -58,7 +62,39 @@ def login(client: httpx.Client, person: Person) -> Person:
     return person
 
 
-def promote(client: httpx.Client, admin: Person, person: Person, role: str, skills: list[str]) -> Person:
+VERIFY_LINK = re.compile(r"/verify\?token=([A-Za-z0-9_.%-]+)")
+
+
+def verification_token(mail_dir: Path, email: str, timeout: float = 20) -> str:
+    """The token of the newest verification link the notifier mailed to `email`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for path in sorted(mail_dir.glob("*.eml"), reverse=True):
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if message["X-Helpdesk-Kind"] != "verify_email" or message["To"].addresses[0].addr_spec != email:
+                continue
+            part = message.get_body(("plain",))
+            found = VERIFY_LINK.search(part.get_content() if part is not None else "")
+            if found:
+                return unquote(found.group(1))
+        if time.monotonic() > deadline:
+            pytest.fail(f"no verification mail to {email} within {timeout}s")
+        time.sleep(0.1)
+
+
+def verify(client: httpx.Client, mail_dir: Path, person: Person) -> Person:
+    """Follow the verification mail's link, as the owner of the address would."""
+    r = client.post("/api/auth/verify", json={"token": verification_token(mail_dir, person.email)})
+    assert r.status_code == 200, r.text
+    assert r.json()["email_verified"] is True
+    return person
+
+
+def promote(
+    client: httpx.Client, admin: Person, person: Person, role: str, skills: list[str], *, mail_dir: Path
+) -> Person:
+    """Verify `person`'s address through the mailed link, then give them `role` (and log in again)."""
+    verify(client, mail_dir, person)
     r = client.post("/api/auth/update-user", headers=admin.headers,
                     json={"email": person.email, "role": role, "skills": skills})
     assert r.status_code == 200, r.text
@@ -102,8 +138,10 @@ def world(system: Stack) -> World:
     assert r.status_code == 200, r.text
     admin = Person(email, password, r.json()["token"], r.json()["user"]["id"], "admin")
     alice, bob = signup(client, "alice"), signup(client, "bob")
-    mod = promote(client, admin, signup(client, "mod"), "moderator", ["billing", "refunds", "payments"])
-    other_mod = promote(client, admin, signup(client, "othermod"), "moderator", ["kubernetes"])
+    mail_dir = system.mail_dir
+    mod = promote(client, admin, signup(client, "mod"), "moderator", ["billing", "refunds", "payments"],
+                  mail_dir=mail_dir)
+    other_mod = promote(client, admin, signup(client, "othermod"), "moderator", ["kubernetes"], mail_dir=mail_dir)
     time.sleep(1.5)  # triage learns moderators from user.updated events
     r = client.post("/api/tickets", headers=alice.headers, json={
         "title": "Charged twice for my invoice",

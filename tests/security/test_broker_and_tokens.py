@@ -122,7 +122,8 @@ def service_checks(world: World) -> dict[str, tuple[str, str]]:
 
 def test_a_demoted_admins_token_is_refused_by_every_service_within_60_s(world: World) -> None:
     client = world.client
-    deputy: Person = promote(client, world.admin, signup(client, "deputy"), "admin", [])
+    deputy: Person = promote(client, world.admin, signup(client, "deputy"), "admin", [],
+                             mail_dir=world.stack.mail_dir)
     checks = service_checks(world)
     for name, (base, path) in checks.items():
         r = httpx.get(base + path, headers=deputy.headers, timeout=10)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import time
 import uuid
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -63,6 +65,24 @@ def mails_about(mail_dir: Path, ticket_id: str, kind: str) -> list[EmailMessage]
     return found
 
 
+def set_password(client: httpx.Client, mail_dir: Path, email: str) -> None:
+    """Use the set-password link of the welcome mail to `email` (it verifies the address)."""
+    def link() -> str | None:
+        for path in sorted(mail_dir.glob("*.eml")):
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if message["X-Helpdesk-Kind"] == "welcome" and message["To"].addresses[0].addr_spec == email:
+                text = message.get_body(("plain",)).get_content()
+                found = re.search(r"/set-password\?token=([A-Za-z0-9_.%-]+)", text)
+                if found:
+                    return unquote(found.group(1))
+        return None
+
+    token = wait(link, what="the welcome mail with its set-password link")
+    r = client.post("/api/auth/set-password", json={"token": token, "password": "a-long-password-for-zoe"})
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["email_verified"] is True
+
+
 def comments(client: httpx.Client, world: World, ticket_id: str) -> list[dict]:
     r = client.get(f"/api/tickets/{ticket_id}/comments", headers=world.admin.headers)
     assert r.status_code == 200, r.text
@@ -86,6 +106,10 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
     users = client.get("/api/auth/users", headers=world.admin.headers, params={"q": sender}).json()["items"]
     assert [(u["email"], u["role"]) for u in users] == [(sender, "user")]
     assert ticket["created_by"]["id"] == users[0]["id"]
+    # a From: is easy to forge: the account is unverified and mailed nothing but its welcome
+    # (with the set-password link) until its owner uses that link
+    assert users[0]["email_verified"] is False
+    set_password(client, stack.mail_dir, sender)
 
     # the assignee's mail carries a signed reply address; a reply lands as a comment, not a ticket
     assigned = wait(lambda: mails_about(stack.mail_dir, ticket["id"], "ticket_assigned"),

@@ -168,7 +168,8 @@ def test_login_guessing_is_delayed_but_never_locks_the_account(world: World) -> 
 
 
 def test_demoted_admin_loses_rights_within_60_seconds(world: World) -> None:
-    deputy = promote(world.client, world.admin, signup(world.client, "deputy"), "admin", [])
+    deputy = promote(world.client, world.admin, signup(world.client, "deputy"), "admin", [],
+                     mail_dir=world.stack.mail_dir)
     assert world.client.get("/api/auth/users", headers=deputy.headers).status_code == 200
     old_headers = deputy.headers
     r = world.client.post("/api/auth/update-user", headers=world.admin.headers,

@@ -83,7 +83,7 @@ def file(world: World, who: str, title: str, description: str) -> dict:
 
 def test_the_vpn_ticket_goes_to_the_moderator_whose_skill_it_mentions(world: World) -> None:
     net = promote(world.client, world.admin, signup(world.client, "netmod"), "moderator",
-                  ["Networking", "VPN", "Firewall"])
+                  ["Networking", "VPN", "Firewall"], mail_dir=world.stack.mail_dir)
     time.sleep(1.5)  # triage learns moderators from user.updated events
     ticket = file(world, "alice", "Cannot reach intranet over VPN",
                   "The VPN connects but no internal network hosts answer; DNS over the tunnel fails")

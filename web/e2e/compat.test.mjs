@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { adminCredentials, BASE_URL, launch, shot, uniq, waitForBackend, WEB_DIR } from './helpers.mjs'
+import { adminCredentials, BASE_URL, launch, shot, uniq, verifyByMail, waitForBackend, WEB_DIR } from './helpers.mjs'
 
 const ORIGIN = (process.env.COMPAT_ORIGIN ?? 'http://127.0.0.1:6173').replace(/\/$/, '')
 const PAGE = readFileSync(resolve(WEB_DIR, '..', 'tests', 'compat_client', 'index.html'))
@@ -72,6 +72,8 @@ describe('the original contract from another origin', { timeout: 180_000 }, () =
   })
 
   test('admin lists users and update-user keeps skills when none are sent', async () => {
+    // only a verified account may be promoted: its owner follows the mailed link first
+    await verifyByMail(user.email)
     await as(adminCredentials())
     await page.click('#users')
     const row = page.locator(`#userlist li[data-email="${user.email}"]`)

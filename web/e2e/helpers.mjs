@@ -1,6 +1,6 @@
 // Shared setup for the end-to-end journeys: Debian's Chromium driven by playwright-core.
 import { chromium } from 'playwright-core'
-import { mkdirSync, readFileSync, existsSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -9,6 +9,8 @@ export const WEB_DIR = resolve(here, '..')
 export const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:8000').replace(/\/$/, '')
 export const SCREENSHOT_DIR = resolve(WEB_DIR, process.env.SCREENSHOT_DIR ?? '../var/screenshots')
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+// where the stack's SMTP sink stores mails (scripts/web.sh sets it; `make up` uses var/mail)
+export const MAIL_DIR = resolve(WEB_DIR, process.env.MAIL_DIR ?? '../var/mail')
 export const TRIAGE_TIMEOUT_MS = Number(process.env.TRIAGE_TIMEOUT_MS ?? 90_000)
 
 /** Admin credentials from ADMIN_EMAIL/ADMIN_PASSWORD, else from the repo's .env (written by `make up`). */
@@ -121,4 +123,47 @@ export async function retireEarlierModerators(admin) {
   } while (cursor)
   for (const email of emails) await apiCall('POST', '/api/auth/update-user', token, { email, role: 'user', skills: [] })
   return emails.length
+}
+
+
+/** Quoted-printable text as written by the notifier (soft line breaks, =XX bytes; UTF-8). */
+function decodeQuotedPrintable(text) {
+  const joined = text.replace(/=\r?\n/g, '')
+  const bytes = []
+  for (let i = 0; i < joined.length; i++) {
+    const hex = joined.slice(i + 1, i + 3)
+    if (joined[i] === '=' && /^[0-9A-F]{2}$/i.test(hex)) { bytes.push(parseInt(hex, 16)); i += 2 }
+    else bytes.push(...Buffer.from(joined[i], 'utf8'))
+  }
+  return Buffer.from(bytes).toString('utf8')
+}
+
+/** The path (`/verify?token=…`) of the newest verification mail the notifier sent to `email`. */
+export async function verificationLink(email, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    const files = existsSync(MAIL_DIR) ? readdirSync(MAIL_DIR).filter((f) => f.endsWith('.eml')).sort().reverse() : []
+    for (const file of files) {
+      const raw = readFileSync(join(MAIL_DIR, file), 'utf8')
+      if (!/^X-Helpdesk-Kind: verify_email$/m.test(raw)) continue
+      const to = raw.match(/^To: (.*)$/m)?.[1] ?? ''
+      if (!to.toLowerCase().includes(email.toLowerCase())) continue
+      const found = decodeQuotedPrintable(raw).match(/\/verify\?token=[A-Za-z0-9_.%-]+/)
+      if (found) return found[0]
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`No verification mail to ${email} in ${MAIL_DIR} within ${timeoutMs} ms.`)
+}
+
+/** Follow the verification mail's link in `page`, as the owner of the address would. */
+export async function followVerificationLink(page, email) {
+  await page.goto(await verificationLink(email))
+  await page.getByText('Your email address is confirmed.').waitFor()
+}
+
+/** The same through the API alone (for clients, such as the /compat one, that have no such page). */
+export async function verifyByMail(email) {
+  const token = decodeURIComponent((await verificationLink(email)).split('token=')[1])
+  return apiCall('POST', '/api/auth/verify', null, { token })
 }

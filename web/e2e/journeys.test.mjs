@@ -3,7 +3,7 @@
 // ticket that triage routes to them (journeys 1 and 3), and that moderator resolves it (journey 2).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { adminCredentials, launch, retireEarlierModerators, newPage, shot, signIn, signUp, TRIAGE_TIMEOUT_MS, uniq, waitForBackend } from './helpers.mjs'
+import { adminCredentials, followVerificationLink, launch, retireEarlierModerators, newPage, shot, signIn, signUp, TRIAGE_TIMEOUT_MS, uniq, waitForBackend } from './helpers.mjs'
 
 const id = uniq()
 const PASSWORD = 'correct-horse-battery'
@@ -32,7 +32,13 @@ describe('helpdesk journeys', { timeout: 300_000 }, () => {
     await signUp(mod, moderator)
     await mod.getByRole('heading', { name: 'My tickets' }).waitFor()
     await mod.getByText('No tickets yet').waitFor()
+    // a new account is unverified: "check your mail" until the link in it is followed
+    await mod.getByTestId('verify-notice').waitFor()
     await shot(mod, '02-requester-empty-list')
+    await followVerificationLink(mod, moderator.email)
+    await mod.goto('/tickets')
+    await mod.getByText('No tickets yet').waitFor()
+    assert.equal(await mod.getByTestId('verify-notice').count(), 0, 'no notice once verified')
 
     await admin.goto('/signin')
     await shot(admin, '00-signin')

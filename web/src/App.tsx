@@ -3,7 +3,7 @@ import type { ReactNode } from 'react'
 import { EXPIRED_MESSAGE, homeFor, useAuth } from './auth'
 import type { Role } from './api/types'
 import { Layout } from './components/Layout'
-import { SetPasswordPage, SignInPage, SignUpPage } from './pages/AuthPages'
+import { SetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage } from './pages/AuthPages'
 import { MyTicketsPage, QueuePage, AdminTicketsPage } from './pages/TicketLists'
 import { NewTicketPage } from './pages/NewTicketPage'
 import { TicketPage } from './pages/TicketPage'
@@ -50,6 +50,7 @@ export default function App() {
       <Route path="/signin" element={<SignInPage />} />
       <Route path="/signup" element={<SignUpPage />} />
       <Route path="/set-password" element={<SetPasswordPage />} />
+      <Route path="/verify" element={<VerifyEmailPage />} />
       <Route element={<RequireAuth><Layout /></RequireAuth>}>
         <Route index element={<Home />} />
         <Route path="tickets" element={<MyTicketsPage />} />

@@ -21,6 +21,8 @@ interface AuthValue {
   clearNotice: () => void
   signIn: (res: AuthResponse) => void
   signOut: (notice?: string) => void
+  /** A newer copy of the signed-in user's account (after verifying the email, say). */
+  updateUser: (user: User) => void
 }
 
 const AuthContext = createContext<AuthValue | null>(null)
@@ -53,6 +55,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setToken(res.token)
     setNotice(null)
     setSession({ token: res.token, claims, user: res.user })
+  }, [])
+
+  const updateUser = useCallback((user: User) => {
+    setSession((s) => (s && s.claims.sub === user.id ? { ...s, user } : s))
   }, [])
 
   // A 401 on any authenticated call ends the session (expired, revoked or role lowered).
@@ -106,8 +112,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       clearNotice: () => setNotice(null),
       signIn,
       signOut,
+      updateUser,
     }
-  }, [session, notice, signIn, signOut])
+  }, [session, notice, signIn, signOut, updateUser])
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>
 }

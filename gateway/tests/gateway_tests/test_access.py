@@ -37,6 +37,7 @@ ADMIN_ROUTES = [
 ]
 USER_ROUTES = [
     ("GET", "/api/auth/me", "auth"),
+    ("POST", "/api/auth/resend-verification", "auth"),
     ("POST", "/api/tickets", "tickets"),
     ("GET", "/api/tickets", "tickets"),
     ("GET", f"/api/tickets/{TICKET}", "tickets"),
@@ -50,6 +51,7 @@ PUBLIC_ROUTES = [
     ("POST", "/api/auth/signup", "auth"),
     ("POST", "/api/auth/login", "auth"),
     ("POST", "/api/auth/set-password", "auth"),  # the token is in the body (a mailed link)
+    ("POST", "/api/auth/verify", "auth"),  # the same: the verification mail's link
 ]
 
 

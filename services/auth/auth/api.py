@@ -33,6 +33,8 @@ from auth.schemas import (
     UpdateUserIn,
     UserPage,
     UserRead,
+    VerificationSent,
+    VerifyEmailIn,
 )
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -68,6 +70,7 @@ async def signup(
         address=address,
         address_limit=settings.signup_address_limit,
         window=timedelta(seconds=settings.signup_window_s),
+        settings=settings,
     )
     return service.issue_token(issuer=issuer, user=user)
 
@@ -107,6 +110,20 @@ async def set_password(
         session=session, passwords=passwords, settings=settings, token=body.token, password=body.password
     )
     return service.issue_token(issuer=issuer, user=user)
+
+
+@router.post("/verify")
+async def verify_email(body: VerifyEmailIn, session: SessionDep, settings: SettingsDep) -> UserRead:
+    """Mark the account a verification link names as verified (the link of the verification mail)."""
+    user = await service.verify_email(session=session, settings=settings, token=body.token)
+    return UserRead.model_validate(user)
+
+
+@router.post("/resend-verification", status_code=202)
+async def resend_verification(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> VerificationSent:
+    """Mail the caller's verification link again (3 an hour); 409 when already verified."""
+    await service.resend_verification(session=session, settings=settings, user=user)
+    return VerificationSent()
 
 
 @router.get("/me")

@@ -44,6 +44,9 @@ class User(Base):
     skills: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # the owner proved the mailbox (the verification link, or the set-password link of an account
+    # made from a mail); only then may the account be given a staff role
+    email_verified: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # tokens issued before this instant no longer carry the user's rights (role lowered, disabled)
     tokens_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # bumped on every change; user.updated carries it so consumers can drop stale updates

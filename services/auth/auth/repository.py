@@ -27,8 +27,8 @@ async def get_by_email(session: AsyncSession, email: str, *, for_update: bool = 
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def get_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
+async def get_by_id(session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+    return await session.get(User, user_id, with_for_update=for_update)
 
 
 async def count_active_admins(session: AsyncSession) -> int:

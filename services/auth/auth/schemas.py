@@ -109,6 +109,7 @@ class UserRead(BaseModel):
     role: RoleName
     skills: list[str]
     active: bool
+    email_verified: bool
     created_at: datetime
 
 
@@ -143,6 +144,16 @@ class RequesterIn(_Strict):
 class RequesterOut(BaseModel):
     user: UserRead
     created: bool
+
+
+class VerifyEmailIn(_Strict):
+    token: str = Field(min_length=1, max_length=2048)
+
+
+class VerificationSent(BaseModel):
+    """The verification mail was queued (the notifier sends it)."""
+
+    sent: Literal[True] = True
 
 
 class SetPasswordIn(_Strict):

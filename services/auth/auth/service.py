@@ -72,6 +72,7 @@ def registered_event(user: User) -> UserRegistered:
         role=user.role,
         skills=list(user.skills),
         created_at=user.created_at,
+        email_verified=user.email_verified,
     )
 
 
@@ -86,6 +87,7 @@ def updated_event(user: User, changed: list[str]) -> UserUpdated:
         tokens_valid_after=user.tokens_valid_after,
         changed=changed,
         revision=user.revision,
+        email_verified=user.email_verified,
     )
 
 
@@ -102,8 +104,10 @@ async def signup(
     address: str = "unknown",
     address_limit: int = 0,
     window: timedelta = timedelta(hours=1),
+    settings: AuthSettings | None = None,
 ) -> User:
-    """Create a `user` account (never another role) and announce it; 429 past the address's limit."""
+    """Create an unverified `user` account (never another role) and announce it with the token
+    of its verification link (with `settings`' key); 429 past the address's limit."""
     problem = password_problem(password, email=email, name=name)
     if problem is not None:
         raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])
@@ -133,8 +137,88 @@ async def signup(
         created, db_now = await repository.record_login_failure(session, signup_key, window=window)
         if created >= address_limit:
             await repository.delay_logins(session, signup_key, until=db_now + window)
-    await publish(session, registered_event(user))
+    event = registered_event(user)
+    token = verification_token(settings, user) if settings is not None else None
+    if token is not None:
+        event = event.model_copy(update={"verification_token": token})
+    await publish(session, event)
     return user
+
+
+# --- email verification ---------------------------------------------------------------------
+
+EMAIL_VERIFY_AUDIENCE = "helpdesk-email-verify"
+EMAIL_VERIFY_TTL = timedelta(days=3)
+# the verification mail again: this many per account per window, then 429 until it ends
+RESEND_LIMIT = 3
+RESEND_WINDOW = timedelta(hours=1)
+INVALID_LINK = "This link is invalid or has expired."
+
+
+def verification_token(settings: AuthSettings, user: User) -> str | None:
+    """The token of `user`'s verification link: its own audience (never an access or password
+    token), 3 days; None without a signing key."""
+    private_key = settings.private_key_pem
+    if not private_key:
+        return None
+    return issue_purpose_token(
+        private_key_pem=private_key,
+        issuer=settings.jwt_issuer,
+        audience=EMAIL_VERIFY_AUDIENCE,
+        user_id=user.id,
+        ttl=EMAIL_VERIFY_TTL,
+    )
+
+
+async def _mark_verified(session: AsyncSession, user: User, changed: list[str]) -> None:
+    user.email_verified = True
+    user.revision += 1
+    await session.flush()
+    await publish(session, updated_event(user, changed))
+
+
+async def verify_email(*, session: AsyncSession, settings: AuthSettings, token: str) -> User:
+    """Mark the account a verification link names as verified (once; again is a no-op); 400 for
+    a forged, expired or other-purpose token or a disabled account."""
+    try:
+        user_id = verify_purpose_token(
+            token,
+            public_key_pem=settings.jwt_public_key or "",
+            issuer=settings.jwt_issuer,
+            audience=EMAIL_VERIFY_AUDIENCE,
+        )
+    except InvalidTokenError as exc:
+        raise ProblemError(400, INVALID_LINK) from exc
+    user = await repository.get_by_id(session, user_id, for_update=True)
+    if user is None or not user.active:
+        raise ProblemError(400, INVALID_LINK)
+    if not user.email_verified:
+        await _mark_verified(session, user, ["email_verified"])
+    return user
+
+
+async def resend_verification(*, session: AsyncSession, settings: AuthSettings, user: User) -> None:
+    """Announce a fresh verification link for the caller's unverified account (the notifier mails
+    it); 409 when already verified, 429 past RESEND_LIMIT per RESEND_WINDOW."""
+    if user.email_verified:
+        raise conflict("This email address is already verified.")
+    key = f"verify:{user.id}"
+    until, db_now = await repository.blocked_until(session, [key])
+    if until is not None:
+        raise ProblemError(
+            429,
+            "The verification mail was sent several times already; try again later.",
+            headers={"Retry-After": str(max(1, math.ceil((until - db_now).total_seconds())))},
+        )
+    token = verification_token(settings, user)
+    if token is None:
+        raise ProblemError(503, "Verification mails cannot be signed right now.")
+    sent, db_now = await repository.record_login_failure(session, key, window=RESEND_WINDOW)
+    if sent >= RESEND_LIMIT:
+        await repository.delay_logins(session, key, until=db_now + RESEND_WINDOW)
+    # a request, not a change: the revision stays, so no consumer mistakes it for newer data
+    event = updated_event(user, ["verification_requested"]).model_copy(update={"verification_token": token})
+    await publish(session, event)
 
 
 # an argon2 verify of this always fails: the account has no password until its owner sets one
@@ -204,7 +288,11 @@ async def set_first_password(
         raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])
     password_hash = await passwords.hash(password)
     user.password_hash = password_hash
-    await session.flush()
+    # the link came to the mailbox: whoever used it owns the address
+    if user.email_verified:
+        await session.flush()
+    else:
+        await _mark_verified(session, user, ["email_verified"])
     return user
 
 
@@ -316,6 +404,12 @@ async def update_user(*, session: AsyncSession, changes: UpdateUserIn) -> User:
         raise not_found("user")
     new_role = changes.role if changes.role is not None else user.role
     new_active = changes.active if changes.active is not None else user.active
+    if ROLE_RANK[new_role] > ROLE_RANK[user.role] and not user.email_verified:
+        # whoever registers a future staff address first must not get that person's promotion
+        raise ProblemError(
+            409,
+            "This account's email address is not verified; it cannot be given a staff role.",
+        )
     if (
         user.role == "admin"
         and user.active
@@ -364,15 +458,32 @@ async def bootstrap_admin(*, session: AsyncSession, email: str, password_hash: s
         return None
     user = await repository.get_by_email(session, email, for_update=True)
     if user is None:
+        # the deployer chose the address: nobody else could have registered it
         user = await repository.add(
             session,
-            User(email=email, name=default_name(email), role="admin", skills=[], password_hash=password_hash),
+            User(
+                email=email,
+                name=default_name(email),
+                role="admin",
+                skills=[],
+                password_hash=password_hash,
+                email_verified=True,
+            ),
         )
         await publish(session, registered_event(user))
         return user
-    changed = [field for field, differs in (("role", user.role != "admin"), ("active", not user.active)) if differs]
+    changed = [
+        field
+        for field, differs in (
+            ("role", user.role != "admin"),
+            ("active", not user.active),
+            ("email_verified", not user.email_verified),
+        )
+        if differs
+    ]
     user.role = "admin"
     user.active = True
+    user.email_verified = True
     user.password_hash = password_hash
     user.tokens_valid_after = _now()
     user.revision += 1

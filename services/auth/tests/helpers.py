@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -11,6 +12,7 @@ import asyncpg
 from auth.passwords import make_hasher
 from shared.bus import declare_topology
 from shared.events import EXCHANGE, Envelope
+from shared.jwt import issue_purpose_token
 from shared.testing.plugin import JwtKeys, bearer, wait_for
 
 PASSWORD = "correct horse battery"
@@ -107,18 +109,46 @@ async def login(client: Any, email: str, password: str = PASSWORD) -> dict[str, 
     return response.json()  # type: ignore[no-any-return]
 
 
-async def make_user(db: Db, keys: JwtKeys, email: str, role: str = "user") -> dict[str, str]:
+async def make_user(
+    db: Db, keys: JwtKeys, email: str, role: str = "user", *, verified: bool = True
+) -> dict[str, str]:
     """A user made directly in the database (password PASSWORD) and the headers of a token for it.
 
     Quicker than signup + login (no argon2 run); the token is signed with the key auth uses.
+    Verified unless told otherwise: it stands for an account whose owner already used the link.
     """
     user_id = uuid.uuid4()
     await db.execute(
-        "INSERT INTO auth.users (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO auth.users (id, email, name, role, password_hash, email_verified) VALUES ($1, $2, $3, $4, $5, $6)",
         user_id,
         email,
         email.split("@")[0],
         role,
         PASSWORD_HASH,
+        verified,
     )
     return bearer(keys.token(role=role, user_id=user_id, email=email))
+
+
+async def verify_by_link(client: Any, keys: JwtKeys, user_id: str | uuid.UUID) -> dict[str, Any]:
+    """Use the account's verification link, as its owner would (a token signed like auth's)."""
+    token = issue_purpose_token(
+        private_key_pem=keys.private_pem,
+        issuer=keys.issuer,
+        audience="helpdesk-email-verify",
+        user_id=uuid.UUID(str(user_id)),
+        ttl=timedelta(hours=1),
+    )
+    response = await client.post("/api/auth/verify", json={"token": token})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def verify_from_mail_event(client: Any, tap: EventTap, user_id: str | uuid.UUID) -> dict[str, Any]:
+    """Use the verification link the user.registered event carried (what the notifier mails)."""
+    [envelope] = await tap.wait("user.registered", user_id)
+    token = envelope.data["verification_token"]
+    assert token, envelope.data
+    response = await client.post("/api/auth/verify", json={"token": token})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]

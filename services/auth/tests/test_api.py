@@ -22,7 +22,7 @@ from auth.settings import AuthSettings
 from shared.jwt import TokenIssuer, TokenVerifier
 from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
 
-from .helpers import PASSWORD, Db, login, make_user, signup
+from .helpers import PASSWORD, Db, login, make_user, signup, verify_by_link
 
 PROBLEM = "application/problem+json"
 
@@ -54,7 +54,8 @@ async def test_signup_creates_a_user_and_returns_a_token(client, jwt_keys: JwtKe
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     user = body["user"]
-    assert set(user) == {"id", "email", "name", "role", "skills", "active", "created_at"}
+    assert set(user) == {"id", "email", "name", "role", "skills", "active", "email_verified", "created_at"}
+    assert user["email_verified"] is False
     assert user["email"] == "ada.lovelace@example.test"
     assert user["name"] == "ada.lovelace"
     assert user["role"] == "user"
@@ -460,7 +461,7 @@ async def test_pagination_walks_every_user_once_newest_first(client, db: Db, jwt
 
 async def test_update_user_sets_role_and_normalised_skills(client, db: Db, jwt_keys: JwtKeys):
     admin = await make_user(db, jwt_keys, "root@example.test", "admin")
-    await signup(client, "helper@example.test")
+    await verify_by_link(client, jwt_keys, (await signup(client, "helper@example.test"))["user"]["id"])
     response = await client.post(
         "/api/auth/update-user",
         json={
@@ -482,7 +483,7 @@ async def test_update_user_sets_role_and_normalised_skills(client, db: Db, jwt_k
     row = (await db.fetch("SELECT role, skills, revision FROM auth.users WHERE email = 'helper@example.test'"))[0]
     assert row["role"] == "moderator"
     assert json.loads(row["skills"]) == []
-    assert row["revision"] == 2
+    assert row["revision"] == 3  # verified, promoted, skills cleared
 
 
 async def test_update_user_refusals(client, db: Db, jwt_keys: JwtKeys):
@@ -532,7 +533,7 @@ async def test_the_last_admin_cannot_be_demoted_or_disabled(client, db: Db, jwt_
     assert await db.fetchval("SELECT role FROM auth.users WHERE email = 'only@example.test'") == "admin"
     # with a second admin, stepping down is fine
     await client.post("/api/auth/update-user", json={"email": "only@example.test", "skills": ["ops"]}, headers=admin)
-    await signup(client, "second@example.test")
+    await verify_by_link(client, jwt_keys, (await signup(client, "second@example.test"))["user"]["id"])
     promoted = await client.post(
         "/api/auth/update-user", json={"email": "second@example.test", "role": "admin"}, headers=admin
     )

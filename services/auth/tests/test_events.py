@@ -18,7 +18,7 @@ from shared.events import UserRegistered, UserUpdated
 from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
 from shared.testing.proxy import TcpProxy
 
-from .helpers import PASSWORD, Db, EventTap, login, make_user, signup
+from .helpers import PASSWORD, Db, EventTap, login, make_user, signup, verify_from_mail_event
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +57,7 @@ async def test_update_user_publishes_user_updated_with_changes_and_revisions(
 ):
     admin = await make_user(db, jwt_keys, "admin@example.test", "admin")
     user = (await signup(client, "staff@example.test"))["user"]
+    await verify_from_mail_event(client, tap, user["id"])
     await client.post(
         "/api/auth/update-user",
         json={"email": "staff@example.test", "role": "moderator", "skills": ["Billing", "billing", "VPN"]},
@@ -66,11 +67,13 @@ async def test_update_user_publishes_user_updated_with_changes_and_revisions(
     # no change, no event
     await client.post("/api/auth/update-user", json={"email": "staff@example.test", "role": "user"}, headers=admin)
     await client.post("/api/auth/update-user", json={"email": "staff@example.test", "active": False}, headers=admin)
-    envelopes = await tap.wait("user.updated", user["id"], count=3)
+    envelopes = await tap.wait("user.updated", user["id"], count=4)
     events = sorted((e.payload() for e in envelopes), key=lambda e: e.revision)  # type: ignore[attr-defined]
     assert all(isinstance(e, UserUpdated) for e in events)
-    promoted, demoted, disabled = events
-    assert [e.revision for e in events] == [1, 2, 3]
+    verified, promoted, demoted, disabled = events
+    assert [e.revision for e in events] == [1, 2, 3, 4]
+    assert verified.changed == ["email_verified"]
+    assert all(e.email_verified for e in events)
     assert promoted.changed == ["role", "skills"]
     assert promoted.role == "moderator"
     assert promoted.skills == ["Billing", "VPN"]
@@ -82,11 +85,11 @@ async def test_update_user_publishes_user_updated_with_changes_and_revisions(
     assert disabled.active is False
     assert disabled.tokens_valid_after > demoted.tokens_valid_after
     await asyncio.sleep(0.5)
-    assert len(tap.of("user.updated", user["id"])) == 3
+    assert len(tap.of("user.updated", user["id"])) == 4
     row = (await db.fetch("SELECT revision, tokens_valid_after FROM auth.users WHERE id = $1", uuid.UUID(user["id"])))[
         0
     ]
-    assert row["revision"] == 3
+    assert row["revision"] == 4
     assert row["tokens_valid_after"] == disabled.tokens_valid_after
 
 
@@ -130,6 +133,8 @@ async def test_bootstrap_admin_is_created_once_by_two_processes_starting_togethe
         assert [(r["email"], r["role"]) for r in admins] == [("root@example.test", "admin")]
         body = await login(clients[1], "root@example.test", "bootstrap-pw-1")
         assert body["user"]["role"] == "admin"
+        # the deployer chose the address: the first admin needs no verification mail
+        assert body["user"]["email_verified"] is True
         users = await clients[0].get("/api/auth/users", headers=bearer(body["token"]))
         assert users.status_code == 200
     # a later start finds the admin and does nothing (its relay publishes what the two left unsent)
@@ -137,6 +142,8 @@ async def test_bootstrap_admin_is_created_once_by_two_processes_starting_togethe
         assert await db.fetchval("SELECT count(*) FROM auth.users") == 1
         registered = await tap.wait("user.registered", admins[0]["id"])
     assert registered[0].data["role"] == "admin"
+    assert registered[0].data["email_verified"] is True
+    assert registered[0].data["verification_token"] is None
     await asyncio.sleep(0.5)
     assert len(tap.of("user.registered")) == 1
 
@@ -154,6 +161,7 @@ async def test_bootstrap_takes_over_an_account_squatting_its_email(
         body = await login(fresh, "root@example.test", "bootstrap-pw-1")
         assert body["user"]["role"] == "admin"
         assert body["user"]["id"] == squatter["user"]["id"]
+        assert body["user"]["email_verified"] is True
 
 
 async def test_no_bootstrap_without_both_settings(make_settings: Callable[..., AuthSettings], db: Db):

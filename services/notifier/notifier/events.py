@@ -78,7 +78,7 @@ def build_handler(
 
     async def user_updated(session: AsyncSession, event: EventData, envelope: Envelope) -> None:
         assert isinstance(event, UserUpdated)
-        await service.record_user_updated(session=session, event=event)
+        await service.record_user_updated(session=session, event=event, envelope=envelope, mail=mail)
 
     apply = idempotent(
         sessions=sessions,

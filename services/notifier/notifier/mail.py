@@ -40,6 +40,8 @@ class MailKind(enum.StrEnum):
     TRIAGE_FAILED = "triage_failed"
     WELCOME = "welcome"
     TICKET_COMMENTED = "ticket_commented"
+    # the one mail an unverified account gets: its verification link (no preference turns it off)
+    VERIFY_EMAIL = "verify_email"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,8 @@ users = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("role", String(16), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
+    # whether the owner proved the mailbox: an unverified account is mailed nothing but its link
+    Column("email_verified", Boolean, nullable=False, server_default=text("false")),
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,20 +39,28 @@ async def upsert_user(
     role: str,
     active: bool,
     revision: int,
+    email_verified: bool | None = None,
 ) -> None:
-    """Insert or update the local copy of a user, unless a newer revision is already stored."""
-    stmt = insert(users).values(id=user_id, email=email, name=name, role=role, active=active, revision=revision)
+    """Insert or update the local copy of a user, unless a newer revision is already stored.
+
+    `email_verified` None (an event from before verification existed) keeps the stored state.
+    """
+    values: dict[str, Any] = {"id": user_id, "email": email, "name": name, "role": role, "active": active}
+    if email_verified is not None:
+        values["email_verified"] = email_verified
+    stmt = insert(users).values(**values, revision=revision)
+    set_: dict[str, Any] = {
+        "email": stmt.excluded.email,
+        "name": stmt.excluded.name,
+        "role": stmt.excluded.role,
+        "active": stmt.excluded.active,
+        "revision": stmt.excluded.revision,
+        "updated_at": func.now(),
+    }
+    if email_verified is not None:
+        set_["email_verified"] = stmt.excluded.email_verified
     stmt = stmt.on_conflict_do_update(
-        index_elements=[users.c.id],
-        set_={
-            "email": stmt.excluded.email,
-            "name": stmt.excluded.name,
-            "role": stmt.excluded.role,
-            "active": stmt.excluded.active,
-            "revision": stmt.excluded.revision,
-            "updated_at": func.now(),
-        },
-        where=users.c.revision <= stmt.excluded.revision,
+        index_elements=[users.c.id], set_=set_, where=users.c.revision <= stmt.excluded.revision
     )
     await session.execute(stmt)
 
@@ -101,14 +109,28 @@ async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> dict[str
     return {k: bool(row[k]) for k in PREFERENCE_KINDS}
 
 
-async def suppressed(session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str) -> set[uuid.UUID]:
-    """The users among `user_ids` who turned `kind` off or whose account is disabled (one query)."""
+async def suppressed(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str, *, verified_only: bool = True
+) -> set[uuid.UUID]:
+    """The users among `user_ids` who turned `kind` off, whose account is disabled or (with
+    `verified_only`) whose email is not verified (one query).
+
+    A user the notifier has not heard of is not suppressed: auth announces every account when it
+    makes it, so an unverified one is always known before anything could be mailed to it.
+    """
     if not user_ids:
         return set()
     ids = list(user_ids)
-    opted_out = select(preferences.c.user_id).where(preferences.c.user_id.in_(ids), preferences.c[kind].is_(False))
-    disabled = select(users.c.id).where(users.c.id.in_(ids), users.c.active.is_(False))
-    result = await session.execute(opted_out.union(disabled))
+    unwanted = [users.c.active.is_(False)]
+    if verified_only:
+        unwanted.append(users.c.email_verified.is_(False))
+    query = select(users.c.id).where(users.c.id.in_(ids), or_(*unwanted))
+    if kind in PREFERENCE_KINDS:
+        opted_out = select(preferences.c.user_id).where(
+            preferences.c.user_id.in_(ids), preferences.c[kind].is_(False)
+        )
+        query = query.union(opted_out)  # type: ignore[assignment]
+    result = await session.execute(query)
     return set(result.scalars())
 
 

@@ -45,9 +45,11 @@ async def queue_mail(
     recipients: Iterable[Recipient],
     context: Mapping[str, Any],
     ticket_id: uuid.UUID | None = None,
+    verified_only: bool = True,
 ) -> int:
-    """Render and queue one mail per recipient, skipping those who turned `kind` off or whose
-    account is disabled.
+    """Render and queue one mail per recipient, skipping those who turned `kind` off, whose
+    account is disabled or (unless `verified_only` is False: the mails that carry the link that
+    verifies) whose email address is not verified.
 
     Runs in the consumer's transaction, next to the event's processed mark: either both
     commit or neither does.
@@ -56,15 +58,15 @@ async def queue_mail(
     for recipient in recipients:
         unique.setdefault(recipient.email.strip().lower(), recipient)
     known_ids = [r.id for r in unique.values() if r.id is not None]
-    silenced = await repository.suppressed(session, known_ids, kind.value)
+    silenced = await repository.suppressed(session, known_ids, kind.value, verified_only=verified_only)
     queued = 0
     for email, recipient in unique.items():
         if recipient.id is not None and recipient.id in silenced:
             log.info("mail_suppressed", kind=kind.value, recipient_id=str(recipient.id))
             continue
-        # The welcome mail goes to whatever address someone typed at signup, with a name they
-        # chose: it would carry their text to a stranger's inbox, so it names nobody
-        name = "" if kind is MailKind.WELCOME else recipient.name
+        # The welcome and verification mails go to whatever address someone typed at signup,
+        # with a name they chose: it would carry their text to a stranger's inbox, so they name nobody
+        name = "" if kind in (MailKind.WELCOME, MailKind.VERIFY_EMAIL) else recipient.name
         mail = render(kind, {**context, "recipient_name": name or email, "recipient_email": email})
         added = await repository.add_delivery(
             session,
@@ -88,10 +90,30 @@ async def queue_mail(
 # --- events --------------------------------------------------------------------------------
 
 
+def _link(mail: MailSettings, page: str, token: str) -> str:
+    # the token is URL-safe (base64url JWT); quoted anyway, it is only ever a query value
+    return f"{mail.web_base_url}/{page}?token={quote(token, safe='')}"
+
+
+async def _queue_verification(
+    *, session: AsyncSession, envelope: Envelope, user_id: uuid.UUID, email: str, token: str, mail: MailSettings
+) -> int:
+    return await queue_mail(
+        session=session,
+        envelope=envelope,
+        kind=MailKind.VERIFY_EMAIL,
+        recipients=[Recipient(id=user_id, email=email, name="")],
+        context={"verify_url": _link(mail, "verify", token)},
+        verified_only=False,
+    )
+
+
 async def record_user_registered(
     *, session: AsyncSession, event: UserRegistered, envelope: Envelope, mail: MailSettings
 ) -> int:
-    """Remember the new user and queue the welcome mail."""
+    """Remember the new user and queue its one mail: the verification link of a signup, the
+    set-password link of an account made from a mail (using it verifies), or a plain welcome
+    to an account that is verified already (the first admin)."""
     await repository.upsert_user(
         session,
         user_id=event.user_id,
@@ -100,26 +122,40 @@ async def record_user_registered(
         role=event.role,
         active=True,
         revision=0,
+        email_verified=event.email_verified,
     )
-    return await queue_mail(
-        session=session,
-        envelope=envelope,
-        kind=MailKind.WELCOME,
-        recipients=[Recipient(id=event.user_id, email=event.email, name=event.name)],
-        context={
-            "app_url": f"{mail.web_base_url}/",
-            # the token is URL-safe (base64url JWT); quoted anyway, it is only ever a query value
-            "setup_url": (
-                f"{mail.web_base_url}/set-password?token={quote(event.password_setup_token, safe='')}"
-                if event.password_setup_token
-                else None
-            ),
-        },
-    )
+    if event.password_setup_token or event.email_verified:
+        return await queue_mail(
+            session=session,
+            envelope=envelope,
+            kind=MailKind.WELCOME,
+            recipients=[Recipient(id=event.user_id, email=event.email, name=event.name)],
+            context={
+                "app_url": f"{mail.web_base_url}/",
+                "setup_url": (
+                    _link(mail, "set-password", event.password_setup_token) if event.password_setup_token else None
+                ),
+            },
+            verified_only=event.password_setup_token is None,
+        )
+    if event.verification_token:
+        return await _queue_verification(
+            session=session,
+            envelope=envelope,
+            user_id=event.user_id,
+            email=event.email,
+            token=event.verification_token,
+            mail=mail,
+        )
+    log.warning("unverified_user_without_link", user_id=str(event.user_id))
+    return 0
 
 
-async def record_user_updated(*, session: AsyncSession, event: UserUpdated) -> None:
-    """Keep the local copy of a user's name, email, role and state (newest revision wins)."""
+async def record_user_updated(
+    *, session: AsyncSession, event: UserUpdated, envelope: Envelope, mail: MailSettings
+) -> int:
+    """Keep the local copy of a user's name, email, role and state (newest revision wins); mail
+    the verification link again when its owner asked for it."""
     await repository.upsert_user(
         session,
         user_id=event.user_id,
@@ -128,7 +164,18 @@ async def record_user_updated(*, session: AsyncSession, event: UserUpdated) -> N
         role=event.role,
         active=event.active,
         revision=event.revision,
+        email_verified=event.email_verified,
     )
+    if event.verification_token and not event.email_verified:
+        return await _queue_verification(
+            session=session,
+            envelope=envelope,
+            user_id=event.user_id,
+            email=event.email,
+            token=event.verification_token,
+            mail=mail,
+        )
+    return 0
 
 
 async def notify_ticket_updated(

@@ -94,7 +94,11 @@ def registered(
     name: str = "New User",
     email: str | None = None,
     user_id: uuid.UUID | None = None,
+    verified: bool = True,
+    verification_token: str | None = None,
+    password_setup_token: str | None = None,
 ) -> Envelope:
+    """A user.registered; verified unless told otherwise (an account whose owner used the link)."""
     uid = user_id or uuid.uuid4()
     return Envelope.wrap(
         UserRegistered(
@@ -103,6 +107,9 @@ def registered(
             name=name,
             role=role,  # type: ignore[arg-type]
             created_at=NOW,
+            email_verified=verified,
+            verification_token=verification_token,
+            password_setup_token=password_setup_token,
         )
     )
 

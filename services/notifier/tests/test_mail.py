@@ -275,3 +275,69 @@ def test_welcome_mail_of_an_account_opened_by_mail_links_to_setting_a_password()
     )
     assert link in mail.text
     assert re.findall(r'href="([^"]*)"', mail.html) == [link]
+
+
+HOSTILE_NAME = '<img src=x onerror=alert(1)> Claim at evil.example/prize\r\nBcc: victim@example.org'
+
+
+def _every_kind_context() -> dict[MailKind, dict[str, object]]:
+    ticket = _assigned_context()["ticket"]
+    common = {"recipient_name": HOSTILE_NAME, "recipient_email": "someone@example.org"}
+    return {
+        MailKind.TICKET_ASSIGNED: {**_assigned_context(), **common},
+        MailKind.TICKET_RESOLVED: {"ticket": ticket, "ticket_url": ticket_url(BASE, TICKET_ID), **common},
+        MailKind.TRIAGE_FAILED: {
+            "ticket": {"id": str(TICKET_ID), "title": "Printer"},
+            "reason": "timeout",
+            "ticket_url": ticket_url(BASE, TICKET_ID),
+            **common,
+        },
+        MailKind.TICKET_COMMENTED: {
+            "ticket": ticket,
+            "ticket_url": ticket_url(BASE, TICKET_ID),
+            "author_name": HOSTILE_NAME,
+            "body": "hello",
+            **common,
+        },
+        MailKind.WELCOME: {"app_url": BASE + "/", **common},
+        MailKind.VERIFY_EMAIL: {"verify_url": BASE + "/verify?token=abc.def.ghi", **common},
+    }
+
+
+def test_names_are_never_in_subjects_and_never_unescaped_in_greetings() -> None:
+    """Issue 13, item 6: a display name someone chose is no markup, no link, no header."""
+    contexts = _every_kind_context()
+    assert set(contexts) == set(MailKind)
+    for kind, context in contexts.items():
+        mail = render(kind, context)
+        assert "img" not in mail.subject, kind
+        assert "evil" not in mail.subject, kind
+        assert "<img" not in mail.html, kind
+        assert "evil.example" not in mail.html, kind
+        assert "evil.example" not in mail.text, kind
+        assert all("evil" not in href for href in re.findall(r'href="([^"]*)"', mail.html)), kind
+        message = _parse(
+            build_message(
+                mail=mail,
+                sender="Helpdesk <helpdesk@example.org>",
+                recipient_email="someone@example.org",
+                recipient_name=HOSTILE_NAME,
+                message_id="<2@example.org>",
+                kind=kind,
+            )
+        )
+        assert message["Bcc"] is None, kind
+        assert "\n" not in str(message["To"]), kind
+
+
+def test_verification_mail_carries_its_link_and_no_name() -> None:
+    link = BASE + "/verify?token=abc.def.ghi"
+    mail = render(
+        MailKind.VERIFY_EMAIL,
+        {"recipient_name": "", "recipient_email": "new@example.org", "verify_url": link},
+    )
+    assert mail.subject == "Confirm your email address for Helpdesk"
+    assert link in mail.text
+    assert re.findall(r'href="([^"]*)"', mail.html) == [link]
+    assert "new@example[.]org" in mail.text
+    assert "turn this kind of mail off" not in mail.html

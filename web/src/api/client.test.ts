@@ -41,6 +41,25 @@ describe('request', () => {
     expect((init.headers as Record<string, string>).Authorization).toBe('Bearer tok')
   })
 
+  it('sends the verification link token without the session token, and a 401 there keeps the session', async () => {
+    setToken('tok')
+    let ended = false
+    onUnauthorized(() => { ended = true })
+    const fetch = respond(200, { id: 'u1', email: 'a@b.test', email_verified: true })
+    vi.stubGlobal('fetch', fetch)
+    await expect(api.verifyEmail({ token: 'link.token' })).resolves.toMatchObject({ email_verified: true })
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/api/auth/verify')
+    expect(init.method).toBe('POST')
+    expect(JSON.parse(String(init.body))).toEqual({ token: 'link.token' })
+    expect((init.headers as Record<string, string>).Authorization).toBeUndefined()
+    vi.stubGlobal('fetch', respond(400, { title: 'Bad Request', status: 400, detail: 'This link is invalid or has expired.' }))
+    const err = await api.verifyEmail({ token: 'old' }).catch((e) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err.status).toBe(400)
+    expect(ended).toBe(false)
+  })
+
   it('turns problem+json into an ApiError with field errors', async () => {
     vi.stubGlobal('fetch', respond(422, { title: 'Validation failed', status: 422, errors: [{ loc: ['body', 'title'], msg: 'too short' }] }, { 'Content-Type': 'application/problem+json' }))
     const err = await api.createTicket({ title: 'x', description: 'y' }).catch((e) => e)

@@ -90,6 +90,11 @@ export const api = {
   /** The first password of an account opened by mail (the welcome mail's one-use link). */
   setPassword: (body: { token: string; password: string }) =>
     request<AuthResponse>('POST', '/api/auth/set-password', body, { auth: false }),
+  /** The link of the verification mail: marks the address verified (no sign-in needed). */
+  verifyEmail: (body: { token: string }) =>
+    request<User>('POST', '/api/auth/verify', body, { auth: false }),
+  /** Mail the caller's verification link again (a few times an hour; 409 once verified). */
+  resendVerification: () => request<{ sent: boolean }>('POST', '/api/auth/resend-verification'),
   me: () => request<User>('GET', '/api/auth/me'),
   users: (params: { q?: string; role?: Role | ''; cursor?: string | null; limit?: number }) =>
     request<Page<User>>('GET', `/api/auth/users${buildQuery({ limit: 50, ...params })}`),

@@ -13,6 +13,8 @@ export interface User {
   name: string | null
   role: Role
   skills: string[]
+  /** false until the owner follows the link of the verification mail (then staff roles are possible) */
+  email_verified?: boolean
   created_at: string
 }
 

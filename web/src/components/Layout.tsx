@@ -1,13 +1,49 @@
 import { useEffect, useState } from 'react'
 import { NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom'
 import { SIGNED_OUT_MESSAGE, useAuth } from '../auth'
+import { api } from '../api/client'
 import { msUntilExpiry } from '../lib/token'
+import { ErrorAlert } from './ui'
 
 export function Brand() {
   return (
     <span className="brand">
       <span className="brand-mark" aria-hidden="true">✚</span> Helpdesk
     </span>
+  )
+}
+
+/** Shown while the signed-in account's address is unverified: the signup's "check your mail". */
+export function VerifyNotice({ email }: { email: string }) {
+  const [state, setState] = useState<'idle' | 'sending' | 'sent'>('idle')
+  const [error, setError] = useState<unknown>(null)
+
+  async function resend() {
+    setState('sending')
+    setError(null)
+    try {
+      await api.resendVerification()
+      setState('sent')
+    } catch (err) {
+      setError(err)
+      setState('idle')
+    }
+  }
+
+  return (
+    <div className="alert alert-info" role="status" data-testid="verify-notice">
+      <strong>Check your mail.</strong> We sent a link to <strong>{email}</strong> to confirm that the address is
+      yours. Until you follow it we send you no other mail (no updates on your tickets), and your account
+      cannot be given a staff role.{' '}
+      {state === 'sent' ? (
+        <span>A new link is on its way.</span>
+      ) : (
+        <button type="button" className="link-button" onClick={resend} disabled={state === 'sending'}>
+          {state === 'sending' ? 'Sending…' : 'Send the link again'}
+        </button>
+      )}
+      <ErrorAlert error={error} />
+    </div>
   )
 }
 
@@ -87,6 +123,7 @@ export function Layout() {
             to use it.
           </div>
         )}
+        {session?.user && session.user.email_verified === false && <VerifyNotice email={session.user.email} />}
         {endingSoon && (
           <div className="alert alert-warn" role="status">
             Your session ends in less than a minute. Copy anything you are writing; you will be asked to sign in again.

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react'
+import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, Navigate, useLocation, useNavigate } from 'react-router-dom'
 import { api } from '../api/client'
 import { ApiError } from '../api/errors'
@@ -199,6 +199,51 @@ export function SetPasswordPage() {
             {busy ? <><Spinner /> Saving…</> : 'Set password and sign in'}
           </button>
         </form>
+      </div>
+    </div>
+  )
+}
+
+
+/** /verify?token=…: the link of the verification mail. Works signed in or not. */
+export function VerifyEmailPage() {
+  useDocumentTitle('Confirm your email address')
+  const { session, role, updateUser } = useAuth()
+  const location = useLocation()
+  const token = new URLSearchParams(location.search).get('token') ?? ''
+  const [state, setState] = useState<'working' | 'done' | 'failed'>(token ? 'working' : 'failed')
+  const [apiError, setApiError] = useState<unknown>(null)
+  const sent = useRef(false)
+
+  useEffect(() => {
+    // once per page, even when React runs effects twice (the route is idempotent anyway)
+    if (!token || sent.current) return
+    sent.current = true
+    api.verifyEmail({ token }).then(
+      (user) => { updateUser(user); setState('done') },
+      (err) => { setApiError(err); setState('failed') },
+    )
+  }, [token, updateUser])
+
+  return (
+    <div className="auth-wrap">
+      <div className="card auth-card">
+        <div className="auth-brand"><Brand /></div>
+        <h1>Confirm your email address</h1>
+        {state === 'working' && <p className="lead"><Spinner /> Confirming…</p>}
+        {state === 'done' && (
+          <Alert kind="success">Your email address is confirmed. We will mail you about your tickets from now on.</Alert>
+        )}
+        {state === 'failed' && !token && <Alert kind="info">This page needs the link from your verification mail.</Alert>}
+        {state === 'failed' && token && (
+          <>
+            <ErrorAlert error={apiError} />
+            <p className="muted">Sign in and ask for a new link from the notice at the top of the page.</p>
+          </>
+        )}
+        <p style={{ textAlign: 'center', marginTop: '1rem' }}>
+          {session ? <Link to={homeFor(role)}>Continue to Helpdesk</Link> : <Link to="/signin">Sign in</Link>}
+        </p>
       </div>
     </div>
   )

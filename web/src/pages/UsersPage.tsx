@@ -47,6 +47,7 @@ function UserRow({ user, onSaved, isMe }: { user: User; onSaved: (u: User) => vo
         <strong>{user.name || user.email}</strong>
         {user.name && <div className="sub">{user.email}</div>}
         {isMe && <div className="sub">(you)</div>}
+        {user.email_verified === false && <div className="sub" data-testid="unverified">email not verified</div>}
       </td>
       <td data-label="Joined" className="nowrap"><When iso={user.created_at} /></td>
       <td data-label="Access" style={{ minWidth: 280 }}>
@@ -100,7 +101,7 @@ export function UsersPage() {
         </form>
       </section>
       <section className="card" aria-label="Users" aria-busy={list.loading}>
-        <Alert kind="info">A changed role takes effect at the user's next sign-in (old sessions lose raised rights within a minute).</Alert>
+        <Alert kind="info">A changed role takes effect at the user's next sign-in (old sessions lose raised rights within a minute). Only accounts whose email address is verified can be made moderators or admins.</Alert>
         {list.error ? <ErrorAlert error={list.error} onRetry={list.reload} /> : null}
         {!list.loaded && list.loading ? (
           <Loading label="Loading users…" />
