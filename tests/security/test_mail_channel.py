@@ -106,10 +106,9 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
     users = client.get("/api/auth/users", headers=world.admin.headers, params={"q": sender}).json()["items"]
     assert [(u["email"], u["role"]) for u in users] == [(sender, "user")]
     assert ticket["created_by"]["id"] == users[0]["id"]
-    # a From: is easy to forge: the account is unverified and mailed nothing but its welcome
-    # (with the set-password link) until its owner uses that link
+    # a From: is easy to forge: the account is unverified (it cannot be promoted); it is mailed its
+    # welcome with the set-password link and the answers about the tickets it opened by mail
     assert users[0]["email_verified"] is False
-    set_password(client, stack.mail_dir, sender)
 
     # the assignee's mail carries a signed reply address; a reply lands as a comment, not a ticket
     assigned = wait(lambda: mails_about(stack.mail_dir, ticket["id"], "ticket_assigned"),
@@ -135,6 +134,7 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
     answer = mail(sender, "Re: thanks", "Thanks, that fixed it.")
     send(world, answer, sender=sender, to=to_requester[-1]["Reply-To"].addresses[0].addr_spec)
     wait(lambda: len(comments(client, world, ticket["id"])) == 2, what="the requester's reply")
+    set_password(client, stack.mail_dir, sender)  # using the welcome's link verifies the address
 
     # the same message again, an auto-reply and a forged reference change nothing
     send(world, first, sender=sender)

@@ -50,6 +50,9 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     # whether the owner proved the mailbox: an unverified account is mailed nothing but its link
     Column("email_verified", Boolean, nullable=False, server_default=text("false")),
+    # made by mail-in from a mail this address sent: answers about its tickets go back to it
+    # (as from every helpdesk's mail channel) while nothing else does until it is verified
+    Column("opened_by_mail", Boolean, nullable=False, server_default=text("false")),
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from notifier.models import DeliveryStatus, deliveries, preferences, ticket_versions, users
 
@@ -40,6 +41,7 @@ async def upsert_user(
     active: bool,
     revision: int,
     email_verified: bool | None = None,
+    opened_by_mail: bool = False,
 ) -> None:
     """Insert or update the local copy of a user, unless a newer revision is already stored.
 
@@ -48,6 +50,8 @@ async def upsert_user(
     values: dict[str, Any] = {"id": user_id, "email": email, "name": name, "role": role, "active": active}
     if email_verified is not None:
         values["email_verified"] = email_verified
+    if opened_by_mail:
+        values["opened_by_mail"] = True
     stmt = insert(users).values(**values, revision=revision)
     set_: dict[str, Any] = {
         "email": stmt.excluded.email,
@@ -109,11 +113,16 @@ async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> dict[str
     return {k: bool(row[k]) for k in PREFERENCE_KINDS}
 
 
+# what an account made from a mail is sent before it is verified: the answers about its tickets
+ANSWERS_TO_MAIL = frozenset({"ticket_commented", "ticket_resolved"})
+
+
 async def suppressed(
     session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str, *, verified_only: bool = True
 ) -> set[uuid.UUID]:
     """The users among `user_ids` who turned `kind` off, whose account is disabled or (with
-    `verified_only`) whose email is not verified (one query).
+    `verified_only`) whose email is not verified (one query) — except the answers about their
+    tickets (`ANSWERS_TO_MAIL`) to an account made from a mail it sent.
 
     A user the notifier has not heard of is not suppressed: auth announces every account when it
     makes it, so an unverified one is always known before anything could be mailed to it.
@@ -121,9 +130,12 @@ async def suppressed(
     if not user_ids:
         return set()
     ids = list(user_ids)
-    unwanted = [users.c.active.is_(False)]
+    unwanted: list[ColumnElement[bool]] = [users.c.active.is_(False)]
     if verified_only:
-        unwanted.append(users.c.email_verified.is_(False))
+        unverified: ColumnElement[bool] = users.c.email_verified.is_(False)
+        if kind in ANSWERS_TO_MAIL:
+            unverified = and_(unverified, users.c.opened_by_mail.is_(False))
+        unwanted.append(unverified)
     query = select(users.c.id).where(users.c.id.in_(ids), or_(*unwanted))
     if kind in PREFERENCE_KINDS:
         opted_out = select(preferences.c.user_id).where(

@@ -123,6 +123,7 @@ async def record_user_registered(
         active=True,
         revision=0,
         email_verified=event.email_verified,
+        opened_by_mail=event.password_setup_token is not None,
     )
     if event.password_setup_token or event.email_verified:
         return await queue_mail(
