@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
-from shared import tracing
+from shared.tracing import flush, shutdown
 from shared.migrations import upgrade
 from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from tickets.app import create_app as create_tickets
@@ -110,7 +110,7 @@ def receiver() -> Iterator[OtlpReceiver]:
     try:
         yield received
     finally:
-        tracing.shutdown()  # no other test of this process traces
+        shutdown()  # no other test of this process traces
         server.shutdown()
         server.server_close()
 
@@ -142,10 +142,11 @@ async def test_one_trace_links_gateway_tickets_and_triage(
     receiver: OtlpReceiver,
     tmp_path: Path,
 ) -> None:
+    making_vhost = asyncio.create_task(asyncio.to_thread(make_vhost))  # rabbitmqctl, meanwhile
     db: TestDatabase = await make_database()
     await upgrade(ROOT / "services/tickets/alembic.ini", db.url("tickets"))
     await upgrade(ROOT / "services/triage/alembic.ini", db.url("triage"))
-    vhost = make_vhost()
+    vhost = await making_vhost
     common: dict[str, Any] = {
         "environment": "test",
         "rabbitmq_url": vhost,
@@ -181,7 +182,7 @@ async def test_one_trace_links_gateway_tickets_and_triage(
             ticket_id = r.json()["id"]
 
             async def triage_span() -> ReceivedSpan | None:
-                tracing.flush()
+                flush()
                 for span in receiver.spans:
                     if (
                         span.service == "triage"
@@ -195,7 +196,7 @@ async def test_one_trace_links_gateway_tickets_and_triage(
             consumed = await wait_for(triage_span, timeout=20, interval=0.2, message="triage's consumer span")
 
             async def triage_published() -> bool:
-                tracing.flush()
+                flush()
                 return any(
                     s.trace_id == consumed.trace_id and s.service == "triage" and s.kind == SpanProto.SPAN_KIND_PRODUCER
                     for s in receiver.spans
