@@ -27,9 +27,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
-from shared.tracing import flush, shutdown
 from shared.migrations import upgrade
 from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
+from shared.tracing import flush, shutdown
 from tickets.app import create_app as create_tickets
 from tickets.settings import TicketsSettings
 from triage.app import create_app as create_triage
