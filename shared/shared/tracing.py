@@ -70,6 +70,11 @@ def configure(settings: ServiceSettings) -> trace.Tracer | None:
     return _TRACERS[name]
 
 
+def enabled() -> bool:
+    """Whether any tracer was configured in this process."""
+    return bool(_TRACERS)
+
+
 def tracer(service: str) -> trace.Tracer | None:
     """The tracer `configure` built for `service`, or None (tracing off)."""
     if not _TRACERS:
