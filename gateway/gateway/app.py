@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from shared.bus import Bus
 from shared.clientip import parse_networks
 from shared.events import UserUpdated
+from shared.tracing import tracer as service_tracer
 from shared.web import create_service_app
 
 from gateway import api, compat
@@ -84,7 +85,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.revocations = revocations
         app.state.revocation_sync = sync
         app.state.bus = bus
-        app.state.forwarder = Forwarder(session, upstreams, parse_networks(settings.trusted_proxies))
+        app.state.forwarder = Forwarder(
+            session, upstreams, parse_networks(settings.trusted_proxies), tracer=service_tracer(settings.service_name)
+        )
         app.state.http = session
         app.state.upstreams = upstreams
         app.state.openapi = OpenApiCache(session=session, upstreams=upstreams, retry_s=settings.openapi_retry_s)
@@ -110,6 +113,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         metrics_need_token=True,
+        trust_traceparent=False,
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.body_limits = api.BodyLimits(default=settings.body_limit, admin_import=settings.import_body_limit)

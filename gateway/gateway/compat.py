@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 from shared.logging import get_logger
 from shared.problems import ProblemError
+from shared.tracing import enabled as tracing_on
+from shared.tracing import inject as inject_traceparent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -93,6 +95,8 @@ async def _call(
         headers["x-request-id"] = request_id
     if request.client is not None:
         headers["x-forwarded-for"] = request.client.host
+    if tracing_on():
+        inject_traceparent(headers)  # the service's span joins the gateway request's trace
     data = None
     if body is not None:
         data = json.dumps(body).encode()

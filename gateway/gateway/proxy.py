@@ -11,9 +11,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from shared.clientip import Network, client_address
 from shared.logging import get_logger
 from shared.problems import ProblemError
+from shared.tracing import inject as inject_traceparent
 from starlette.requests import Request
 from starlette.responses import Response
 from yarl import URL
@@ -72,15 +75,37 @@ class Forwarder:
     """Sends a request to a service and turns its answer (or its absence) into a response."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, upstreams: dict[str, str], trusted_proxies: tuple[Network, ...] = ()
+        self,
+        session: aiohttp.ClientSession,
+        upstreams: dict[str, str],
+        trusted_proxies: tuple[Network, ...] = (),
+        *,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._session = session
+        self._tracer = tracer
         self._trusted = trusted_proxies
         self._upstreams = upstreams
         self._origins = {name: _origin(url) for name, url in upstreams.items()}
 
     async def forward(
         self, request: Request, upstream: str, *, request_id: str | None, body: bytes | None = None
+    ) -> Response:
+        if self._tracer is None:
+            return await self._forward(request, upstream, request_id=request_id, body=body)
+        with self._tracer.start_as_current_span(
+            f"{request.method} {upstream}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": request.method, "server.address": upstream},
+        ) as span:
+            response = await self._forward(request, upstream, request_id=request_id, body=body)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            return response
+
+    async def _forward(
+        self, request: Request, upstream: str, *, request_id: str | None, body: bytes | None
     ) -> Response:
         base = self._upstreams[upstream]
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -95,6 +120,8 @@ class Forwarder:
                 headers[name] = value
         if request_id:
             headers["x-request-id"] = request_id
+        if self._tracer is not None:
+            inject_traceparent(headers)  # the CLIENT span: the service's span is its child
         # one address, the client's as far as our own proxies vouch for it (auth throttles by it);
         # whatever else the client wrote in X-Forwarded-For is not passed on
         peer = request.client.host if request.client is not None else None

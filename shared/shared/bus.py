@@ -34,7 +34,9 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     AbstractRobustExchange,
 )
+from opentelemetry.trace import Span, SpanKind
 
+from shared import tracing
 from shared.events import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
@@ -313,11 +315,29 @@ class Bus:
         """Publish and wait for the broker's confirm; raises unless the broker took the message."""
         if not self.connected or self._exchange is None:
             raise BusUnavailableError("not connected to the broker")
-        message = self._message(envelope)
+        tracer = tracing.tracer(self._service)
+        if tracer is None:
+            await self._publish(self._exchange, envelope, self._message(envelope))
+            return
+        # a PRODUCER span under the span that wrote the event (its traceparent is in the envelope,
+        # stored with the outbox row); consumers continue from the message's traceparent header
+        with tracer.start_as_current_span(
+            f"{envelope.type} publish",
+            context=tracing.extract({"traceparent": envelope.traceparent} if envelope.traceparent else None),
+            kind=SpanKind.PRODUCER,
+            attributes={**tracing.message_attributes(envelope, EXCHANGE), "messaging.operation.type": "publish"},
+        ) as span:
+            try:
+                await self._publish(self._exchange, envelope, self._message(envelope, tracing.inject({})))
+            except Exception as exc:
+                tracing.mark_failed(span, exc)
+                raise
+
+    async def _publish(
+        self, exchange: AbstractRobustExchange, envelope: Envelope, message: aio_pika.Message
+    ) -> None:
         try:
-            await self._exchange.publish(
-                message, routing_key=envelope.type, mandatory=True, timeout=self._publish_timeout
-            )
+            await exchange.publish(message, routing_key=envelope.type, mandatory=True, timeout=self._publish_timeout)
         except aio_pika.exceptions.DeliveryError:
             raise
         except _UNAVAILABLE as exc:
@@ -401,15 +421,31 @@ class Bus:
             await _settle(message.ack() if consumer.dead_letters else message.reject(requeue=False))
             clear_contextvars()
             return
+        if tracing.tracer(self._service) is None:
+            await self._run_handler(queue, consumer, envelope, message, None)
+            return
+        with tracing.consumer_span(self._service, queue, envelope, message.headers) as span:
+            await self._run_handler(queue, consumer, envelope, message, span)
+
+    async def _run_handler(
+        self,
+        queue: str,
+        consumer: _Consumer,
+        envelope: Envelope,
+        message: AbstractIncomingMessage,
+        span: Span | None,
+    ) -> None:
         try:
             if not await self._run_through_outages(lambda: consumer.handler(envelope)):
                 return  # shutting down while paused: unsettled, the broker hands it on
         except PermanentError as exc:
+            tracing.mark_failed(span, exc)
             log.error("event_rejected", error=str(exc)[:300])
             self._remember_error(message.message_id, f"rejected: {exc}")
             EVENTS_CONSUMED.labels(queue, envelope.type, "dead_lettered").inc()
             await _settle(message.reject(requeue=False))
         except Exception as exc:  # noqa: BLE001 - requeue; the delivery limit dead-letters it
+            tracing.mark_failed(span, exc)
             deliveries = _delivery_count(message)
             self._remember_error(message.message_id, f"{type(exc).__name__}: {exc}")
             # the traceback once per message, not per redelivery: logging is not free

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 EXCHANGE = "helpdesk.events"
 DEAD_LETTER_EXCHANGE = "helpdesk.dlx"
@@ -67,21 +67,32 @@ class EventData(_Frozen):
 
 
 class Envelope(_Frozen):
-    """What travels on the bus: `{"id", "type", "version", "occurred_at", "correlation_id", "data"}`."""
+    """What travels on the bus: `{"id", "type", "version", "occurred_at", "correlation_id", "data"}`,
+    and `traceparent` (W3C) when the event was written inside a traced span (shared.tracing)."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str
     version: int = 1
     occurred_at: datetime = Field(default_factory=utcnow)
     correlation_id: str | None = None
+    traceparent: str | None = None
     data: dict[str, Any]
 
+    @field_validator("traceparent", mode="before")
     @classmethod
-    def wrap(cls, data: EventData, *, correlation_id: str | None = None) -> Envelope:
+    def _lenient_traceparent(cls, value: object) -> str | None:
+        # a bad trace context loses the trace, never the event
+        return value if isinstance(value, str) and len(value) <= 256 else None
+
+    @classmethod
+    def wrap(
+        cls, data: EventData, *, correlation_id: str | None = None, traceparent: str | None = None
+    ) -> Envelope:
         """Put an event payload into a new envelope with a fresh id."""
         return cls(
             type=data.event_type,
             correlation_id=correlation_id,
+            traceparent=traceparent,
             data=data.model_dump(mode="json"),
         )
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import tracing
 from shared.bus import Bus, BusUnavailableError
 from shared.db import asyncpg_dsn
 from shared.events import Envelope, EventData
@@ -67,8 +68,12 @@ def outbox_table(metadata: MetaData) -> Table:
 async def add_event(
     session: AsyncSession, outbox: Table, data: EventData, *, correlation_id: str | None = None
 ) -> Envelope:
-    """Write an event into the outbox inside the caller's transaction."""
-    envelope = Envelope.wrap(data, correlation_id=correlation_id or current_correlation_id())
+    """Write an event into the outbox inside the caller's transaction (with the current trace context)."""
+    envelope = Envelope.wrap(
+        data,
+        correlation_id=correlation_id or current_correlation_id(),
+        traceparent=tracing.current_traceparent(),
+    )
     await session.execute(
         outbox.insert().values(
             id=envelope.id,

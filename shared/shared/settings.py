@@ -56,6 +56,10 @@ class ServiceSettings(BaseSettings):
     stuck_limit_s: float = Field(30.0, gt=0, le=3600, validation_alias="STUCK_LIMIT_S")
     # when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (the gateway: 404 without it)
     metrics_token: SecretStr | None = Field(None, validation_alias="METRICS_TOKEN")
+    # OpenTelemetry traces by OTLP/HTTP to <endpoint>/v1/traces (shared.tracing); unset: tracing off
+    otel_exporter_otlp_endpoint: str | None = Field(None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    # share of new traces recorded (a request that arrives sampled or not keeps its parent's choice)
+    otel_traces_sampler_arg: float = Field(1.0, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG")
 
     @property
     def production(self) -> bool:

@@ -14,11 +14,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tracing
 from shared.jwt import TokenVerifier
 from shared.logging import bind_contextvars, clear_contextvars, configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.problems import install_problem_handlers, problem_response
 from shared.settings import ServiceSettings
+from shared.tracing import TracingMiddleware
 
 log = get_logger("http")
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -192,13 +194,16 @@ def create_service_app(
     body_limit: int | None = DEFAULT_BODY_LIMIT,
     larger_bodies: dict[str, int] | None = None,
     metrics_need_token: bool = False,
+    trust_traceparent: bool = True,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with problem errors, request ids, logs, metrics, health and a body limit.
 
     `readiness` is called by /readyz; when None, /readyz asks `app.state.runtime.ready()` if
     the lifespan put a `Runtime` there. `body_limit=None` leaves body limits to the app (the
-    gateway: it checks the caller before it reads a byte of the body).
+    gateway: it checks the caller before it reads a byte of the body). With an OTLP endpoint set,
+    each request is a span (shared.tracing), continuing the caller's `traceparent` unless
+    `trust_traceparent=False` (the gateway: the internet does not choose our trace ids or sampling).
     """
     configure_logging(
         service=settings.service_name,
@@ -227,6 +232,10 @@ def create_service_app(
     )
     if body_limit is not None:
         app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
+    tracer = tracing.configure(settings)
+    if tracer is not None:
+        # inside the request context: its trace_id joins the request_id in the logs
+        app.add_middleware(TracingMiddleware, tracer=tracer, trust_incoming=trust_traceparent)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -257,6 +257,9 @@ def pods_of(objects: list[Obj], namespace: str) -> dict[str, Obj]:
     for name in ("postgres", "rabbitmq"):
         pods.setdefault(name, {"labels": {"app.kubernetes.io/name": name}, "ns": "data",
                                "ns_labels": data_ns, "external": False})
+    pods["otel-collector"] = {"labels": {"app.kubernetes.io/name": "opentelemetry-collector"},
+                              "ns": "observability", "ns_labels": {"kubernetes.io/metadata.name": "observability"},
+                              "external": False}
     pods["internet"] = {"labels": {}, "ns": "", "ns_labels": {}, "external": True}
     pods["intruder"] = {"labels": {"app.kubernetes.io/name": "intruder"}, "ns": namespace,
                         "ns_labels": ns_labels, "external": False}
@@ -283,14 +286,17 @@ def test_network_policies_allow_only_the_calls_of_the_architecture(
     expected |= {(f"{s}-migrate", "pgbouncer", 6432) for s in SERVICES}
     expected |= {("pgbouncer", "postgres", 5432), ("dbsetup", "postgres", 5432)}
     expected |= {("triage", "internet", 443)}
+    # traces by OTLP/HTTP to a collector (when OTEL_EXPORTER_OTLP_ENDPOINT is set)
+    expected |= {(s, "otel-collector", 4318) for s in (*SERVICES, "gateway", "mail-in")}
     # mail-in: SMTP in from anywhere, the tickets database, auth's requester route, IMAP out
     expected |= {(name, "mail-in", 2525) for name, pod in pods.items() if pod["ns"] != namespace}
     expected |= {("mail-in", "pgbouncer", 6432), ("mail-in", "auth", 8101), ("mail-in", "internet", 993)}
     expected |= {("notifier", "mailpit" if overlay == "dev" else "internet", p) for p in smtp}
     if overlay == "dev":
-        expected |= {("internet", "mailpit", 8025)}
+        # Mailpit's web UI answers anyone outside the namespace (the internet, a collector's namespace)
+        expected |= {(name, "mailpit", 8025) for name, pod in pods.items() if pod["ns"] != namespace}
     found = set()
-    candidate_ports = sorted({*ports.values(), 25, 443, 465, 587, 993, 8025, 15672})
+    candidate_ports = sorted({*ports.values(), 25, 443, 465, 587, 993, 4318, 8025, 15672})
     for src in pods:
         for dst in pods:
             if src == dst or namespace not in (pods[src]["ns"], pods[dst]["ns"]):

@@ -33,6 +33,7 @@ from shared.logging import current_correlation_id, get_logger
 from shared.outbox import add_event
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import ProblemError, not_found
+from shared.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import repository
@@ -341,7 +342,11 @@ async def create_ticket(
     )
     known = (creator.name, creator.email, creator.role)
     remember = _written_people.get(creator.id) != known
-    event = Envelope.wrap(TicketCreated(ticket=snapshot(ticket), version=1), correlation_id=current_correlation_id())
+    event = Envelope.wrap(
+        TicketCreated(ticket=snapshot(ticket), version=1),
+        correlation_id=current_correlation_id(),
+        traceparent=current_traceparent(),
+    )
     created = await repository.insert_ticket(
         session,
         ticket,
