@@ -404,30 +404,29 @@ class RangeDurations:
 _RANGE = "created_at >= CAST(:start AS timestamptz) AND created_at < CAST(:end AS timestamptz)"
 
 
-async def tickets_per_day(
+async def range_counts(
     session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime
-) -> dict[str, int]:
-    """Tickets created per UTC day in [start, end), by ISO day."""
+) -> tuple[dict[str, int], list[StatsCell]]:
+    """Tickets created in [start, end): per UTC day (ISO day -> count) and per (status, priority,
+    category), both from one scan (grouping sets)."""
     rows = await session.execute(
         text(
-            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS n"  # noqa: S608
-            f" FROM tickets.tickets WHERE {_RANGE}{scope.where()} GROUP BY 1"
+            "SELECT grouping(status, priority, category) = 7 AS by_day,"  # noqa: S608
+            " CAST(CAST(created_at AT TIME ZONE 'UTC' AS date) AS text) AS day, status, priority, category,"
+            " count(*) AS n"
+            f" FROM tickets.tickets WHERE {_RANGE}{scope.where()}"
+            " GROUP BY GROUPING SETS ((CAST(created_at AT TIME ZONE 'UTC' AS date)), (status, priority, category))"
         ),
         {"start": start, "end": end, **scope.params()},
     )
-    return {row.day: int(row.n) for row in rows}
-
-
-async def ticket_cells(session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime) -> list[StatsCell]:
-    """Tickets created in [start, end) counted by (status, priority, category)."""
-    rows = await session.execute(
-        text(
-            "SELECT status, priority, category, count(*) AS n"  # noqa: S608
-            f" FROM tickets.tickets WHERE {_RANGE}{scope.where()} GROUP BY 1, 2, 3"
-        ),
-        {"start": start, "end": end, **scope.params()},
-    )
-    return [StatsCell(row.status, row.priority, row.category, int(row.n)) for row in rows]
+    per_day: dict[str, int] = {}
+    cells: list[StatsCell] = []
+    for row in rows:
+        if row.by_day:
+            per_day[row.day] = int(row.n)
+        else:
+            cells.append(StatsCell(row.status, row.priority, row.category, int(row.n)))
+    return per_day, cells
 
 
 async def range_durations(

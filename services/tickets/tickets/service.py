@@ -762,8 +762,7 @@ async def ticket_stats(
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
     scope = repository.StatsScope(assigned_to=None if principal.is_admin else principal.id)
 
-    per_day = await repository.tickets_per_day(session, scope, start=start, end=end)
-    cells = await repository.ticket_cells(session, scope, start=start, end=end)
+    per_day, cells = await repository.range_counts(session, scope, start=start, end=end)
     durations = await repository.range_durations(session, scope, start=start, end=end)
     work = await repository.open_work(session, scope, now=now)
     unfinished = await repository.unfinished_triage(session, scope)
