@@ -238,7 +238,8 @@ class CategoryCount(BaseModel):
 
 
 class Durations(BaseModel):
-    """Percentiles (interpolated, in seconds) over `count` tickets; null when there are none."""
+    """Nearest-rank percentiles in seconds, to within 1 % (log-scale buckets), over `count`
+    tickets; null when there are none."""
 
     count: int
     p50_seconds: float | None
