@@ -396,57 +396,70 @@ class OpenWork:
     overdue: int
 
 
-@dataclass
-class RangeFigures:
-    """What GET /api/stats reports over the tickets created in a range, from one index-only scan."""
-
-    per_day: dict[str, int]
-    cells: list[StatsCell]
-    # log-scale histograms of seconds (bucket b holds [e^(b/100), e^((b+1)/100)): 1 % wide)
-    triage: dict[int, int]
-    resolve: dict[int, int]
-
-
-DURATION_BUCKETS_PER_E = 100
+@dataclass(frozen=True)
+class RangeDurations:
+    triaged: int
+    triage_p50: float | None
+    triage_p90: float | None
+    resolved: int
+    resolve_p50: float | None
+    resolve_p90: float | None
 
 
 _RANGE = "created_at >= CAST(:start AS timestamptz) AND created_at < CAST(:end AS timestamptz)"
 
 
-def _bucket(later: str) -> str:
-    seconds = f"extract(epoch FROM {later} - created_at)"
-    # greatest() skips NULLs: without the CASE an untriaged ticket would count as 1 ms
-    return f"CASE WHEN {later} IS NOT NULL THEN floor(ln(greatest({seconds}, 0.001)) * {DURATION_BUCKETS_PER_E}) END"
-
-
-async def range_figures(session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime) -> RangeFigures:
-    """Tickets created in [start, end): per UTC day, per (status, priority, category), and the
-    histograms of time to triage and to resolve. One scan, hashed four ways (grouping sets): a
-    sort for exact percentiles cost as much again at a million tickets (bench/million.py)."""
+async def range_counts(
+    session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime
+) -> tuple[dict[str, int], list[StatsCell]]:
+    """Tickets created in [start, end): per UTC day (ISO day -> count) and per (status, priority,
+    category), both from one scan (grouping sets)."""
     rows = await session.execute(
         text(
-            "SELECT grouping(day) = 0 AS is_day, grouping(status) = 0 AS is_cell, grouping(tb) = 0 AS is_tb,"  # noqa: S608
-            " grouping(rb) = 0 AS is_rb, CAST(day AS text) AS day, status, priority, category, tb, rb,"
-            " count(*) AS n FROM ("
-            "   SELECT CAST(created_at AT TIME ZONE 'UTC' AS date) AS day, status, priority, category,"
-            f"         {_bucket('triaged_at')} AS tb,"
-            f"         CASE WHEN status IN ('resolved', 'closed') THEN {_bucket('resolved_at')} END AS rb"
-            f"  FROM tickets.tickets WHERE {_RANGE}{scope.where()}"
-            " ) AS t GROUP BY GROUPING SETS ((day), (status, priority, category), (tb), (rb))"
+            "SELECT grouping(status, priority, category) = 7 AS by_day,"  # noqa: S608
+            " CAST(CAST(created_at AT TIME ZONE 'UTC' AS date) AS text) AS day, status, priority, category,"
+            " count(*) AS n"
+            f" FROM tickets.tickets WHERE {_RANGE}{scope.where()}"
+            " GROUP BY GROUPING SETS ((CAST(created_at AT TIME ZONE 'UTC' AS date)), (status, priority, category))"
         ),
         {"start": start, "end": end, **scope.params()},
     )
-    figures = RangeFigures(per_day={}, cells=[], triage={}, resolve={})
+    per_day: dict[str, int] = {}
+    cells: list[StatsCell] = []
     for row in rows:
-        if row.is_day:
-            figures.per_day[row.day] = int(row.n)
-        elif row.is_cell:
-            figures.cells.append(StatsCell(row.status, row.priority, row.category, int(row.n)))
-        elif row.is_tb and row.tb is not None:
-            figures.triage[int(row.tb)] = int(row.n)
-        elif row.is_rb and row.rb is not None:
-            figures.resolve[int(row.rb)] = int(row.n)
-    return figures
+        if row.by_day:
+            per_day[row.day] = int(row.n)
+        else:
+            cells.append(StatsCell(row.status, row.priority, row.category, int(row.n)))
+    return per_day, cells
+
+
+async def range_durations(
+    session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime
+) -> RangeDurations:
+    """p50/p90 (seconds) of time to triage and to resolve of the tickets created in [start, end)."""
+    row = (
+        await session.execute(
+            text(
+                """
+                SELECT count(triaged_at) AS triaged,
+                       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
+                           (ORDER BY extract(epoch FROM triaged_at - created_at))
+                           FILTER (WHERE triaged_at IS NOT NULL) AS triage,
+                       count(resolved_at) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,
+                       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
+                           (ORDER BY extract(epoch FROM resolved_at - created_at))
+                           FILTER (WHERE resolved_at IS NOT NULL AND status IN ('resolved', 'closed')) AS resolve
+                FROM tickets.tickets WHERE """  # noqa: S608
+                + _RANGE
+                + scope.where()
+            ),
+            {"start": start, "end": end, **scope.params()},
+        )
+    ).one()
+    triage = row.triage or [None, None]
+    resolve = row.resolve or [None, None]
+    return RangeDurations(int(row.triaged), triage[0], triage[1], int(row.resolved), resolve[0], resolve[1])
 
 
 async def open_work(session: AsyncSession, scope: StatsScope, *, now: datetime) -> list[OpenWork]:

@@ -238,8 +238,7 @@ class CategoryCount(BaseModel):
 
 
 class Durations(BaseModel):
-    """Nearest-rank percentiles in seconds, to within 1 % (log-scale buckets), over `count`
-    tickets; null when there are none."""
+    """Percentiles (interpolated, in seconds) over `count` tickets; null when there are none."""
 
     count: int
     p50_seconds: float | None

@@ -750,23 +750,6 @@ async def get_attachment(
 PRIORITY_KEYS = ("high", "medium", "low", "none")
 
 
-def _durations(histogram: dict[int, int]) -> Durations:
-    """Nearest-rank p50 and p90 of a log-scale histogram, each bucket read as its geometric middle."""
-    total = sum(histogram.values())
-
-    def rank(p: float) -> float | None:
-        if not total:
-            return None
-        wanted, seen = math.ceil(p * total), 0
-        for bucket in sorted(histogram):
-            seen += histogram[bucket]
-            if seen >= wanted:
-                return round(math.exp((bucket + 0.5) / repository.DURATION_BUCKETS_PER_E), 3)
-        return None  # pragma: no cover - the loop always reaches the total
-
-    return Durations(count=total, p50_seconds=rank(0.5), p90_seconds=rank(0.9))
-
-
 async def ticket_stats(
     *, session: AsyncSession, principal: Principal, query: StatsQuery, now: datetime | None = None
 ) -> StatsRead:
@@ -779,8 +762,8 @@ async def ticket_stats(
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
     scope = repository.StatsScope(assigned_to=None if principal.is_admin else principal.id)
 
-    in_range = await repository.range_figures(session, scope, start=start, end=end)
-    per_day, cells = in_range.per_day, in_range.cells
+    per_day, cells = await repository.range_counts(session, scope, start=start, end=end)
+    durations = await repository.range_durations(session, scope, start=start, end=end)
     work = await repository.open_work(session, scope, now=now)
     unfinished = await repository.unfinished_triage(session, scope)
 
@@ -830,8 +813,12 @@ async def ticket_stats(
             CategoryCount(category=category, count=count)
             for category, count in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0] or ""))
         ],
-        time_to_triage=_durations(in_range.triage),
-        time_to_resolve=_durations(in_range.resolve),
+        time_to_triage=Durations(
+            count=durations.triaged, p50_seconds=durations.triage_p50, p90_seconds=durations.triage_p90
+        ),
+        time_to_resolve=Durations(
+            count=durations.resolved, p50_seconds=durations.resolve_p50, p90_seconds=durations.resolve_p90
+        ),
         open=open_now,
         overdue=OverdueRead(total=sum(overdue.values()), by_priority=overdue),
         load=loads,
