@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install up down status dead-letters replay-dead-letters test test-python test-web test-e2e lint check-imports bench eval chaos clean
+.PHONY: help install up down status dead-letters replay-dead-letters test test-python test-web test-e2e lint check-imports bench bench-million eval chaos clean
 
 help:
 	@echo "make up      - install what is missing, migrate, start every service (gateway on :8000)"
@@ -12,6 +12,7 @@ help:
 	@echo "make replay-dead-letters - send every recorded dead letter back to its service's queue"
 	@echo "make test    - run every test (Python, web unit, end-to-end in Chromium, deploy checks)"
 	@echo "make bench   - benchmarks that print figures"
+	@echo "make bench-million - a million tickets: list, search and stats p50/p95 with EXPLAIN (~10 min)"
 	@echo "make eval    - triage quality on ../shared/data (when present)"
 	@echo "make chaos   - the long fault-injection run (10,000 tickets)"
 
@@ -56,6 +57,10 @@ test-e2e: install
 
 bench: install
 	@$(UV) run --no-sync python bench/run_all.py
+
+# takes /tmp/helpdesk-stack.lock itself, starts and purges a stack instance of its own
+bench-million: install
+	@$(UV) run --no-sync python bench/million.py
 
 eval: install
 	@$(UV) run --no-sync python bench/eval_triage.py

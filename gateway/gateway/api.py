@@ -114,6 +114,8 @@ def _authorised(request: Request, route: Route) -> Principal | None:
     principal = authenticate(request)
     if route.access is Access.ADMIN and not principal.is_admin:
         raise ProblemError(403, "Your role may not use this route.")
+    if route.access is Access.STAFF and principal.role not in ("moderator", "admin"):
+        raise ProblemError(403, "Your role may not use this route.")
     return principal
 
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 class Access(StrEnum):
     PUBLIC = "public"  # no token
     USER = "user"  # any signed-in user; the service does the object-level checks
+    STAFF = "staff"  # moderators and admins
     ADMIN = "admin"
 
 
@@ -20,7 +21,13 @@ class Route:
 
 
 # first segment after /api -> the service answering it
-PREFIXES = {"auth": "auth", "tickets": "tickets", "triage": "triage", "notifications": "notifier"}
+PREFIXES = {
+    "auth": "auth",
+    "tickets": "tickets",
+    "stats": "tickets",
+    "triage": "triage",
+    "notifications": "notifier",
+}
 # /api/dead-letters/<service>/...: each consuming service owns its dead letters (admins only)
 DEAD_LETTER_OWNERS = frozenset({"tickets", "triage", "notifier"})
 
@@ -40,6 +47,7 @@ _ADMIN_PATTERNS = [
     re.compile(r"/api/tickets/inbound-mail(/.*)?"),
     re.compile(r"/api/notifications/failures(/.*)?"),
 ]
+_STAFF_PATTERNS = [re.compile(r"/api/stats")]
 # Percent-encoded dots, slashes and backslashes could make a service see another path than the
 # one the role check saw (or reach /internal after normalisation): refuse them outright.
 _ENCODED_TRICKS = re.compile(rb"%(2e|2f|5c|00)", re.IGNORECASE)
@@ -68,13 +76,15 @@ def resolve(method: str, path: str) -> Route | None:
     upstream = PREFIXES.get(parts[2])
     if upstream is None:
         return None
-    # /api/auth and /api/triage alone are no routes; /api/tickets is
-    if len(parts) == 3 and upstream != "tickets":
+    # /api/auth and /api/triage alone are no routes; /api/tickets and /api/stats are
+    if len(parts) == 3 and parts[2] not in ("tickets", "stats"):
         return None
     if (method, path) in _PUBLIC:
         return Route(upstream, Access.PUBLIC)
     if any(pattern.fullmatch(path) for pattern in _ADMIN_PATTERNS):
         return Route(upstream, Access.ADMIN)
+    if any(pattern.fullmatch(path) for pattern in _STAFF_PATTERNS):
+        return Route(upstream, Access.STAFF)
     return Route(upstream, Access.USER)
 
 
@@ -83,7 +93,7 @@ _WORDS = frozenset(
     "api auth signup login set-password verify resend-verification me users update-user tickets comments retriage "
     "triage categories "
     "examples retrain model decisions notifications preferences failures retry dead-letters "
-    "notifier replay discard inbound-mail raw attachments".split()
+    "notifier replay discard inbound-mail raw attachments stats".split()
 )
 
 

@@ -100,6 +100,45 @@ function page(items, url) {
   return { items: slice, next_cursor: start + limit < items.length ? String(start + limit) : null }
 }
 
+/** GET /api/stats, roughly as the tickets service computes it (no percentiles' interpolation). */
+function stats(res, me, url) {
+  if (me.role === 'user') return problem(res, 403, 'Forbidden', 'Your role may not use this route.')
+  const day = (ms) => new Date(ms).toISOString().slice(0, 10)
+  const to = url.searchParams.get('to') ?? day(Date.now())
+  const from = url.searchParams.get('from') ?? day(Date.parse(to) - 29 * 86_400_000)
+  const mine = tickets.filter((t) => me.role === 'admin' || t.assigned_to?.id === me.id)
+  const inRange = mine.filter((t) => t.created_at.slice(0, 10) >= from && t.created_at.slice(0, 10) <= to)
+  const count = (items, key) => items.reduce((acc, t) => { const k = key(t); acc[k] = (acc[k] ?? 0) + 1; return acc }, {})
+  const p = (values, q) => { const v = [...values].sort((a, b) => a - b); return v.length ? v[Math.min(v.length - 1, Math.floor(q * v.length))] : null }
+  const triaged = inRange.filter((t) => t.triage.triaged_at).map((t) => (Date.parse(t.triage.triaged_at) - Date.parse(t.created_at)) / 1000)
+  const done = inRange.filter((t) => ['resolved', 'closed'].includes(t.status)).map((t) => (Date.parse(t.updated_at) - Date.parse(t.created_at)) / 1000)
+  const active = mine.filter((t) => ['open', 'in_progress'].includes(t.status))
+  const overdue = active.filter((t) => t.due_at && Date.parse(t.due_at) < Date.now())
+  const perDay = []
+  for (let ms = Date.parse(from); day(ms) <= to; ms += 86_400_000) perDay.push({ day: day(ms), count: inRange.filter((t) => t.created_at.startsWith(day(ms))).length })
+  const load = new Map()
+  for (const t of active.filter((x) => x.assigned_to)) {
+    const l = load.get(t.assigned_to.id) ?? { ...t.assigned_to, open: 0, in_progress: 0, overdue: 0 }
+    l[t.status]++
+    if (overdue.includes(t)) l.overdue++
+    load.set(t.assigned_to.id, l)
+  }
+  const cats = count(inRange, (t) => t.category ?? '')
+  return send(res, 200, {
+    scope: me.role === 'admin' ? 'all' : 'assigned_to_me', from, to, generated_at: now(), created: inRange.length, per_day: perDay,
+    by_status: { open: 0, in_progress: 0, resolved: 0, closed: 0, ...count(inRange, (t) => t.status) },
+    by_priority: { high: 0, medium: 0, low: 0, none: 0, ...count(inRange, (t) => t.priority ?? 'none') },
+    by_category: Object.entries(cats).sort((a, b) => b[1] - a[1]).map(([c, n]) => ({ category: c || null, count: n })),
+    time_to_triage: { count: triaged.length, p50_seconds: p(triaged, 0.5), p90_seconds: p(triaged, 0.9) },
+    time_to_resolve: { count: done.length, p50_seconds: p(done, 0.5), p90_seconds: p(done, 0.9) },
+    open: { open: active.filter((t) => t.status === 'open').length, in_progress: active.filter((t) => t.status === 'in_progress').length },
+    overdue: { total: overdue.length, by_priority: { high: 0, medium: 0, low: 0, none: 0, ...count(overdue, (t) => t.priority ?? 'none') } },
+    load: [...load.values()].sort((a, b) => b.open + b.in_progress - a.open - a.in_progress),
+    triage: { ...{ pending: 0, waiting: 0, failed: 0 }, ...count(mine.filter((t) => t.triage.state !== 'done'), (t) => t.triage.state), oldest_waiting_at: null },
+    dead_letters: me.role === 'admin' ? { open: 0 } : null,
+  })
+}
+
 async function api(req, res, url) {
   const p = url.pathname, m = req.method
   if (p === '/api/auth/signup' && m === 'POST') {
@@ -157,6 +196,7 @@ async function api(req, res, url) {
     if (f.q) items = items.filter((t) => `${t.title} ${t.description}`.toLowerCase().includes(f.q.toLowerCase()))
     return send(res, 200, page(items.map((t) => view(t, me)), url))
   }
+  if (p === '/api/stats' && m === 'GET') return stats(res, me, url)
   const tm = p.match(/^\/api\/tickets\/([^/]+)(\/comments|\/retriage)?$/)
   if (tm) {
     const t = tickets.find((x) => x.id === tm[1])

@@ -47,6 +47,8 @@ USER_ROUTES = [
     ("GET", "/api/notifications/preferences", "notifier"),
     ("PUT", "/api/notifications/preferences", "notifier"),
 ]
+# moderators and admins (a moderator's figures are narrowed by the service)
+STAFF_ROUTES = [("GET", "/api/stats", "tickets")]
 PUBLIC_ROUTES = [
     ("POST", "/api/auth/signup", "auth"),
     ("POST", "/api/auth/login", "auth"),
@@ -137,7 +139,7 @@ def _assert_problem(response: httpx.Response, status: int) -> None:
     assert response.json()["status"] == status
 
 
-@pytest.mark.parametrize(("method", "path", "service"), ADMIN_ROUTES + USER_ROUTES)
+@pytest.mark.parametrize(("method", "path", "service"), ADMIN_ROUTES + STAFF_ROUTES + USER_ROUTES)
 async def test_protected_routes_refuse_a_missing_token(
     gateway: httpx.AsyncClient, upstreams: dict[str, StandIn], method: str, path: str, service: str
 ) -> None:
@@ -211,6 +213,25 @@ async def test_admin_routes_forward_for_admins(
     seen = upstreams[service].requests_with(marker)
     assert len(seen) == 1
     assert (seen[0]["method"], seen[0]["path"]) == (method, path)
+
+
+@pytest.mark.parametrize(("method", "path", "service"), STAFF_ROUTES)
+async def test_staff_routes_refuse_users_and_forward_for_moderators_and_admins(
+    gateway: httpx.AsyncClient,
+    upstreams: dict[str, StandIn],
+    jwt_keys: JwtKeys,
+    method: str,
+    path: str,
+    service: str,
+) -> None:
+    marker = _marker()
+    _assert_problem(await _call(gateway, method, path, marker, bearer(jwt_keys.token(role="user"))), 403)
+    assert upstreams[service].requests_with(marker) == []
+    for role in ("moderator", "admin"):
+        marker = _marker()
+        response = await _call(gateway, method, path, marker, bearer(jwt_keys.token(role=role)))
+        assert response.status_code == 200, response.text
+        assert len(upstreams[service].requests_with(marker)) == 1
 
 
 @pytest.mark.parametrize(("method", "path", "service"), USER_ROUTES)

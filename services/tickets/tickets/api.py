@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
-from shared.auth import AdminPrincipal, CurrentPrincipal
+from shared.auth import AdminPrincipal, CurrentPrincipal, StaffPrincipal
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -25,6 +25,8 @@ from tickets.schemas import (
     InboundMailRead,
     PageQuery,
     PersonRead,
+    StatsQuery,
+    StatsRead,
     TicketCreate,
     TicketFilters,
     TicketPage,
@@ -37,6 +39,7 @@ from tickets.settings import TicketsSettings
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 # before `router`, so /inbound-mail is not read as a ticket id
 inbound_router = APIRouter(prefix="/api/tickets/inbound-mail", tags=["inbound mail"])
+stats_router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -217,3 +220,12 @@ async def inbound_mail_raw(_: AdminPrincipal, mail_id: uuid.UUID, session: Sessi
     """The received message exactly as it arrived (admin)."""
     mail = await service.get_inbound_mail(session=session, mail_id=mail_id)
     return _download(mail.raw, f"{mail.id}.eml")
+
+
+@stats_router.get("", response_model=StatsRead)
+async def ticket_stats(
+    principal: StaffPrincipal, query: Annotated[StatsQuery, Query()], session: SessionDep
+) -> Response:
+    """Dashboard figures for a range of UTC days: every ticket (admins) or those assigned to you (moderators)."""
+    stats = await service.ticket_stats(session=session, principal=principal, query=query)
+    return Response(stats.model_dump_json(by_alias=True), media_type="application/json")

@@ -33,6 +33,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     app = create_service_app(title="tickets", settings=settings, lifespan=lifespan)
     app.include_router(api.inbound_router)
     app.include_router(api.router)
+    app.include_router(api.stats_router)
     app.include_router(
         deadletters.router(service="tickets", table=models.dead_letters, queue=events.QUEUE)
     )

@@ -35,6 +35,7 @@ PRIORITIES = ("low", "medium", "high")
 TRIAGE_STATES = ("pending", "done", "failed", "waiting")
 ROLES = ("user", "moderator", "admin")
 OPEN_STATUSES = ("open", "in_progress")
+DONE_STATUSES = ("resolved", "closed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -103,6 +104,8 @@ class Ticket(Base):
     triage_confidence: Mapped[float | None] = mapped_column(Float)
     assignment_reason: Mapped[str | None] = mapped_column(Text)
     triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the last move from open/in progress to resolved/closed; cleared when reopened (time to resolve)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the creator's Idempotency-Key and a hash of what they sent: a retried POST finds its ticket
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
@@ -129,6 +132,26 @@ class Ticket(Base):
             postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND due_at IS NOT NULL"),
         ),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
+        # GET /api/stats: index-only scans over a date range, over the open work, over triage's queue
+        Index(
+            "ix_tickets_stats",
+            "created_at",
+            postgresql_include=["status", "priority", "category", "triaged_at", "resolved_at"],
+        ),
+        Index(
+            "ix_tickets_open_work",
+            "assigned_to_id",
+            "status",
+            "priority",
+            "due_at",
+            postgresql_where=text(_in("status", OPEN_STATUSES)),
+        ),
+        Index(
+            "ix_tickets_triage_unfinished",
+            "triage_state",
+            "created_at",
+            postgresql_where=text("triage_state <> 'done'"),
+        ),
         Index(
             "ix_tickets_waiting_for",
             "waiting_for",

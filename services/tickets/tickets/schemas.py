@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -194,3 +194,109 @@ class InboundMailRead(BaseModel):
 class InboundMailPage(BaseModel):
     items: list[InboundMailRead]
     next_cursor: str | None
+
+
+# --- statistics (GET /api/stats) -------------------------------------------------------------
+
+MAX_STATS_DAYS = 366
+DEFAULT_STATS_DAYS = 30
+
+
+class StatsQuery(BaseModel):
+    """Query parameters of GET /api/stats: a range of UTC days, both ends included."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: date | None = Field(None, alias="from", description="First UTC day (default: 29 days before `to`).")
+    end: date | None = Field(None, alias="to", description="Last UTC day, included (default: today).")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> StatsQuery:
+        if self.start is not None and self.end is not None:
+            if self.start > self.end:
+                raise ValueError("`from` must not be after `to`")
+            if (self.end - self.start).days + 1 > MAX_STATS_DAYS:
+                raise ValueError(f"the range may span at most {MAX_STATS_DAYS} days")
+        return self
+
+    def days(self, today: date) -> tuple[date, date]:
+        """The first and last day asked for, with the defaults filled in."""
+        if self.end is not None:
+            end = self.end
+        elif self.start is not None:
+            end = max(self.start, min(today, self.start + timedelta(days=DEFAULT_STATS_DAYS - 1)))
+        else:
+            end = today
+        start = self.start or end - timedelta(days=DEFAULT_STATS_DAYS - 1)
+        return start, end
+
+
+class DayCount(BaseModel):
+    day: date
+    count: int
+
+
+class CategoryCount(BaseModel):
+    category: str | None = Field(description="null: not triaged yet")
+    count: int
+
+
+class Durations(BaseModel):
+    """Percentiles (interpolated, in seconds) over `count` tickets; null when there are none."""
+
+    count: int
+    p50_seconds: float | None
+    p90_seconds: float | None
+
+
+class OverdueRead(BaseModel):
+    total: int
+    by_priority: dict[str, int] = Field(description="high, medium, low and none (no priority yet)")
+
+
+class ModeratorLoad(BaseModel):
+    id: uuid.UUID
+    name: str | None
+    email: str | None
+    open: int
+    in_progress: int
+    overdue: int
+
+
+class TriageQueue(BaseModel):
+    pending: int
+    waiting: int = Field(description="triaged, waiting for a moderator with capacity")
+    failed: int
+    oldest_waiting_at: datetime | None
+
+
+class DeadLetterCount(BaseModel):
+    """Open dead letters of the tickets service's own queue; triage's and notifier's are at
+    /api/dead-letters/{service}."""
+
+    open: int
+
+
+class StatsRead(BaseModel):
+    """Figures over every ticket (admins) or over the tickets assigned to the caller (moderators).
+
+    `created`, `per_day`, `by_*` and the durations cover the tickets created in the range;
+    `open`, `overdue`, `load` and `triage` are the state now, whatever the range.
+    """
+
+    scope: Literal["all", "assigned_to_me"]
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to")
+    generated_at: datetime
+    created: int
+    per_day: list[DayCount]
+    by_status: dict[str, int]
+    by_priority: dict[str, int] = Field(description="high, medium, low and none (no priority yet)")
+    by_category: list[CategoryCount] = Field(description="largest first")
+    time_to_triage: Durations = Field(description="triaged_at - created_at of triaged tickets")
+    time_to_resolve: Durations = Field(description="resolved_at - created_at of resolved and closed tickets")
+    open: dict[str, int] = Field(description="open and in_progress tickets now")
+    overdue: OverdueRead
+    load: list[ModeratorLoad] = Field(description="open work per assignee now, most loaded first")
+    triage: TriageQueue
+    dead_letters: DeadLetterCount | None = Field(description="admins only")

@@ -12,7 +12,7 @@ import math
 import uuid
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
 from shared.events import (
@@ -37,16 +37,25 @@ from shared.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import repository
-from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Ticket, TicketChange, outbox
+from tickets.models import DONE_STATUSES, OPEN_STATUSES, Attachment, Comment, InboundMail, Ticket, TicketChange, outbox
 from tickets.schemas import (
+    CategoryCount,
     CommentCreate,
+    DayCount,
+    DeadLetterCount,
+    Durations,
+    ModeratorLoad,
+    OverdueRead,
     PageQuery,
     PersonRead,
+    StatsQuery,
+    StatsRead,
     TicketCreate,
     TicketFilters,
     TicketRead,
     TicketStaffRead,
     TicketUpdate,
+    TriageQueue,
     TriageRead,
     TriageStaffRead,
 )
@@ -433,6 +442,10 @@ async def update_ticket(
         if not staff and not (status == "closed" or reopening):
             raise ProblemError(403, "As the requester you may only close the ticket or reopen it.")
         changes["status"] = FieldChange(old=ticket.status, new=status)
+        if ticket.status in OPEN_STATUSES and status in DONE_STATUSES:
+            ticket.resolved_at = now
+        elif status in OPEN_STATUSES:
+            ticket.resolved_at = None
         ticket.status = str(status)
 
     priority = sent.get("priority")
@@ -773,3 +786,92 @@ async def get_attachment(
     if attachment is None:
         raise not_found("attachment")
     return attachment
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+PRIORITY_KEYS = ("high", "medium", "low", "none")
+
+
+async def ticket_stats(
+    *, session: AsyncSession, principal: Principal, query: StatsQuery, now: datetime | None = None
+) -> StatsRead:
+    """Figures for the dashboard: every ticket for admins, the caller's assigned ones for moderators."""
+    if principal.role not in ("admin", "moderator"):
+        raise ProblemError(403, "Your role may not use this route.")
+    now = now or utcnow()
+    first, last = query.days(now.date())
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    scope = repository.StatsScope(assigned_to=None if principal.is_admin else principal.id)
+
+    per_day, cells = await repository.range_counts(session, scope, start=start, end=end)
+    durations = await repository.range_durations(session, scope, start=start, end=end)
+    work = await repository.open_work(session, scope, now=now)
+    unfinished = await repository.unfinished_triage(session, scope)
+
+    by_status = dict.fromkeys(("open", "in_progress", "resolved", "closed"), 0)
+    by_priority = dict.fromkeys(PRIORITY_KEYS, 0)
+    by_category: dict[str | None, int] = {}
+    for cell in cells:
+        by_status[cell.status] = by_status.get(cell.status, 0) + cell.count
+        by_priority[cell.priority or "none"] += cell.count
+        by_category[cell.category] = by_category.get(cell.category, 0) + cell.count
+
+    open_now = dict.fromkeys(OPEN_STATUSES, 0)
+    overdue = dict.fromkeys(PRIORITY_KEYS, 0)
+    load: dict[uuid.UUID, dict[str, int]] = {}
+    for row in work:
+        open_now[row.status] += row.count
+        overdue[row.priority or "none"] += row.overdue
+        if row.assigned_to_id is not None:
+            figures = load.setdefault(row.assigned_to_id, {"open": 0, "in_progress": 0, "overdue": 0})
+            figures[row.status] += row.count
+            figures["overdue"] += row.overdue
+    people = await repository.people_by_id(session, list(load))
+
+    def _who(person_id: uuid.UUID) -> tuple[str | None, str | None]:
+        person = people.get(person_id)
+        return (person.name, person.email) if person else (None, None)
+
+    loads = [
+        ModeratorLoad(id=pid, name=_who(pid)[0], email=_who(pid)[1], **figures) for pid, figures in load.items()
+    ]
+    loads.sort(key=lambda m: (-(m.open + m.in_progress), m.name or m.email or ""))
+
+    days = (last - first).days + 1
+    return StatsRead(
+        scope="all" if principal.is_admin else "assigned_to_me",
+        start=first,
+        end=last,
+        generated_at=now,
+        created=sum(per_day.values()),
+        per_day=[
+            DayCount(day=day, count=per_day.get(day.isoformat(), 0))
+            for day in (first + timedelta(days=i) for i in range(days))
+        ],
+        by_status=by_status,
+        by_priority=by_priority,
+        by_category=[
+            CategoryCount(category=category, count=count)
+            for category, count in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+        ],
+        time_to_triage=Durations(
+            count=durations.triaged, p50_seconds=durations.triage_p50, p90_seconds=durations.triage_p90
+        ),
+        time_to_resolve=Durations(
+            count=durations.resolved, p50_seconds=durations.resolve_p50, p90_seconds=durations.resolve_p90
+        ),
+        open=open_now,
+        overdue=OverdueRead(total=sum(overdue.values()), by_priority=overdue),
+        load=loads,
+        triage=TriageQueue(
+            pending=unfinished.get("pending", (0, None))[0],
+            waiting=unfinished.get("waiting", (0, None))[0],
+            failed=unfinished.get("failed", (0, None))[0],
+            oldest_waiting_at=unfinished.get("waiting", (0, None))[1],
+        ),
+        dead_letters=(
+            DeadLetterCount(open=await repository.open_dead_letters(session)) if principal.is_admin else None
+        ),
+    )

@@ -60,6 +60,16 @@ describe('request', () => {
     expect(ended).toBe(false)
   })
 
+  it('asks the server for the dashboard figures of a range', async () => {
+    setToken('tok')
+    const fetch = respond(200, { scope: 'all', created: 3 })
+    vi.stubGlobal('fetch', fetch)
+    await expect(api.stats({ from: '2026-03-01', to: '2026-03-30' })).resolves.toEqual({ scope: 'all', created: 3 })
+    await api.stats()
+    const urls = fetch.mock.calls.map((call) => (call as unknown as [string])[0])
+    expect(urls).toEqual(['/api/stats?from=2026-03-01&to=2026-03-30', '/api/stats'])
+  })
+
   it('turns problem+json into an ApiError with field errors', async () => {
     vi.stubGlobal('fetch', respond(422, { title: 'Validation failed', status: 422, errors: [{ loc: ['body', 'title'], msg: 'too short' }] }, { 'Content-Type': 'application/problem+json' }))
     const err = await api.createTicket({ title: 'x', description: 'y' }).catch((e) => e)

@@ -10,6 +10,7 @@ import type {
   Page,
   Preferences,
   Role,
+  Stats,
   Ticket,
   TicketFilters,
   User,
@@ -141,6 +142,9 @@ export const api = {
   retrain: () => request<unknown>('POST', '/api/triage/retrain'),
   model: () => request<ModelStatus>('GET', '/api/triage/model'),
 
+  /** Dashboard figures computed by the server over a range of UTC days (YYYY-MM-DD, both included). */
+  stats: (range: { from?: string; to?: string } = {}) => request<Stats>('GET', `/api/stats${buildQuery(range)}`),
+
   /** Admins only: how many dead letters a service holds open (its `open` count). */
   deadLetters: (service: 'tickets' | 'triage' | 'notifier') =>
     request<{ items: unknown[]; open: number }>('GET', `/api/dead-letters/${service}${buildQuery({ limit: 1 })}`),
@@ -149,7 +153,7 @@ export const api = {
   putPreferences: (p: Preferences) => request<Preferences>('PUT', '/api/notifications/preferences', p),
 }
 
-/** Reads every page of a listing (up to maxItems), for client-side statistics. */
+/** Reads every page of a listing (up to maxItems). */
 export async function fetchAll<T>(
   fetchPage: (cursor: string | null) => Promise<Page<T>>,
   maxItems = 5000,

@@ -142,3 +142,38 @@ export interface TicketFilters {
   overdue?: boolean
   q?: string
 }
+
+export interface Durations {
+  count: number
+  p50_seconds: number | null
+  p90_seconds: number | null
+}
+
+export interface ModeratorLoad {
+  id: string
+  name: string | null
+  email: string | null
+  open: number
+  in_progress: number
+  overdue: number
+}
+
+/** GET /api/stats: every ticket (admins) or those assigned to the caller (moderators). */
+export interface Stats {
+  scope: 'all' | 'assigned_to_me'
+  from: string
+  to: string
+  generated_at: string
+  created: number
+  per_day: { day: string; count: number }[]
+  by_status: Record<Status, number>
+  by_priority: Record<Priority | 'none', number>
+  by_category: { category: string | null; count: number }[]
+  time_to_triage: Durations
+  time_to_resolve: Durations
+  open: { open: number; in_progress: number }
+  overdue: { total: number; by_priority: Record<Priority | 'none', number> }
+  load: ModeratorLoad[]
+  triage: { pending: number; waiting: number; failed: number; oldest_waiting_at: string | null }
+  dead_letters: { open: number } | null
+}

@@ -1,4 +1,4 @@
-import type { Ticket } from '../api/types'
+import type { Priority, Stats, Ticket } from '../api/types'
 
 export interface Bar {
   label: string
@@ -21,103 +21,9 @@ function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10)
 }
 
-/** Tickets created per UTC day over the last `days` days (oldest first, days without tickets count 0). */
-export function ticketsPerDay(tickets: Pick<Ticket, 'created_at'>[], days = 30, nowMs: number = Date.now()): Bar[] {
-  const todayStart = Date.parse(utcDay(nowMs) + 'T00:00:00Z')
-  const counts = new Map<string, number>()
-  const out: Bar[] = []
-  for (let i = days - 1; i >= 0; i--) {
-    const label = utcDay(todayStart - i * DAY_MS)
-    counts.set(label, 0)
-  }
-  for (const t of tickets) {
-    const ms = Date.parse(t.created_at)
-    if (Number.isNaN(ms)) continue
-    const label = utcDay(ms)
-    if (counts.has(label)) counts.set(label, (counts.get(label) ?? 0) + 1)
-  }
-  for (const [label, value] of counts) out.push({ label, value })
-  return out
-}
-
-/** Counts by a key, largest first; a null key is shown as `emptyLabel`. */
-export function countBy<T>(items: T[], key: (item: T) => string | null | undefined, emptyLabel = 'None'): Bar[] {
-  const counts = new Map<string, number>()
-  for (const item of items) {
-    const k = key(item) || emptyLabel
-    counts.set(k, (counts.get(k) ?? 0) + 1)
-  }
-  return [...counts.entries()]
-    .map(([label, value]) => ({ label, value }))
-    .sort((a, b) => b.value - a.value || a.label.localeCompare(b.label))
-}
-
-/** Counts in a fixed order of labels (every label appears, even at 0). */
-export function countInOrder<T>(items: T[], key: (item: T) => string | null | undefined, order: string[], emptyLabel = 'None'): Bar[] {
-  const counts = new Map<string, number>(order.map((o) => [o, 0]))
-  for (const item of items) {
-    const k = key(item) || emptyLabel
-    counts.set(k, (counts.get(k) ?? 0) + 1)
-  }
-  return [...counts.entries()].filter(([label, v]) => order.includes(label) || v > 0).map(([label, value]) => ({ label, value }))
-}
-
-export interface DurationStats {
-  count: number
-  meanMs: number | null
-  medianMs: number | null
-  p90Ms: number | null
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: number[], p: number): number | null {
-  if (!sorted.length) return null
-  const rank = Math.ceil((p / 100) * sorted.length)
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]
-}
-
-export function durationStats(values: number[]): DurationStats {
-  const v = values.filter((x) => Number.isFinite(x) && x >= 0).sort((a, b) => a - b)
-  if (!v.length) return { count: 0, meanMs: null, medianMs: null, p90Ms: null }
-  const mean = v.reduce((a, b) => a + b, 0) / v.length
-  const mid = Math.floor(v.length / 2)
-  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
-  return { count: v.length, meanMs: mean, medianMs: median, p90Ms: percentile(v, 90) }
-}
-
-/** triage.triaged_at − created_at for triaged tickets. */
-export function triageDurations(tickets: Ticket[]): number[] {
-  const out: number[] = []
-  for (const t of tickets) {
-    if (t.triage?.state !== 'done' || !t.triage.triaged_at) continue
-    const d = Date.parse(t.triage.triaged_at) - Date.parse(t.created_at)
-    if (Number.isFinite(d) && d >= 0) out.push(d)
-  }
-  return out
-}
-
-/**
- * Time to resolve: the API has no resolved_at, so the last update of a resolved or closed ticket
- * stands in for it (a comment after resolution makes it longer, never shorter).
- */
-export function resolveDurations(tickets: Ticket[]): number[] {
-  const out: number[] = []
-  for (const t of tickets) {
-    if (t.status !== 'resolved' && t.status !== 'closed') continue
-    const d = Date.parse(t.updated_at) - Date.parse(t.created_at)
-    if (Number.isFinite(d) && d >= 0) out.push(d)
-  }
-  return out
-}
-
-export interface OverdueSummary {
-  total: number
-  byPriority: Bar[]
-}
-
-export function overdueSummary(tickets: Ticket[], nowMs: number = Date.now()): OverdueSummary {
-  const overdue = tickets.filter((t) => isOverdue(t, nowMs))
-  return { total: overdue.length, byPriority: countInOrder(overdue, (t) => t.priority, ['high', 'medium', 'low']) }
+/** The last `days` UTC days up to today, as the `from`/`to` of GET /api/stats. */
+export function lastDays(days: number, nowMs: number = Date.now()): { from: string; to: string } {
+  return { from: utcDay(nowMs - (days - 1) * DAY_MS), to: utcDay(nowMs) }
 }
 
 export interface Load {
@@ -128,22 +34,41 @@ export interface Load {
   overdue: number
 }
 
-/** Open work per assignee (open + in progress), most loaded first; unassigned tickets are left out. */
-export function assigneeLoad(tickets: Ticket[], nowMs: number = Date.now()): Load[] {
-  const byId = new Map<string, Load>()
-  for (const t of tickets) {
-    if (!t.assigned_to || !isActive(t)) continue
-    const a = t.assigned_to
-    let l = byId.get(a.id)
-    if (!l) {
-      l = { id: a.id, label: a.name || a.email, open: 0, inProgress: 0, overdue: 0 }
-      byId.set(a.id, l)
-    }
-    if (t.status === 'open') l.open++
-    else l.inProgress++
-    if (isOverdue(t, nowMs)) l.overdue++
+export interface StatsView {
+  perDay: Bar[]
+  byCategory: Bar[]
+  byPriority: Bar[]
+  byStatus: Bar[]
+  overdueByPriority: Bar[]
+  load: Load[]
+  active: number
+}
+
+const PRIORITY_ORDER: (Priority | 'none')[] = ['high', 'medium', 'low', 'none']
+
+function priorities(counts: Record<Priority | 'none', number>, keepNone: boolean): Bar[] {
+  return PRIORITY_ORDER.filter((p) => p !== 'none' || (keepNone && counts.none > 0)).map((p) => ({
+    label: p === 'none' ? 'None' : p,
+    value: counts[p] ?? 0,
+  }))
+}
+
+/** The server's figures shaped for the charts (the server already counted and ordered them). */
+export function statsView(s: Stats): StatsView {
+  return {
+    perDay: s.per_day.map((d) => ({ label: d.day, value: d.count })),
+    byCategory: s.by_category.map((c) => ({ label: c.category ?? 'Not triaged', value: c.count })),
+    byPriority: priorities(s.by_priority, true),
+    byStatus: (['open', 'in_progress', 'resolved', 'closed'] as const).map((k) => ({ label: k.replace('_', ' '), value: s.by_status[k] ?? 0 })),
+    overdueByPriority: priorities(s.overdue.by_priority, true),
+    load: s.load.map((l) => ({ id: l.id, label: l.name || l.email || l.id, open: l.open, inProgress: l.in_progress, overdue: l.overdue })),
+    active: s.open.open + s.open.in_progress,
   }
-  return [...byId.values()].sort((a, b) => b.open + b.inProgress - (a.open + a.inProgress) || a.label.localeCompare(b.label))
+}
+
+/** Seconds (as the API gives them) in the dashboard's words. */
+export function formatSeconds(seconds: number | null): string {
+  return formatDuration(seconds == null ? null : seconds * 1000)
 }
 
 export function formatDuration(ms: number | null): string {
