@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func
@@ -41,6 +42,25 @@ async def claim(session: AsyncSession, table: Table, *, consumer: str, envelope:
         .returning(table.c.message_id)
     )
     return result.first() is not None
+
+
+async def claim_many(
+    session: AsyncSession, table: Table, *, consumer: str, envelopes: Sequence[Envelope]
+) -> set[uuid.UUID]:
+    """`claim` for several events in one statement: the ids that were not processed before.
+
+    An id that appears twice in `envelopes` is returned once: apply it once.
+    """
+    ids = list(dict.fromkeys(e.id for e in envelopes))
+    if not ids:
+        return set()
+    result = await session.execute(
+        insert(table)
+        .values([{"consumer": consumer, "message_id": i} for i in ids])
+        .on_conflict_do_nothing()
+        .returning(table.c.message_id)
+    )
+    return set(result.scalars())
 
 
 def idempotent(
