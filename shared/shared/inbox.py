@@ -10,6 +10,7 @@ from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String,
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.batching import MicroBatcher
 from shared.events import Envelope, EventData
 from shared.logging import get_logger
 
@@ -69,12 +70,29 @@ def idempotent(
     table: Table,
     consumer: str,
     handlers: dict[str, Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]],
+    batch_size: int = 1,
 ) -> Callable[[Envelope], Awaitable[None]]:
     """A bus handler that applies each event once, in one transaction with its processed mark.
 
     `handlers` maps an event type to `async def handle(session, payload, envelope)`; the
     handler must not commit. Types without a handler are marked processed and ignored.
+    With `batch_size` > 1, events in flight together share one transaction (`shared.batching`):
+    one claim for all, then each handler in arrival order; each call still returns only after
+    its event's commit, and a batch that fails is applied again one event at a time.
     """
+
+    async def handle_batch(envelopes: Sequence[Envelope]) -> None:
+        payloads = [e.payload() for e in envelopes]
+        async with sessions() as session, session.begin():
+            fresh = await claim_many(session, table, consumer=consumer, envelopes=envelopes)
+            for envelope, payload in zip(envelopes, payloads, strict=True):
+                if envelope.id not in fresh:
+                    log.info("event_duplicate_skipped", event_id=str(envelope.id))
+                    continue
+                fresh.discard(envelope.id)
+                handler = handlers.get(envelope.type)
+                if handler is not None:
+                    await handler(session, payload, envelope)
 
     async def handle(envelope: Envelope) -> None:
         payload = envelope.payload()
@@ -86,4 +104,9 @@ def idempotent(
             if handler is not None:
                 await handler(session, payload, envelope)
 
+    if batch_size > 1:
+        batcher: MicroBatcher[Envelope] = MicroBatcher(
+            run_batch=handle_batch, run_one=handle, max_batch=batch_size, name=consumer
+        )
+        return batcher.submit
     return handle
