@@ -76,3 +76,22 @@ async def test_a_burst_is_triaged_in_batches_keeping_capacity_idempotency_and_po
     assert again == [None] * 3
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Decision)) == 6
+
+
+async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
+    sessions: async_sessionmaker[AsyncSession],  # noqa: F811 - fixture
+) -> None:
+    async with transaction(sessions) as s:
+        await repository.seed_categories(s, DEFAULT_CATEGORIES)
+    ann = await add_staff(sessions, role="moderator", name="Ann", skills=["VPN"])
+    bob = await add_staff(sessions, role="moderator", name="Bob", skills=["VPN"])
+    analyzer = Batched()
+    consumers = Consumers(sessions=sessions, analyzer=lambda: analyzer,
+                          models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+                          capacity=100, precheck=False, batch_size=8)
+    burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops")) for i in range(6)]
+    assert await asyncio.gather(*(consumers.handle(e) for e in burst)) == [None] * 6
+    assert analyzer.batch_sizes == [6]
+    async with sessions() as s:
+        counts = {r.user_id: r.open_count for r in (await s.execute(select(Staff))).scalars()}
+    assert counts == {ann: 3, bob: 3}  # each ticket saw the slots the earlier ones took
