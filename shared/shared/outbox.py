@@ -65,9 +65,17 @@ def outbox_table(metadata: MetaData) -> Table:
 
 
 async def add_event(
-    session: AsyncSession, outbox: Table, data: EventData, *, correlation_id: str | None = None
+    session: AsyncSession,
+    outbox: Table,
+    data: EventData,
+    *,
+    correlation_id: str | None = None,
+    notify: bool = True,
 ) -> Envelope:
-    """Write an event into the outbox inside the caller's transaction."""
+    """Write an event into the outbox inside the caller's transaction.
+
+    `notify=False` leaves the NOTIFY to the caller (`notify_relays`, once for many events).
+    """
     envelope = Envelope.wrap(data, correlation_id=correlation_id or current_correlation_id())
     await session.execute(
         outbox.insert().values(
@@ -76,6 +84,13 @@ async def add_event(
             envelope=envelope.model_dump(mode="json"),
         )
     )
+    if notify:
+        await notify_relays(session, outbox)
+    return envelope
+
+
+async def notify_relays(session: AsyncSession, outbox: Table) -> None:
+    """Wake the relays of `outbox` when this transaction commits (Postgres delivers on commit)."""
     await session.execute(
         text("SELECT pg_notify(:channel, :schema)"),
         {
@@ -83,7 +98,6 @@ async def add_event(
             "schema": outbox.schema or "",
         },
     )
-    return envelope
 
 
 class OutboxRelay:

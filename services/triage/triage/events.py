@@ -32,12 +32,13 @@ from shared.events import (
 )
 from shared.inbox import claim, claim_many
 from shared.logging import get_logger
+from shared.outbox import notify_relays
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from triage import repository, service
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
-from triage.models import processed_messages
+from triage.models import outbox, processed_messages
 from triage.service import Overflow
 
 log = get_logger(__name__)
@@ -171,8 +172,11 @@ class Consumers:
                     categories=categories,
                     capacity=self._capacity,
                     overflow=self._overflow,
+                    notify=False,
                 )
                 outcomes.append((request, analysis, outcome))
+            if any(not o.skipped for _, _, o in outcomes):
+                await notify_relays(session, outbox)
         self._on_commit()
         for request, analysis, outcome in outcomes:
             log.info(

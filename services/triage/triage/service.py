@@ -248,8 +248,12 @@ async def triage_ticket(
     categories: Sequence[str],
     capacity: int,
     overflow: Overflow = "wait",
+    notify: bool = True,
 ) -> Outcome:
-    """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event."""
+    """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event.
+
+    `notify=False`: the caller wakes the relays once for a batch (`shared.outbox.notify_relays`).
+    """
     ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
     if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
         return Outcome(None, None, "attempt already handled or superseded", skipped=True)
@@ -311,7 +315,7 @@ async def triage_ticket(
         ticket.priority = priority
         ticket.waiting_for = [str(s.member.user_id) for s in fitting]
         ticket.waiting_since = func.now()
-        await add_event(session, outbox, _triaged_event(decision, None))
+        await add_event(session, outbox, _triaged_event(decision, None), notify=notify)
         log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(fitting))
         return Outcome(decision.id, None, reason)
     if chosen is None:
@@ -322,6 +326,7 @@ async def triage_ticket(
             TicketTriageFailed(
                 ticket_id=ticket.ticket_id, attempt=attempt, reason=reason, title=snapshot.title
             ),
+            notify=notify,
         )
         log.warning("triage_failed_nobody", ticket_id=str(ticket.ticket_id), reason=reason)
         return Outcome(decision.id, None, reason)
@@ -329,7 +334,7 @@ async def triage_ticket(
     ticket.state = "done"
     ticket.counted_for = chosen.user_id
     ticket.assignee_id = chosen.user_id
-    await add_event(session, outbox, _triaged_event(decision, chosen))
+    await add_event(session, outbox, _triaged_event(decision, chosen), notify=notify)
     return Outcome(decision.id, chosen.user_id, reason)
 
 

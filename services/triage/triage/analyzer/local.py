@@ -14,6 +14,7 @@ they only ever cite what was given.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import pickle  # noqa: S403 - only blobs this service wrote itself are ever loaded
 from collections.abc import Sequence
@@ -189,6 +190,11 @@ class LocalModel:
     # per neighbour: True when it is history (imports, corrections), False for the starter set
     _from_history: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
+    @functools.cached_property
+    def _neighbour_categories(self) -> np.ndarray:
+        """Each neighbour's category, as an array (compared once per ticket, not looped over)."""
+        return np.array([n.category for n in self._neighbours], dtype=object)
+
     @property
     def name(self) -> str:
         """The model name decisions are logged with."""
@@ -296,7 +302,7 @@ class LocalModel:
         if sims.size == 0:
             return []
         # Examples of the chosen category come first at equal similarity; others still count.
-        boosted = sims * np.array([1.0 if n.category == category else 0.85 for n in self._neighbours])
+        boosted = sims * np.where(self._neighbour_categories == category, 1.0, 0.85)
         order = np.argsort(-boosted)[: MAX_NOTES * 4]
         return [(float(sims[i]), self._neighbours[i]) for i in order if sims[i] >= MIN_SIMILARITY]
 
