@@ -89,6 +89,23 @@ async def add_event(
     return envelope
 
 
+async def add_events(
+    session: AsyncSession, outbox: Table, events: list[EventData], *, correlation_id: str | None = None
+) -> list[Envelope]:
+    """`add_event` for several events: one multi-row INSERT and one NOTIFY."""
+    if not events:
+        return []
+    cid = correlation_id or current_correlation_id()
+    envelopes = [Envelope.wrap(data, correlation_id=cid) for data in events]
+    await session.execute(
+        outbox.insert().values(
+            [{"id": e.id, "routing_key": e.type, "envelope": e.model_dump(mode="json")} for e in envelopes]
+        )
+    )
+    await notify_relays(session, outbox)
+    return envelopes
+
+
 async def notify_relays(session: AsyncSession, outbox: Table) -> None:
     """Wake the relays of `outbox` when this transaction commits (Postgres delivers on commit)."""
     await session.execute(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from shared.batching import MicroBatcher
@@ -32,13 +33,12 @@ from shared.events import (
 )
 from shared.inbox import claim, claim_many
 from shared.logging import get_logger
-from shared.outbox import notify_relays
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from triage import repository, service
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
-from triage.models import outbox, processed_messages
+from triage.models import processed_messages
 from triage.service import Overflow
 
 log = get_logger(__name__)
@@ -158,25 +158,32 @@ class Consumers:
         async with transaction(self._sessions) as session:
             fresh = await claim_many(session, processed_messages, consumer=CONSUMER,
                                      envelopes=[r.envelope for r in requests])
+            todo = []
             for request, analysis in zip(requests, analyses, strict=True):
-                if request.envelope.id not in fresh:
-                    continue  # a redelivery of a message already applied (or twice in this batch)
-                fresh.discard(request.envelope.id)
-                outcome = await service.triage_ticket(
-                    session=session,
-                    snapshot=request.snapshot,
-                    version=request.version,
-                    attempt=request.attempt,
-                    analysis=analysis,
-                    model_version=model_version,
-                    categories=categories,
-                    capacity=self._capacity,
-                    overflow=self._overflow,
-                    notify=False,
-                )
-                outcomes.append((request, analysis, outcome))
-            if any(not o.skipped for _, _, o in outcomes):
-                await notify_relays(session, outbox)
+                if request.envelope.id in fresh:  # else a redelivery already applied (or a twin)
+                    fresh.discard(request.envelope.id)
+                    todo.append((request, analysis))
+            batch = service.Batch()
+            tickets = [r.snapshot.id for r, _ in todo]
+            # Decisions and ticket changes are written together at the commit (one statement
+            # each) unless two events of the batch are about one ticket: then each sees the last.
+            deferred = session.no_autoflush if len(set(tickets)) == len(tickets) else nullcontext()
+            with deferred:
+                for request, analysis in todo:
+                    outcome = await service.triage_ticket(
+                        session=session,
+                        snapshot=request.snapshot,
+                        version=request.version,
+                        attempt=request.attempt,
+                        analysis=analysis,
+                        model_version=model_version,
+                        categories=categories,
+                        capacity=self._capacity,
+                        overflow=self._overflow,
+                        batch=batch,
+                    )
+                    outcomes.append((request, analysis, outcome))
+            await batch.finish(session)
         self._on_commit()
         for request, analysis, outcome in outcomes:
             log.info(
