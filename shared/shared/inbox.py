@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.batching import MicroBatcher
 from shared.events import Envelope, EventData
-from shared.logging import get_logger
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=EventData)
@@ -86,8 +86,11 @@ def idempotent(
         async with sessions() as session, session.begin():
             fresh = await claim_many(session, table, consumer=consumer, envelopes=envelopes)
             for envelope, payload in zip(envelopes, payloads, strict=True):
+                clear_contextvars()
+                bind_contextvars(event_type=envelope.type, event_id=str(envelope.id),
+                                 correlation_id=envelope.correlation_id)
                 if envelope.id not in fresh:
-                    log.info("event_duplicate_skipped", event_id=str(envelope.id))
+                    log.info("event_duplicate_skipped")
                     continue
                 fresh.discard(envelope.id)
                 handler = handlers.get(envelope.type)

@@ -90,13 +90,12 @@ async def add_event(
 
 
 async def add_events(
-    session: AsyncSession, outbox: Table, events: list[EventData], *, correlation_id: str | None = None
+    session: AsyncSession, outbox: Table, events: list[tuple[EventData, str | None]]
 ) -> list[Envelope]:
-    """`add_event` for several events: one multi-row INSERT and one NOTIFY."""
+    """`add_event` for several (event, correlation id) pairs: one multi-row INSERT, one NOTIFY."""
     if not events:
         return []
-    cid = correlation_id or current_correlation_id()
-    envelopes = [Envelope.wrap(data, correlation_id=cid) for data in events]
+    envelopes = [Envelope.wrap(data, correlation_id=cid) for data, cid in events]
     await session.execute(
         outbox.insert().values(
             [{"id": e.id, "routing_key": e.type, "envelope": e.model_dump(mode="json")} for e in envelopes]

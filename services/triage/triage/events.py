@@ -32,7 +32,7 @@ from shared.events import (
     UserUpdated,
 )
 from shared.inbox import claim, claim_many
-from shared.logging import get_logger
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from triage import repository, service
@@ -56,6 +56,13 @@ class _Request:
     snapshot: TicketSnapshot
     version: int
     attempt: int
+
+
+def _bind(envelope: Envelope) -> None:
+    """The logging context of one message of a batch (as the bus sets it for one message)."""
+    clear_contextvars()
+    bind_contextvars(service="triage", event_type=envelope.type, event_id=str(envelope.id),
+                     correlation_id=envelope.correlation_id)
 
 
 class Consumers:
@@ -170,6 +177,7 @@ class Consumers:
             deferred = session.no_autoflush if len(set(tickets)) == len(tickets) else nullcontext()
             with deferred:
                 for request, analysis in todo:
+                    _bind(request.envelope)  # its events carry its correlation id
                     outcome = await service.triage_ticket(
                         session=session,
                         snapshot=request.snapshot,
@@ -186,6 +194,7 @@ class Consumers:
             await batch.finish(session)
         self._on_commit()
         for request, analysis, outcome in outcomes:
+            _bind(request.envelope)
             log.info(
                 "ticket_triaged",
                 ticket_id=str(request.snapshot.id),

@@ -20,7 +20,7 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
-from shared.logging import get_logger
+from shared.logging import current_correlation_id, get_logger
 from shared.outbox import add_event, add_events
 from sqlalchemy import func, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -347,7 +347,7 @@ class Batch:
     def __init__(self) -> None:
         self._staff: dict[uuid.UUID, Staff] | None = None
         self._history: dict[str, dict[uuid.UUID, Track]] = {}
-        self.events: list[EventData] = []
+        self.events: list[tuple[EventData, str | None]] = []
 
     async def staff(self, session: AsyncSession) -> dict[uuid.UUID, Staff]:
         # Slots taken in this transaction update the loaded rows in place (the ORM UPDATE's
@@ -369,7 +369,7 @@ class Batch:
 
 async def _emit(session: AsyncSession, event: EventData, batch: Batch | None) -> None:
     if batch is not None:
-        batch.events.append(event)
+        batch.events.append((event, current_correlation_id()))
     else:
         await add_event(session, outbox, event)
 
