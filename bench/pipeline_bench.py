@@ -148,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "AUTH_SIGNUP_ADDRESS_LIMIT": "0",
         "DB_POOL_SIZE": str(args.pool),
         "BUS_PREFETCH": str(args.prefetch),
-        "TRIAGE_MODERATOR_CAPACITY": "100000",
+        "TRIAGE_MODERATOR_CAPACITY": "10000",
         "LOG_LEVEL": "WARNING",
     }
     print(f"pipeline bench: stack {stack.instance}, {args.rate:.0f} tickets/s for {args.seconds:.0f} s", flush=True)
