@@ -152,8 +152,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "LOG_LEVEL": "WARNING",
     }
     print(f"pipeline bench: stack {stack.instance}, {args.rate:.0f} tickets/s for {args.seconds:.0f} s", flush=True)
-    await asyncio.to_thread(stack.up, env)
     try:
+        await asyncio.to_thread(stack.up, env)
         run_id = uuid.uuid4().hex[:6]
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=30, limits=limits) as client:
