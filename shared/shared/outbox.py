@@ -185,6 +185,9 @@ class OutboxRelay:
         while not self._stopping:
             if self._listen:
                 await self._ensure_listener()
+            # cleared before looking, not after: a wake-up (commit or NOTIFY) that arrives while
+            # a batch is being published must start the next round, not wait for the poll
+            self._wakeup.clear()
             try:
                 sent = await self.publish_batch()
             except BusUnavailableError:
@@ -198,7 +201,6 @@ class OutboxRelay:
                 continue
             if sent >= self._batch:
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll)
 
