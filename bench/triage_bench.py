@@ -169,9 +169,8 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         env.pop("GEMINI_API_KEY", None)
         ports = [args.base_port + i for i in range(workers)]
         for port in ports:
-            profile = ["-m", "cProfile", "-o", f"{args.profile}.{port}"] if args.profile else []
             procs.append(subprocess.Popen(  # noqa: ASYNC220 - starts servers, returns at once
-                [sys.executable, *profile, "-m", "uvicorn", "triage.app:create_app", "--factory",
+                [sys.executable, "-m", "uvicorn", "triage.app:create_app", "--factory",
                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                 cwd=ROOT, env=env,
             ))
@@ -260,7 +259,6 @@ async def main() -> None:
     parser.add_argument("--pg-admin-dsn", default=os.environ.get(
         "PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--profile", help="run each worker under cProfile, writing <this>.<port>")
     args = parser.parse_args()
     texts = ticket_texts(args.tickets + args.paced)
     results: list[Result] = []
