@@ -63,6 +63,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
@@ -238,8 +246,22 @@ async def run(args: argparse.Namespace) -> None:
             )
             print(
                 f"  whole burst drained {drained - started:.2f} s after the first publish "
-                f"({len(seen) / max(drained - started, 1e-9):.0f} mails/s)"
+                f"({len(seen) / max(drained - started, 1e-9):.0f} mails/s; "
+                f"{len(seen) / max(cpu_used[1], 1e-9):.0f} per notifier CPU-second)"
             )
+            if args.json:
+                import json
+
+                args.json.write_text(json.dumps({
+                    "mails": len(seen),
+                    "duplicates": files - len(seen),
+                    "mails_per_s": round(len(seen) / max(drained - started, 1e-9), 1),
+                    "mails_per_cpu_s": round(len(seen) / max(cpu_used[1], 1e-9), 1),
+                    "p50_ms": round(statistics.median(latencies) * 1000),
+                    "p95_ms": round(percentile(latencies, 95) * 1000),
+                    "peak_rss_mb": {"notifier": peak_rss_mb(procs[1].pid), "sink": peak_rss_mb(procs[0].pid)},
+                    "load": round(os.getloadavg()[0], 1),
+                }))
     finally:
         for proc in procs:
             proc.terminate()
@@ -263,6 +285,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=10, help="DB_POOL_SIZE of the notifier")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--keep", action="store_true", help="keep the database and vhost")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--profile", help="run the notifier under cProfile, writing stats here")
     asyncio.run(run(parser.parse_args()))
 

@@ -69,6 +69,15 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -87,6 +96,10 @@ class Result:
     p95_ms: float
     max_ms: float
     peak_rss_mb: list[float]
+    # the burst's tickets per CPU-second of the workers: what one worker with a core to itself
+    # would do, whatever else the (shared) machine runs meanwhile
+    per_cpu_second: float = 0.0
+    load: float = 0.0
 
 
 class Collector:
@@ -151,7 +164,8 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
                "TRIAGE_PROVIDER": "local", "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING",
                "TRIAGE_RETRAIN_INTERVAL_S": "0", "TRIAGE_MODERATOR_CAPACITY": "10000",
                # the machine's Postgres has 100 connections for everyone: stay well within
-               "DB_POOL_SIZE": str(args.pool_size), "BUS_PREFETCH": str(args.prefetch)}
+               "DB_POOL_SIZE": str(args.pool_size), "BUS_PREFETCH": str(args.prefetch),
+               "TRIAGE_BATCH_SIZE": str(args.batch)}
         env.pop("GEMINI_API_KEY", None)
         ports = [args.base_port + i for i in range(workers)]
         for port in ports:
@@ -186,12 +200,15 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         collector.arrived.clear()
         collector.event.clear()
         collector.expect = len(burst)
+        cpu_before = sum(cpu_seconds(p.pid) for p in procs)
         started = time.perf_counter()
         await asyncio.gather(*(bus.publish(e) for e in envelopes))
         await asyncio.wait_for(collector.event.wait(), 600)
         ids = {str(e.ticket.id) for e in burst}
         last = max(t for k, t in collector.arrived.items() if k in ids)
         burst_s = last - started
+        burst_cpu = max(1e-9, sum(cpu_seconds(p.pid) for p in procs) - cpu_before)
+        load = os.getloadavg()[0]
 
         # paced: latency
         await asyncio.sleep(1.0)
@@ -212,7 +229,7 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
             workers=workers, burst_tickets=len(burst), burst_seconds=round(burst_s, 2),
             per_second=round(len(burst) / burst_s, 1), paced_tickets=len(paced),
             p50_ms=round(q[49], 1), p95_ms=round(q[94], 1), max_ms=round(lat[-1], 1),
-            peak_rss_mb=rss,
+            peak_rss_mb=rss, per_cpu_second=round(len(burst) / burst_cpu, 1), load=round(load, 1),
         )
     finally:
         await bus.close()
@@ -237,7 +254,8 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--base-port", type=int, default=18300)
     parser.add_argument("--pool-size", type=int, default=5, help="DB_POOL_SIZE of each worker")
-    parser.add_argument("--prefetch", type=int, default=8, help="BUS_PREFETCH of each worker")
+    parser.add_argument("--prefetch", type=int, default=64, help="BUS_PREFETCH of each worker")
+    parser.add_argument("--batch", type=int, default=32, help="TRIAGE_BATCH_SIZE of each worker")
     parser.add_argument("--pg-admin-dsn", default=os.environ.get(
         "PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -247,11 +265,13 @@ async def main() -> None:
     for n in args.workers:
         results.append(await run(n, args, texts))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| workers | burst | tickets/s | p50 ms | p95 ms | max ms | peak RSS MB (each) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workers | burst | tickets/s | per worker CPU-s | load | p50 ms | p95 ms | max ms "
+          "| peak RSS MB (each) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r.workers} | {r.burst_tickets} in {r.burst_seconds}s | {r.per_second} | "
-              f"{r.p50_ms} | {r.p95_ms} | {r.max_ms} | {', '.join(map(str, r.peak_rss_mb))} |")
+              f"{r.per_cpu_second} | {r.load} | {r.p50_ms} | {r.p95_ms} | {r.max_ms} | "
+              f"{', '.join(map(str, r.peak_rss_mb))} |")
     if args.json:
         data: list[dict[str, Any]] = [r.__dict__ for r in results]
         args.json.write_text(json.dumps(data, indent=2))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.batching import MicroBatcher
 from shared.events import Envelope, EventData
-from shared.logging import get_logger
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=EventData)
@@ -43,18 +45,57 @@ async def claim(session: AsyncSession, table: Table, *, consumer: str, envelope:
     return result.first() is not None
 
 
+async def claim_many(
+    session: AsyncSession, table: Table, *, consumer: str, envelopes: Sequence[Envelope]
+) -> set[uuid.UUID]:
+    """`claim` for several events in one statement: the ids that were not processed before.
+
+    An id that appears twice in `envelopes` is returned once: apply it once.
+    """
+    ids = list(dict.fromkeys(e.id for e in envelopes))
+    if not ids:
+        return set()
+    result = await session.execute(
+        insert(table)
+        .values([{"consumer": consumer, "message_id": i} for i in ids])
+        .on_conflict_do_nothing()
+        .returning(table.c.message_id)
+    )
+    return set(result.scalars())
+
+
 def idempotent(
     *,
     sessions: async_sessionmaker[AsyncSession],
     table: Table,
     consumer: str,
     handlers: dict[str, Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]],
+    batch_size: int = 1,
 ) -> Callable[[Envelope], Awaitable[None]]:
     """A bus handler that applies each event once, in one transaction with its processed mark.
 
     `handlers` maps an event type to `async def handle(session, payload, envelope)`; the
     handler must not commit. Types without a handler are marked processed and ignored.
+    With `batch_size` > 1, events in flight together share one transaction (`shared.batching`):
+    one claim for all, then each handler in arrival order; each call still returns only after
+    its event's commit, and a batch that fails is applied again one event at a time.
     """
+
+    async def handle_batch(envelopes: Sequence[Envelope]) -> None:
+        payloads = [e.payload() for e in envelopes]
+        async with sessions() as session, session.begin():
+            fresh = await claim_many(session, table, consumer=consumer, envelopes=envelopes)
+            for envelope, payload in zip(envelopes, payloads, strict=True):
+                clear_contextvars()
+                bind_contextvars(event_type=envelope.type, event_id=str(envelope.id),
+                                 correlation_id=envelope.correlation_id)
+                if envelope.id not in fresh:
+                    log.info("event_duplicate_skipped")
+                    continue
+                fresh.discard(envelope.id)
+                handler = handlers.get(envelope.type)
+                if handler is not None:
+                    await handler(session, payload, envelope)
 
     async def handle(envelope: Envelope) -> None:
         payload = envelope.payload()
@@ -66,4 +107,9 @@ def idempotent(
             if handler is not None:
                 await handler(session, payload, envelope)
 
+    if batch_size > 1:
+        batcher: MicroBatcher[Envelope] = MicroBatcher(
+            run_batch=handle_batch, run_one=handle, max_batch=batch_size, name=consumer
+        )
+        return batcher.submit
     return handle

@@ -66,9 +66,17 @@ def outbox_table(metadata: MetaData) -> Table:
 
 
 async def add_event(
-    session: AsyncSession, outbox: Table, data: EventData, *, correlation_id: str | None = None
+    session: AsyncSession,
+    outbox: Table,
+    data: EventData,
+    *,
+    correlation_id: str | None = None,
+    notify: bool = True,
 ) -> Envelope:
-    """Write an event into the outbox inside the caller's transaction (with the current trace context)."""
+    """Write an event into the outbox inside the caller's transaction (with the current trace context).
+
+    `notify=False` leaves the NOTIFY to the caller (`notify_relays`, once for many events).
+    """
     envelope = Envelope.wrap(
         data,
         correlation_id=correlation_id or current_correlation_id(),
@@ -81,6 +89,30 @@ async def add_event(
             envelope=envelope.model_dump(mode="json"),
         )
     )
+    if notify:
+        await notify_relays(session, outbox)
+    return envelope
+
+
+async def add_events(
+    session: AsyncSession, outbox: Table, events: list[tuple[EventData, str | None, str | None]]
+) -> list[Envelope]:
+    """`add_event` for several (event, correlation id, traceparent) triples: one multi-row INSERT,
+    one NOTIFY."""
+    if not events:
+        return []
+    envelopes = [Envelope.wrap(data, correlation_id=cid, traceparent=tp) for data, cid, tp in events]
+    await session.execute(
+        outbox.insert().values(
+            [{"id": e.id, "routing_key": e.type, "envelope": e.model_dump(mode="json")} for e in envelopes]
+        )
+    )
+    await notify_relays(session, outbox)
+    return envelopes
+
+
+async def notify_relays(session: AsyncSession, outbox: Table) -> None:
+    """Wake the relays of `outbox` when this transaction commits (Postgres delivers on commit)."""
     await session.execute(
         text("SELECT pg_notify(:channel, :schema)"),
         {
@@ -88,7 +120,6 @@ async def add_event(
             "schema": outbox.schema or "",
         },
     )
-    return envelope
 
 
 class OutboxRelay:
@@ -160,6 +191,9 @@ class OutboxRelay:
         while not self._stopping:
             if self._listen:
                 await self._ensure_listener()
+            # cleared before looking, not after: a wake-up (commit or NOTIFY) that arrives while
+            # a batch is being published must start the next round, not wait for the poll
+            self._wakeup.clear()
             try:
                 sent = await self.publish_batch()
             except BusUnavailableError:
@@ -173,7 +207,6 @@ class OutboxRelay:
                 continue
             if sent >= self._batch:
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll)
 

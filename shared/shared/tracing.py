@@ -13,6 +13,7 @@ relay, a restart or a replayed dead letter) and in the message headers (set by t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -96,13 +97,22 @@ def shutdown() -> None:
     _TRACERS.clear()
 
 
+_BOUND: contextvars.ContextVar[str | None] = contextvars.ContextVar("bound_traceparent", default=None)
+
+
+def bind_traceparent(value: str | None) -> None:
+    """The parent for events written where no span runs: a batch handling one message's item
+    names that message's `traceparent`, so the events it writes stay in the message's trace."""
+    _BOUND.set(value)
+
+
 def current_traceparent() -> str | None:
-    """The `traceparent` of the span running now (to store with an outbox row), if any."""
+    """The `traceparent` of the span running now (else the bound one) to store with an outbox row."""
     if not _TRACERS:
         return None
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
-    return carrier.get("traceparent")
+    return carrier.get("traceparent") or _BOUND.get()
 
 
 def extract(carrier: Mapping[str, Any] | None) -> Context | None:

@@ -32,6 +32,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             mail_from=settings.mail_from,
             sender_domain=settings.sender_domain,
             workers=settings.mail_workers,
+            batch_size=settings.batch_size,
             poll_interval=settings.mail_poll_interval,
             backoff_max=settings.mail_backoff_max,
             give_up_after=settings.mail_give_up_after,
@@ -44,6 +45,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 sessions=runtime.sessions,
                 mail=MailSettings(web_base_url=settings.web_base_url),
                 on_committed=deliveries.wake,
+                batch_size=settings.batch_size,
             ),
         )
         runtime.record_dead_letters(QUEUE, models.dead_letters)

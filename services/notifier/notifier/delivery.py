@@ -4,15 +4,18 @@ The consumer only queues mails (in the transaction that marks the event processe
 or absent SMTP server never holds up the queue, and an outage is ridden out here, without
 redelivering events.
 
-Each worker takes one due mail with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several workers
-and several processes never send the same row), hands it to the SMTP server (tenacity retries
-temporary errors a few times), then marks it sent / pending-with-backoff / failed and commits.
+Each worker takes up to ``batch_size`` due mails with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so
+several workers and several processes never send the same row), hands them one after another to
+the SMTP server over the worker's open connection (tenacity retries temporary errors a few
+times), marks them sent (one UPDATE for the batch) / pending-with-backoff / failed and commits.
+A mail the server defers ends the batch there: the rest stay pending, untouched, for the next
+round (an SMTP outage costs one mail's retries per round, as with one mail per transaction).
 
 Duplicate window: if the process dies, or the database goes away, after the SMTP server
 accepted a mail but before that commit, the row is still pending and the mail is sent again.
-The window is one UPDATE and one COMMIT on an open connection (about a millisecond); the
-repeated mail carries the same Message-ID (``<delivery-id@domain>``), which lets mail systems
-and clients drop it.
+The window is the rest of its batch (a few milliseconds per mail to a local relay), one UPDATE
+and one COMMIT; the repeated mail carries the same Message-ID (``<delivery-id@domain>``), which
+lets mail systems and clients drop it. ``NOTIFIER_BATCH_SIZE=1`` narrows it to one mail.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ MAIL_DELAY = Histogram(
 WORKERS_BUSY = Gauge("notifier_delivery_workers_busy", "Delivery workers sending right now")
 
 
+_DEFERRED = object()  # a temporary failure: the mail stays pending with a backoff
+
+
 def message_id(delivery_id: Any, domain: str) -> str:
     """A stable Message-ID per delivery: a resend after a crash carries the same one."""
     return f"<{delivery_id}@{domain}>"
@@ -68,6 +74,7 @@ class DeliveryLoop:
         mail_from: str,
         sender_domain: str,
         workers: int = 4,
+        batch_size: int = 16,
         poll_interval: float = 1.0,
         backoff_max: float = 60.0,
         reply_secret: str | None = None,
@@ -80,6 +87,7 @@ class DeliveryLoop:
         self.mail_from = mail_from
         self.sender_domain = sender_domain
         self.workers = workers
+        self.batch_size = max(1, batch_size)
         self.poll_interval = poll_interval
         self.backoff_max = backoff_max
         self.give_up_after = timedelta(seconds=give_up_after)
@@ -112,7 +120,7 @@ class DeliveryLoop:
         try:
             while True:
                 try:
-                    if not await self.deliver_one(sender):
+                    if not await self.deliver_batch(sender):
                         await self._idle(sender)
                 except asyncio.CancelledError:
                     raise
@@ -131,28 +139,37 @@ class DeliveryLoop:
         await sender.close()
         self._wake.clear()
 
-    async def deliver_one(self, sender: SmtpSender) -> bool:
-        """Send the oldest due mail, if any; True if there was one."""
+    async def deliver_batch(self, sender: SmtpSender) -> int:
+        """Send the oldest due mails (up to `batch_size`) in one transaction; how many were claimed."""
         self._wake.clear()
         now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
-            row = await repository.claim_due_delivery(session, now=now)
-            if row is None:
-                return False
-            clear_contextvars()
-            bind_contextvars(
-                delivery_id=str(row["id"]),
-                event_id=str(row["event_id"]),
-                correlation_id=row["correlation_id"],
-                kind=row["kind"],
-            )
-            try:
-                await self._send(session, sender, row, now)
-            finally:
+            rows = await repository.claim_due_deliveries(session, now=now, limit=self.batch_size)
+            sent: dict[int, list[uuid.UUID]] = {}
+            for row in rows:
                 clear_contextvars()
-        return True
+                bind_contextvars(
+                    delivery_id=str(row["id"]),
+                    event_id=str(row["event_id"]),
+                    correlation_id=row["correlation_id"],
+                    kind=row["kind"],
+                )
+                try:
+                    outcome = await self._send(session, sender, row, now)
+                finally:
+                    clear_contextvars()
+                if outcome is _DEFERRED:
+                    break  # the server is unwell: the rest of the batch waits for the next round
+                if isinstance(outcome, int):
+                    sent.setdefault(outcome, []).append(row["id"])
+            for attempts, ids in sent.items():
+                await repository.mark_sent_many(session, ids, attempts=attempts)
+        return len(rows)
 
-    async def _send(self, session: AsyncSession, sender: SmtpSender, row: RowMapping, now: datetime) -> None:
+    async def _send(
+        self, session: AsyncSession, sender: SmtpSender, row: RowMapping, now: datetime
+    ) -> int | object | None:
+        """Hand one mail over; its attempts when sent (the caller marks it), _DEFERRED, or None."""
         previous = int(row["attempts"])
         threading = self._threading(row["ticket_id"])
         try:
@@ -173,7 +190,7 @@ class DeliveryLoop:
             await repository.mark_failed(session, row["id"], attempts=previous, error=error, code=None)
             MAILS.labels(row["kind"], "failed").inc()
             log.error("mail_unbuildable", error=str(exc)[:300])
-            return
+            return None
         WORKERS_BUSY.inc()
         try:
             attempts = await send_with_retries(sender, message, policy=self.policy)
@@ -188,7 +205,7 @@ class DeliveryLoop:
                 await repository.mark_failed(session, row["id"], attempts=total, error=str(exc), code=exc.code)
                 MAILS.labels(row["kind"], "failed").inc()
                 log.error("mail_failed_gave_up", error=str(exc)[:300], attempts=total)
-                return
+                return None
             delay = self._backoff(total)
             await repository.mark_retry(
                 session,
@@ -200,13 +217,15 @@ class DeliveryLoop:
             )
             MAILS.labels(row["kind"], "retry_later").inc()
             log.warning("mail_deferred", error=str(exc)[:300], attempts=total, retry_in=delay)
+            return _DEFERRED
         else:
-            await repository.mark_sent(session, row["id"], attempts=previous + attempts)
             MAILS.labels(row["kind"], "sent").inc()
             MAIL_DELAY.observe(max(0.0, (datetime.now(UTC) - row["queued_at"]).total_seconds()))
             log.info("mail_sent", attempts=previous + attempts)
+            return previous + attempts
         finally:
             WORKERS_BUSY.dec()
+        return None
 
     def _backoff(self, attempts: int) -> float:
         rounds = max(1, attempts // max(1, self.policy.attempts))

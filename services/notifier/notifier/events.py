@@ -52,6 +52,7 @@ def build_handler(
     mail: MailSettings,
     on_committed: Callable[[], None] = lambda: None,
     database_patience: float = 60.0,
+    batch_size: int = 1,
 ) -> Handler:
     """The bus handler for the notifier queue; `on_committed` wakes the delivery loop.
 
@@ -91,6 +92,7 @@ def build_handler(
             UserRegistered.event_type: user_registered,
             UserUpdated.event_type: user_updated,
         },
+        batch_size=batch_size,
     )
 
     def _log_retry(state: object) -> None:

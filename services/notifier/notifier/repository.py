@@ -180,11 +180,28 @@ async def claim_due_delivery(session: AsyncSession, *, now: datetime) -> RowMapp
     return result.mappings().first()
 
 
+async def claim_due_deliveries(session: AsyncSession, *, now: datetime, limit: int) -> list[RowMapping]:
+    """Lock up to `limit` of the oldest due pending mails; other workers skip them meanwhile."""
+    result = await session.execute(
+        select(deliveries)
+        .where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result.mappings())
+
+
 async def mark_sent(session: AsyncSession, delivery_id: uuid.UUID, *, attempts: int) -> None:
     """Record that the SMTP server accepted the mail."""
+    await mark_sent_many(session, [delivery_id], attempts=attempts)
+
+
+async def mark_sent_many(session: AsyncSession, delivery_ids: Sequence[uuid.UUID], *, attempts: int) -> None:
+    """Record that the SMTP server accepted these mails (one statement)."""
     await session.execute(
         update(deliveries)
-        .where(deliveries.c.id == delivery_id)
+        .where(deliveries.c.id.in_(list(delivery_ids)))
         .values(
             status=DeliveryStatus.SENT,
             sent_at=func.now(),

@@ -51,6 +51,9 @@ class NotifierSettings(ServiceSettings):
     mail_give_up_after: float = Field(86400.0, gt=0, le=30 * 86400, validation_alias="MAIL_GIVE_UP_AFTER")
     mail_poll_interval: float = Field(1.0, gt=0, le=60, validation_alias="MAIL_POLL_INTERVAL")
     mail_workers: int = Field(4, ge=1, le=64, validation_alias="MAIL_WORKERS")
+    # Events in flight together are applied in one transaction, and each delivery worker sends
+    # up to this many mails per transaction over its open SMTP connection (1 = one at a time).
+    batch_size: int = Field(16, ge=1, le=256, validation_alias="NOTIFIER_BATCH_SIZE")
 
     @field_validator("mail_from")
     @classmethod

@@ -84,6 +84,8 @@ def create_app(
             overflow=settings.overflow,
             on_commit=runtime.wake_relay,
             precheck=gemini is not None or remote is not None,
+            # a remote model answers one ticket per call: batching would only hold tickets back
+            batch_size=settings.batch_size if gemini is None and remote is None else 1,
         )
         runtime.consume("triage", consumers.handle)
         # a dead ticket event fails the ticket to an admin (never unowned), then is recorded

@@ -3,13 +3,23 @@
 Analysis (maybe a slow Gemini call) runs outside any transaction; the effect (assignment,
 decision, outbox event) and the processed-message mark then commit together, so a redelivered
 event changes nothing a second time and no connection is held while a model thinks.
+
+With the local model, ticket events in flight together are triaged in batches
+(`shared.batching`, up to TRIAGE_BATCH_SIZE): one vectorised prediction, then one transaction
+that claims every message and applies each decision in turn (the same per-ticket rules, the
+same atomic capacity slot per moderator), after which each message is acked on its own. A batch
+that fails is retried one message at a time, so a poison message still fails alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 
+from shared.batching import MicroBatcher
 from shared.bus import PermanentError
 from shared.db import transaction
 from shared.events import (
@@ -21,12 +31,13 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
-from shared.inbox import claim
-from shared.logging import get_logger
+from shared.inbox import claim, claim_many
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import tracing
 from triage import repository, service
-from triage.analyzer.base import Analyzer, TicketText
+from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
 from triage.models import processed_messages
 from triage.service import Overflow
@@ -36,6 +47,24 @@ log = get_logger(__name__)
 CONSUMER = "triage"
 DLQ_CONSUMER = "triage.dlq"
 CATEGORY_TTL = 2.0
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A ticket event to triage: the envelope and what it asks for."""
+
+    envelope: Envelope
+    snapshot: TicketSnapshot
+    version: int
+    attempt: int
+
+
+def _bind(envelope: Envelope) -> None:
+    """The logging context of one message of a batch (as the bus sets it for one message)."""
+    clear_contextvars()
+    bind_contextvars(service="triage", event_type=envelope.type, event_id=str(envelope.id),
+                     correlation_id=envelope.correlation_id)
+    tracing.bind_traceparent(envelope.traceparent)
 
 
 class Consumers:
@@ -51,6 +80,7 @@ class Consumers:
         overflow: Overflow = "wait",
         on_commit: Callable[[], None] = lambda: None,
         precheck: bool = True,
+        batch_size: int = 1,
     ) -> None:
         self._sessions = sessions
         self._analyzer = analyzer
@@ -62,6 +92,12 @@ class Consumers:
         # not when it is a few milliseconds of local CPU (the claim below decides anyway).
         self._precheck = precheck
         self._cats: tuple[list[str], float] | None = None
+        self._batcher: MicroBatcher[_Request] | None = None
+        if batch_size > 1:
+            self._batcher = MicroBatcher(
+                run_batch=self._triage_batch, run_one=self._triage_request,
+                max_batch=batch_size, name="triage",
+            )
 
     async def _categories(self) -> list[str]:
         # Read at most every CATEGORY_TTL seconds: a PUT in any process shows up that soon.
@@ -76,11 +112,11 @@ class Consumers:
         """Dispatch one event of the `triage` queue."""
         payload = envelope.payload()
         if isinstance(payload, TicketCreated):
-            await self._triage(envelope, payload.ticket, version=payload.version,
-                               attempt=payload.ticket.triage_attempt)
+            await self._submit(_Request(envelope, payload.ticket, payload.version,
+                                        payload.ticket.triage_attempt))
         elif isinstance(payload, TicketRetriageRequested):
-            await self._triage(envelope, payload.ticket, version=payload.version,
-                               attempt=payload.attempt)
+            await self._submit(_Request(envelope, payload.ticket, payload.version,
+                                        payload.attempt))
         elif isinstance(payload, TicketUpdated):
             # No processed mark: the copy's version already makes a repeated update change
             # nothing (and a correction is an upsert), so the mark would only cost a write.
@@ -97,6 +133,79 @@ class Consumers:
                                    envelope=envelope):
                     return
                 await service.apply_user(session=session, event=payload)
+
+    async def _submit(self, request: _Request) -> None:
+        if self._batcher is not None:
+            await self._batcher.submit(request)
+        else:
+            await self._triage_request(request)
+
+    async def _triage_request(self, request: _Request) -> None:
+        await self._triage(request.envelope, request.snapshot, version=request.version,
+                           attempt=request.attempt)
+
+    async def _analyze_many(self, requests: Sequence[_Request], categories: list[str]
+                            ) -> list[Analysis]:
+        analyzer = self._analyzer()
+        texts = [TicketText(title=r.snapshot.title, description=r.snapshot.description)
+                 for r in requests]
+        many = getattr(analyzer, "analyze_many", None)
+        if many is not None:
+            analyses: list[Analysis] = await many(texts, categories=categories)
+            return analyses
+        return list(await asyncio.gather(*(analyzer.analyze(t, categories=categories)
+                                           for t in texts)))
+
+    async def _triage_batch(self, requests: Sequence[_Request]) -> None:
+        """Triage several tickets: one prediction, one transaction (all or none commit)."""
+        categories = await self._categories()
+        if not categories:
+            raise RuntimeError("no categories configured")
+        model_version = self._models.version
+        analyses = await self._analyze_many(requests, categories)
+        outcomes: list[tuple[_Request, Analysis, service.Outcome]] = []
+        async with transaction(self._sessions) as session:
+            fresh = await claim_many(session, processed_messages, consumer=CONSUMER,
+                                     envelopes=[r.envelope for r in requests])
+            todo = []
+            for request, analysis in zip(requests, analyses, strict=True):
+                if request.envelope.id in fresh:  # else a redelivery already applied (or a twin)
+                    fresh.discard(request.envelope.id)
+                    todo.append((request, analysis))
+            batch = service.Batch()
+            tickets = [r.snapshot.id for r, _ in todo]
+            # Decisions and ticket changes are written together at the commit (one statement
+            # each) unless two events of the batch are about one ticket: then each sees the last.
+            deferred = session.no_autoflush if len(set(tickets)) == len(tickets) else nullcontext()
+            with deferred:
+                for request, analysis in todo:
+                    _bind(request.envelope)  # its events carry its correlation id
+                    outcome = await service.triage_ticket(
+                        session=session,
+                        snapshot=request.snapshot,
+                        version=request.version,
+                        attempt=request.attempt,
+                        analysis=analysis,
+                        model_version=model_version,
+                        categories=categories,
+                        capacity=self._capacity,
+                        overflow=self._overflow,
+                        batch=batch,
+                    )
+                    outcomes.append((request, analysis, outcome))
+            await batch.finish(session)
+        self._on_commit()
+        for request, analysis, outcome in outcomes:
+            _bind(request.envelope)
+            log.info(
+                "ticket_triaged",
+                ticket_id=str(request.snapshot.id),
+                attempt=request.attempt,
+                provider=analysis.provider,
+                assignee=str(outcome.assignee_id) if outcome.assignee_id else None,
+                skipped=outcome.skipped,
+                batch=len(requests),
+            )
 
     async def _triage(
         self, envelope: Envelope, snapshot: TicketSnapshot, *, version: int, attempt: int

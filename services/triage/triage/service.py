@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from shared.events import (
     Assignee,
+    EventData,
     TicketSnapshot,
     TicketTriaged,
     TicketTriageFailed,
@@ -19,11 +20,12 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
-from shared.logging import get_logger
-from shared.outbox import add_event
-from sqlalchemy import func
+from shared.logging import current_correlation_id, get_logger
+from shared.outbox import add_event, add_events
+from sqlalchemy import func, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import tracing
 from triage import repository
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.analyzer.screen import screen
@@ -248,8 +250,13 @@ async def triage_ticket(
     categories: Sequence[str],
     capacity: int,
     overflow: Overflow = "wait",
+    batch: Batch | None = None,
 ) -> Outcome:
-    """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event."""
+    """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event.
+
+    `batch`: one of several tickets triaged in this transaction; the staff rows and routing
+    history are read once for all, and the events go out together (`Batch.finish`).
+    """
     ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
     if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
         return Outcome(None, None, "attempt already handled or superseded", skipped=True)
@@ -260,11 +267,13 @@ async def triage_ticket(
     await _count_against(session, ticket, None)
     _stop_waiting(ticket)
 
-    rows = {r.user_id: r for r in await repository.active_staff(session)}
+    rows = await batch.staff(session) if batch else {
+        r.user_id: r for r in await repository.active_staff(session)}
     staff = [_member(r, capacity) for r in rows.values()]
     # Routing reads what the ticket describes, never what it tells the triage to do.
     routed_on = screen(snapshot.title, snapshot.description).text
-    history = await _history(session, category=category)
+    history = await batch.history(session, category) if batch else await _history(
+        session, category=category)
     steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
     chosen, reason = await _take_first(session, steps, rows, capacity)
     fitting = [s for s in steps if s.member.role == "moderator"]
@@ -312,17 +321,17 @@ async def triage_ticket(
         waits_for = list(dict.fromkeys(s.member.user_id for s in fitting))
         ticket.waiting_for = [str(user_id) for user_id in waits_for]
         ticket.waiting_since = func.now()
-        await add_event(session, outbox, _triaged_event(decision, None, waiting_for=waits_for))
+        await _emit(session, _triaged_event(decision, None, waiting_for=waits_for), batch)
         log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(fitting))
         return Outcome(decision.id, None, reason)
     if chosen is None:
         ticket.state = "failed"
-        await add_event(
+        await _emit(
             session,
-            outbox,
             TicketTriageFailed(
                 ticket_id=ticket.ticket_id, attempt=attempt, reason=reason, title=snapshot.title
             ),
+            batch,
         )
         log.warning("triage_failed_nobody", ticket_id=str(ticket.ticket_id), reason=reason)
         return Outcome(decision.id, None, reason)
@@ -330,8 +339,41 @@ async def triage_ticket(
     ticket.state = "done"
     ticket.counted_for = chosen.user_id
     ticket.assignee_id = chosen.user_id
-    await add_event(session, outbox, _triaged_event(decision, chosen))
+    await _emit(session, _triaged_event(decision, chosen), batch)
     return Outcome(decision.id, chosen.user_id, reason)
+
+
+class Batch:
+    """What the tickets of one batch transaction share: staff rows, routing history, events."""
+
+    def __init__(self) -> None:
+        self._staff: dict[uuid.UUID, Staff] | None = None
+        self._history: dict[str, dict[uuid.UUID, Track]] = {}
+        self.events: list[tuple[EventData, str | None, str | None]] = []
+
+    async def staff(self, session: AsyncSession) -> dict[uuid.UUID, Staff]:
+        # Slots taken in this transaction update the loaded rows in place (the ORM UPDATE's
+        # synchronisation); a row it had to expire instead (a slot given back) means: read again.
+        if self._staff is None or any(inspect(r).expired_attributes for r in self._staff.values()):
+            self._staff = {r.user_id: r for r in await repository.active_staff(session)}
+        return self._staff
+
+    async def history(self, session: AsyncSession, category: str) -> dict[uuid.UUID, Track]:
+        if category not in self._history:
+            self._history[category] = await _history(session, category=category)
+        return self._history[category]
+
+    async def finish(self, session: AsyncSession) -> None:
+        """Write the batch's events to the outbox: one INSERT, one NOTIFY."""
+        await add_events(session, outbox, self.events)
+        self.events = []
+
+
+async def _emit(session: AsyncSession, event: EventData, batch: Batch | None) -> None:
+    if batch is not None:
+        batch.events.append((event, current_correlation_id(), tracing.current_traceparent()))
+    else:
+        await add_event(session, outbox, event)
 
 
 async def _history(session: AsyncSession, *, category: str) -> dict[uuid.UUID, Track]:

@@ -38,6 +38,9 @@ class TriageSettings(ServiceSettings):
     # When every moderator who fits is full: "wait" (the ticket waits for the first of them to
     # free a slot) or "least_loaded" (it goes to the least loaded of them, above capacity).
     overflow: Literal["wait", "least_loaded"] = Field("wait", validation_alias="TRIAGE_OVERFLOW")
+    # Ticket events in flight together are triaged together (one prediction, one transaction) in
+    # batches of at most this many (local model only; 1 = one at a time). BUS_PREFETCH bounds it.
+    batch_size: int = Field(32, ge=1, le=256, validation_alias="TRIAGE_BATCH_SIZE")
     # How often a worker looks for a newer model version stored by another process.
     model_poll_s: float = Field(3.0, gt=0, le=3600, validation_alias="TRIAGE_MODEL_POLL_S")
     # How often new examples (imports, corrections) trigger a retrain; 0 = only POST /retrain.

@@ -14,6 +14,7 @@ they only ever cite what was given.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import pickle  # noqa: S403 - only blobs this service wrote itself are ever loaded
 from collections.abc import Sequence
@@ -189,6 +190,11 @@ class LocalModel:
     # per neighbour: True when it is history (imports, corrections), False for the starter set
     _from_history: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
+    @functools.cached_property
+    def _neighbour_categories(self) -> np.ndarray:
+        """Each neighbour's category, as an array (compared once per ticket, not looped over)."""
+        return np.array([n.category for n in self._neighbours], dtype=object)
+
     @property
     def name(self) -> str:
         """The model name decisions are logged with."""
@@ -196,48 +202,64 @@ class LocalModel:
 
     def predict(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
         """Analyse one ticket; the category is always one of `categories`."""
+        return self.predict_many([ticket], categories=categories)[0]
+
+    def predict_many(self, tickets: Sequence[TicketText], *, categories: Sequence[str]) -> list[Analysis]:
+        """Analyse several tickets with one pass of each matrix product (same answers as `predict`)."""
         if not categories:
             raise ValueError("categories must not be empty")
-        screened = screen(ticket.title, ticket.description)
-        text = model_input(screened.title, screened.description)
-        x, tfidf = self._fit.features.transform([text])
-        sims = np.asarray(self._index @ tfidf.toarray().ravel()) if self._neighbours else np.zeros(0)
-        allowed = {c.casefold(): c for c in reversed(categories)}
-        ranked = self._category_probs(x, allowed)
-        twin = self._near_duplicate(sims, allowed)
-        if twin is not None:
-            # A near-copy of a labelled ticket (a corrected one retriaged, say) takes its labels.
-            sim, neighbour = twin
-            category = allowed[neighbour.category.casefold()]
-            confidence = max(dict(ranked).get(category, 0.0), sim)
-            predicted = neighbour.priority
-        elif ranked:
-            category, confidence = ranked[0]
-            predicted = self._priority(x)
+        if not tickets:
+            return []
+        screened = [screen(t.title, t.description) for t in tickets]
+        x, tfidf = self._fit.features.transform([model_input(s.title, s.description) for s in screened])
+        if self._neighbours:
+            sims_rows = np.asarray((self._index @ tfidf.T).toarray()).T
         else:
-            category, confidence = self._by_name(tfidf, categories)
-            predicted = self._priority(x)
-        priority, flags = adjust_priority(predicted, screened)
-        nearest = self._nearest(sims, category)
-        return Analysis(
-            category=category,
-            priority=priority,
-            related_skills=self._skills(category, nearest),
-            summary=summarize(screened.title, screened.description),
-            helpful_notes=self._notes(nearest, flags),
-            confidence=round(min(1.0, max(0.0, confidence)), 4),
-            provider=PROVIDER,
-            model=self.name,
-            flags=flags,
-        )
+            sims_rows = np.zeros((len(tickets), 0))
+        category_scores = self._fit.category.scores(x)
+        priority_head = self._fit.priority
+        priority_scores = priority_head.scores(x) if priority_head.svm is not None else None
+        allowed = {c.casefold(): c for c in reversed(categories)}
+        out: list[Analysis] = []
+        for i, screened_one in enumerate(screened):
+            sims = np.ascontiguousarray(sims_rows[i])
+            ranked = self._category_probs(category_scores[i], allowed)
+            twin = self._near_duplicate(sims, allowed)
+            priority_row = priority_scores[i] if priority_scores is not None else None
+            if twin is not None:
+                # A near-copy of a labelled ticket (a corrected one retriaged, say) takes its labels.
+                sim, neighbour = twin
+                category = allowed[neighbour.category.casefold()]
+                confidence = max(dict(ranked).get(category, 0.0), sim)
+                predicted = neighbour.priority
+            elif ranked:
+                category, confidence = ranked[0]
+                predicted = self._priority(priority_row)
+            else:
+                category, confidence = self._by_name(tfidf[i], categories)
+                predicted = self._priority(priority_row)
+            priority, flags = adjust_priority(predicted, screened_one)
+            nearest = self._nearest(sims, category)
+            out.append(Analysis(
+                category=category,
+                priority=priority,
+                related_skills=self._skills(category, nearest),
+                summary=summarize(screened_one.title, screened_one.description),
+                helpful_notes=self._notes(nearest, flags),
+                confidence=round(min(1.0, max(0.0, confidence)), 4),
+                provider=PROVIDER,
+                model=self.name,
+                flags=flags,
+            ))
+        return out
 
-    def _category_probs(self, x: csr_matrix, allowed: dict[str, str]) -> list[tuple[str, float]]:
+    def _category_probs(self, scores: np.ndarray, allowed: dict[str, str]) -> list[tuple[str, float]]:
         """Allowed categories the model knows, with probabilities among them, best first."""
         head = self._fit.category
         known = [(i, allowed[c.casefold()]) for i, c in enumerate(head.classes) if c.casefold() in allowed]
         if not known:
             return []
-        probs = _softmax(head.scores(x)[0][[i for i, _ in known]], self._scale)
+        probs = _softmax(scores[[i for i, _ in known]], self._scale)
         ranked = [(name, float(p)) for (_, name), p in zip(known, probs, strict=True)]
         return sorted(ranked, key=lambda pair: -pair[1])
 
@@ -264,11 +286,11 @@ class LocalModel:
         # Name overlap is weak evidence: never claim more than an even split would.
         return categories[best], float(min(0.5, sims[best]))
 
-    def _priority(self, x: csr_matrix) -> str:
+    def _priority(self, scores: np.ndarray | None) -> str:
+        """The best-scored known priority; `scores` is None when the head is a constant."""
         head = self._fit.priority
-        if head.svm is None:
+        if head.svm is None or scores is None:
             return head.classes[0] if head.classes and head.classes[0] in PRIORITIES else "medium"
-        scores = head.scores(x)[0]
         order = np.argsort(-scores)
         for i in order:
             label = str(head.classes[int(i)])
@@ -280,7 +302,7 @@ class LocalModel:
         if sims.size == 0:
             return []
         # Examples of the chosen category come first at equal similarity; others still count.
-        boosted = sims * np.array([1.0 if n.category == category else 0.85 for n in self._neighbours])
+        boosted = sims * np.where(self._neighbour_categories == category, 1.0, 0.85)
         order = np.argsort(-boosted)[: MAX_NOTES * 4]
         return [(float(sims[i]), self._neighbours[i]) for i in order if sims[i] >= MIN_SIMILARITY]
 
@@ -455,3 +477,8 @@ class LocalAnalyzer:
         """Predict in a worker thread so a long ticket never stalls the event loop."""
         model = self._model
         return await asyncio.to_thread(model.predict, ticket, categories=categories)
+
+    async def analyze_many(self, tickets: Sequence[TicketText], *, categories: Sequence[str]) -> list[Analysis]:
+        """Predict a batch together in one worker thread (one model for the whole batch)."""
+        model = self._model
+        return await asyncio.to_thread(model.predict_many, tickets, categories=categories)

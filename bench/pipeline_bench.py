@@ -1,0 +1,223 @@
+"""The whole pipeline under a sustained rate: ticket created → the assignee's mail in the sink.
+
+    uv run python bench/pipeline_bench.py [--rate 100] [--seconds 10] [--json out.json]
+
+Starts its own stack instance (scripts/stack.py through shared.testing.stack: every process of
+`make up`, its own ports, database, vhost and mail folder; removed at the end), signs up five
+moderators and twenty requesters, then POSTs tickets through the gateway at `--rate` per second
+(open loop: request i leaves at i / rate) for `--seconds`. For each ticket: from its 201 to the
+moment the assignment mail (X-Helpdesk-Kind: ticket_assigned) for it appears in the sink's
+folder (polled every 10 ms). That spans tickets' outbox relay, triage, tickets applying the
+decision, its relay again, the notifier's consumer, its delivery loop and SMTP.
+Prints p50/p95/max, mails missing at the end, and each process's peak RSS (VmHWM).
+Hold the stack lock: `flock /tmp/helpdesk-stack.lock uv run python bench/pipeline_bench.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+from shared.testing.stack import Stack
+
+SUBJECTS = [
+    ("Charged twice for my subscription", "My card was billed two times this month, please refund one."),
+    ("Cannot log in to the dashboard", "Password reset mail never arrives and login fails with an error."),
+    ("API returns 500 on upload", "Uploading a CSV through the REST API fails with an internal error."),
+    ("Whole service down", "Nothing loads since 9am, all our users are blocked. Urgent outage."),
+    ("Refund for a returned laptop", "I sent the laptop back two weeks ago and have no refund yet."),
+    ("VPN disconnects every hour", "The corporate VPN drops connection regularly on Windows 11."),
+    ("Database connection timeouts", "Our Postgres instance times out under load since the upgrade."),
+]
+MODERATOR_SKILLS = [
+    ["billing", "payments", "refunds"],
+    ["account", "login", "security"],
+    ["api", "integration", "technical support"],
+    ["outage", "network", "infrastructure", "database"],
+    ["returns", "sales", "customer service"],
+]
+
+
+def peak_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
+
+
+class MailWatch:
+    """Stamps the first time an assignment mail for each ticket shows up in the sink folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.seen: dict[str, float] = {}
+        self._names: set[str] = set()
+        self._parser = BytesHeaderParser()
+
+    def scan(self) -> None:
+        stamp = time.perf_counter()
+        if not self.folder.exists():
+            return
+        for entry in os.scandir(self.folder):
+            if not entry.name.endswith(".eml") or entry.name in self._names:
+                continue
+            self._names.add(entry.name)
+            with open(entry.path, "rb") as fh:
+                headers = self._parser.parse(fh)
+            if headers.get("X-Helpdesk-Kind") == "ticket_assigned":
+                ticket = str(headers.get("X-Helpdesk-Ticket") or "")
+                self.seen.setdefault(ticket, stamp)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(self.scan)
+            await asyncio.sleep(0.01)
+
+
+async def until(done: Callable[[], bool], timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while not done() and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls another task's dict
+        await asyncio.sleep(0.1)
+
+
+async def setup_people(client: httpx.AsyncClient, stack: Stack, run_id: str) -> list[str]:
+    admin_email, admin_password = stack.admin
+    admin = (await client.post("/api/auth/login", json={"email": admin_email, "password": admin_password})).json()
+    headers = {"Authorization": f"Bearer {admin['token']}"}
+    for i, skills in enumerate(MODERATOR_SKILLS):
+        email = f"mod{i}-{run_id}@bench.test"
+        r = await client.post("/api/auth/signup", json={"email": email, "password": "moderator-pass-1"})
+        r.raise_for_status()
+        (await client.post("/api/auth/update-user", headers=headers,
+                           json={"email": email, "role": "moderator", "skills": skills})).raise_for_status()
+    tokens = []
+    for i in range(20):
+        r = await client.post("/api/auth/signup", json={"email": f"user{i}-{run_id}@bench.test",
+                                                         "password": "requester-pass-1"})
+        r.raise_for_status()
+        tokens.append(r.json()["token"])
+    await asyncio.sleep(2.0)  # triage learns the moderators from user.updated
+    return tokens
+
+
+async def load(client: httpx.AsyncClient, tokens: list[str], *, count: int, rate: float, run_id: str,
+               created: dict[str, float], errors: list[str]) -> float:
+    started = time.perf_counter()
+
+    async def one(i: int) -> None:
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        title, body = SUBJECTS[i % len(SUBJECTS)]
+        try:
+            r = await client.post("/api/tickets", json={"title": f"{title} [{run_id}-{i}]", "description": body},
+                                  headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"}, timeout=30)
+        except httpx.HTTPError as exc:
+            errors.append(type(exc).__name__)
+            return
+        if r.status_code != 201:
+            errors.append(str(r.status_code))
+            return
+        created[r.json()["id"]] = time.perf_counter()
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return time.perf_counter() - started
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    stack = Stack.unique("bench")
+    env = {
+        "TICKETS_CREATE_QUOTA": "0",
+        "AUTH_SIGNUP_ADDRESS_LIMIT": "0",
+        "DB_POOL_SIZE": str(args.pool),
+        "BUS_PREFETCH": str(args.prefetch),
+        "TRIAGE_MODERATOR_CAPACITY": "10000",
+        "LOG_LEVEL": "WARNING",
+    }
+    print(f"pipeline bench: stack {stack.instance}, {args.rate:.0f} tickets/s for {args.seconds:.0f} s", flush=True)
+    try:
+        await asyncio.to_thread(stack.up, env)
+        run_id = uuid.uuid4().hex[:6]
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30, limits=limits) as client:
+            tokens = await setup_people(client, stack, run_id)
+            watch = MailWatch(stack.mail_dir)
+            stop = asyncio.Event()
+            watcher = asyncio.create_task(watch.run(stop))
+            # warm-up: the first tickets pay for imports, pools and caches
+            warm: dict[str, float] = {}
+            await load(client, tokens, count=20, rate=20, run_id=f"warm{run_id}", created=warm, errors=[])
+            await until(lambda: set(warm) <= set(watch.seen), 60)
+
+            created: dict[str, float] = {}
+            errors: list[str] = []
+            count = int(args.rate * args.seconds)
+            took = await load(client, tokens, count=count, rate=args.rate, run_id=run_id, created=created,
+                              errors=errors)
+            await until(lambda: set(created) <= set(watch.seen), args.drain)
+            stop.set()
+            await watcher
+        latencies = [watch.seen[t] - at for t, at in created.items() if t in watch.seen]
+        rss = {}
+        for pid_file in sorted((stack.var / "run").glob("*.pid")):
+            with contextlib.suppress(ValueError):
+                rss[pid_file.stem] = peak_rss_mb(int(pid_file.read_text()))
+        result: dict[str, Any] = {
+            "rate": args.rate,
+            "offered": count,
+            "achieved_rate": round(count / took, 1),
+            "created": len(created),
+            "errors": len(errors),
+            "mailed": len(latencies),
+            "missing": len(created) - len(latencies),
+            "p50_ms": round(statistics.median(latencies) * 1000) if latencies else None,
+            "p95_ms": round(percentile(latencies, 95) * 1000) if latencies else None,
+            "max_ms": round(max(latencies) * 1000) if latencies else None,
+            "rss_mb": rss,
+            "load": round(os.getloadavg()[0], 1),
+        }
+    finally:
+        if not args.keep:
+            await asyncio.to_thread(stack.purge)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="tickets created per second")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last mails")
+    parser.add_argument("--pool", type=int, default=6, help="DB_POOL_SIZE of each process")
+    parser.add_argument("--prefetch", type=int, default=32, help="BUS_PREFETCH of each process")
+    parser.add_argument("--keep", action="store_true", help="leave the stack running")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(f"created {result['created']} of {result['offered']} at {result['achieved_rate']}/s "
+          f"(errors {result['errors']}); assignment mails {result['mailed']}, missing {result['missing']}")
+    print(f"created -> assignee's mail: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+          f"max {result['max_ms']} ms; load average {result['load']} on {os.cpu_count()} cores")
+    print("peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in result["rss_mb"].items()))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

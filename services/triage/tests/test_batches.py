@@ -1,0 +1,118 @@
+"""Ticket events in flight together are triaged as one batch, with every per-ticket guarantee."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+from shared.db import transaction
+from shared.events import Envelope
+from shared.logging import bind_contextvars
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from triage import repository
+from triage.analyzer.base import Analysis, TicketText
+from triage.analyzer.local import DEFAULT_CATEGORIES
+from triage.events import Consumers
+from triage.models import Decision, Staff, TicketCopy, outbox, processed_messages
+
+from .helpers import created
+from .test_waiting import add_staff, analysis, engine, sessions  # noqa: F401 - fixtures
+
+
+class Batched:
+    """An analyzer that answers batches (as the local model does) and crashes on POISON."""
+
+    def __init__(self) -> None:
+        self.batch_sizes: list[int] = []
+
+    async def analyze(self, ticket: TicketText, *, categories: Sequence[str]) -> Analysis:
+        if "POISON" in ticket.title:
+            raise ValueError("analyzer crashed on this ticket")
+        return analysis()
+
+    async def analyze_many(self, tickets: Sequence[TicketText], *, categories: Sequence[str]
+                           ) -> list[Analysis]:
+        self.batch_sizes.append(len(tickets))
+        return [await self.analyze(t, categories=categories) for t in tickets]
+
+
+async def delivered(consumers: Consumers, envelope: Envelope) -> None:
+    """What the bus does for each delivered message: bind its context, run the handler."""
+    bind_contextvars(correlation_id=envelope.correlation_id, event_id=str(envelope.id))
+    await consumers.handle(envelope)
+
+
+async def test_a_burst_is_triaged_in_batches_keeping_capacity_idempotency_and_poison_alone(
+    sessions: async_sessionmaker[AsyncSession],  # noqa: F811 - fixture
+) -> None:
+    async with transaction(sessions) as s:
+        await repository.seed_categories(s, DEFAULT_CATEGORIES)
+    vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
+    analyzer = Batched()
+    commits: list[int] = []
+    consumers = Consumers(sessions=sessions, analyzer=lambda: analyzer,
+                          models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+                          capacity=2, on_commit=lambda: commits.append(1), precheck=False,
+                          batch_size=8)
+    envelopes = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}")
+                 for i in range(6)]
+    poison = Envelope.wrap(created("POISON ticket", "crashes the analyzer"))
+    # the first message delivered twice at once (a redelivery racing the original)
+    burst = [*envelopes, envelopes[0], poison]
+    results: list[Any] = await asyncio.gather(*(delivered(consumers, e) for e in burst),
+                                              return_exceptions=True)
+
+    assert analyzer.batch_sizes[0] == len(burst)  # one prediction for the whole burst ...
+    assert isinstance(results[-1], ValueError)  # ... whose failure only fails the poison
+    assert results[:-1] == [None] * (len(burst) - 1)
+    async with sessions() as s:
+        decisions = (await s.execute(select(Decision))).scalars().all()
+        states = dict((await s.execute(select(TicketCopy.ticket_id, TicketCopy.state))).all())
+        vic_row = await s.get(Staff, vic)
+        processed = await s.scalar(select(func.count()).select_from(processed_messages))
+    assert len(decisions) == 6  # the duplicate changed nothing; the poison wrote nothing
+    assert processed == 6
+    assert vic_row is not None
+    assert vic_row.open_count == 2
+    assert sorted(d.outcome for d in decisions) == ["triaged"] * 2 + ["waiting"] * 4
+    assert sorted(states.values()) == ["done"] * 2 + ["waiting"] * 4
+    # each event of the batch carries the correlation id of the message it answers
+    async with sessions() as s:
+        sent = [row[0] for row in (await s.execute(select(outbox.c.envelope))).all()]
+    by_ticket = {str(e.payload().ticket.id): e.correlation_id for e in envelopes}  # type: ignore[attr-defined]
+    assert len(sent) == 6
+    assert {e["data"]["ticket_id"]: e["correlation_id"] for e in sent} == by_ticket
+
+    # redelivered later (say after a crash before the acks): nothing happens twice
+    again = await asyncio.gather(*(consumers.handle(e) for e in envelopes[:3]))
+    assert again == [None] * 3
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Decision)) == 6
+
+
+async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
+    sessions: async_sessionmaker[AsyncSession],  # noqa: F811 - fixture
+) -> None:
+    async with transaction(sessions) as s:
+        await repository.seed_categories(s, DEFAULT_CATEGORIES)
+    ann = await add_staff(sessions, role="moderator", name="Ann", skills=["VPN"])
+    bob = await add_staff(sessions, role="moderator", name="Bob", skills=["VPN"])
+    analyzer = Batched()
+    consumers = Consumers(sessions=sessions, analyzer=lambda: analyzer,
+                          models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+                          capacity=100, precheck=False, batch_size=8)
+    burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}")
+             for i in range(6)]
+    assert await asyncio.gather(*(delivered(consumers, e) for e in burst)) == [None] * 6
+    assert analyzer.batch_sizes == [6]
+    async with sessions() as s:
+        sent = [row[0] for row in (await s.execute(select(outbox.c.envelope))).all()]
+    # each event of the batch carries the correlation id of the message it answers
+    by_ticket = {str(e.payload().ticket.id): e.correlation_id for e in burst}  # type: ignore[attr-defined]
+    assert {e["data"]["ticket_id"]: e["correlation_id"] for e in sent} == by_ticket
+    async with sessions() as s:
+        counts = {r.user_id: r.open_count for r in (await s.execute(select(Staff))).scalars()}
+    assert counts == {ann: 3, bob: 3}  # each ticket saw the slots the earlier ones took
