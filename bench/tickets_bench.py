@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -316,6 +317,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio_median": round(statistics.median(ratios), 2),
                 "tickets_direct_per_s": round(statistics.median(directs)),
             }
+            if args.profile:
+                results["profile"] = await profile_leg(
+                    args, logs, {"gateway": procs[1], "tickets": procs[0]}, post_gateway
+                )
+            if args.create_only:
+                await admin.close()
+                return results
             l_rate, l_lat, l_err = await drive(args.concurrency, args.seconds, list_gateway, 200)
             results["list_under_load"] = {
                 "per_s": round(l_rate),
@@ -403,6 +411,46 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def profile_leg(
+    args: argparse.Namespace,
+    logs: Path,
+    procs: dict[str, subprocess.Popen[bytes]],
+    request: Callable[[int], Awaitable[int]],
+) -> dict[str, Any]:
+    """One more gateway leg with py-spy sampling each process: CPU per request, split into parts."""
+    from profile_breakdown import breakdown, table
+
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
+    recorders = {
+        name: subprocess.Popen(  # noqa: S603 - our own command line
+            [spy, "record", "--nonblocking", "--format", "raw", "--rate", "250", "--duration",
+             str(int(args.seconds) + 1), "--pid", str(proc.pid), "--output", str(logs / f"{name}.spy")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for name, proc in procs.items()
+    }
+    await asyncio.sleep(0.5)
+    before = {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
+    rate, _, errors = await drive(args.concurrency, args.seconds, request, 201)
+    cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in procs.items()}
+    for recorder in recorders.values():
+        await asyncio.to_thread(recorder.wait, 30)
+    served = round(rate * args.seconds)
+    out: dict[str, Any] = {"per_s": round(rate), "errors": errors}
+    print(f"  profile leg (gateway, py-spy on each process): {rate:.0f}/s", flush=True)
+    for name in procs:
+        parts = breakdown(logs / f"{name}.spy")
+        print(table(name, parts, cpu[name], served), flush=True)
+        out[name] = {"cpu_us_per_request": round(cpu[name] / max(served, 1) * 1e6), "samples": dict(parts)}
+    return out
+
+
 async def sql_only(
     url: str, admin_id: uuid.UUID, user_id: uuid.UUID, mod_id: uuid.UUID, samples: int
 ) -> dict[str, float]:
@@ -448,15 +496,20 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="requests per 100k list case")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
+    parser.add_argument("--profile", action="store_true", help="an extra gateway leg under py-spy: CPU per part")
+    parser.add_argument("--create-only", action="store_true", help="skip the list and 100k-row parts")
     args = parser.parse_args()
     print(f"tickets bench: concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f} s per leg", flush=True)
     results = asyncio.run(bench(args))
-    c, lst = results["create"], results["list_p95_at_rows"]
+    c = results["create"]
     print("\nresults")
     print(
         f"  create: gateway {c['gateway_per_s']}/s vs bare insert {c['bare_per_s']}/s -> ratio {c['ratio_median']}"
         f" (aim >= 0.5); tickets without the gateway {c['tickets_direct_per_s']}/s"
     )
+    if args.create_only:
+        return
+    lst = results["list_p95_at_rows"]
     print(f"  list under load: {results['list_under_load']}")
     print(
         f"  list p95 at {lst['rows']} rows: worst {lst['worst_p95_ms']} ms through the gateway (aim < 50 ms);"
