@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.jwt import TokenVerifier
+from shared.jwt import CachingVerifier, TokenVerifier
 from shared.logging import bind_contextvars, clear_contextvars, configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.problems import install_problem_handlers, problem_response
@@ -28,6 +28,23 @@ DEFAULT_BODY_LIMIT = 64 * 1024
 
 def _valid_request_id(value: str) -> bool:
     return 0 < len(value) <= 128 and all(c.isalnum() or c in "-_.:" for c in value)
+
+
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(method: str, template: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one label set, looked up once per process.
+
+    `labels()` takes a lock and builds a key per call; the label sets are bounded (route
+    templates, methods, statuses), so their children are kept here.
+    """
+    key = (method, template, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = (HTTP_REQUESTS.labels(method, template, str(status)), HTTP_LATENCY.labels(method, template))
+        _SERIES[key] = series
+    return series
 
 
 class RequestContextMiddleware:
@@ -69,8 +86,9 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
             if template not in ("/healthz", "/readyz", "/metrics"):
-                HTTP_REQUESTS.labels(method, template, str(status)).inc()
-                HTTP_LATENCY.labels(method, template).observe(elapsed)
+                counter, latency = _series(method, template, status)
+                counter.inc()
+                latency.observe(elapsed)
                 log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
             clear_contextvars()
 
@@ -213,6 +231,8 @@ def create_service_app(
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+        # what requests use: one signature check per token text (revocation stays per request)
+        app.state.cached_verifier = CachingVerifier(app.state.token_verifier)
     install_problem_handlers(app)
 
     async def runtime_readiness() -> dict[str, bool]:
