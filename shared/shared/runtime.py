@@ -29,7 +29,9 @@ class Runtime:
         database_url: str,
         outbox: Table | None = None,
         uses_bus: bool = True,
+        relay: bool = True,
     ) -> None:
+        """`relay=False`: the outbox is written here but published by a separate relay process."""
         self.settings = settings
         self.database_url = database_url
         self.engine: AsyncEngine = create_engine(
@@ -67,7 +69,7 @@ class Runtime:
         if self.bus is not None:
             self.bus.subscribe([UserUpdated.event_type], self.revocations.on_event)
         self.relay: OutboxRelay | None = None
-        if outbox is not None and self.bus is not None:
+        if outbox is not None and self.bus is not None and relay:
             self.relay = OutboxRelay(
                 sessions=self.sessions,
                 outbox=outbox,
