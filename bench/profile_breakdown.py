@@ -61,7 +61,7 @@ def classify(stack: str) -> str:
             if func in funcs or any(fragment in file for fragment in files):
                 return part
     # the middleware modules above a route (gateway/security.py) count as middleware, not route
-    for func, file in reversed(frames):
+    for _func, file in reversed(frames):
         if file.endswith(("gateway/security.py", "gateway/cors.py")):
             return "middleware"
         for part, files in LAYERS:

@@ -250,6 +250,25 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 app_dir=str(ROOT / "bench"),
             )
         )
+        base_gw = ""
+        if args.compare_with:
+            # the same two processes from another checkout's sources (PYTHONPATH comes before
+            # the venv's editable installs), driven in turns with ours: before/after in one run
+            tree = Path(args.compare_with)  # made absolute in main()
+            path = os.pathsep.join(str(tree / d) for d in ("shared", "gateway", "services/tickets"))
+            bt_port, bg_port = free_port(), free_port()
+            base_env = {**common, "PYTHONPATH": path, "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "10")}
+            procs.append(start("tickets-base", "tickets.app:create_app", bt_port,
+                               {**base_env, "TICKETS_DATABASE_URL": tickets_url_db}, logs))
+            procs.append(start("gateway-base", "gateway.app:create_app", bg_port, {
+                **base_env,
+                "GATEWAY_TICKETS_URL": f"http://127.0.0.1:{bt_port}",
+                "GATEWAY_AUTH_URL": f"http://127.0.0.1:{free_port()}",
+                "GATEWAY_READY_UPSTREAMS": "tickets",
+            }, logs))
+            await wait_ready(f"http://127.0.0.1:{bt_port}/readyz")
+            await wait_ready(f"http://127.0.0.1:{bg_port}/healthz")
+            base_gw = f"http://127.0.0.1:{bg_port}"
         await wait_ready(f"http://127.0.0.1:{t_port}/readyz")
         await wait_ready(f"http://127.0.0.1:{g_port}/healthz")
         await wait_ready(f"http://127.0.0.1:{b_port}/docs")
@@ -278,6 +297,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     await r.read()
                     return r.status
 
+            async def post_base_gateway(i: int) -> int:
+                headers = {"Authorization": f"Bearer {tokens[(i + len(tokens) // 3) % len(tokens)]}"}
+                async with http.post(f"{base_gw}/api/tickets", json=body, headers=headers) as r:
+                    await r.read()
+                    return r.status
+
             async def post_direct(i: int) -> int:
                 headers = {"Authorization": f"Bearer {tokens[(i + len(tokens) // 2) % len(tokens)]}"}
                 async with http.post(f"{direct}/api/tickets", json=body, headers=headers) as r:
@@ -295,12 +320,23 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             await drive(8, 1.0, post_gateway, 201)
             rounds: list[tuple[float, float]] = []
             directs: list[float] = []
+            base_rounds: list[float] = []
+            if base_gw:
+                await drive(8, 1.0, post_base_gateway, 201)
             for n in range(args.rounds):
                 b_rate, b_lat, b_err = await drive(args.concurrency, args.seconds, post_bare, 201)
                 g_rate, g_lat, g_err = await drive(args.concurrency, args.seconds, post_gateway, 201)
                 d_rate, d_lat, d_err = await drive(args.concurrency, args.seconds, post_direct, 201)
                 rounds.append((b_rate, g_rate))
                 directs.append(d_rate)
+                if base_gw:
+                    o_rate, o_lat, o_err = await drive(args.concurrency, args.seconds, post_base_gateway, 201)
+                    base_rounds.append(o_rate)
+                    print(
+                        f"  round {n + 1}: gateway of {args.compare_with} {o_rate:6.0f}/s"
+                        f" (p95 {pct(o_lat, 0.95):6.1f} ms, {o_err} err)  ratio {o_rate / max(b_rate, 1e-9):.2f}",
+                        flush=True,
+                    )
                 print(
                     f"  round {n + 1}: bare {b_rate:6.0f}/s (p95 {pct(b_lat, 0.95):6.1f} ms, {b_err} err)"
                     f"  gateway {g_rate:6.0f}/s (p95 {pct(g_lat, 0.95):6.1f} ms, {g_err} err)"
@@ -317,10 +353,19 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio_median": round(statistics.median(ratios), 2),
                 "tickets_direct_per_s": round(statistics.median(directs)),
             }
+            if base_rounds:
+                results["create"]["compared_gateway_per_s"] = round(statistics.median(base_rounds))
+                results["create"]["compared_ratio_median"] = round(
+                    statistics.median(o / max(b, 1e-9) for o, (b, _) in zip(base_rounds, rounds, strict=True)), 2
+                )
             if args.profile:
                 results["profile"] = await profile_leg(
                     args, logs, {"gateway": procs[1], "tickets": procs[0]}, post_gateway
                 )
+                if base_gw:
+                    results["profile_compared"] = await profile_leg(
+                        args, logs, {"gateway-base": procs[4], "tickets-base": procs[3]}, post_base_gateway
+                    )
             if args.create_only:
                 await admin.close()
                 return results
@@ -428,7 +473,7 @@ async def profile_leg(
 
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
     recorders = {
-        name: subprocess.Popen(  # noqa: S603 - our own command line
+        name: subprocess.Popen(  # noqa: S603, ASYNC220 - our own command line, started before the leg
             [spy, "record", "--nonblocking", "--format", "raw", "--rate", "250", "--duration",
              str(int(args.seconds) + 1), "--pid", str(proc.pid), "--output", str(logs / f"{name}.spy")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -498,8 +543,12 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
     parser.add_argument("--profile", action="store_true", help="an extra gateway leg under py-spy: CPU per part")
     parser.add_argument("--create-only", action="store_true", help="skip the list and 100k-row parts")
+    parser.add_argument("--compare-with", default="", help="another checkout (git worktree or archive): its"
+                        " tickets and gateway get a create leg too, in turns with ours")
     args = parser.parse_args()
     print(f"tickets bench: concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f} s per leg", flush=True)
+    if args.compare_with:
+        args.compare_with = str(Path(args.compare_with).resolve())
     results = asyncio.run(bench(args))
     c = results["create"]
     print("\nresults")
@@ -507,6 +556,8 @@ def main() -> None:
         f"  create: gateway {c['gateway_per_s']}/s vs bare insert {c['bare_per_s']}/s -> ratio {c['ratio_median']}"
         f" (aim >= 0.5); tickets without the gateway {c['tickets_direct_per_s']}/s"
     )
+    if "compared_gateway_per_s" in c:
+        print(f"  {args.compare_with}: gateway {c['compared_gateway_per_s']}/s -> ratio {c['compared_ratio_median']}")
     if args.create_only:
         return
     lst = results["list_p95_at_rows"]

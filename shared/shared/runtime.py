@@ -44,6 +44,11 @@ class Runtime:
             application_name=settings.service_name,
         )
         self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        # each statement its own transaction (no BEGIN and COMMIT round trips): only for work
+        # whose every write is one statement, such as creating a ticket with its outbox row
+        self.statement_sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # Consumers pause behind this while the database is away (shared.outage).
         self.gate = DependencyGate(
             name="database",
