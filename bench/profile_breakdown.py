@@ -28,10 +28,12 @@ PARTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         ("jwt/", "cryptography/", "gateway/tokens.py", "shared/jwt.py", "shared/auth.py", "revocations.py"),
         (),
     ),
+    # uvicorn writing the response out (Response.__call__ is on these stacks: not serialisation)
+    ("server (uvicorn, HTTP parsing)", (), ("RequestResponseCycle.send",)),
     (
         "serialisation",
-        ("orjson", "starlette/responses.py"),
-        ("model_dump_json", "present", "_json", "serialize_response", "jsonable_encoder"),
+        ("orjson",),
+        ("model_dump_json", "present", "_json", "serialize_response", "jsonable_encoder", "Response.__init__"),
     ),
     ("transaction (SQLAlchemy, asyncpg)", ("sqlalchemy/", "asyncpg/", "shared/db.py", "tickets/repository.py"), ()),
     ("validation", ("pydantic/", "pydantic_core/"), ("request_body_to_args",)),
@@ -46,7 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("server (uvicorn, HTTP parsing)", ("uvicorn/protocols/", "httptools", "h11/")),
 ]
 EVENT_LOOP = "event loop (uvloop: sockets, native)"
-ORDER = [part for part, _, _ in PARTS] + [part for part, _ in LAYERS] + [EVENT_LOOP]
+ORDER = list(dict.fromkeys([part for part, _, _ in PARTS] + [part for part, _ in LAYERS] + [EVENT_LOOP]))
 
 _FRAME = re.compile(r"^(?P<func>.+) \((?P<file>[^()]+?)(?::\d+)?\)$")
 
