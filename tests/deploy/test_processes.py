@@ -122,6 +122,10 @@ def test_make_up_starts_exactly_these_processes() -> None:
     assert [(p.name, p.command, p.port, p.migrations, p.settings) for p in stack_processes] == [
         (p.name, p.command, p.port, p.migrations, p.settings) for p in processes
     ]
+    # the separate relay starts only when tickets is told not to relay itself (the default)
+    for p in stack_processes:
+        assert p.wanted({}) == (p.name != "tickets-relay"), p.name
+        assert p.wanted({"OUTBOX_RELAY": "off"}), p.name
     for p in stack_processes:
         # stack.argv only resolves the executable in .venv/bin; the arguments are unchanged
         args = stack.argv(p.command)
