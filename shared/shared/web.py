@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,8 @@ log = get_logger("http")
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 REQUEST_ID_HEADER = "x-request-id"
 DEFAULT_BODY_LIMIT = 64 * 1024
+# requests at least this slow are always in the access log, whatever ACCESS_LOG_SAMPLE says
+ACCESS_LOG_SLOW_S = 1.0
 
 
 def _valid_request_id(value: str) -> bool:
@@ -50,8 +53,9 @@ def _series(method: str, template: str, status: int) -> tuple[Any, Any]:
 class RequestContextMiddleware:
     """Binds a request id (taken from X-Request-ID or made), logs and measures each request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log_sample: float = 1.0) -> None:
         self.app = app
+        self.sample = access_log_sample
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +93,13 @@ class RequestContextMiddleware:
                 counter, latency = _series(method, template, status)
                 counter.inc()
                 latency.observe(elapsed)
-                log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
+                if (
+                    self.sample >= 1.0
+                    or status >= 400
+                    or elapsed >= ACCESS_LOG_SLOW_S
+                    or random.random() < self.sample  # noqa: S311 - sampling, not secrecy
+                ):
+                    log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
             clear_contextvars()
 
 
@@ -247,7 +257,7 @@ def create_service_app(
     )
     if body_limit is not None:
         app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit, larger=larger_bodies)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, access_log_sample=settings.access_log_sample)
     return app
 
 
