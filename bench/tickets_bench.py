@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -249,6 +250,25 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 app_dir=str(ROOT / "bench"),
             )
         )
+        base_gw = ""
+        if args.compare_with:
+            # the same two processes from another checkout's sources (PYTHONPATH comes before
+            # the venv's editable installs), driven in turns with ours: before/after in one run
+            tree = Path(args.compare_with)  # made absolute in main()
+            path = os.pathsep.join(str(tree / d) for d in ("shared", "gateway", "services/tickets"))
+            bt_port, bg_port = free_port(), free_port()
+            base_env = {**common, "PYTHONPATH": path, "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "10")}
+            procs.append(start("tickets-base", "tickets.app:create_app", bt_port,
+                               {**base_env, "TICKETS_DATABASE_URL": tickets_url_db}, logs))
+            procs.append(start("gateway-base", "gateway.app:create_app", bg_port, {
+                **base_env,
+                "GATEWAY_TICKETS_URL": f"http://127.0.0.1:{bt_port}",
+                "GATEWAY_AUTH_URL": f"http://127.0.0.1:{free_port()}",
+                "GATEWAY_READY_UPSTREAMS": "tickets",
+            }, logs))
+            await wait_ready(f"http://127.0.0.1:{bt_port}/readyz")
+            await wait_ready(f"http://127.0.0.1:{bg_port}/healthz")
+            base_gw = f"http://127.0.0.1:{bg_port}"
         await wait_ready(f"http://127.0.0.1:{t_port}/readyz")
         await wait_ready(f"http://127.0.0.1:{g_port}/healthz")
         await wait_ready(f"http://127.0.0.1:{b_port}/docs")
@@ -277,6 +297,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     await r.read()
                     return r.status
 
+            async def post_base_gateway(i: int) -> int:
+                headers = {"Authorization": f"Bearer {tokens[(i + len(tokens) // 3) % len(tokens)]}"}
+                async with http.post(f"{base_gw}/api/tickets", json=body, headers=headers) as r:
+                    await r.read()
+                    return r.status
+
             async def post_direct(i: int) -> int:
                 headers = {"Authorization": f"Bearer {tokens[(i + len(tokens) // 2) % len(tokens)]}"}
                 async with http.post(f"{direct}/api/tickets", json=body, headers=headers) as r:
@@ -294,12 +320,23 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             await drive(8, 1.0, post_gateway, 201)
             rounds: list[tuple[float, float]] = []
             directs: list[float] = []
+            base_rounds: list[float] = []
+            if base_gw:
+                await drive(8, 1.0, post_base_gateway, 201)
             for n in range(args.rounds):
                 b_rate, b_lat, b_err = await drive(args.concurrency, args.seconds, post_bare, 201)
                 g_rate, g_lat, g_err = await drive(args.concurrency, args.seconds, post_gateway, 201)
                 d_rate, d_lat, d_err = await drive(args.concurrency, args.seconds, post_direct, 201)
                 rounds.append((b_rate, g_rate))
                 directs.append(d_rate)
+                if base_gw:
+                    o_rate, o_lat, o_err = await drive(args.concurrency, args.seconds, post_base_gateway, 201)
+                    base_rounds.append(o_rate)
+                    print(
+                        f"  round {n + 1}: gateway of {args.compare_with} {o_rate:6.0f}/s"
+                        f" (p95 {pct(o_lat, 0.95):6.1f} ms, {o_err} err)  ratio {o_rate / max(b_rate, 1e-9):.2f}",
+                        flush=True,
+                    )
                 print(
                     f"  round {n + 1}: bare {b_rate:6.0f}/s (p95 {pct(b_lat, 0.95):6.1f} ms, {b_err} err)"
                     f"  gateway {g_rate:6.0f}/s (p95 {pct(g_lat, 0.95):6.1f} ms, {g_err} err)"
@@ -316,6 +353,22 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio_median": round(statistics.median(ratios), 2),
                 "tickets_direct_per_s": round(statistics.median(directs)),
             }
+            if base_rounds:
+                results["create"]["compared_gateway_per_s"] = round(statistics.median(base_rounds))
+                results["create"]["compared_ratio_median"] = round(
+                    statistics.median(o / max(b, 1e-9) for o, (b, _) in zip(base_rounds, rounds, strict=True)), 2
+                )
+            if args.profile:
+                results["profile"] = await profile_leg(
+                    args, logs, {"gateway": procs[1], "tickets": procs[0]}, post_gateway
+                )
+                if base_gw:
+                    results["profile_compared"] = await profile_leg(
+                        args, logs, {"gateway-base": procs[4], "tickets-base": procs[3]}, post_base_gateway
+                    )
+            if args.create_only:
+                await admin.close()
+                return results
             l_rate, l_lat, l_err = await drive(args.concurrency, args.seconds, list_gateway, 200)
             results["list_under_load"] = {
                 "per_s": round(l_rate),
@@ -403,6 +456,46 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def profile_leg(
+    args: argparse.Namespace,
+    logs: Path,
+    procs: dict[str, subprocess.Popen[bytes]],
+    request: Callable[[int], Awaitable[int]],
+) -> dict[str, Any]:
+    """One more gateway leg with py-spy sampling each process: CPU per request, split into parts."""
+    from profile_breakdown import breakdown, table
+
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
+    recorders = {
+        name: subprocess.Popen(  # noqa: S603, ASYNC220 - our own command line, started before the leg
+            [spy, "record", "--nonblocking", "--format", "raw", "--rate", "250", "--duration",
+             str(int(args.seconds) + 1), "--pid", str(proc.pid), "--output", str(logs / f"{name}.spy")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for name, proc in procs.items()
+    }
+    await asyncio.sleep(0.5)
+    before = {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
+    rate, _, errors = await drive(args.concurrency, args.seconds, request, 201)
+    cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in procs.items()}
+    for recorder in recorders.values():
+        await asyncio.to_thread(recorder.wait, 30)
+    served = round(rate * args.seconds)
+    out: dict[str, Any] = {"per_s": round(rate), "errors": errors}
+    print(f"  profile leg (gateway, py-spy on each process): {rate:.0f}/s", flush=True)
+    for name in procs:
+        parts = breakdown(logs / f"{name}.spy")
+        print(table(name, parts, cpu[name], served), flush=True)
+        out[name] = {"cpu_us_per_request": round(cpu[name] / max(served, 1) * 1e6), "samples": dict(parts)}
+    return out
+
+
 async def sql_only(
     url: str, admin_id: uuid.UUID, user_id: uuid.UUID, mod_id: uuid.UUID, samples: int
 ) -> dict[str, float]:
@@ -448,15 +541,26 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="requests per 100k list case")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
+    parser.add_argument("--profile", action="store_true", help="an extra gateway leg under py-spy: CPU per part")
+    parser.add_argument("--create-only", action="store_true", help="skip the list and 100k-row parts")
+    parser.add_argument("--compare-with", default="", help="another checkout (git worktree or archive): its"
+                        " tickets and gateway get a create leg too, in turns with ours")
     args = parser.parse_args()
     print(f"tickets bench: concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f} s per leg", flush=True)
+    if args.compare_with:
+        args.compare_with = str(Path(args.compare_with).resolve())
     results = asyncio.run(bench(args))
-    c, lst = results["create"], results["list_p95_at_rows"]
+    c = results["create"]
     print("\nresults")
     print(
         f"  create: gateway {c['gateway_per_s']}/s vs bare insert {c['bare_per_s']}/s -> ratio {c['ratio_median']}"
         f" (aim >= 0.5); tickets without the gateway {c['tickets_direct_per_s']}/s"
     )
+    if "compared_gateway_per_s" in c:
+        print(f"  {args.compare_with}: gateway {c['compared_gateway_per_s']}/s -> ratio {c['compared_ratio_median']}")
+    if args.create_only:
+        return
+    lst = results["list_p95_at_rows"]
     print(f"  list under load: {results['list_under_load']}")
     print(
         f"  list p95 at {lst['rows']} rows: worst {lst['worst_p95_ms']} ms through the gateway (aim < 50 ms);"

@@ -39,7 +39,7 @@ BROKER_USERS = (*SERVICES, "gateway")
 # values only the processes that list them in deploy/processes.toml receive
 SECRET_SUFFIXES = ("_PASSWORD", "_DATABASE_URL", "PRIVATE_KEY", "_ADMIN_DSN", "_API_KEY")
 # a second process of a service logs in as that service (as in compose)
-PROCESS_BROKER_USER = {"mail-in": "tickets"}
+PROCESS_BROKER_USER = {"mail-in": "tickets", "tickets-relay": "tickets"}
 MAIL_IN_SMTP_PORT = 2525  # mail-in's SMTP listener (its --port is the HTTP health port)
 PORT_ENVS = {
     "auth": "GATEWAY_AUTH_URL",
@@ -92,6 +92,14 @@ class Process:
     port_env: str | None = None
     settings: list[str] = field(default_factory=list)
     optional_settings: list[str] = field(default_factory=list)
+    # "NAME=value": started only when the environment says so (tickets-relay: OUTBOX_RELAY=off)
+    only_when: str | None = None
+
+    def wanted(self, env: dict[str, str]) -> bool:
+        if not self.only_when:
+            return True
+        name, _, value = self.only_when.partition("=")
+        return env.get(name) == value
 
 
 def load_processes() -> tuple[list[str], list[Process]]:
@@ -107,6 +115,7 @@ def load_processes() -> tuple[list[str], list[Process]]:
             port_env=p.get("port_env"),
             settings=list(p.get("settings", [])),
             optional_settings=list(p.get("optional_settings", [])),
+            only_when=p.get("only_when"),
         )
         for p in spec["process"]
     ]
@@ -523,6 +532,7 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
     print(f"starting the helpdesk ({instance.name})")
     ensure_servers()
     env = process_env(instance, processes)
+    processes = [p for p in processes if p.wanted(env)]
     if fresh:
         down(instance)
         reset(instance, env)

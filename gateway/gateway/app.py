@@ -23,7 +23,6 @@ from gateway.proxy import Forwarder, build_session
 from gateway.revocations import RevocationList, RevocationSync
 from gateway.security import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
-from gateway.tokens import CachingVerifier
 from gateway.web import WebApp
 
 READY_CACHE_S = 2.0
@@ -118,8 +117,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.body_limits = api.BodyLimits(default=settings.body_limit, admin_import=settings.import_body_limit)
     app.state.web = WebApp(settings.web_dir)
-    verifier = getattr(app.state, "token_verifier", None)
-    app.state.cached_verifier = CachingVerifier(verifier) if verifier is not None else None
+    # create_service_app made app.state.cached_verifier when a public key is configured
+    app.state.cached_verifier = getattr(app.state, "cached_verifier", None)
     app.state.compat_list_max = settings.compat_list_max
     app.router.routes.extend(compat.routes())
     app.router.routes.extend(api.routes())

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.jwt import InvalidTokenError, Principal, TokenVerifier
+from shared.jwt import CachingVerifier, InvalidTokenError, Principal, TokenVerifier
 from shared.problems import ProblemError
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
@@ -18,8 +18,10 @@ def unauthorized(detail: str = "Missing or invalid access token.") -> ProblemErr
     return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def token_verifier(request: Request) -> TokenVerifier:
-    verifier = getattr(request.app.state, "token_verifier", None)
+def token_verifier(request: Request) -> TokenVerifier | CachingVerifier:
+    """The app's verifier: the caching one create_service_app makes, else a plain one."""
+    state = request.app.state
+    verifier = getattr(state, "cached_verifier", None) or getattr(state, "token_verifier", None)
     if verifier is None:
         raise ProblemError(503, "Token verification is not configured.")
     return verifier  # type: ignore[no-any-return]

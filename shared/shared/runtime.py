@@ -29,7 +29,9 @@ class Runtime:
         database_url: str,
         outbox: Table | None = None,
         uses_bus: bool = True,
+        relay: bool = True,
     ) -> None:
+        """`relay=False`: the outbox is written here but published by a separate relay process."""
         self.settings = settings
         self.database_url = database_url
         self.engine: AsyncEngine = create_engine(
@@ -42,6 +44,11 @@ class Runtime:
             application_name=settings.service_name,
         )
         self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        # each statement its own transaction (no BEGIN and COMMIT round trips): only for work
+        # whose every write is one statement, such as creating a ticket with its outbox row
+        self.statement_sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # Consumers pause behind this while the database is away (shared.outage).
         self.gate = DependencyGate(
             name="database",
@@ -67,7 +74,7 @@ class Runtime:
         if self.bus is not None:
             self.bus.subscribe([UserUpdated.event_type], self.revocations.on_event)
         self.relay: OutboxRelay | None = None
-        if outbox is not None and self.bus is not None:
+        if outbox is not None and self.bus is not None and relay:
             self.relay = OutboxRelay(
                 sessions=self.sessions,
                 outbox=outbox,

@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = Field("helpdesk", validation_alias="JWT_AUDIENCE")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     log_json: bool | None = Field(None, validation_alias="LOG_JSON")
+    # share of fast successful requests (2xx/3xx answered within 1 s) written to the access
+    # log; errors and slow requests always are. Below 1 the log line costs most requests nothing.
+    access_log_sample: float = Field(1.0, ge=0, le=1, validation_alias="ACCESS_LOG_SAMPLE")
     # keep it within twice the database pool: each message in flight holds a connection
     bus_prefetch: int = Field(16, ge=1, le=1000, validation_alias="BUS_PREFETCH")
     # Connection budget of one process (deploy/README.md "Postgres connections"): up to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import tracing
-from shared.jwt import TokenVerifier
+from shared.jwt import CachingVerifier, TokenVerifier
 from shared.logging import bind_contextvars, clear_contextvars, configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.problems import install_problem_handlers, problem_response
@@ -26,17 +27,37 @@ log = get_logger("http")
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 REQUEST_ID_HEADER = "x-request-id"
 DEFAULT_BODY_LIMIT = 64 * 1024
+# requests at least this slow are always in the access log, whatever ACCESS_LOG_SAMPLE says
+ACCESS_LOG_SLOW_S = 1.0
 
 
 def _valid_request_id(value: str) -> bool:
     return 0 < len(value) <= 128 and all(c.isalnum() or c in "-_.:" for c in value)
 
 
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(method: str, template: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one label set, looked up once per process.
+
+    `labels()` takes a lock and builds a key per call; the label sets are bounded (route
+    templates, methods, statuses), so their children are kept here.
+    """
+    key = (method, template, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = (HTTP_REQUESTS.labels(method, template, str(status)), HTTP_LATENCY.labels(method, template))
+        _SERIES[key] = series
+    return series
+
+
 class RequestContextMiddleware:
     """Binds a request id (taken from X-Request-ID or made), logs and measures each request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log_sample: float = 1.0) -> None:
         self.app = app
+        self.sample = access_log_sample
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,9 +92,16 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
             if template not in ("/healthz", "/readyz", "/metrics"):
-                HTTP_REQUESTS.labels(method, template, str(status)).inc()
-                HTTP_LATENCY.labels(method, template).observe(elapsed)
-                log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
+                counter, latency = _series(method, template, status)
+                counter.inc()
+                latency.observe(elapsed)
+                if (
+                    self.sample >= 1.0
+                    or status >= 400
+                    or elapsed >= ACCESS_LOG_SLOW_S
+                    or random.random() < self.sample  # noqa: S311 - sampling, not secrecy
+                ):
+                    log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
             clear_contextvars()
 
 
@@ -218,6 +246,8 @@ def create_service_app(
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+        # what requests use: one signature check per token text (revocation stays per request)
+        app.state.cached_verifier = CachingVerifier(app.state.token_verifier)
     install_problem_handlers(app)
 
     async def runtime_readiness() -> dict[str, bool]:
@@ -236,7 +266,7 @@ def create_service_app(
     if tracer is not None:
         # inside the request context: its trace_id joins the request_id in the logs
         app.add_middleware(TracingMiddleware, tracer=tracer, trust_incoming=trust_traceparent)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, access_log_sample=settings.access_log_sample)
     return app
 
 

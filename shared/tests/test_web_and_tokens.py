@@ -349,3 +349,29 @@ def test_logged_errors_carry_no_local_variables(capsys, as_json):
     err = capsys.readouterr().err
     assert "RuntimeError: boom" in err  # the traceback itself is kept
     assert "victim-local-variable" not in err
+
+
+@pytest.mark.parametrize(("sample", "logged"), [(1.0, {200, 404}), (0.0, {404})])
+async def test_access_log_sampling_keeps_every_error(monkeypatch, sample, logged):
+    from shared import web
+
+    written: list[int] = []
+
+    class Recorder:
+        def info(self, event, **fields):
+            written.append(fields["status"])
+
+    monkeypatch.setattr(web, "log", Recorder())
+
+    async def app(scope, receive, send):
+        status = 200 if scope["path"] == "/ok" else 404
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = web.RequestContextMiddleware(app, access_log_sample=sample)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
+        for _ in range(20):
+            assert (await client.get("/ok")).status_code == 200
+        assert (await client.get("/missing")).status_code == 404
+    assert set(written) == logged
+    assert written.count(200) == (20 if sample == 1.0 else 0)

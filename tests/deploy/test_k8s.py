@@ -291,6 +291,8 @@ def test_network_policies_allow_only_the_calls_of_the_architecture(
     # mail-in: SMTP in from anywhere, the tickets database, auth's requester route, IMAP out
     expected |= {(name, "mail-in", 2525) for name, pod in pods.items() if pod["ns"] != namespace}
     expected |= {("mail-in", "pgbouncer", 6432), ("mail-in", "auth", 8101), ("mail-in", "internet", 993)}
+    # the tickets relay alone (0 replicas unless OUTBOX_RELAY=off): its database and the broker
+    expected |= {("tickets-relay", "pgbouncer", 6432), ("tickets-relay", "rabbitmq", 5672)}
     expected |= {("notifier", "mailpit" if overlay == "dev" else "internet", p) for p in smtp}
     if overlay == "dev":
         # Mailpit's web UI answers anyone outside the namespace (the internet, a collector's namespace)

@@ -16,15 +16,16 @@ from .conftest import ROOT, Process, load_processes
 
 CONVENTION_PORTS = {
     "gateway": 8000, "auth": 8101, "tickets": 8102, "triage": 8103, "notifier": 8104,
-    "smtp-sink": 1025, "mail-in": 8105,
+    "smtp-sink": 1025, "mail-in": 8105, "tickets-relay": 8106,
 }
 # processes whose app is not <name>.app (mail-in is a second process of the tickets package)
-APPS = {"mail-in": "tickets.mailin"}
+APPS = {"mail-in": "tickets.mailin", "tickets-relay": "tickets.relay"}
 PACKAGES = {
     "auth": ROOT / "services/auth/auth", "tickets": ROOT / "services/tickets/tickets",
     "triage": ROOT / "services/triage/triage", "notifier": ROOT / "services/notifier/notifier",
     "gateway": ROOT / "gateway/gateway",
     "mail-in": ROOT / "services/tickets/tickets",
+    "tickets-relay": ROOT / "services/tickets/tickets",
 }
 SETTINGS_FILES = {"mail-in": ("settings.py", "mailin_settings.py")}
 ALIAS = re.compile(r"""(?:validation_)?alias\s*=\s*["']([A-Z][A-Z0-9_]*)["']""")
@@ -121,6 +122,10 @@ def test_make_up_starts_exactly_these_processes() -> None:
     assert [(p.name, p.command, p.port, p.migrations, p.settings) for p in stack_processes] == [
         (p.name, p.command, p.port, p.migrations, p.settings) for p in processes
     ]
+    # the separate relay starts only when tickets is told not to relay itself (the default)
+    for p in stack_processes:
+        assert p.wanted({}) == (p.name != "tickets-relay"), p.name
+        assert p.wanted({"OUTBOX_RELAY": "off"}), p.name
     for p in stack_processes:
         # stack.argv only resolves the executable in .venv/bin; the arguments are unchanged
         args = stack.argv(p.command)

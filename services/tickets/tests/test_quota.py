@@ -47,6 +47,24 @@ async def test_quota_through_http(kit, settings, db, jwt_keys):
     assert int(r2.headers["retry-after"]) > 0
 
 
+async def test_a_refused_creation_writes_nothing_not_even_the_person(kit, settings):
+    from shared.testing.plugin import app_client
+    from tickets.app import create_app
+
+    a = kit.person()
+    # a ticket of theirs from before (another process wrote it), so the next one is over quota
+    await kit.db.execute(
+        "INSERT INTO tickets.tickets (id, title, description, created_by_id, created_by_name, created_by_email,"
+        " created_at, updated_at) VALUES (gen_random_uuid(), 't', 'd', $1, 'A', 'a@example.test', now(), now())",
+        a.id,
+    )
+    async with app_client(create_app(settings.model_copy(update={"create_quota": 1}))) as client:
+        r = await client.post("/api/tickets", json={"title": "abc", "description": "d"}, headers=a.headers)
+    assert r.status_code == 429, r.text
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.people WHERE id = $1", a.id) == 0
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.outbox") == 0
+
+
 async def test_comment_quota_per_user_through_http(kit, settings):
     from shared.testing.plugin import app_client
     from tickets.app import create_app

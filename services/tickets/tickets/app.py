@@ -20,7 +20,12 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings=settings, database_url=settings.database_url, outbox=models.outbox)
+        runtime = Runtime(
+            settings=settings,
+            database_url=settings.database_url,
+            outbox=models.outbox,
+            relay=settings.outbox_relay == "inprocess",
+        )
         runtime.consume(events.QUEUE, events.consumer(runtime.sessions, settings))
         runtime.record_dead_letters(events.QUEUE, models.dead_letters)
         await runtime.start()

@@ -121,15 +121,6 @@ _CREATE = text(
               AND created_at > CAST(:window_start AS timestamptz)
             LIMIT CAST(:quota AS integer)
         ) AS r
-    ), person AS (
-        INSERT INTO tickets.people (id, name, email, role)
-        SELECT CAST(:creator_id AS uuid), CAST(:creator_name AS text),
-               CAST(:creator_email AS text), CAST(:creator_role AS text)
-        WHERE CAST(:remember AS boolean)
-        ON CONFLICT (id) DO UPDATE
-            SET name = excluded.name, email = excluded.email, role = excluded.role, updated_at = now()
-            WHERE (people.name, people.email, people.role)
-                IS DISTINCT FROM (excluded.name, excluded.email, excluded.role)
     ), ticket AS (
         INSERT INTO tickets.tickets (id, title, description, created_by_id, created_by_name,
                                      created_by_email, created_at, updated_at, idempotency_key,
@@ -142,6 +133,16 @@ _CREATE = text(
         -- a concurrent request with the same key got there first: no second ticket
         ON CONFLICT (created_by_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
+    ), person AS (
+        -- only with a new ticket: a refused request (quota, a key already used) writes nothing
+        INSERT INTO tickets.people (id, name, email, role)
+        SELECT CAST(:creator_id AS uuid), CAST(:creator_name AS text),
+               CAST(:creator_email AS text), CAST(:creator_role AS text)
+        FROM ticket WHERE CAST(:remember AS boolean)
+        ON CONFLICT (id) DO UPDATE
+            SET name = excluded.name, email = excluded.email, role = excluded.role, updated_at = now()
+            WHERE (people.name, people.email, people.role)
+                IS DISTINCT FROM (excluded.name, excluded.email, excluded.role)
     ), event AS (
         INSERT INTO tickets.outbox (id, routing_key, envelope)
         SELECT CAST(:event_id AS uuid), CAST(:routing_key AS text), CAST(:envelope AS jsonb) FROM ticket

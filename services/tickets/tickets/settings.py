@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field
 from shared.dbsetup import service_database_url
@@ -30,6 +31,10 @@ class TicketsSettings(ServiceSettings):
     comment_quota_window_seconds: int = Field(
         60, ge=1, le=86_400, validation_alias="TICKETS_COMMENT_QUOTA_WINDOW_SECONDS"
     )
+
+    # "inprocess": the API process publishes its outbox; "off": a `tickets-relay` process does
+    # (tickets.relay), so the API keeps answering while the relay restarts
+    outbox_relay: Literal["inprocess", "off"] = Field("inprocess", validation_alias="OUTBOX_RELAY")
 
     def sla(self, priority: str | None) -> timedelta | None:
         """How long a ticket of this priority may stay unresolved; None without a priority."""
