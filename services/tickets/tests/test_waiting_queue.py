@@ -195,5 +195,7 @@ async def test_the_waiting_queries_use_the_index(kit, world):
                     f"EXPLAIN SELECT * FROM tickets.tickets WHERE {where} ORDER BY created_at DESC, id DESC LIMIT 51"  # noqa: S608
                 )
             )
-        assert "ix_tickets_waiting_for" in plan, plan
+        # waiting_for's GIN, or the partial index of unfinished triage (0009_stats) that also holds
+        # every waiting ticket: either way an index, never the whole table
+        assert "ix_tickets_waiting_for" in plan or "ix_tickets_triage_unfinished" in plan, plan
         assert "Seq Scan" not in plan, plan
