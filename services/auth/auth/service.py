@@ -177,19 +177,27 @@ async def _mark_verified(session: AsyncSession, user: User, changed: list[str]) 
     await publish(session, updated_event(user, changed))
 
 
-async def verify_email(*, session: AsyncSession, settings: AuthSettings, token: str) -> User:
-    """Mark the account a verification link names as verified (once; again is a no-op); 400 for
-    a forged, expired or other-purpose token or a disabled account."""
+async def _user_of_link(
+    session: AsyncSession, settings: AuthSettings, token: str, *, audience: str, for_update: bool = False
+) -> User | None:
+    """The account a mailed link (a purpose token of `audience`) names; 400 for a forged, expired
+    or other-purpose token."""
     try:
         user_id = verify_purpose_token(
             token,
             public_key_pem=settings.jwt_public_key or "",
             issuer=settings.jwt_issuer,
-            audience=EMAIL_VERIFY_AUDIENCE,
+            audience=audience,
         )
     except InvalidTokenError as exc:
         raise ProblemError(400, INVALID_LINK) from exc
-    user = await repository.get_by_id(session, user_id, for_update=True)
+    return await repository.get_by_id(session, user_id, for_update=for_update)
+
+
+async def verify_email(*, session: AsyncSession, settings: AuthSettings, token: str) -> User:
+    """Mark the account a verification link names as verified (once; again is a no-op); 400 for
+    a forged, expired or other-purpose token or a disabled account."""
+    user = await _user_of_link(session, settings, token, audience=EMAIL_VERIFY_AUDIENCE, for_update=True)
     if user is None or not user.active:
         raise ProblemError(400, INVALID_LINK)
     if not user.email_verified:
@@ -270,19 +278,10 @@ async def set_first_password(
     *, session: AsyncSession, passwords: Passwords, settings: AuthSettings, token: str, password: str
 ) -> User:
     """Set the password of an account made from a mail, with the link its welcome mail carried."""
-    try:
-        user_id = verify_purpose_token(
-            token,
-            public_key_pem=settings.jwt_public_key or "",
-            issuer=settings.jwt_issuer,
-            audience=PASSWORD_SETUP_AUDIENCE,
-        )
-    except InvalidTokenError as exc:
-        raise ProblemError(400, "This link is invalid or has expired.") from exc
-    user = await repository.get_by_id(session, user_id)
+    user = await _user_of_link(session, settings, token, audience=PASSWORD_SETUP_AUDIENCE)
     # one use: once any password is set, the link is spent
     if user is None or user.password_hash != NO_PASSWORD or not user.active:
-        raise ProblemError(400, "This link is invalid or has expired.")
+        raise ProblemError(400, INVALID_LINK)
     problem = password_problem(password, email=user.email, name=user.name)
     if problem is not None:
         raise ProblemError(422, f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}])

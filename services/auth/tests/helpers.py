@@ -152,3 +152,15 @@ async def verify_from_mail_event(client: Any, tap: EventTap, user_id: str | uuid
     response = await client.post("/api/auth/verify", json={"token": token})
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem document with this status; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    return body  # type: ignore[no-any-return]

@@ -22,9 +22,7 @@ from auth.settings import AuthSettings
 from shared.jwt import TokenIssuer, TokenVerifier
 from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
 
-from .helpers import PASSWORD, Db, login, make_user, signup, verify_by_link
-
-PROBLEM = "application/problem+json"
+from .helpers import PASSWORD, PROBLEM, Db, assert_problem, login, make_user, signup, verify_by_link
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +35,6 @@ async def client(make_settings: Callable[..., AuthSettings]) -> AsyncIterator[ht
 async def clean(db: Db) -> None:
     await db.reset()
 
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    return body  # type: ignore[no-any-return]
 
 
 # --- signup ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -15,9 +14,7 @@ from auth.settings import AuthSettings
 from shared.jwt import generate_keypair, issue_purpose_token
 from shared.testing.plugin import JwtKeys, app_client, bearer
 
-from .helpers import Db, EventTap, make_user, signup, verify_by_link
-
-PROBLEM = "application/problem+json"
+from .helpers import Db, EventTap, assert_problem, make_user, signup, verify_by_link
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +27,6 @@ async def client(make_settings: Callable[..., AuthSettings]) -> AsyncIterator[ht
 async def clean(db: Db) -> None:
     await db.reset()
 
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    return body  # type: ignore[no-any-return]
 
 
 async def state(db: Db, email: str) -> tuple[str, bool, int]:
@@ -106,12 +96,12 @@ async def test_bad_verification_links_are_refused_and_change_nothing(
         "not.a.token",
     ]
     for bad in bad_tokens:
-        problem(await client.post("/api/auth/verify", json={"token": bad}), 400)
+        assert_problem(await client.post("/api/auth/verify", json={"token": bad}), 400)
     for malformed in ({}, {"token": ""}, {"token": "x", "extra": 1}):
-        problem(await client.post("/api/auth/verify", json=malformed), 422)
+        assert_problem(await client.post("/api/auth/verify", json=malformed), 422)
     # a disabled account cannot be verified either
     await db.execute("UPDATE auth.users SET active = false WHERE email = 'target@example.test'")
-    problem(await client.post("/api/auth/verify", json={"token": link_token(jwt_keys, user_id)}), 400)
+    assert_problem(await client.post("/api/auth/verify", json={"token": link_token(jwt_keys, user_id)}), 400)
     assert await state(db, "target@example.test") == ("user", False, 0)
     assert await updates_in_outbox(db) == 0
 
@@ -120,7 +110,7 @@ async def test_an_unverified_account_cannot_be_promoted(client: httpx.AsyncClien
     admin = await make_user(db, jwt_keys, "boss@example.test", "admin")
     user = (await signup(client, "future-staff@example.test"))["user"]
     for role in ("moderator", "admin"):
-        refused = problem(
+        refused = assert_problem(
             await client.post(
                 "/api/auth/update-user",
                 json={"email": "future-staff@example.test", "role": role, "skills": ["billing"]},
@@ -158,11 +148,11 @@ async def test_resend_mails_a_fresh_link_a_few_times_an_hour(
 ) -> None:
     body = await signup(client, "forgetful@example.test")
     user_id, headers = body["user"]["id"], bearer(body["token"])
-    problem(await client.post("/api/auth/resend-verification"), 401)
+    assert_problem(await client.post("/api/auth/resend-verification"), 401)
     for _ in range(3):
         sent = await client.post("/api/auth/resend-verification", headers=headers)
         assert sent.status_code == 202, sent.text
-    throttled = problem(await client.post("/api/auth/resend-verification", headers=headers), 429)
+    throttled = assert_problem(await client.post("/api/auth/resend-verification", headers=headers), 429)
     assert throttled["detail"]
     envelopes = await tap.wait("user.updated", user_id, count=3)
     tokens = {e.data["verification_token"] for e in envelopes}
@@ -175,7 +165,7 @@ async def test_resend_mails_a_fresh_link_a_few_times_an_hour(
     answer = await client.post("/api/auth/verify", json={"token": tokens.pop()})
     assert answer.json()["email_verified"] is True
     await db.execute("DELETE FROM auth.login_throttle")
-    problem(await client.post("/api/auth/resend-verification", headers=headers), 409)
+    assert_problem(await client.post("/api/auth/resend-verification", headers=headers), 409)
 
 
 async def test_setting_the_password_of_a_mailed_account_verifies_it(

@@ -96,13 +96,13 @@ def _link(mail: MailSettings, page: str, token: str) -> str:
 
 
 async def _queue_verification(
-    *, session: AsyncSession, envelope: Envelope, user_id: uuid.UUID, email: str, token: str, mail: MailSettings
+    *, session: AsyncSession, envelope: Envelope, event: UserRegistered | UserUpdated, token: str, mail: MailSettings
 ) -> int:
     return await queue_mail(
         session=session,
         envelope=envelope,
         kind=MailKind.VERIFY_EMAIL,
-        recipients=[Recipient(id=user_id, email=email, name="")],
+        recipients=[Recipient(id=event.user_id, email=event.email, name="")],
         context={"verify_url": _link(mail, "verify", token)},
         verified_only=False,
     )
@@ -141,12 +141,7 @@ async def record_user_registered(
         )
     if event.verification_token:
         return await _queue_verification(
-            session=session,
-            envelope=envelope,
-            user_id=event.user_id,
-            email=event.email,
-            token=event.verification_token,
-            mail=mail,
+            session=session, envelope=envelope, event=event, token=event.verification_token, mail=mail
         )
     log.warning("unverified_user_without_link", user_id=str(event.user_id))
     return 0
@@ -169,12 +164,7 @@ async def record_user_updated(
     )
     if event.verification_token and not event.email_verified:
         return await _queue_verification(
-            session=session,
-            envelope=envelope,
-            user_id=event.user_id,
-            email=event.email,
-            token=event.verification_token,
-            mail=mail,
+            session=session, envelope=envelope, event=event, token=event.verification_token, mail=mail
         )
     return 0
 
