@@ -202,6 +202,9 @@ def process_env(instance: Instance, processes: list[Process]) -> dict[str, str]:
     env.setdefault("ENVIRONMENT", "dev")
     env.setdefault("RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:5672/{instance.vhost}")
     env.setdefault("PG_DATABASE", instance.database)
+    # five processes reach Postgres directly here (no PgBouncer): 5 x (2 x 8 + 1 LISTEN) = 85
+    # busy at most, within a default max_connections of 100 (check_connection_budget)
+    env.setdefault("DB_POOL_SIZE", "8")
     for service in SERVICES:
         password = env.get(f"{service.upper()}_DB_PASSWORD")
         env.setdefault(
