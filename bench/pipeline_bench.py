@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from procstat import peak_rss_mb, percentile
 from shared.testing.stack import Stack
 
 SUBJECTS = [
@@ -47,19 +48,6 @@ MODERATOR_SKILLS = [
     ["outage", "network", "infrastructure", "database"],
     ["returns", "sales", "customer service"],
 ]
-
-
-def peak_rss_mb(pid: int) -> float:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
 
 
 class MailWatch:

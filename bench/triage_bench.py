@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from procstat import cpu_seconds
 from shared.bus import Bus
 from shared.events import Envelope, TicketCreated, TicketSnapshot, UserRef, UserRegistered
 from shared.migrations import upgrade
@@ -67,15 +68,6 @@ def ticket_texts(n: int, seed: int = 7) -> list[tuple[str, str]]:
 
 def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
