@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.auth import unauthorized
+from shared.auth import token_verifier, unauthorized
 from shared.jwt import InvalidTokenError, Principal
 from shared.problems import ProblemError
 from starlette.requests import Request
@@ -33,11 +33,8 @@ def authenticate(request: Request) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized()
-    verifier = getattr(request.app.state, "cached_verifier", None)
-    if verifier is None:
-        raise ProblemError(503, "Token verification is not configured.")
     try:
-        principal: Principal = verifier.verify(token)
+        principal: Principal = token_verifier(request).verify(token)
     except InvalidTokenError as exc:
         raise unauthorized(str(exc)) from exc
     if request.app.state.revocations.revoked(principal):

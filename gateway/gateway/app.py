@@ -117,8 +117,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.body_limits = api.BodyLimits(default=settings.body_limit, admin_import=settings.import_body_limit)
     app.state.web = WebApp(settings.web_dir)
-    # create_service_app made app.state.cached_verifier when a public key is configured
-    app.state.cached_verifier = getattr(app.state, "cached_verifier", None)
     app.state.compat_list_max = settings.compat_list_max
     app.router.routes.extend(compat.routes())
     app.router.routes.extend(api.routes())
