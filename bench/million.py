@@ -47,8 +47,18 @@ LOCK = "/tmp/helpdesk-stack.lock"  # noqa: S108 - the machine-wide lock every wh
 ADMIN_DSN = os.environ.get("PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 CATEGORIES = [
-    "Billing", "Network", "Hardware", "Access", "Email", "Software", "Security", "Database",
-    "Printing", "Mobile", "Accounts", "Other",
+    "Billing",
+    "Network",
+    "Hardware",
+    "Access",
+    "Email",
+    "Software",
+    "Security",
+    "Database",
+    "Printing",
+    "Mobile",
+    "Accounts",
+    "Other",
 ]
 COMMON = (
     "printer invoice refund password login account email server network wifi vpn laptop screen "
@@ -76,9 +86,26 @@ class People:
 
 
 COLUMNS = [
-    "id", "title", "description", "status", "priority", "category", "created_by_id", "created_by_name",
-    "created_by_email", "assigned_to_id", "assigned_to_name", "assigned_to_email", "due_at", "created_at",
-    "updated_at", "version", "triage_state", "triage_attempt", "triage_applied_attempt", "triaged_at",
+    "id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "category",
+    "created_by_id",
+    "created_by_name",
+    "created_by_email",
+    "assigned_to_id",
+    "assigned_to_name",
+    "assigned_to_email",
+    "due_at",
+    "created_at",
+    "updated_at",
+    "version",
+    "triage_state",
+    "triage_attempt",
+    "triage_applied_attempt",
+    "triaged_at",
     "resolved_at",
 ]
 
@@ -217,8 +244,11 @@ async def sign_in(client: httpx.AsyncClient, stack: Stack) -> tuple[dict[str, st
         r.raise_for_status()
         ids[role] = uuid.UUID(r.json()["user"]["id"])
         if role == "moderator":
-            r = await client.post("/api/auth/update-user", headers=bearer(tokens["admin"]),
-                                  json={"email": mail, "role": "moderator", "skills": ["printers"]})
+            r = await client.post(
+                "/api/auth/update-user",
+                headers=bearer(tokens["admin"]),
+                json={"email": mail, "role": "moderator", "skills": ["printers"]},
+            )
             r.raise_for_status()
         r = await client.post("/api/auth/login", json={"email": mail, "password": secret})
         r.raise_for_status()
@@ -329,18 +359,26 @@ async def explain(stack: Stack, people: People, case: Case) -> list[str]:
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     person_id = {"admin": uuid.uuid4(), "moderator": people.moderator_id, "user": people.user_id}[case.role]
-    principal = Principal(id=person_id, role=case.role, email="bench@bench.test", name="Bench",  # type: ignore[arg-type]
-                          issued_at=datetime.now(UTC), token_id="bench")  # noqa: S106
+    principal = Principal(
+        id=person_id,
+        role=case.role,  # type: ignore[arg-type]
+        email="bench@bench.test",
+        name="Bench",
+        issued_at=datetime.now(UTC),
+        token_id="bench",  # noqa: S106
+    )
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     plans = []
     try:
         async with sessions() as session, session.begin():
             if case.route == "/api/stats":
-                await service.ticket_stats(session=session, principal=principal,
-                                           query=StatsQuery.model_validate(case.params))
+                await service.ticket_stats(
+                    session=session, principal=principal, query=StatsQuery.model_validate(case.params)
+                )
             else:
-                await service.list_tickets(session=session, principal=principal,
-                                           filters=TicketFilters.model_validate(case.params))
+                await service.list_tickets(
+                    session=session, principal=principal, filters=TicketFilters.model_validate(case.params)
+                )
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
         async with engine.connect() as conn:
             for statement, parameters in captured:
@@ -387,9 +425,11 @@ async def run(args: argparse.Namespace, stack: Stack) -> int:
     print(table(all_cases))
     lists = [c for c in all_cases if c.route == "/api/tickets"]
     stats = [c for c in all_cases if c.route == "/api/stats"]
-    print(f"\nlists and search: worst p95 {max(c.p95 for c in lists):.1f} ms (aim < 50);"
-          f" stats: worst p95 {max(c.p95 for c in stats):.1f} ms (aim < 100)."
-          f" Plans in {out.relative_to(ROOT)}.")
+    print(
+        f"\nlists and search: worst p95 {max(c.p95 for c in lists):.1f} ms (aim < 50);"
+        f" stats: worst p95 {max(c.p95 for c in stats):.1f} ms (aim < 100)."
+        f" Plans in {out.relative_to(ROOT)}."
+    )
     return 0
 
 
@@ -426,8 +466,11 @@ def main() -> int:
             if not args.keep:
                 with contextlib.suppress(Exception):
                     stack.purge()
-            print(f"total {time.monotonic() - started:.0f}s"
-                  + ("" if args.keep else f"; instance {stack.instance} purged"), flush=True)
+            print(
+                f"total {time.monotonic() - started:.0f}s"
+                + ("" if args.keep else f"; instance {stack.instance} purged"),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -93,20 +93,32 @@ async def setup_people(client: httpx.AsyncClient, stack: Stack, run_id: str) -> 
         email = f"mod{i}-{run_id}@bench.test"
         r = await client.post("/api/auth/signup", json={"email": email, "password": "moderator-pass-1"})
         r.raise_for_status()
-        (await client.post("/api/auth/update-user", headers=headers,
-                           json={"email": email, "role": "moderator", "skills": skills})).raise_for_status()
+        (
+            await client.post(
+                "/api/auth/update-user", headers=headers, json={"email": email, "role": "moderator", "skills": skills}
+            )
+        ).raise_for_status()
     tokens = []
     for i in range(20):
-        r = await client.post("/api/auth/signup", json={"email": f"user{i}-{run_id}@bench.test",
-                                                         "password": "requester-pass-1"})
+        r = await client.post(
+            "/api/auth/signup", json={"email": f"user{i}-{run_id}@bench.test", "password": "requester-pass-1"}
+        )
         r.raise_for_status()
         tokens.append(r.json()["token"])
     await asyncio.sleep(2.0)  # triage learns the moderators from user.updated
     return tokens
 
 
-async def load(client: httpx.AsyncClient, tokens: list[str], *, count: int, rate: float, run_id: str,
-               created: dict[str, float], errors: list[str]) -> float:
+async def load(
+    client: httpx.AsyncClient,
+    tokens: list[str],
+    *,
+    count: int,
+    rate: float,
+    run_id: str,
+    created: dict[str, float],
+    errors: list[str],
+) -> float:
     started = time.perf_counter()
 
     async def one(i: int) -> None:
@@ -115,8 +127,12 @@ async def load(client: httpx.AsyncClient, tokens: list[str], *, count: int, rate
             await asyncio.sleep(delay)
         title, body = SUBJECTS[i % len(SUBJECTS)]
         try:
-            r = await client.post("/api/tickets", json={"title": f"{title} [{run_id}-{i}]", "description": body},
-                                  headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"}, timeout=30)
+            r = await client.post(
+                "/api/tickets",
+                json={"title": f"{title} [{run_id}-{i}]", "description": body},
+                headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
+                timeout=30,
+            )
         except httpx.HTTPError as exc:
             errors.append(type(exc).__name__)
             return
@@ -157,8 +173,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             created: dict[str, float] = {}
             errors: list[str] = []
             count = int(args.rate * args.seconds)
-            took = await load(client, tokens, count=count, rate=args.rate, run_id=run_id, created=created,
-                              errors=errors)
+            took = await load(
+                client, tokens, count=count, rate=args.rate, run_id=run_id, created=created, errors=errors
+            )
             await until(lambda: set(created) <= set(watch.seen), args.drain)
             stop.set()
             await watcher
@@ -198,10 +215,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    print(f"created {result['created']} of {result['offered']} at {result['achieved_rate']}/s "
-          f"(errors {result['errors']}); assignment mails {result['mailed']}, missing {result['missing']}")
-    print(f"created -> assignee's mail: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
-          f"max {result['max_ms']} ms; load average {result['load']} on {os.cpu_count()} cores")
+    print(
+        f"created {result['created']} of {result['offered']} at {result['achieved_rate']}/s "
+        f"(errors {result['errors']}); assignment mails {result['mailed']}, missing {result['missing']}"
+    )
+    print(
+        f"created -> assignee's mail: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+        f"max {result['max_ms']} ms; load average {result['load']} on {os.cpu_count()} cores"
+    )
     print("peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in result["rss_mb"].items()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -42,8 +42,18 @@ PARTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
 # the rest by the innermost frame of one of these (every stack passes through all of them)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("route code", ("gateway/", "tickets/", "shared/deadletters", "anyio/", "sniffio/")),
-    ("middleware", ("shared/web.py", "starlette/middleware/", "fastapi/telemetry/", "fastapi/_body_limit.py",
-                    "fastapi/middleware/", "starlette/_exception_handler.py", "uvicorn/middleware/")),
+    (
+        "middleware",
+        (
+            "shared/web.py",
+            "starlette/middleware/",
+            "fastapi/telemetry/",
+            "fastapi/_body_limit.py",
+            "fastapi/middleware/",
+            "starlette/_exception_handler.py",
+            "uvicorn/middleware/",
+        ),
+    ),
     ("routing, dependencies (FastAPI, Starlette)", ("fastapi/", "starlette/")),
     ("server (uvicorn, HTTP parsing)", ("uvicorn/protocols/", "httptools", "h11/")),
 ]

@@ -82,9 +82,19 @@ async def in_process(endpoint: str, requests: int = 3000, rounds: int = 5) -> No
         "on, every request": make("bench-on", otel_exporter_otlp_endpoint=endpoint),
         "on, 10 % sampled": make("bench-10", otel_exporter_otlp_endpoint=endpoint, otel_traces_sampler_arg=0.1),
     }
-    scope = {"type": "http", "method": "POST", "path": "/x", "raw_path": b"/x", "query_string": b"",
-             "headers": [(b"content-length", b"2")], "http_version": "1.1", "scheme": "http",
-             "server": ("bench", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "raw_path": b"/x",
+        "query_string": b"",
+        "headers": [(b"content-length", b"2")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("bench", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"{}", "more_body": False}
@@ -155,15 +165,22 @@ async def bench(args: argparse.Namespace) -> None:
         off_port, on_port = free_port(), free_port()
         procs.append(start("tickets-off", "tickets.app:create_app", off_port, common, logs))
         procs.append(
-            start("tickets-on", "tickets.app:create_app", on_port,
-                  {**common, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, logs)
+            start(
+                "tickets-on",
+                "tickets.app:create_app",
+                on_port,
+                {**common, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+                logs,
+            )
         )
         for port in (off_port, on_port):
             await wait_ready(f"http://127.0.0.1:{port}/readyz")
         users = [uuid.uuid4() for _ in range(2000)]
         tokens = [issuer.issue(user_id=u, role="user", email=f"{u.hex[:8]}@bench.test", name="Bench") for u in users]
-        body = {"title": "Cannot log in to the VPN",
-                "description": "Since this morning the client says the token expired."}
+        body = {
+            "title": "Cannot log in to the VPN",
+            "description": "Since this morning the client says the token expired.",
+        }
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency * 2)) as http:
 
             def poster(port: int, offset: int) -> Any:
@@ -188,8 +205,10 @@ async def bench(args: argparse.Namespace) -> None:
                     print(f"  {name:3}  {rate:7.1f} req/s  p50 {pct(latencies, 0.5):6.1f} ms  errors {errors}")
         await asyncio.sleep(6)  # the batch exporter sends every 5 s
         off_rate, on_rate = statistics.median(rates["off"]), statistics.median(rates["on"])
-        print(f"\nPOST /api/tickets, one tickets process, concurrency {args.concurrency}, "
-              f"{args.rounds} x {args.seconds:g} s per leg (medians):")
+        print(
+            f"\nPOST /api/tickets, one tickets process, concurrency {args.concurrency}, "
+            f"{args.rounds} x {args.seconds:g} s per leg (medians):"
+        )
         print("| tracing | requests/s | p50 ms |")
         print("|---|---:|---:|")
         print(f"| off | {off_rate:.0f} | {statistics.median(p50s['off']):.1f} |")

@@ -48,9 +48,7 @@ class MicroBatcher(Generic[T]):
         self._run_one = run_one
         self._max = max_batch
         self._name = name
-        self._queue: collections.deque[tuple[T, asyncio.Future[None], contextvars.Context]] = (
-            collections.deque()
-        )
+        self._queue: collections.deque[tuple[T, asyncio.Future[None], contextvars.Context]] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, item: T) -> None:
@@ -91,8 +89,12 @@ class MicroBatcher(Generic[T]):
                     if is_unavailable(exc):
                         outcomes = [exc] * len(items)
                     else:
-                        log.warning("batch_failed_retrying_one_by_one", batch=self._name,
-                                    size=len(items), error=str(exc)[:300] or type(exc).__name__)
+                        log.warning(
+                            "batch_failed_retrying_one_by_one",
+                            batch=self._name,
+                            size=len(items),
+                            error=str(exc)[:300] or type(exc).__name__,
+                        )
                         outcomes = [await self._one(item, ctx) for item, _, ctx in batch]
         except BaseException:
             for _, future, _ in batch:

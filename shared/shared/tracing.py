@@ -63,9 +63,7 @@ def configure(settings: ServiceSettings) -> trace.Tracer | None:
         resource=Resource.create({"service.name": name, "deployment.environment": settings.environment}),
         sampler=ParentBased(TraceIdRatioBased(settings.otel_traces_sampler_arg)),
     )
-    provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_endpoint(endpoint), timeout=5))
-    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_endpoint(endpoint), timeout=5)))
     _PROVIDERS[name] = provider
     _TRACERS[name] = provider.get_tracer("helpdesk")
     return _TRACERS[name]

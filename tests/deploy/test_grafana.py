@@ -48,7 +48,7 @@ def metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
         word = match.group()
-        if word in _KEYWORDS or expr[match.end():].lstrip().startswith("("):
+        if word in _KEYWORDS or expr[match.end() :].lstrip().startswith("("):
             continue  # a keyword or a function call
         names.add(word)
     return names
@@ -62,8 +62,10 @@ def dashboard_exprs() -> list[str]:
 
 
 def test_the_parser_finds_metric_names_and_skips_the_rest() -> None:
-    expr = ('histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket'
-            '{status=~"5..", job="x"}[5m]))) / on (job) group_left sum(up_total offset 5m)')
+    expr = (
+        "histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket"
+        '{status=~"5..", job="x"}[5m]))) / on (job) group_left sum(up_total offset 5m)'
+    )
     assert metric_names(expr) == {"http_request_duration_seconds_bucket", "up_total"}
 
 

@@ -38,8 +38,11 @@ def test_an_unverified_account_cannot_be_promoted_and_a_verified_one_can(world: 
     [listed] = client.get("/api/auth/users", headers=admin, params={"q": squatter.email}).json()["items"]
     assert (listed["role"], listed["skills"], listed["email_verified"]) == ("user", [], False)
     # an unverified account still files tickets
-    r = client.post("/api/tickets", headers=squatter.headers,
-                    json={"title": "Where is my invoice", "description": "I cannot find last month's invoice."})
+    r = client.post(
+        "/api/tickets",
+        headers=squatter.headers,
+        json={"title": "Where is my invoice", "description": "I cannot find last month's invoice."},
+    )
     assert r.status_code == 201, r.text
 
     verify(client, world.stack.mail_dir, squatter)

@@ -75,9 +75,7 @@ class OtlpReceiver:
                             trace_id=span.trace_id.hex(),
                             span_id=span.span_id.hex(),
                             parent_span_id=span.parent_span_id.hex(),
-                            attributes={
-                                a.key: a.value.string_value or a.value.int_value for a in span.attributes
-                            },
+                            attributes={a.key: a.value.string_value or a.value.int_value for a in span.attributes},
                         )
                     )
 
@@ -165,8 +163,12 @@ async def test_one_trace_links_gateway_tickets_and_triage(
     async with serving(tickets) as tickets_url, app_client(triage):
         gateway = create_gateway(
             GatewaySettings(
-                tickets_url=tickets_url, auth_url=nowhere, triage_url=nowhere, notifier_url=nowhere,
-                web_dir=str(tmp_path), **common,
+                tickets_url=tickets_url,
+                auth_url=nowhere,
+                triage_url=nowhere,
+                notifier_url=nowhere,
+                web_dir=str(tmp_path),
+                **common,
             )
         )
         async with app_client(gateway) as client:
@@ -216,7 +218,9 @@ async def test_one_trace_links_gateway_tickets_and_triage(
     # triage consumer <- tickets publish (relay) <- tickets request <- gateway proxy call <- gateway request
     published = parent(consumed)
     assert (published.service, published.kind, published.name) == (
-        "tickets", SpanProto.SPAN_KIND_PRODUCER, "ticket.created publish",
+        "tickets",
+        SpanProto.SPAN_KIND_PRODUCER,
+        "ticket.created publish",
     )
     assert published.attributes["helpdesk.ticket_id"] == ticket_id
     handled = parent(published)

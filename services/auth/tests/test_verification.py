@@ -28,7 +28,6 @@ async def clean(db: Db) -> None:
     await db.reset()
 
 
-
 async def state(db: Db, email: str) -> tuple[str, bool, int]:
     row = (await db.fetch("SELECT role, email_verified, revision FROM auth.users WHERE email = $1", email))[0]
     return row["role"], row["email_verified"], row["revision"]
@@ -143,9 +142,7 @@ async def test_unverified_can_still_use_their_account(client: httpx.AsyncClient)
     assert me.json()["email_verified"] is False
 
 
-async def test_resend_mails_a_fresh_link_a_few_times_an_hour(
-    client: httpx.AsyncClient, db: Db, tap: EventTap
-) -> None:
+async def test_resend_mails_a_fresh_link_a_few_times_an_hour(client: httpx.AsyncClient, db: Db, tap: EventTap) -> None:
     body = await signup(client, "forgetful@example.test")
     user_id, headers = body["user"]["id"], bearer(body["token"])
     assert_problem(await client.post("/api/auth/resend-verification"), 401)

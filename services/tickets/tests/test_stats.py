@@ -68,19 +68,50 @@ async def world(kit: Any) -> dict[str, Any]:
         )
     past, future = NOW - timedelta(hours=1), NOW + timedelta(days=1)
     s = kit, user
-    await seed(*s, at(2, 10), status="closed", priority="high", category="Billing", assignee=mod1,
-               triaged_after=10, resolved_after=3600)
-    await seed(*s, at(2, 11), status="resolved", priority="medium", category="Billing", assignee=mod1,
-               triaged_after=20, resolved_after=3 * 3600)
+    await seed(
+        *s,
+        at(2, 10),
+        status="closed",
+        priority="high",
+        category="Billing",
+        assignee=mod1,
+        triaged_after=10,
+        resolved_after=3600,
+    )
+    await seed(
+        *s,
+        at(2, 11),
+        status="resolved",
+        priority="medium",
+        category="Billing",
+        assignee=mod1,
+        triaged_after=20,
+        resolved_after=3 * 3600,
+    )
     await seed(*s, at(3), priority="high", category="Network", assignee=mod2, triaged_after=30, due_at=past)
-    await seed(*s, at(5), status="in_progress", priority="low", category="Network", assignee=mod1,
-               triaged_after=40, due_at=future)
+    await seed(
+        *s,
+        at(5),
+        status="in_progress",
+        priority="low",
+        category="Network",
+        assignee=mod1,
+        triaged_after=40,
+        due_at=future,
+    )
     await seed(*s, at(5, 12), triage_state="pending")
     waiting_since = at(6)
     await seed(*s, waiting_since, priority="medium", category="Billing", triage_state="waiting", triaged_after=50)
     # outside the range: only the figures of now (open, overdue, load) count it
-    await seed(*s, datetime(2025, 12, 31, 23, 59, tzinfo=UTC), priority="high", category="Network",
-               assignee=mod2, triaged_after=5, due_at=past)
+    await seed(
+        *s,
+        datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
+        priority="high",
+        category="Network",
+        assignee=mod2,
+        triaged_after=5,
+        due_at=past,
+    )
     return {"user": user, "admin": admin, "mod1": mod1, "mod2": mod2, "waiting_since": waiting_since}
 
 
@@ -105,12 +136,20 @@ async def test_admin_figures_match_the_tickets(kit, world):
     assert (body["from"], body["to"]) == ("2026-01-01", "2026-01-07")
     assert body["created"] == 6
     assert [(d["day"][-2:], d["count"]) for d in body["per_day"]] == [
-        ("01", 0), ("02", 2), ("03", 1), ("04", 0), ("05", 2), ("06", 1), ("07", 0)
+        ("01", 0),
+        ("02", 2),
+        ("03", 1),
+        ("04", 0),
+        ("05", 2),
+        ("06", 1),
+        ("07", 0),
     ]
     assert body["by_status"] == {"open": 3, "in_progress": 1, "resolved": 1, "closed": 1}
     assert body["by_priority"] == {"high": 2, "medium": 2, "low": 1, "none": 1}
     assert body["by_category"] == [
-        {"category": "Billing", "count": 3}, {"category": "Network", "count": 2}, {"category": None, "count": 1}
+        {"category": "Billing", "count": 3},
+        {"category": "Network", "count": 2},
+        {"category": None, "count": 1},
     ]
     # interpolated percentiles: triage 10..50 s, resolve 1 h and 3 h
     assert body["time_to_triage"] == {"count": 5, "p50_seconds": 30.0, "p90_seconds": pytest.approx(46.0)}

@@ -22,8 +22,9 @@ def ids(response) -> set[str]:
 
 async def known(kit, person) -> None:
     """Tell the service of `person` as auth would (an admin may then assign to them)."""
-    event = UserRegistered(user_id=person.id, email=person.email, name=person.name, role=person.role,
-                           created_at=datetime.now(UTC))
+    event = UserRegistered(
+        user_id=person.id, email=person.email, name=person.name, role=person.role, created_at=datetime.now(UTC)
+    )
     await kit.deliver(Envelope.wrap(event))
 
 
@@ -38,8 +39,16 @@ async def world(kit):
     await kit.triage(waiting["id"], None, waiting_for=(net, net2))
     await kit.triage(assigned["id"], net)
     await kit.triage(elsewhere["id"], None, waiting_for=(bill,))
-    return {"a": a, "admin": admin, "net": net, "net2": net2, "bill": bill,
-            "waiting": waiting["id"], "assigned": assigned["id"], "elsewhere": elsewhere["id"]}
+    return {
+        "a": a,
+        "admin": admin,
+        "net": net,
+        "net2": net2,
+        "bill": bill,
+        "waiting": waiting["id"],
+        "assigned": assigned["id"],
+        "elsewhere": elsewhere["id"],
+    }
 
 
 async def test_the_waiting_result_stores_whom_it_waits_for(kit, world):
@@ -121,8 +130,9 @@ async def test_the_assignment_that_frees_a_slot_takes_it_out_of_the_others_queue
 async def test_assigning_or_closing_by_hand_ends_the_wait(kit, world):
     net, net2, admin, a = world["net"], world["net2"], world["admin"], world["a"]
     await known(kit, net2)
-    r = await kit.client.patch(f"/api/tickets/{world['waiting']}", json={"assigned_to": str(net2.id)},
-                               headers=admin.headers)
+    r = await kit.client.patch(
+        f"/api/tickets/{world['waiting']}", json={"assigned_to": str(net2.id)}, headers=admin.headers
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["triage"]["state"], r.json()["triage"]["waiting_for"]) == ("done", [])
     t = await row(kit, world["waiting"])
@@ -159,8 +169,14 @@ async def test_a_waiting_result_from_an_older_triage_shows_to_admins_only(kit):
     a, admin, net = kit.person(), kit.person("admin"), kit.person("moderator")
     ticket = await kit.create(a)
     data = {
-        "ticket_id": ticket["id"], "attempt": 1, "category": "Hardware", "priority": "high",
-        "confidence": 0.5, "provider": "local", "model": "nb-1", "assignee": None,
+        "ticket_id": ticket["id"],
+        "attempt": 1,
+        "category": "Hardware",
+        "priority": "high",
+        "confidence": 0.5,
+        "provider": "local",
+        "model": "nb-1",
+        "assignee": None,
         "assignment_reason": "waiting for a free slot",
     }
     await kit.deliver(Envelope(type="ticket.triaged", data=data))
@@ -191,7 +207,8 @@ async def test_the_waiting_queries_use_the_index(kit, world):
         async with kit.db.transaction():
             await kit.db.execute("SET LOCAL enable_seqscan = off")
             plan = "\n".join(
-                r[0] for r in await kit.db.fetch(
+                r[0]
+                for r in await kit.db.fetch(
                     f"EXPLAIN SELECT * FROM tickets.tickets WHERE {where} ORDER BY created_at DESC, id DESC LIMIT 51"  # noqa: S608
                 )
             )

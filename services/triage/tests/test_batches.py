@@ -33,8 +33,7 @@ class Batched:
             raise ValueError("analyzer crashed on this ticket")
         return analysis()
 
-    async def analyze_many(self, tickets: Sequence[TicketText], *, categories: Sequence[str]
-                           ) -> list[Analysis]:
+    async def analyze_many(self, tickets: Sequence[TicketText], *, categories: Sequence[str]) -> list[Analysis]:
         self.batch_sizes.append(len(tickets))
         return [await self.analyze(t, categories=categories) for t in tickets]
 
@@ -53,17 +52,20 @@ async def test_a_burst_is_triaged_in_batches_keeping_capacity_idempotency_and_po
     vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
     analyzer = Batched()
     commits: list[int] = []
-    consumers = Consumers(sessions=sessions, analyzer=lambda: analyzer,
-                          models=SimpleNamespace(version=1),  # type: ignore[arg-type]
-                          capacity=2, on_commit=lambda: commits.append(1), precheck=False,
-                          batch_size=8)
-    envelopes = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}")
-                 for i in range(6)]
+    consumers = Consumers(
+        sessions=sessions,
+        analyzer=lambda: analyzer,
+        models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+        capacity=2,
+        on_commit=lambda: commits.append(1),
+        precheck=False,
+        batch_size=8,
+    )
+    envelopes = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}") for i in range(6)]
     poison = Envelope.wrap(created("POISON ticket", "crashes the analyzer"))
     # the first message delivered twice at once (a redelivery racing the original)
     burst = [*envelopes, envelopes[0], poison]
-    results: list[Any] = await asyncio.gather(*(delivered(consumers, e) for e in burst),
-                                              return_exceptions=True)
+    results: list[Any] = await asyncio.gather(*(delivered(consumers, e) for e in burst), return_exceptions=True)
 
     assert analyzer.batch_sizes[0] == len(burst)  # one prediction for the whole burst ...
     assert isinstance(results[-1], ValueError)  # ... whose failure only fails the poison
@@ -101,11 +103,15 @@ async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
     ann = await add_staff(sessions, role="moderator", name="Ann", skills=["VPN"])
     bob = await add_staff(sessions, role="moderator", name="Bob", skills=["VPN"])
     analyzer = Batched()
-    consumers = Consumers(sessions=sessions, analyzer=lambda: analyzer,
-                          models=SimpleNamespace(version=1),  # type: ignore[arg-type]
-                          capacity=100, precheck=False, batch_size=8)
-    burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}")
-             for i in range(6)]
+    consumers = Consumers(
+        sessions=sessions,
+        analyzer=lambda: analyzer,
+        models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+        capacity=100,
+        precheck=False,
+        batch_size=8,
+    )
+    burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}") for i in range(6)]
     assert await asyncio.gather(*(delivered(consumers, e) for e in burst)) == [None] * 6
     assert analyzer.batch_sizes == [6]
     async with sessions() as s:

@@ -39,8 +39,7 @@ def upgrade() -> None:
         "INCLUDE (status, priority, category, triaged_at, resolved_at)"
     )
     op.execute(
-        "CREATE INDEX ix_tickets_open_work ON tickets.tickets (assigned_to_id, status, priority, due_at) "
-        f"WHERE {OPEN}"
+        f"CREATE INDEX ix_tickets_open_work ON tickets.tickets (assigned_to_id, status, priority, due_at) WHERE {OPEN}"
     )
     op.execute(
         "CREATE INDEX ix_tickets_triage_unfinished ON tickets.tickets (triage_state, created_at) "
