@@ -39,6 +39,7 @@ check-imports:
 	@$(UV) run --no-sync python scripts/check_imports.py
 
 lint: install
+	@$(UV) run --no-sync ruff format --check .
 	@$(UV) run --no-sync ruff check .
 	@$(UV) run --no-sync mypy shared/shared gateway/gateway services/auth/auth services/tickets/tickets \
 		services/triage/triage services/notifier/notifier

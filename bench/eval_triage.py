@@ -85,12 +85,19 @@ class Routed:
 def _staff(open_counts: dict[str, int], capacity: int | None) -> list[StaffMember]:
     """One moderator per queue whose only skill is the queue's name, and one admin."""
     mods = [
-        StaffMember(user_id=uuid.UUID(int=i + 1), role="moderator", name=q, skills=(q,),
-                    open_count=open_counts.get(q, 0), capacity=capacity)
+        StaffMember(
+            user_id=uuid.UUID(int=i + 1),
+            role="moderator",
+            name=q,
+            skills=(q,),
+            open_count=open_counts.get(q, 0),
+            capacity=capacity,
+        )
         for i, q in enumerate(QUEUES)
     ]
-    admin = StaffMember(user_id=uuid.UUID(int=999), role="admin", name="(admin)", skills=(),
-                        open_count=0, capacity=None)
+    admin = StaffMember(
+        user_id=uuid.UUID(int=999), role="admin", name="(admin)", skills=(), open_count=0, capacity=None
+    )
     return [*mods, admin]
 
 

@@ -200,8 +200,13 @@ async def run(args: argparse.Namespace) -> None:
         procs["auth"] = start(
             "auth.app:create_app",
             auth_port,
-            {**common, "AUTH_DATABASE_URL": auth_db, "JWT_PRIVATE_KEY": private_pem, "DB_POOL_SIZE": "8",
-             "AUTH_SIGNUP_ADDRESS_LIMIT": "0"},  # every bench user signs up from 127.0.0.1
+            {
+                **common,
+                "AUTH_DATABASE_URL": auth_db,
+                "JWT_PRIVATE_KEY": private_pem,
+                "DB_POOL_SIZE": "8",
+                "AUTH_SIGNUP_ADDRESS_LIMIT": "0",
+            },  # every bench user signs up from 127.0.0.1
             work / "auth.log",
         )
         procs["gateway"] = start(

@@ -230,16 +230,20 @@ async def run(args: argparse.Namespace) -> None:
             if args.json:
                 import json
 
-                args.json.write_text(json.dumps({
-                    "mails": len(seen),
-                    "duplicates": files - len(seen),
-                    "mails_per_s": round(len(seen) / max(drained - started, 1e-9), 1),
-                    "mails_per_cpu_s": round(len(seen) / max(cpu_used[1], 1e-9), 1),
-                    "p50_ms": round(statistics.median(latencies) * 1000),
-                    "p95_ms": round(percentile(latencies, 95) * 1000),
-                    "peak_rss_mb": {"notifier": peak_rss_mb(procs[1].pid), "sink": peak_rss_mb(procs[0].pid)},
-                    "load": round(os.getloadavg()[0], 1),
-                }))
+                args.json.write_text(
+                    json.dumps(
+                        {
+                            "mails": len(seen),
+                            "duplicates": files - len(seen),
+                            "mails_per_s": round(len(seen) / max(drained - started, 1e-9), 1),
+                            "mails_per_cpu_s": round(len(seen) / max(cpu_used[1], 1e-9), 1),
+                            "p50_ms": round(statistics.median(latencies) * 1000),
+                            "p95_ms": round(percentile(latencies, 95) * 1000),
+                            "peak_rss_mb": {"notifier": peak_rss_mb(procs[1].pid), "sink": peak_rss_mb(procs[0].pid)},
+                            "load": round(os.getloadavg()[0], 1),
+                        }
+                    )
+                )
     finally:
         for proc in procs:
             proc.terminate()

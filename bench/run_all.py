@@ -36,13 +36,38 @@ TRIAGE_RSS_LIMIT_MB = 300.0
 
 def commands(out: Path, quick: bool) -> dict[str, list[str]]:
     return {
-        "tickets": ["tickets_bench.py", "--seconds", "4" if quick else "6", "--rounds", "2" if quick else "3",
-                    "--rows", "2000", "--samples", "20"],
-        "triage": ["triage_bench.py", "--workers", "1", "--tickets", "400", "--paced", "60",
-                   "--json", str(out / "triage.json")],
+        "tickets": [
+            "tickets_bench.py",
+            "--seconds",
+            "4" if quick else "6",
+            "--rounds",
+            "2" if quick else "3",
+            "--rows",
+            "2000",
+            "--samples",
+            "20",
+        ],
+        "triage": [
+            "triage_bench.py",
+            "--workers",
+            "1",
+            "--tickets",
+            "400",
+            "--paced",
+            "60",
+            "--json",
+            str(out / "triage.json"),
+        ],
         "mail": ["mail_latency.py", "--tickets", "1000", "--json", str(out / "mail.json")],
-        "pipeline": ["pipeline_bench.py", "--rate", "100", "--seconds", "6" if quick else "10",
-                     "--json", str(out / "pipeline.json")],
+        "pipeline": [
+            "pipeline_bench.py",
+            "--rate",
+            "100",
+            "--seconds",
+            "6" if quick else "10",
+            "--json",
+            str(out / "pipeline.json"),
+        ],
         "gateway": ["gateway_bench.py"],
         "scaling": ["triage_scaling.py"],
         "million": ["million.py"],
@@ -87,23 +112,28 @@ def table(out: Path, tickets: dict[str, Any]) -> list[str]:
             ("bare insert (requests/s)", fmt(create.get("bare_per_s")), ""),
             ("tickets direct (requests/s)", fmt(create.get("tickets_direct_per_s")), ""),
             ("gateway POST /api/tickets (requests/s)", fmt(create.get("gateway_per_s")), ""),
-            ("ratio gateway / bare (same run, in turns)",
-             fmt(ratio) + verdict(None if ratio is None else ratio >= 0.35), ">= 0.35 (aim 0.5)"),
+            (
+                "ratio gateway / bare (same run, in turns)",
+                fmt(ratio) + verdict(None if ratio is None else ratio >= 0.35),
+                ">= 0.35 (aim 0.5)",
+            ),
         ]
     triage = load(out / "triage.json")
     if triage:
         t = triage[0]
         rows += [
-            ("triage tickets/s, 1 worker (burst)",
-             f"{t['per_second']}{verdict(t['per_second'] >= 200)}", ">= 200"),
+            ("triage tickets/s, 1 worker (burst)", f"{t['per_second']}{verdict(t['per_second'] >= 200)}", ">= 200"),
             ("triage tickets per worker CPU-second", fmt(t.get("per_cpu_second")), "machine-load independent"),
             ("triage created -> triaged p50 / p95 (ms, paced)", f"{t['p50_ms']} / {t['p95_ms']}", ""),
         ]
     mail = load(out / "mail.json")
     if mail:
         rows += [
-            ("mails/s to the local sink (burst)", f"{mail['mails_per_s']}{verdict(mail['mails_per_s'] >= 200)}",
-             ">= 200"),
+            (
+                "mails/s to the local sink (burst)",
+                f"{mail['mails_per_s']}{verdict(mail['mails_per_s'] >= 200)}",
+                ">= 200",
+            ),
             ("mails per notifier CPU-second", fmt(mail.get("mails_per_cpu_s")), "machine-load independent"),
             ("duplicate mails in the burst", fmt(mail.get("duplicates")), "0"),
         ]
@@ -111,8 +141,11 @@ def table(out: Path, tickets: dict[str, Any]) -> list[str]:
     if pipe:
         p95 = pipe.get("p95_ms")
         rows += [
-            (f"created -> assignee's mail p50 / p95 (ms) at {pipe['rate']:.0f}/s",
-             f"{fmt(pipe.get('p50_ms'))} / {fmt(p95)}{verdict(None if p95 is None else p95 < 2000)}", "p95 < 2000"),
+            (
+                f"created -> assignee's mail p50 / p95 (ms) at {pipe['rate']:.0f}/s",
+                f"{fmt(pipe.get('p50_ms'))} / {fmt(p95)}{verdict(None if p95 is None else p95 < 2000)}",
+                "p95 < 2000",
+            ),
             ("  tickets created / mails missing", f"{pipe['created']} / {pipe['missing']}", "missing 0"),
         ]
         for name, mb in pipe.get("rss_mb", {}).items():
@@ -129,8 +162,9 @@ def table(out: Path, tickets: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=DEFAULT, help=f"comma-separated subset (default {DEFAULT}; "
-                        "also: gateway, scaling, million)")
+    parser.add_argument(
+        "--only", default=DEFAULT, help=f"comma-separated subset (default {DEFAULT}; also: gateway, scaling, million)"
+    )
     parser.add_argument("--quick", action="store_true", help="shorter legs")
     parser.add_argument("--out", type=Path, help="keep the JSON figures in this folder")
     args = parser.parse_args()

@@ -258,14 +258,29 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             path = os.pathsep.join(str(tree / d) for d in ("shared", "gateway", "services/tickets"))
             bt_port, bg_port = free_port(), free_port()
             base_env = {**common, "PYTHONPATH": path, "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "10")}
-            procs.append(start("tickets-base", "tickets.app:create_app", bt_port,
-                               {**base_env, "TICKETS_DATABASE_URL": tickets_url_db}, logs))
-            procs.append(start("gateway-base", "gateway.app:create_app", bg_port, {
-                **base_env,
-                "GATEWAY_TICKETS_URL": f"http://127.0.0.1:{bt_port}",
-                "GATEWAY_AUTH_URL": f"http://127.0.0.1:{free_port()}",
-                "GATEWAY_READY_UPSTREAMS": "tickets",
-            }, logs))
+            procs.append(
+                start(
+                    "tickets-base",
+                    "tickets.app:create_app",
+                    bt_port,
+                    {**base_env, "TICKETS_DATABASE_URL": tickets_url_db},
+                    logs,
+                )
+            )
+            procs.append(
+                start(
+                    "gateway-base",
+                    "gateway.app:create_app",
+                    bg_port,
+                    {
+                        **base_env,
+                        "GATEWAY_TICKETS_URL": f"http://127.0.0.1:{bt_port}",
+                        "GATEWAY_AUTH_URL": f"http://127.0.0.1:{free_port()}",
+                        "GATEWAY_READY_UPSTREAMS": "tickets",
+                    },
+                    logs,
+                )
+            )
             await wait_ready(f"http://127.0.0.1:{bt_port}/readyz")
             await wait_ready(f"http://127.0.0.1:{bg_port}/healthz")
             base_gw = f"http://127.0.0.1:{bg_port}"
@@ -474,9 +489,23 @@ async def profile_leg(
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
     recorders = {
         name: subprocess.Popen(  # noqa: S603, ASYNC220 - our own command line, started before the leg
-            [spy, "record", "--nonblocking", "--format", "raw", "--rate", "250", "--duration",
-             str(int(args.seconds) + 1), "--pid", str(proc.pid), "--output", str(logs / f"{name}.spy")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                spy,
+                "record",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--duration",
+                str(int(args.seconds) + 1),
+                "--pid",
+                str(proc.pid),
+                "--output",
+                str(logs / f"{name}.spy"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for name, proc in procs.items()
     }
@@ -543,8 +572,12 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
     parser.add_argument("--profile", action="store_true", help="an extra gateway leg under py-spy: CPU per part")
     parser.add_argument("--create-only", action="store_true", help="skip the list and 100k-row parts")
-    parser.add_argument("--compare-with", default="", help="another checkout (git worktree or archive): its"
-                        " tickets and gateway get a create leg too, in turns with ours")
+    parser.add_argument(
+        "--compare-with",
+        default="",
+        help="another checkout (git worktree or archive): its"
+        " tickets and gateway get a create leg too, in turns with ours",
+    )
     args = parser.parse_args()
     print(f"tickets bench: concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f} s per leg", flush=True)
     if args.compare_with:

@@ -43,9 +43,18 @@ from shared import dbsetup
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "support-tickets-dev.csv"
 INI = ROOT / "services" / "triage" / "alembic.ini"
-QUEUES = ["Technical Support", "Product Support", "Customer Service", "IT Support",
-          "Billing and Payments", "Returns and Exchanges", "Service Outages and Maintenance",
-          "Sales and Pre-Sales", "Human Resources", "General Inquiry"]
+QUEUES = [
+    "Technical Support",
+    "Product Support",
+    "Customer Service",
+    "IT Support",
+    "Billing and Payments",
+    "Returns and Exchanges",
+    "Service Outages and Maintenance",
+    "Sales and Pre-Sales",
+    "Human Resources",
+    "General Inquiry",
+]
 
 
 def ticket_texts(n: int, seed: int = 7) -> list[tuple[str, str]]:
@@ -59,10 +68,13 @@ def ticket_texts(n: int, seed: int = 7) -> list[tuple[str, str]]:
                 if len(title) >= 3 and body:
                     rows.append((title[:200], body[:10000]))
     if not rows:
-        words = ("vpn login invoice refund printer outage database password email "
-                 "server slow error crash billing account upgrade").split()
-        rows = [(" ".join(rng.choices(words, k=4)).capitalize(),
-                 " ".join(rng.choices(words, k=40))) for _ in range(200)]
+        words = (
+            "vpn login invoice refund printer outage database password email "
+            "server slow error crash billing account upgrade"
+        ).split()
+        rows = [
+            (" ".join(rng.choices(words, k=4)).capitalize(), " ".join(rng.choices(words, k=40))) for _ in range(200)
+        ]
     return [rng.choice(rows) for _ in range(n)]
 
 
@@ -113,15 +125,20 @@ class Collector:
 
 def created_event(title: str, body: str) -> TicketCreated:
     now = datetime.now(UTC)
-    return TicketCreated(ticket=TicketSnapshot(
-        id=uuid.uuid4(), title=title, description=body, status="open",
-        created_by=UserRef(id=uuid.uuid4(), name="Bench", email="bench@example.test"),
-        created_at=now, updated_at=now,
-    ))
+    return TicketCreated(
+        ticket=TicketSnapshot(
+            id=uuid.uuid4(),
+            title=title,
+            description=body,
+            status="open",
+            created_by=UserRef(id=uuid.uuid4(), name="Bench", email="bench@example.test"),
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
-async def wait_ready(ports: list[int], procs: list[subprocess.Popen[bytes]], timeout: float
-                     ) -> None:
+async def wait_ready(ports: list[int], procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2) as client:
         for port in ports:
@@ -152,31 +169,70 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
     bus.consume("tickets", collector.handle)
     try:
         await upgrade(INI, db_url)
-        env = {**os.environ, "TRIAGE_DATABASE_URL": db_url, "RABBITMQ_URL": amqp,
-               "TRIAGE_PROVIDER": "local", "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING",
-               "TRIAGE_RETRAIN_INTERVAL_S": "0", "TRIAGE_MODERATOR_CAPACITY": "10000",
-               # the machine's Postgres has 100 connections for everyone: stay well within
-               "DB_POOL_SIZE": str(args.pool_size), "BUS_PREFETCH": str(args.prefetch),
-               "TRIAGE_BATCH_SIZE": str(args.batch)}
+        env = {
+            **os.environ,
+            "TRIAGE_DATABASE_URL": db_url,
+            "RABBITMQ_URL": amqp,
+            "TRIAGE_PROVIDER": "local",
+            "ENVIRONMENT": "dev",
+            "LOG_LEVEL": "WARNING",
+            "TRIAGE_RETRAIN_INTERVAL_S": "0",
+            "TRIAGE_MODERATOR_CAPACITY": "10000",
+            # the machine's Postgres has 100 connections for everyone: stay well within
+            "DB_POOL_SIZE": str(args.pool_size),
+            "BUS_PREFETCH": str(args.prefetch),
+            "TRIAGE_BATCH_SIZE": str(args.batch),
+        }
         env.pop("GEMINI_API_KEY", None)
         ports = [args.base_port + i for i in range(workers)]
         for port in ports:
-            procs.append(subprocess.Popen(  # noqa: ASYNC220 - starts servers, returns at once
-                [sys.executable, "-m", "uvicorn", "triage.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                cwd=ROOT, env=env,
-            ))
+            procs.append(
+                subprocess.Popen(  # noqa: ASYNC220 - starts servers, returns at once
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "triage.app:create_app",
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                )
+            )
         await wait_ready(ports, procs, timeout=300)
         await bus.start()
         assert await bus.wait_connected(10)
 
         for i, queue in enumerate(QUEUES * 2):
-            await bus.publish(Envelope.wrap(UserRegistered(
-                user_id=uuid.uuid4(), email=f"mod{i}@example.test", name=f"Mod {i}",
-                role="moderator", skills=[queue], created_at=datetime.now(UTC))))
-        await bus.publish(Envelope.wrap(UserRegistered(
-            user_id=uuid.uuid4(), email="admin@example.test", name="Admin", role="admin",
-            created_at=datetime.now(UTC))))
+            await bus.publish(
+                Envelope.wrap(
+                    UserRegistered(
+                        user_id=uuid.uuid4(),
+                        email=f"mod{i}@example.test",
+                        name=f"Mod {i}",
+                        role="moderator",
+                        skills=[queue],
+                        created_at=datetime.now(UTC),
+                    )
+                )
+            )
+        await bus.publish(
+            Envelope.wrap(
+                UserRegistered(
+                    user_id=uuid.uuid4(),
+                    email="admin@example.test",
+                    name="Admin",
+                    role="admin",
+                    created_at=datetime.now(UTC),
+                )
+            )
+        )
         await asyncio.sleep(1.0)
 
         # warm-up (first requests pay for imports, pools and caches)
@@ -206,7 +262,7 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         await asyncio.sleep(1.0)
         collector.arrived.clear()
         collector.event.clear()
-        paced = [created_event(*t) for t in texts[args.tickets: args.tickets + args.paced]]
+        paced = [created_event(*t) for t in texts[args.tickets : args.tickets + args.paced]]
         collector.expect = len(paced)
         sent_at: dict[str, float] = {}
         for e in paced:
@@ -218,10 +274,17 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         q = statistics.quantiles(lat, n=100)
         rss = [round(peak_rss_mb(p.pid), 1) for p in procs]
         return Result(
-            workers=workers, burst_tickets=len(burst), burst_seconds=round(burst_s, 2),
-            per_second=round(len(burst) / burst_s, 1), paced_tickets=len(paced),
-            p50_ms=round(q[49], 1), p95_ms=round(q[94], 1), max_ms=round(lat[-1], 1),
-            peak_rss_mb=rss, per_cpu_second=round(len(burst) / burst_cpu, 1), load=round(load, 1),
+            workers=workers,
+            burst_tickets=len(burst),
+            burst_seconds=round(burst_s, 2),
+            per_second=round(len(burst) / burst_s, 1),
+            paced_tickets=len(paced),
+            p50_ms=round(q[49], 1),
+            p95_ms=round(q[94], 1),
+            max_ms=round(lat[-1], 1),
+            peak_rss_mb=rss,
+            per_cpu_second=round(len(burst) / burst_cpu, 1),
+            load=round(load, 1),
         )
     finally:
         await bus.close()
@@ -248,8 +311,7 @@ async def main() -> None:
     parser.add_argument("--pool-size", type=int, default=5, help="DB_POOL_SIZE of each worker")
     parser.add_argument("--prefetch", type=int, default=64, help="BUS_PREFETCH of each worker")
     parser.add_argument("--batch", type=int, default=32, help="TRIAGE_BATCH_SIZE of each worker")
-    parser.add_argument("--pg-admin-dsn", default=os.environ.get(
-        "PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
+    parser.add_argument("--pg-admin-dsn", default=os.environ.get("PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     texts = ticket_texts(args.tickets + args.paced)
@@ -257,13 +319,14 @@ async def main() -> None:
     for n in args.workers:
         results.append(await run(n, args, texts))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| workers | burst | tickets/s | per worker CPU-s | load | p50 ms | p95 ms | max ms "
-          "| peak RSS MB (each) |")
+    print("| workers | burst | tickets/s | per worker CPU-s | load | p50 ms | p95 ms | max ms | peak RSS MB (each) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.workers} | {r.burst_tickets} in {r.burst_seconds}s | {r.per_second} | "
-              f"{r.per_cpu_second} | {r.load} | {r.p50_ms} | {r.p95_ms} | {r.max_ms} | "
-              f"{', '.join(map(str, r.peak_rss_mb))} |")
+        print(
+            f"| {r.workers} | {r.burst_tickets} in {r.burst_seconds}s | {r.per_second} | "
+            f"{r.per_cpu_second} | {r.load} | {r.p50_ms} | {r.p95_ms} | {r.max_ms} | "
+            f"{', '.join(map(str, r.peak_rss_mb))} |"
+        )
     if args.json:
         data: list[dict[str, Any]] = [r.__dict__ for r in results]
         args.json.write_text(json.dumps(data, indent=2))

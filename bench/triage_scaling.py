@@ -67,9 +67,13 @@ TEXTS = [
     ("Add a team member", "How do I invite a colleague to our workspace with admin rights?"),
     ("Cancel subscription", "Please cancel our plan at the end of the current billing period."),
 ]
-STAFF = [("Ada", "moderator", ["billing", "payments"]), ("Linus", "moderator", ["api", "backend"]),
-         ("Grace", "moderator", ["mobile", "uploads"]), ("Alan", "moderator", ["accounts", "login"]),
-         ("Root", "admin", [])]
+STAFF = [
+    ("Ada", "moderator", ["billing", "payments"]),
+    ("Linus", "moderator", ["api", "backend"]),
+    ("Grace", "moderator", ["mobile", "uploads"]),
+    ("Alan", "moderator", ["accounts", "login"]),
+    ("Root", "admin", []),
+]
 
 
 def triage_command(port: int) -> list[str]:
@@ -112,8 +116,7 @@ class Bouncer:
         command = ["pgbouncer", str(folder / "pgbouncer.ini")]
         if os.geteuid() == 0:  # it refuses to run as root
             command[1:1] = ["-u", "postgres"]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.url = fixture.database_url.replace("127.0.0.1:5432", f"127.0.0.1:{self.PORT}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -181,28 +184,39 @@ class Workers:
     def __init__(self, count: int, fixture: Fixture, logs: Path, database_url: str | None = None) -> None:
         self.ports = [BASE_PORT + i for i in range(count)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TRIAGE_"))}
-        env.update({
-            "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING", "LOG_JSON": "false",
-            "TRIAGE_DATABASE_URL": database_url or fixture.database_url,
-            "RABBITMQ_URL": fixture.rabbitmq_url,
-            "DB_BEHIND_POOLER": "true" if database_url else "false",
-            "TRIAGE_PROVIDER": "local", "TRIAGE_RETRAIN_INTERVAL_S": "0",
-            # every ticket finds a moderator: the bench measures triage, not a full team
-            "TRIAGE_MODERATOR_CAPACITY": "10000",
-            # as deploy/k8s: each message in flight holds a connection; more would wait for one
-            "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "5"),
-            "BUS_PREFETCH": os.environ.get("BUS_PREFETCH", "8"),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "ENVIRONMENT": "dev",
+                "LOG_LEVEL": "WARNING",
+                "LOG_JSON": "false",
+                "TRIAGE_DATABASE_URL": database_url or fixture.database_url,
+                "RABBITMQ_URL": fixture.rabbitmq_url,
+                "DB_BEHIND_POOLER": "true" if database_url else "false",
+                "TRIAGE_PROVIDER": "local",
+                "TRIAGE_RETRAIN_INTERVAL_S": "0",
+                # every ticket finds a moderator: the bench measures triage, not a full team
+                "TRIAGE_MODERATOR_CAPACITY": "10000",
+                # as deploy/k8s: each message in flight holds a connection; more would wait for one
+                "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "5"),
+                "BUS_PREFETCH": os.environ.get("BUS_PREFETCH", "8"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         self.processes = []
         self.logs = [logs / f"triage-{count}-{port}.log" for port in self.ports]
         for port, path in zip(self.ports, self.logs, strict=True):
             log = open(path, "w")  # noqa: SIM115 - kept open
             # a folder of its own: no .env of a developer's stack is read
-            self.processes.append(subprocess.Popen(
-                triage_command(port), env=env, cwd=logs, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ))
+            self.processes.append(
+                subprocess.Popen(
+                    triage_command(port),
+                    env=env,
+                    cwd=logs,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -224,7 +238,9 @@ class Workers:
         """Tickets each worker triaged, from its /metrics (bus_events_consumed_total)."""
         pattern = re.compile(
             r'^bus_events_consumed_total\{(?=[^}]*queue="triage")(?=[^}]*type="ticket\.created")'
-            r'(?=[^}]*outcome="ok")[^}]*\} ([0-9.e+]+)$', re.M)
+            r'(?=[^}]*outcome="ok")[^}]*\} ([0-9.e+]+)$',
+            re.M,
+        )
         counts = []
         for port in self.ports:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
@@ -280,16 +296,20 @@ def ticket_created(i: int) -> Envelope:
     title, description = TEXTS[i % len(TEXTS)]
     now = datetime.now(UTC)
     snapshot = TicketSnapshot(
-        id=uuid.uuid4(), title=f"{title} #{i}", description=description, status="open",
+        id=uuid.uuid4(),
+        title=f"{title} #{i}",
+        description=description,
+        status="open",
         created_by=UserRef(id=uuid.uuid4(), name=f"Customer {i}", email=f"c{i}@example.test"),
-        created_at=now, updated_at=now,
+        created_at=now,
+        updated_at=now,
     )
     return Envelope.wrap(TicketCreated(ticket=snapshot))
 
 
 async def publish_all(bus: Bus, envelopes: list[Envelope]) -> None:
     for start in range(0, len(envelopes), 100):
-        await asyncio.gather(*(bus.publish(e) for e in envelopes[start:start + 100]))
+        await asyncio.gather(*(bus.publish(e) for e in envelopes[start : start + 100]))
 
 
 async def peak_connections(admin_dsn: str, database: str, stop: asyncio.Event) -> int:
@@ -298,8 +318,7 @@ async def peak_connections(admin_dsn: str, database: str, stop: asyncio.Event) -
     peak = 0
     try:
         while not stop.is_set():
-            count = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database)
+            count = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database)
             peak = max(peak, int(count))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.25)
@@ -308,9 +327,16 @@ async def peak_connections(admin_dsn: str, database: str, stop: asyncio.Event) -
     return peak
 
 
-async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Collector,
-                    publisher: Bus, logs: Path, timeout: float,
-                    database_url: str | None = None) -> dict[str, object]:
+async def run_round(
+    workers: int,
+    tickets: int,
+    fixture: Fixture,
+    collector: Collector,
+    publisher: Bus,
+    logs: Path,
+    timeout: float,
+    database_url: str | None = None,
+) -> dict[str, object]:
     group = Workers(workers, fixture, logs, database_url)
     stop = asyncio.Event()
     watcher = asyncio.create_task(peak_connections(fixture.admin_dsn, fixture.database, stop))
@@ -335,10 +361,18 @@ async def run_round(workers: int, tickets: int, fixture: Fixture, collector: Col
     failed, refused = group.retries()
     duplicates = sum(n - 1 for n in collector.results.values() if n > 1)
     done = len(collector.expected & set(collector.results))
-    return {"workers": workers, "tickets": tickets, "seconds": elapsed,
-            "rate": done / elapsed, "shares": shares, "duplicates": duplicates,
-            "missing": len(collector.expected - set(collector.results)),
-            "retries": failed, "refused": refused, "peak": peak}
+    return {
+        "workers": workers,
+        "tickets": tickets,
+        "seconds": elapsed,
+        "rate": done / elapsed,
+        "shares": shares,
+        "duplicates": duplicates,
+        "missing": len(collector.expected - set(collector.results)),
+        "retries": failed,
+        "refused": refused,
+        "peak": peak,
+    }
 
 
 async def main() -> int:
@@ -347,8 +381,9 @@ async def main() -> int:
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma separated")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per round at most")
     parser.add_argument("--pgbouncer", action="store_true", help="workers reach Postgres through PgBouncer")
-    parser.add_argument("--server-pool", type=int, default=16,
-                        help="PgBouncer's server connections to Postgres (default_pool_size)")
+    parser.add_argument(
+        "--server-pool", type=int, default=16, help="PgBouncer's server connections to Postgres (default_pool_size)"
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     if shutil.which("rabbitmqctl") is None:
@@ -371,20 +406,30 @@ async def main() -> int:
             raise RuntimeError("cannot reach RabbitMQ")
         # the staff directory triage assigns from, and a warm-up (first model training)
         for name, role, skills in STAFF:
-            await publisher.publish(Envelope.wrap(UserRegistered(
-                user_id=uuid.uuid4(), email=f"{name.lower()}@example.test", name=name,
-                role=role, skills=skills, created_at=datetime.now(UTC))))
+            await publisher.publish(
+                Envelope.wrap(
+                    UserRegistered(
+                        user_id=uuid.uuid4(),
+                        email=f"{name.lower()}@example.test",
+                        name=name,
+                        role=role,
+                        skills=skills,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+            )
         await run_round(1, 20, fixture, collector, publisher, logs, args.timeout, url)
         used, limit = await postgres_connections(fixture.admin_dsn)
-        print(f"triage scale-out: {args.tickets} tickets per round, local analyzer, "
-              f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ; Postgres "
-              f"connections in use by others: {used} of {limit}; per worker at most "
-              f"{2 * int(os.environ.get('DB_POOL_SIZE', '5'))}"
-              + (f"; through PgBouncer (transaction pooling, {args.server_pool} server connections)"
-                 if bouncer else ""), flush=True)
+        print(
+            f"triage scale-out: {args.tickets} tickets per round, local analyzer, "
+            f"{os.cpu_count()} CPU cores shared with Postgres and RabbitMQ; Postgres "
+            f"connections in use by others: {used} of {limit}; per worker at most "
+            f"{2 * int(os.environ.get('DB_POOL_SIZE', '5'))}"
+            + (f"; through PgBouncer (transaction pooling, {args.server_pool} server connections)" if bouncer else ""),
+            flush=True,
+        )
         for count in counts:
-            row = await run_round(count, args.tickets, fixture, collector, publisher, logs,
-                                  args.timeout, url)
+            row = await run_round(count, args.tickets, fixture, collector, publisher, logs, args.timeout, url)
             rows.append(row)
             print(f"  {count} worker(s): {row['rate']:.1f} tickets/s", flush=True)
     finally:
@@ -395,16 +440,20 @@ async def main() -> int:
         await drop_fixture(fixture)
 
     print()
-    print("| workers | tickets | seconds | tickets/s | speed-up | per worker | duplicates | missing "
-          "| retries (Postgres refused) | Postgres connections (peak) |")
+    print(
+        "| workers | tickets | seconds | tickets/s | speed-up | per worker | duplicates | missing "
+        "| retries (Postgres refused) | Postgres connections (peak) |"
+    )
     print("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     base = rows[0]["rate"] if rows else 1.0
     for row in rows:
         shares = " / ".join(str(n) for n in row["shares"])  # type: ignore[attr-defined]
-        print(f"| {row['workers']} | {row['tickets']} | {row['seconds']:.2f} | "
-              f"{row['rate']:.1f} | {row['rate'] / base:.2f}x | {shares} | "  # type: ignore[operator]
-              f"{row['duplicates']} | {row['missing']} | {row['retries']} ({row['refused']}) | "
-              f"{row['peak']} |")
+        print(
+            f"| {row['workers']} | {row['tickets']} | {row['seconds']:.2f} | "
+            f"{row['rate']:.1f} | {row['rate'] / base:.2f}x | {shares} | "  # type: ignore[operator]
+            f"{row['duplicates']} | {row['missing']} | {row['retries']} ({row['refused']}) | "
+            f"{row['peak']} |"
+        )
     print(f"\nworker logs: {logs}")
     failed = any(row["duplicates"] or row["missing"] for row in rows)
     return 1 if failed else 0

@@ -30,15 +30,19 @@ from pathlib import Path
 import shared.dbsetup as dbsetup
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"auth": "services/auth", "tickets": "services/tickets", "triage": "services/triage",
-           "notifier": "services/notifier", "gateway": "gateway"}
+FOLDERS = {
+    "auth": "services/auth",
+    "tickets": "services/tickets",
+    "triage": "services/triage",
+    "notifier": "services/notifier",
+    "gateway": "gateway",
+}
 PORT_BASE = 18700
 
 
 def steps(dockerfile: Path) -> list[tuple[str, str, str]]:
     """(stage, INSTRUCTION, arguments), continuation lines joined, comments dropped."""
-    text = "\n".join(line for line in dockerfile.read_text().splitlines()
-                     if not line.lstrip().startswith("#"))
+    text = "\n".join(line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#"))
     stage, result = "", []
     for line in re.sub(r"\\\n\s*", " ", text).splitlines():
         if not line.strip():
@@ -53,8 +57,7 @@ def steps(dockerfile: Path) -> list[tuple[str, str, str]]:
 def copy(source: str, target: Path) -> None:
     src = ROOT / source
     if src.is_dir():
-        shutil.copytree(src, target, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("tests", "__pycache__", ".venv"))
+        shutil.copytree(src, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("tests", "__pycache__", ".venv"))
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, target)
@@ -63,8 +66,13 @@ def copy(source: str, target: Path) -> None:
 def build(name: str, work: Path) -> Path:
     """The image's /app as a folder: the build stage replayed, then only what runtime keeps."""
     build_dir, app = work / "build", work / "app"
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(build_dir / ".venv"),
-           "UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "symlink", "UV_NO_PROGRESS": "1"}
+    env = {
+        **os.environ,
+        "UV_PROJECT_ENVIRONMENT": str(build_dir / ".venv"),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_LINK_MODE": "symlink",
+        "UV_NO_PROGRESS": "1",
+    }
     env.pop("VIRTUAL_ENV", None)
     for stage, keyword, args in steps(ROOT / FOLDERS[name] / "Dockerfile"):
         if stage == "build" and keyword == "COPY" and "--from=" not in args:
@@ -73,8 +81,9 @@ def build(name: str, work: Path) -> Path:
                 name_part = "" if source.endswith("/") or not target.endswith("/") else Path(source).name
                 copy(source, build_dir / target / name_part)
         elif stage == "build" and keyword == "RUN" and "uv sync" in args:
-            subprocess.run(args[args.index("uv sync"):].split(), cwd=build_dir, env=env,
-                           check=True, capture_output=True)
+            subprocess.run(
+                args[args.index("uv sync") :].split(), cwd=build_dir, env=env, check=True, capture_output=True
+            )
         elif stage == "runtime" and keyword == "COPY":
             parts = args.split()
             if parts[0].startswith("--from=build"):
@@ -105,24 +114,28 @@ def check(name: str, database: str, vhost: str, port: int) -> str:
     process = next(p for p in spec["process"] if p["name"] == name)
     with tempfile.TemporaryDirectory(prefix=f"image-{name}-") as tmp:
         app = build(name, Path(tmp))
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"),
-               **image_env(name, app), "ENVIRONMENT": "dev", "LOG_LEVEL": "WARNING",
-               "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-               "TRIAGE_PROVIDER": "local",
-               # the gateway alone: no upstream runs beside it here
-               "GATEWAY_READY_UPSTREAMS": ""}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/"),
+            **image_env(name, app),
+            "ENVIRONMENT": "dev",
+            "LOG_LEVEL": "WARNING",
+            "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+            "TRIAGE_PROVIDER": "local",
+            # the gateway alone: no upstream runs beside it here
+            "GATEWAY_READY_UPSTREAMS": "",
+        }
         for service in ("auth", "tickets", "triage", "notifier"):
-            env[f"{service.upper()}_DATABASE_URL"] = dbsetup.service_database_url(
-                service, database=database)
+            env[f"{service.upper()}_DATABASE_URL"] = dbsetup.service_database_url(service, database=database)
         if process.get("migrations"):
-            subprocess.run(process["migrations"], cwd=app, env=env, check=True,
-                           capture_output=True, timeout=300)
+            subprocess.run(process["migrations"], cwd=app, env=env, check=True, capture_output=True, timeout=300)
         command = list(process["command"])
         command[command.index("--port") + 1] = str(port)
         log = Path(tmp) / "log"
         with open(log, "w") as out:
-            proc = subprocess.Popen(command, cwd=app, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                command, cwd=app, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             deadline = time.monotonic() + 120
             answered: dict[str, int] = {}
@@ -142,9 +155,14 @@ def check(name: str, database: str, vhost: str, port: int) -> str:
                 if "<html" not in page and "<!doctype html" not in page:
                     raise RuntimeError("gateway: / does not serve the web app from web/dist")
                 answered["/ (web app)"] = 200
-            site = subprocess.run([str(app / ".venv" / "bin" / "python"), "-c",
-                                   f"import {name}; print({name}.__file__)"], cwd=app, env=env,
-                                  capture_output=True, text=True, check=True).stdout.strip()
+            site = subprocess.run(
+                [str(app / ".venv" / "bin" / "python"), "-c", f"import {name}; print({name}.__file__)"],
+                cwd=app,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             return f"{name}: migrations ok, {answered}, code from {site.replace(tmp, '<image>')}"
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -156,8 +174,9 @@ def main(names: list[str]) -> int:
     admin = os.environ.get("PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN)
     asyncio.run(dbsetup.setup(admin_dsn=admin, database=tag))
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", tag], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", tag, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", tag, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    )
     failed = 0
     try:
         for i, name in enumerate(names or list(FOLDERS)):

@@ -43,8 +43,12 @@ def main() -> None:
     env = {**read_env_file(instance.env_file), **os.environ}
     base = f"http://127.0.0.1:{int(env.get('GATEWAY_PORT', '8000')) + args.port_offset}"
     try:
-        login = call(base, "POST", "/api/auth/login", body={
-            "email": env["BOOTSTRAP_ADMIN_EMAIL"], "password": env["BOOTSTRAP_ADMIN_PASSWORD"]})
+        login = call(
+            base,
+            "POST",
+            "/api/auth/login",
+            body={"email": env["BOOTSTRAP_ADMIN_EMAIL"], "password": env["BOOTSTRAP_ADMIN_PASSWORD"]},
+        )
     except (KeyError, urllib.error.URLError) as exc:
         sys.exit(f"cannot sign in as the bootstrap admin at {base}: {exc}")
     token = str(login["token"])  # type: ignore[index]
@@ -60,8 +64,10 @@ def main() -> None:
             replayed = call(base, "POST", f"/api/dead-letters/{service}/replay", token)
             print(f"  replayed {replayed['replayed']}")  # type: ignore[index]
     if not args.replay and total:
-        print("replay them all with `make replay-dead-letters`, or one by one / discard with a reason"
-              " through /api/dead-letters/<service>/<id>/replay|discard")
+        print(
+            "replay them all with `make replay-dead-letters`, or one by one / discard with a reason"
+            " through /api/dead-letters/<service>/<id>/replay|discard"
+        )
 
 
 if __name__ == "__main__":

@@ -44,10 +44,52 @@ poiuytrewq lkjhgfdsa mnbvcxz 0987654321 0987654321qwerty 147258369 159357 159753
 """.split()
 
 SUFFIXES = [
-    "", "1", "12", "123", "1234", "12345", "123456", "1234567", "12345678", "123456789",
-    "!", "1!", "12!", "123!", "1234!", "@123", "#1", "01", "007", "69", "99", "00", "11",
-    "2000", "2001", "2010", "2015", "2016", "2017", "2018", "2019", "2020", "2021", "2022",
-    "2023", "2024", "2025", "2026", "2027", "!!", "?", ".", "_1", "321", "4321", "54321",
+    "",
+    "1",
+    "12",
+    "123",
+    "1234",
+    "12345",
+    "123456",
+    "1234567",
+    "12345678",
+    "123456789",
+    "!",
+    "1!",
+    "12!",
+    "123!",
+    "1234!",
+    "@123",
+    "#1",
+    "01",
+    "007",
+    "69",
+    "99",
+    "00",
+    "11",
+    "2000",
+    "2001",
+    "2010",
+    "2015",
+    "2016",
+    "2017",
+    "2018",
+    "2019",
+    "2020",
+    "2021",
+    "2022",
+    "2023",
+    "2024",
+    "2025",
+    "2026",
+    "2027",
+    "!!",
+    "?",
+    ".",
+    "_1",
+    "321",
+    "4321",
+    "54321",
 ]
 PREFIXES = ["1", "123", "1234", "12345", "123456", "!", "my", "the", "ilove", "super"]
 LEET = str.maketrans({"a": "@", "o": "0", "e": "3", "i": "1", "s": "$"})
@@ -75,9 +117,20 @@ def candidates() -> set[str]:
         found.add(("12" * 10)[:length])
         found.add(("123" * 7)[:length])
         found.add(("abc" * 7)[:length])
-    for phrase in ("correcthorsebatterystaple", "correct horse battery staple", "iloveyouforever",
-                   "iloveyousomuch", "letmeinplease", "passwordisforever", "thisismypassword",
-                   "mypasswordis", "changemenow", "pleaseletmein", "opensesame", "trustnoone"):
+    for phrase in (
+        "correcthorsebatterystaple",
+        "correct horse battery staple",
+        "iloveyouforever",
+        "iloveyousomuch",
+        "letmeinplease",
+        "passwordisforever",
+        "thisismypassword",
+        "mypasswordis",
+        "changemenow",
+        "pleaseletmein",
+        "opensesame",
+        "trustnoone",
+    ):
         for suffix in ("", "1", "123", "!"):
             found.add(phrase + suffix)
     return {c.lower() for c in found if 12 <= len(c) <= 128}

@@ -240,9 +240,7 @@ def broker_users_enabled() -> bool:
 def with_credentials(url: str, user: str, password: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (
-        f":{parts.port}" if parts.port else ""
-    )
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -273,15 +271,9 @@ def ensure_servers() -> None:
     """Start the machine's Postgres and RabbitMQ if they are not running (never stop them)."""
     if not reachable("127.0.0.1", 5432):
         print("  starting Postgres")
-        clusters = (
-            sorted(p.name for p in Path("/etc/postgresql").iterdir())
-            if Path("/etc/postgresql").exists()
-            else []
-        )
+        clusters = sorted(p.name for p in Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").exists() else []
         if clusters:
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False
-            )
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False)
     if not reachable("127.0.0.1", 5672):
         print("  starting RabbitMQ")
         subprocess.run(["rabbitmq-server", "-detached"], check=False)
@@ -305,9 +297,7 @@ def ensure_vhost(vhost: str) -> None:
         sys.exit("rabbitmqctl cannot reach the RabbitMQ node")
     if vhost not in listed.stdout.split():
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True
-    )
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
 
 
 def ensure_broker_users(instance: Instance, env: dict[str, str]) -> None:
@@ -373,8 +363,10 @@ def start(instance: Instance, process: Process, env: dict[str, str]) -> None:
     port = port_of(process, instance, env)
     if reachable("127.0.0.1", port):
         # someone else's process: waiting for "ready" would check the wrong server
-        sys.exit(f"{process.name}: port {port} is already in use by another program "
-                 f"(another stack? try --instance NAME --port-offset N)")
+        sys.exit(
+            f"{process.name}: port {port} is already in use by another program "
+            f"(another stack? try --instance NAME --port-offset N)"
+        )
     (instance.var / "log").mkdir(parents=True, exist_ok=True)
     (instance.var / "run").mkdir(parents=True, exist_ok=True)
     (instance.var / "mail").mkdir(parents=True, exist_ok=True)
@@ -412,11 +404,7 @@ def wait_ready(instance: Instance, processes: list[Process], env: dict[str, str]
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
                 sys.exit(f"{process.name} exited during start-up; last log lines:\n{tail}")
         if pending and time.monotonic() > deadline:
-            sys.exit(
-                "not ready in time: "
-                + ", ".join(p.name for p in pending)
-                + f" (logs in {instance.var / 'log'})"
-            )
+            sys.exit("not ready in time: " + ", ".join(p.name for p in pending) + f" (logs in {instance.var / 'log'})")
         if pending:
             time.sleep(0.3)
 
@@ -429,11 +417,7 @@ def build_web() -> None:
         print("  npm not found: the web app is not built (the API works without it)")
         return
     print("  building the web app (web/dist)")
-    install = (
-        ["npm", "ci", "--no-audit", "--no-fund"]
-        if (web / "package-lock.json").exists()
-        else ["npm", "install"]
-    )
+    install = ["npm", "ci", "--no-audit", "--no-fund"] if (web / "package-lock.json").exists() else ["npm", "install"]
     subprocess.run(install, cwd=web, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["npm", "run", "build"], cwd=web, check=True, stdout=subprocess.DEVNULL)
 
@@ -457,8 +441,11 @@ def drop_database_and_vhost(instance: Instance, env: dict[str, str]) -> None:
     )
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", instance.vhost], capture_output=True, check=False)
     for user in BROKER_USERS:
-        subprocess.run(["rabbitmqctl", "-q", "delete_user", f"{instance.broker_user_prefix}{user}"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "delete_user", f"{instance.broker_user_prefix}{user}"],
+            capture_output=True,
+            check=False,
+        )
 
 
 def _pg_query(env: dict[str, str], query: str, *args: str) -> list[str]:
@@ -478,7 +465,10 @@ def _pg_query(env: dict[str, str], query: str, *args: str) -> list[str]:
             query,
             *args,
         ],
-        capture_output=True, text=True, check=True, timeout=30,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     return result.stdout.split()
 
@@ -506,16 +496,20 @@ def check_connection_budget(processes: list[Process], env: dict[str, str]) -> No
         return
     idle, busiest = connection_budget(processes, env)
     usable = limit - reserved
-    print(f"  postgres connections: this stack holds ~{idle} idle, up to {busiest} busy;"
-          f" server max_connections {limit} ({reserved} reserved), {in_use} in use now")
+    print(
+        f"  postgres connections: this stack holds ~{idle} idle, up to {busiest} busy;"
+        f" server max_connections {limit} ({reserved} reserved), {in_use} in use now"
+    )
     if busiest > usable:
         sys.exit(
             f"the stack could open {busiest} Postgres connections but the server allows {usable}:"
             " lower DB_POOL_SIZE / DB_MAX_OVERFLOW, or put PgBouncer in front (deploy/README.md)"
         )
     if busiest > usable - in_use:
-        print(f"  warning: only {usable - in_use} connection slots are free right now; under load"
-              " requests answer 503 (Retry-After) rather than fail")
+        print(
+            f"  warning: only {usable - in_use} connection slots are free right now; under load"
+            " requests answer 503 (Retry-After) rather than fail"
+        )
 
 
 def reset(instance: Instance, env: dict[str, str]) -> None:
@@ -575,9 +569,7 @@ def up(instance: Instance, *, web: bool, timeout: float, fresh: bool = False, se
         # the exact "inbound mail  127.0.0.1:PORT" form is what docs and scripts look for
         print(f"  inbound mail  127.0.0.1:{env['MAIL_IN_PORT']}  (SMTP; support address {env['SUPPORT_ADDRESS']})")
     print(f"  logs              {instance.var / 'log'}")
-    print(
-        f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})"
-    )
+    print(f"  admin             {env.get('BOOTSTRAP_ADMIN_EMAIL')} (password in {instance.env_file.relative_to(ROOT)})")
 
 
 def down(instance: Instance) -> None:
@@ -648,8 +640,11 @@ def main() -> None:
     parser.add_argument("--no-web", action="store_true", help="do not build the web app")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--fresh", action="store_true", help="start a non-default instance from empty")
-    parser.add_argument("--skip-setup", action="store_true",
-                        help="only start processes that are not running (no roles, vhost or migrations)")
+    parser.add_argument(
+        "--skip-setup",
+        action="store_true",
+        help="only start processes that are not running (no roles, vhost or migrations)",
+    )
     args = parser.parse_args()
     instance = Instance(args.instance, args.port_offset)
     if args.action == "up":

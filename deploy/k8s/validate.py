@@ -18,9 +18,7 @@ import kubernetes_validate.utils
 import yaml
 
 # kubernetes-validate reads and parses its (large) definitions file for every object: once is enough
-kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
-    kubernetes_validate.utils.schema_contents
-)
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(kubernetes_validate.utils.schema_contents)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 KUBERNETES_VERSION = "1.32.0"  # the oldest minor we claim to support; newer ones accept it too
@@ -101,24 +99,32 @@ KEDA_SCHEMAS: dict[str, dict[str, Any]] = {
                                     "additionalProperties": False,
                                     "properties": {
                                         "name": _NAME,
-                                        "kind": {"enum": [
-                                            "TriggerAuthentication",
-                                            "ClusterTriggerAuthentication",
-                                        ]},
+                                        "kind": {
+                                            "enum": [
+                                                "TriggerAuthentication",
+                                                "ClusterTriggerAuthentication",
+                                            ]
+                                        },
                                     },
                                 },
                             },
-                            "allOf": [{
-                                "if": {"properties": {"type": {"const": "rabbitmq"}}},
-                                "then": {"properties": {"metadata": {
-                                    "required": ["protocol", "mode", "value", "queueName"],
-                                    "properties": {
-                                        "protocol": {"enum": ["amqp", "http", "auto"]},
-                                        "mode": {"enum": ["QueueLength", "MessageRate"]},
-                                        "value": {"pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                            "allOf": [
+                                {
+                                    "if": {"properties": {"type": {"const": "rabbitmq"}}},
+                                    "then": {
+                                        "properties": {
+                                            "metadata": {
+                                                "required": ["protocol", "mode", "value", "queueName"],
+                                                "properties": {
+                                                    "protocol": {"enum": ["amqp", "http", "auto"]},
+                                                    "mode": {"enum": ["QueueLength", "MessageRate"]},
+                                                    "value": {"pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                                                },
+                                            }
+                                        }
                                     },
-                                }}},
-                            }],
+                                }
+                            ],
                         },
                     },
                 },
@@ -168,8 +174,7 @@ def problems(documents: list[dict[str, Any]]) -> list[str]:
                 found.append(f"{kind}/{name}: no schema for this KEDA kind")
                 continue
             validator = jsonschema.Draft202012Validator(schema)
-            found += [f"{kind}/{name}: {'/'.join(map(str, e.path))}: {e.message}"
-                      for e in validator.iter_errors(doc)]
+            found += [f"{kind}/{name}: {'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
             continue
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)

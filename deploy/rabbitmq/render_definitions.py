@@ -30,20 +30,20 @@ def definitions() -> dict[str, Any]:
     # what each service user may do is defined once, in shared.broker_access (make up uses it too)
     access = {u: service_access(u) for u in SERVICE_USERS}
     users = [
-        {"name": ADMIN_USER, "password": "${ADMIN_RABBITMQ_PASSWORD}",
-         "tags": ["administrator"]},
-        *(
-            {"name": u, "password": f"${{{u.upper()}_RABBITMQ_PASSWORD}}", "tags": []}
-            for u in SERVICE_USERS
-        ),
-        {"name": MONITOR_USER, "password": "${MONITOR_RABBITMQ_PASSWORD}",
-         "tags": ["monitoring"]},
+        {"name": ADMIN_USER, "password": "${ADMIN_RABBITMQ_PASSWORD}", "tags": ["administrator"]},
+        *({"name": u, "password": f"${{{u.upper()}_RABBITMQ_PASSWORD}}", "tags": []} for u in SERVICE_USERS),
+        {"name": MONITOR_USER, "password": "${MONITOR_RABBITMQ_PASSWORD}", "tags": ["monitoring"]},
     ]
     permissions = [
         {"user": ADMIN_USER, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"},
         *(
-            {"user": u, "vhost": VHOST, "configure": access[u].configure,
-             "write": access[u].write, "read": access[u].read}
+            {
+                "user": u,
+                "vhost": VHOST,
+                "configure": access[u].configure,
+                "write": access[u].write,
+                "read": access[u].read,
+            }
             for u in SERVICE_USERS
         ),
         # vhost access (needed to read queue metrics), but no AMQP rights on any object
@@ -51,33 +51,69 @@ def definitions() -> dict[str, Any]:
     ]
     # each service publishes only the routing keys it owns (shared.events.PUBLISHERS)
     topic_permissions = [
-        {"user": u, "vhost": VHOST, "exchange": EXCHANGE, "write": access[u].topic_write,
-         "read": access[u].topic_read}
+        {"user": u, "vhost": VHOST, "exchange": EXCHANGE, "write": access[u].topic_write, "read": access[u].topic_read}
         for u in SERVICE_USERS
     ]
     queue_defs: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
     for queue in queues:
-        queue_defs.append({"name": queue, "vhost": VHOST, "durable": True, "auto_delete": False,
-                           "arguments": queue_arguments(queue)})
-        queue_defs.append({"name": dead_letter_queue(queue), "vhost": VHOST, "durable": True,
-                           "auto_delete": False, "arguments": {"x-queue-type": "quorum"}})
+        queue_defs.append(
+            {"name": queue, "vhost": VHOST, "durable": True, "auto_delete": False, "arguments": queue_arguments(queue)}
+        )
+        queue_defs.append(
+            {
+                "name": dead_letter_queue(queue),
+                "vhost": VHOST,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "quorum"},
+            }
+        )
         for key in TOPOLOGY[queue]:
-            bindings.append({"source": EXCHANGE, "vhost": VHOST, "destination": queue,
-                             "destination_type": "queue", "routing_key": key, "arguments": {}})
-        bindings.append({"source": DEAD_LETTER_EXCHANGE, "vhost": VHOST,
-                         "destination": dead_letter_queue(queue), "destination_type": "queue",
-                         "routing_key": queue, "arguments": {}})
+            bindings.append(
+                {
+                    "source": EXCHANGE,
+                    "vhost": VHOST,
+                    "destination": queue,
+                    "destination_type": "queue",
+                    "routing_key": key,
+                    "arguments": {},
+                }
+            )
+        bindings.append(
+            {
+                "source": DEAD_LETTER_EXCHANGE,
+                "vhost": VHOST,
+                "destination": dead_letter_queue(queue),
+                "destination_type": "queue",
+                "routing_key": queue,
+                "arguments": {},
+            }
+        )
     return {
         "users": users,
         "vhosts": [{"name": VHOST, "default_queue_type": "quorum"}],
         "permissions": permissions,
         "topic_permissions": topic_permissions,
         "exchanges": [
-            {"name": EXCHANGE, "vhost": VHOST, "type": "topic", "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}},
-            {"name": DEAD_LETTER_EXCHANGE, "vhost": VHOST, "type": "direct", "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}},
+            {
+                "name": EXCHANGE,
+                "vhost": VHOST,
+                "type": "topic",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
+            {
+                "name": DEAD_LETTER_EXCHANGE,
+                "vhost": VHOST,
+                "type": "direct",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
         ],
         "queues": queue_defs,
         "bindings": bindings,

@@ -112,8 +112,9 @@ async def _call(
             return Upstream(response.status, parsed, passed)
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("compat_upstream_failed", upstream=upstream, error=type(exc).__name__)
-        raise ProblemError(503, f"The {upstream} service is unavailable; try again shortly.",
-                           headers={"Retry-After": "5"}) from exc
+        raise ProblemError(
+            503, f"The {upstream} service is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        ) from exc
 
 
 async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
@@ -333,6 +334,10 @@ def routes() -> list[BaseRoute]:
         Route("/compat/api/auth/update-user", _guarded(update_user), methods=["POST"], include_in_schema=False),
         Route("/compat/api/tickets", _guarded(tickets), methods=["GET", "POST"], include_in_schema=False),
         Route("/compat/api/tickets/{ticket_id}", _guarded(ticket), methods=["GET"], include_in_schema=False),
-        Route("/compat/api/{rest:path}", _guarded(unknown), methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-              include_in_schema=False),
+        Route(
+            "/compat/api/{rest:path}",
+            _guarded(unknown),
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            include_in_schema=False,
+        ),
     ]

@@ -333,9 +333,7 @@ class Bus:
                 tracing.mark_failed(span, exc)
                 raise
 
-    async def _publish(
-        self, exchange: AbstractRobustExchange, envelope: Envelope, message: aio_pika.Message
-    ) -> None:
+    async def _publish(self, exchange: AbstractRobustExchange, envelope: Envelope, message: aio_pika.Message) -> None:
         try:
             await exchange.publish(message, routing_key=envelope.type, mandatory=True, timeout=self._publish_timeout)
         except aio_pika.exceptions.DeliveryError:
@@ -409,13 +407,12 @@ class Bus:
             EVENTS_CONSUMED.labels(queue, "malformed", "dead_lettered").inc()
             await _settle(message.reject(requeue=False))
             return
-        bind_contextvars(
-            event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
-        )
+        bind_contextvars(event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id)
         # dead-lettering keeps user_id, so genuine dead letters pass this check too
         if not self._genuine(envelope, message):
-            log.error("dead_letter_forged" if consumer.dead_letters else "event_forged",
-                      publisher=str(message.user_id)[:64])
+            log.error(
+                "dead_letter_forged" if consumer.dead_letters else "event_forged", publisher=str(message.user_id)[:64]
+            )
             EVENTS_CONSUMED.labels(queue, envelope.type, "forged").inc()
             # a forged dead letter is dropped: its handler must not act on it either
             await _settle(message.ack() if consumer.dead_letters else message.reject(requeue=False))
@@ -449,8 +446,12 @@ class Bus:
             deliveries = _delivery_count(message)
             self._remember_error(message.message_id, f"{type(exc).__name__}: {exc}")
             # the traceback once per message, not per redelivery: logging is not free
-            log.warning("event_failed", error=str(exc)[:300] or type(exc).__name__, deliveries=deliveries,
-                        exc_info=exc if deliveries == 0 else None)
+            log.warning(
+                "event_failed",
+                error=str(exc)[:300] or type(exc).__name__,
+                deliveries=deliveries,
+                exc_info=exc if deliveries == 0 else None,
+            )
             EVENTS_CONSUMED.labels(queue, envelope.type, "retried").inc()
             await asyncio.sleep(retry_delay(deliveries))
             await _settle(message.nack(requeue=True))
@@ -547,8 +548,6 @@ async def declare_topology(channel: aio_pika.abc.AbstractChannel) -> Any:
         queue = await channel.declare_queue(name, durable=True, arguments=queue_arguments(name))
         for key in keys:
             await queue.bind(exchange, routing_key=key)
-        dlq = await channel.declare_queue(
-            dead_letter_queue(name), durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        dlq = await channel.declare_queue(dead_letter_queue(name), durable=True, arguments={"x-queue-type": "quorum"})
         await dlq.bind(dlx, routing_key=name)
     return exchange

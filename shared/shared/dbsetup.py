@@ -69,9 +69,7 @@ async def setup(
             role = role_name(service)
             password_ = password or os.environ.get(f"{service.upper()}_DB_PASSWORD")
             if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-                await _ignore_races(
-                    admin, f"CREATE ROLE {_ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
-                )
+                await _ignore_races(admin, f"CREATE ROLE {_ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             if password_:
                 await admin.execute(f"ALTER ROLE {_ident(role)} PASSWORD {_literal(password_)}")
     finally:
@@ -85,9 +83,7 @@ async def setup(
         for service in services:
             role = role_name(service)
             await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(database)} TO {_ident(role)}")
-            await _ignore_races(
-                conn, f"CREATE SCHEMA IF NOT EXISTS {_ident(service)} AUTHORIZATION {_ident(role)}"
-            )
+            await _ignore_races(conn, f"CREATE SCHEMA IF NOT EXISTS {_ident(service)} AUTHORIZATION {_ident(role)}")
             await conn.execute(f"ALTER SCHEMA {_ident(service)} OWNER TO {_ident(role)}")
             await conn.execute(
                 f"ALTER ROLE {_ident(role)} IN DATABASE {_ident(database)} SET search_path = {_ident(service)}"

@@ -110,8 +110,12 @@ def recorder(
         async with sessions() as session, session.begin():
             await session.execute(statement)
             await refresh_metric(session, table, service)
-        log.error("dead_letter_recorded", event_type=values["event_type"], event_id=str(values["id"]),
-                  error=letter.error[:300])
+        log.error(
+            "dead_letter_recorded",
+            event_type=values["event_type"],
+            event_id=str(values["id"]),
+            error=letter.error[:300],
+        )
 
     return record
 
@@ -125,9 +129,7 @@ async def refresh_metric(session: AsyncSession, table: Table, service: str) -> i
 # -- queries -----------------------------------------------------------------------------------
 
 
-async def list_letters(
-    session: AsyncSession, table: Table, *, status: Status | None, limit: int
-) -> list[Any]:
+async def list_letters(session: AsyncSession, table: Table, *, status: Status | None, limit: int) -> list[Any]:
     query = select(*_summary_columns(table)).order_by(table.c.last_seen.desc()).limit(limit)
     if status is not None:
         query = query.where(table.c.status == status)
@@ -143,28 +145,46 @@ async def get_letter(session: AsyncSession, table: Table, letter_id: uuid.UUID, 
 
 async def open_ids(session: AsyncSession, table: Table, *, limit: int) -> list[uuid.UUID]:
     rows = await session.execute(
-        select(table.c.id).where(table.c.status == "open", table.c.envelope.is_not(None))
-        .order_by(table.c.first_seen).limit(limit)
+        select(table.c.id)
+        .where(table.c.status == "open", table.c.envelope.is_not(None))
+        .order_by(table.c.first_seen)
+        .limit(limit)
     )
     return [row.id for row in rows]
 
 
 async def resolve(
-    session: AsyncSession, table: Table, letter_id: uuid.UUID, *, status: Status,
-    by: uuid.UUID, resolution: str | None,
+    session: AsyncSession,
+    table: Table,
+    letter_id: uuid.UUID,
+    *,
+    status: Status,
+    by: uuid.UUID,
+    resolution: str | None,
 ) -> None:
-    values: dict[str, Any] = {"status": status, "resolved_by": by, "resolved_at": func.now(),
-                              "resolution": resolution}
+    values: dict[str, Any] = {"status": status, "resolved_by": by, "resolved_at": func.now(), "resolution": resolution}
     if status == "replayed":
         values["replays"] = table.c.replays + 1
     await session.execute(update(table).where(table.c.id == letter_id).values(**values))
 
 
 def _summary_columns(table: Table) -> list[Any]:
-    return [table.c[name] for name in (
-        "id", "queue", "event_type", "error", "first_seen", "last_seen", "count", "status",
-        "replays", "resolution", "resolved_at",
-    )]
+    return [
+        table.c[name]
+        for name in (
+            "id",
+            "queue",
+            "event_type",
+            "error",
+            "first_seen",
+            "last_seen",
+            "count",
+            "status",
+            "replays",
+            "resolution",
+            "resolved_at",
+        )
+    ]
 
 
 # -- API ---------------------------------------------------------------------------------------
@@ -244,13 +264,15 @@ def router(*, service: str, table: Table, queue: str) -> APIRouter:
         try:
             await bus.publish_to_queue(Envelope.model_validate(row.envelope), queue)
         except BusUnavailableError as exc:
-            raise ProblemError(503, "The broker is unavailable; try again shortly.",
-                               headers={"Retry-After": "5"}) from exc
+            raise ProblemError(
+                503, "The broker is unavailable; try again shortly.", headers={"Retry-After": "5"}
+            ) from exc
         await resolve(session, table, letter_id, status="replayed", by=admin, resolution=None)
 
     @api.get("", response_model=DeadLetterPage)
     async def list_dead_letters(
-        session: SessionDep, _admin: AdminPrincipal,
+        session: SessionDep,
+        _admin: AdminPrincipal,
         status: Annotated[Status | None, Query()] = "open",
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> DeadLetterPage:

@@ -85,9 +85,7 @@ class Envelope(_Frozen):
         return value if isinstance(value, str) and len(value) <= 256 else None
 
     @classmethod
-    def wrap(
-        cls, data: EventData, *, correlation_id: str | None = None, traceparent: str | None = None
-    ) -> Envelope:
+    def wrap(cls, data: EventData, *, correlation_id: str | None = None, traceparent: str | None = None) -> Envelope:
         """Put an event payload into a new envelope with a fresh id."""
         return cls(
             type=data.event_type,

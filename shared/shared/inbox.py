@@ -87,8 +87,9 @@ def idempotent(
             fresh = await claim_many(session, table, consumer=consumer, envelopes=envelopes)
             for envelope, payload in zip(envelopes, payloads, strict=True):
                 clear_contextvars()
-                bind_contextvars(event_type=envelope.type, event_id=str(envelope.id),
-                                 correlation_id=envelope.correlation_id)
+                bind_contextvars(
+                    event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
+                )
                 if envelope.id not in fresh:
                     log.info("event_duplicate_skipped")
                     continue

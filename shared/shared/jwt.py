@@ -177,9 +177,7 @@ class TokenIssuer:
         self._audience = audience
         self.ttl = ttl
 
-    def issue(
-        self, *, user_id: uuid.UUID, role: str, email: str, name: str, now: datetime | None = None
-    ) -> str:
+    def issue(self, *, user_id: uuid.UUID, role: str, email: str, name: str, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
         claims: dict[str, Any] = {
             "sub": str(user_id),
@@ -197,9 +195,7 @@ class TokenIssuer:
         return pyjwt.encode(claims, self._key, algorithm=ALGORITHM)
 
 
-def issue_purpose_token(
-    *, private_key_pem: str, issuer: str, audience: str, user_id: uuid.UUID, ttl: timedelta
-) -> str:
+def issue_purpose_token(*, private_key_pem: str, issuer: str, audience: str, user_id: uuid.UUID, ttl: timedelta) -> str:
     """A token for one purpose other than API access (its own audience: never an access token)."""
     now = datetime.now(UTC)
     claims = {

@@ -42,8 +42,11 @@ def run_env(*, metadata: MetaData, schema: str, default_url: str) -> None:
         behind_pooler = os.environ.get("DB_BEHIND_POOLER", "").lower() in ("1", "true", "yes")
         connect_args: dict[str, object] = {}
         if behind_pooler:
-            connect_args = {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
-                            "prepared_statement_name_func": lambda: f"__hd_{uuid.uuid4().hex}__"}
+            connect_args = {
+                "statement_cache_size": 0,
+                "prepared_statement_cache_size": 0,
+                "prepared_statement_name_func": lambda: f"__hd_{uuid.uuid4().hex}__",
+            }
         engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)

@@ -227,9 +227,7 @@ class OutboxRelay:
                 OUTBOX_BACKLOG.labels(ob.schema).set(0)
                 return 0
             envelopes = [Envelope.model_validate(row.envelope) for row in rows]
-            results = await asyncio.gather(
-                *(self._bus.publish(env) for env in envelopes), return_exceptions=True
-            )
+            results = await asyncio.gather(*(self._bus.publish(env) for env in envelopes), return_exceptions=True)
             _fault_point("relay-exit-after-publish")
             sent: list[uuid.UUID] = []
             for row, result in zip(rows, results, strict=True):
@@ -262,9 +260,7 @@ class OutboxRelay:
     async def backlog(self) -> int:
         ob = self._outbox
         async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(ob).where(ob.c.published_at.is_(None))
-            )
+            count = await session.scalar(select(func.count()).select_from(ob).where(ob.c.published_at.is_(None)))
         return int(count or 0)
 
 
@@ -286,9 +282,7 @@ def _fault_point(name: str) -> None:
     os._exit(137)
 
 
-async def purge_published(
-    sessions: async_sessionmaker[AsyncSession], outbox: Table, *, older_than: timedelta
-) -> int:
+async def purge_published(sessions: async_sessionmaker[AsyncSession], outbox: Table, *, older_than: timedelta) -> int:
     """Delete published rows older than `older_than` (housekeeping)."""
     async with sessions() as session, session.begin():
         result = await session.execute(

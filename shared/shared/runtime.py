@@ -53,9 +53,7 @@ class Runtime:
         self.gate = DependencyGate(
             name="database",
             probe=lambda: ping(self.engine),
-            fresh_probe=lambda: fresh_connection_works(
-                database_url, timeout=settings.db_connect_timeout
-            ),
+            fresh_probe=lambda: fresh_connection_works(database_url, timeout=settings.db_connect_timeout),
             on_stale=self.engine.dispose,
         )
         self._trimmer = IdlePoolTrimmer(self.engine, idle_timeout=settings.db_idle_timeout)
@@ -96,9 +94,7 @@ class Runtime:
         assert self.bus is not None
         self.bus.consume_dead_letters(
             queue,
-            deadletters.recorder(
-                sessions=self.sessions, table=table, service=self.settings.service_name, then=then
-            ),
+            deadletters.recorder(sessions=self.sessions, table=table, service=self.settings.service_name, then=then),
         )
 
     def run_in_background(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:

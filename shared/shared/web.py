@@ -96,10 +96,7 @@ class RequestContextMiddleware:
                 counter.inc()
                 latency.observe(elapsed)
                 if (
-                    self.sample >= 1.0
-                    or status >= 400
-                    or elapsed >= ACCESS_LOG_SLOW_S
-                    or random.random() < self.sample  # noqa: S311 - sampling, not secrecy
+                    self.sample >= 1.0 or status >= 400 or elapsed >= ACCESS_LOG_SLOW_S or random.random() < self.sample  # noqa: S311 - sampling, not secrecy
                 ):
                     log.info("request", method=method, path=template, status=status, ms=round(elapsed * 1000, 1))
             clear_contextvars()
@@ -111,9 +108,7 @@ class BodyLimitMiddleware:
     `larger` names exact paths allowed a bigger body (a bulk import, say).
     """
 
-    def __init__(
-        self, app: ASGIApp, max_bytes: int = DEFAULT_BODY_LIMIT, larger: dict[str, int] | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_BODY_LIMIT, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.default_max = max_bytes
         self.larger = larger or {}

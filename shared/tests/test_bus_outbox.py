@@ -162,9 +162,7 @@ async def test_consumer_resumes_after_the_broker_connection_is_cut(make_vhost):
     await publisher.publish(second)
     await proxy.restore()
 
-    await wait_for(
-        lambda: asyncio.sleep(0, result=second.id in seen), timeout=30, message="delivery after reconnect"
-    )
+    await wait_for(lambda: asyncio.sleep(0, result=second.id in seen), timeout=30, message="delivery after reconnect")
     await wait_for(lambda: asyncio.sleep(0, result=bus.connected), timeout=10, message="reconnect")
     third = Envelope.wrap(triaged())
     await bus.publish(third)
@@ -224,16 +222,12 @@ async def _zero(relay: OutboxRelay) -> bool:
     return await relay.backlog() == 0
 
 
-async def test_unroutable_outbox_row_backs_off_without_blocking_others(
-    make_vhost, sessions, tables, pg_database
-):
+async def test_unroutable_outbox_row_backs_off_without_blocking_others(make_vhost, sessions, tables, pg_database):
     url = make_vhost()
     bus = Bus(url, service="test")
     await bus.start()
     assert await bus.wait_connected(10)
-    relay = OutboxRelay(
-        sessions=sessions, outbox=tables.outbox, bus=bus, database_url=pg_database.url("tickets")
-    )
+    relay = OutboxRelay(sessions=sessions, outbox=tables.outbox, bus=bus, database_url=pg_database.url("tickets"))
     async with sessions() as session, session.begin():
         good = await add_event(session, tables.outbox, triaged())
         await session.execute(

@@ -81,18 +81,23 @@ async def test_consumers_dead_letter_events_their_publisher_does_not_own(service
         genuine = Envelope.wrap(TicketCreated(ticket=_snapshot()))
         await tickets.publish(genuine)
         # tickets may publish on "ticket.created", but a user.updated inside it is not its to send
-        forged = Envelope.wrap(UserUpdated(user_id=uuid.uuid4(), email="evil@example.test", name="Mo",
-                                           role="admin", active=True, revision=9))
+        forged = Envelope.wrap(
+            UserUpdated(
+                user_id=uuid.uuid4(), email="evil@example.test", name="Mo", role="admin", active=True, revision=9
+            )
+        )
         channel = await connection.channel()
         exchange = await channel.get_exchange(EXCHANGE)
         user = service_urls["tickets"].split("//")[1].split(":")[0]
-        await exchange.publish(aio_pika.Message(forged.model_dump_json().encode(), user_id=user),
-                               routing_key="ticket.created")
+        await exchange.publish(
+            aio_pika.Message(forged.model_dump_json().encode(), user_id=user), routing_key="ticket.created"
+        )
         # an administrator's message without a user id is nobody's either
         anonymous = Envelope.wrap(TicketCreated(ticket=_snapshot()))
         guest_exchange = await (await guest.channel()).get_exchange(EXCHANGE)
-        await guest_exchange.publish(aio_pika.Message(anonymous.model_dump_json().encode()),
-                                     routing_key="ticket.created")
+        await guest_exchange.publish(
+            aio_pika.Message(anonymous.model_dump_json().encode()), routing_key="ticket.created"
+        )
 
         async def dead_lettered() -> int:
             channel = await guest.channel()
@@ -151,7 +156,13 @@ def _snapshot():
 
     now = datetime.now(UTC)
     return TicketSnapshot(
-        id=uuid.uuid4(), title="t", description="d", status="open", priority=None, category=None,
+        id=uuid.uuid4(),
+        title="t",
+        description="d",
+        status="open",
+        priority=None,
+        category=None,
         created_by=UserRef(id=uuid.uuid4(), name="A", email="a@example.test"),
-        created_at=now, updated_at=now,
+        created_at=now,
+        updated_at=now,
     )

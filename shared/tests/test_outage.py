@@ -23,7 +23,11 @@ def registered() -> UserRegistered:
     from datetime import UTC, datetime
 
     return UserRegistered(
-        user_id=uuid.uuid4(), email="a@example.test", name="A", role="user", skills=[],
+        user_id=uuid.uuid4(),
+        email="a@example.test",
+        name="A",
+        role="user",
+        skills=[],
         created_at=datetime.now(UTC),
     )
 
@@ -98,8 +102,7 @@ async def test_a_bug_that_looks_like_an_outage_still_dead_letters(make_vhost):
     try:
         channel = await connection.channel()
         dlq = await channel.get_queue(dead_letter_queue("tickets"), ensure=True)
-        message = await wait_for(lambda: dlq.get(no_ack=True, fail=False), timeout=60,
-                                 message="the dead letter")
+        message = await wait_for(lambda: dlq.get(no_ack=True, fail=False), timeout=60, message="the dead letter")
         assert message.message_id == str(sent.id)
         assert calls > DELIVERY_LIMIT
     finally:
@@ -121,8 +124,9 @@ async def test_a_gate_that_cannot_heal_reports_stuck():
         nonlocal disposed
         disposed += 1
 
-    gate = DependencyGate(name="database", probe=down, fresh_probe=fresh_works, on_stale=dispose,
-                          first_backoff=0.05, max_backoff=0.1)
+    gate = DependencyGate(
+        name="database", probe=down, fresh_probe=fresh_works, on_stale=dispose, first_backoff=0.05, max_backoff=0.1
+    )
     gate.report(ConnectionResetError())
     await asyncio.sleep(0.5)
     assert disposed >= 1  # it tried the cure: new connections instead of the pool's

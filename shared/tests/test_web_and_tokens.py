@@ -71,21 +71,19 @@ def test_bad_tokens_are_refused(jwt_keys, case):
         token = _unsigned(claims)
     elif case == "wrong_key":
         other_private, _ = generate_keypair()
-        token = TokenIssuer(
-            private_key_pem=other_private, issuer=jwt_keys.issuer, audience=jwt_keys.audience
-        ).issue(user_id=uuid.uuid4(), role="admin", email="", name="")
-    elif case == "expired":
-        token = good_issuer.issue(
-            user_id=uuid.uuid4(), role="user", email="", name="", now=now - timedelta(hours=1)
+        token = TokenIssuer(private_key_pem=other_private, issuer=jwt_keys.issuer, audience=jwt_keys.audience).issue(
+            user_id=uuid.uuid4(), role="admin", email="", name=""
         )
+    elif case == "expired":
+        token = good_issuer.issue(user_id=uuid.uuid4(), role="user", email="", name="", now=now - timedelta(hours=1))
     elif case == "wrong_aud":
-        token = TokenIssuer(
-            private_key_pem=jwt_keys.private_pem, issuer=jwt_keys.issuer, audience="other"
-        ).issue(user_id=uuid.uuid4(), role="user", email="", name="")
+        token = TokenIssuer(private_key_pem=jwt_keys.private_pem, issuer=jwt_keys.issuer, audience="other").issue(
+            user_id=uuid.uuid4(), role="user", email="", name=""
+        )
     elif case == "wrong_iss":
-        token = TokenIssuer(
-            private_key_pem=jwt_keys.private_pem, issuer="evil", audience=jwt_keys.audience
-        ).issue(user_id=uuid.uuid4(), role="user", email="", name="")
+        token = TokenIssuer(private_key_pem=jwt_keys.private_pem, issuer="evil", audience=jwt_keys.audience).issue(
+            user_id=uuid.uuid4(), role="user", email="", name=""
+        )
     elif case == "missing_jti":
         del claims["jti"]
         token = pyjwt.encode(claims, _private(jwt_keys), algorithm="EdDSA")
@@ -192,12 +190,8 @@ async def test_errors_never_leak_internals(client):
 
 
 async def test_request_id_is_kept_or_made(client):
-    assert (await client.get("/healthz", headers={"X-Request-ID": "abc-123"})).headers[
-        "x-request-id"
-    ] == "abc-123"
-    made = (await client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})).headers[
-        "x-request-id"
-    ]
+    assert (await client.get("/healthz", headers={"X-Request-ID": "abc-123"})).headers["x-request-id"] == "abc-123"
+    made = (await client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})).headers["x-request-id"]
     assert made != "bad id\nwith newline"
     assert len(made) == 32
 
@@ -212,9 +206,7 @@ async def test_body_limit_by_header_and_by_stream(client, jwt_keys):
         for _ in range(4):
             yield b"x" * 512
 
-    r = await client.post(
-        "/echo", content=chunks(), headers={**auth(jwt_keys), "content-type": "application/json"}
-    )
+    r = await client.post("/echo", content=chunks(), headers={**auth(jwt_keys), "content-type": "application/json"})
     assert r.status_code == 413
 
 
@@ -260,8 +252,12 @@ def test_production_refuses_default_secrets(jwt_keys):
     with pytest.raises(InsecureSettingsError, match="guest"):
         ServiceSettings(environment="production", jwt_public_key=jwt_keys.public_pem)
     with pytest.raises(InsecureSettingsError, match="broker user"):
-        ServiceSettings(service_name="svc", environment="production", jwt_public_key=jwt_keys.public_pem,
-                        rabbitmq_url="amqp://other:long-password@mq/helpdesk")
+        ServiceSettings(
+            service_name="svc",
+            environment="production",
+            jwt_public_key=jwt_keys.public_pem,
+            rabbitmq_url="amqp://other:long-password@mq/helpdesk",
+        )
     ok = ServiceSettings(
         service_name="svc",
         environment="production",
@@ -273,8 +269,9 @@ def test_production_refuses_default_secrets(jwt_keys):
 
 async def test_a_named_path_may_take_a_larger_body(jwt_keys):
     settings = ServiceSettings(service_name="t", environment="test", jwt_public_key=jwt_keys.public_pem)
-    app = create_service_app(title="t", settings=settings, readiness=_ready, body_limit=1024,
-                             larger_bodies={"/import": 8192})
+    app = create_service_app(
+        title="t", settings=settings, readiness=_ready, body_limit=1024, larger_bodies={"/import": 8192}
+    )
 
     @app.post("/import")
     async def bulk(body: dict) -> dict[str, int]:

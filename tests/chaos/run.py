@@ -69,8 +69,9 @@ MODERATOR_SKILLS = [
 
 # answers worth repeating with the same Idempotency-Key: nothing happened (503, no connection)
 # or nobody knows (timeout, 502, 504, a broken connection)
-RETRYABLE = frozenset({"timeout", "502", "503", "504", "ConnectError", "ReadError", "RemoteProtocolError",
-                       "WriteError"})
+RETRYABLE = frozenset(
+    {"timeout", "502", "503", "504", "ConnectError", "ReadError", "RemoteProtocolError", "WriteError"}
+)
 DEFINITE_FAILURES = frozenset({"503", "ConnectError"})
 RETRIES = 5
 
@@ -135,8 +136,17 @@ def schedule(long: bool) -> list[Fault]:
 
 
 class Chaos:
-    def __init__(self, *, tickets: int, long: bool, concurrency: int, keep: bool, rate: float = 0.0,
-                 drain_timeout: float = 90.0, triage_deadline: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        tickets: int,
+        long: bool,
+        concurrency: int,
+        keep: bool,
+        rate: float = 0.0,
+        drain_timeout: float = 90.0,
+        triage_deadline: float = 60.0,
+    ) -> None:
         self.total = tickets
         self.rate = rate
         self.drain_timeout = drain_timeout
@@ -184,9 +194,22 @@ class Chaos:
         env = {**os.environ, **self.stack_env()}
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, str(ROOT / "scripts" / "stack.py"), "up", "--no-web", "--skip-setup",
-             "--instance", self.stack.instance, "--port-offset", str(self.stack.port_offset)],
-            cwd=ROOT, env=env, check=False, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "stack.py"),
+                "up",
+                "--no-web",
+                "--skip-setup",
+                "--instance",
+                self.stack.instance,
+                "--port-offset",
+                str(self.stack.port_offset),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"restarting killed processes failed:\n{result.stdout}\n{result.stderr}")
@@ -224,7 +247,8 @@ class Chaos:
                 killed = await conn.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE datname = $1 AND usename = $2 AND pid <> pg_backend_pid()",
-                    self.stack.database, f"helpdesk_{service}",
+                    self.stack.database,
+                    f"helpdesk_{service}",
                 )
             finally:
                 await conn.close()
@@ -246,13 +270,17 @@ class Chaos:
             # only a verified account may be promoted: follow the mailed link, as its owner would
             r = await client.post("/api/auth/verify", json={"token": await self.verification_token(mod_email)})
             r.raise_for_status()
-            r = await client.post("/api/auth/update-user", headers=admin_headers,
-                                  json={"email": mod_email, "role": "moderator", "skills": skills})
+            r = await client.post(
+                "/api/auth/update-user",
+                headers=admin_headers,
+                json={"email": mod_email, "role": "moderator", "skills": skills},
+            )
             r.raise_for_status()
         tokens = []
         for i in range(20):
-            r = await client.post("/api/auth/signup",
-                                  json={"email": f"user{i}-{self.run_id}@chaos.test", "password": "requester-pass-1"})
+            r = await client.post(
+                "/api/auth/signup", json={"email": f"user{i}-{self.run_id}@chaos.test", "password": "requester-pass-1"}
+            )
             r.raise_for_status()
             tokens.append(r.json()["token"])
         await asyncio.sleep(2.0)  # let triage learn the moderators from user.updated
@@ -305,8 +333,9 @@ class Chaos:
                 await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 4.0))
             started = time.monotonic()
             try:
-                r = await client.post("/api/tickets", json={"title": title, "description": body},
-                                      headers=headers, timeout=10)
+                r = await client.post(
+                    "/api/tickets", json={"title": title, "description": body}, headers=headers, timeout=10
+                )
             except httpx.TimeoutException:
                 outcome = "timeout"
             except httpx.HTTPError as exc:
@@ -349,7 +378,8 @@ class Chaos:
                     rows = await conn.fetch(
                         f"SELECT envelope, published_at FROM {schema}.outbox "  # noqa: S608 - fixed names
                         "WHERE published_at IS NOT NULL AND published_at > coalesce($1, '-infinity'::timestamptz) "
-                        "ORDER BY published_at", since.get(schema),
+                        "ORDER BY published_at",
+                        since.get(schema),
                     )
                     if rows:
                         since[schema] = rows[-1]["published_at"]
@@ -421,7 +451,9 @@ class Chaos:
         result = await asyncio.to_thread(
             subprocess.run,
             ["rabbitmqctl", "-q", "list_queues", "-p", self.stack.vhost, "name", "messages"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         depths = {}
         for line in result.stdout.splitlines():
@@ -454,8 +486,9 @@ class Chaos:
 
     async def drain_and_check(self, client: httpx.AsyncClient, drain_timeout: float) -> int:
         admin_email, admin_password = self.stack.admin
-        token = (await client.post("/api/auth/login",
-                                   json={"email": admin_email, "password": admin_password})).json()["token"]
+        token = (await client.post("/api/auth/login", json={"email": admin_email, "password": admin_password})).json()[
+            "token"
+        ]
         headers = {"Authorization": f"Bearer {token}"}
         created_ids = set(self.outcomes.created.values())
         deadline = time.monotonic() + drain_timeout
@@ -469,9 +502,11 @@ class Chaos:
             # a SIGKILL between the SMTP accept and the "sent" commit resends with the same
             # Message-ID, which receivers drop: one mail in effect, so count distinct ids
             mailed = Counter(
-                ticket for ticket, _ in {
+                ticket
+                for ticket, _ in {
                     (self.mail_ticket_id(m), m.get("Message-ID"))
-                    for m in mails if self.mail_kind(m) in ("ticket_assigned", "unknown")
+                    for m in mails
+                    if self.mail_kind(m) in ("ticket_assigned", "unknown")
                 }
             )
             pending = [i for i in created_ids | maybe_ids if unfinished(by_id.get(i), mailed[i])]
@@ -537,8 +572,18 @@ class Chaos:
                 print(f"{label}: {sorted(ids)[:10]}")
         if left or dead:
             print("queues:", depths)
-        bad = (lost or duplicated_mails or decisions_dup or unexpected or unexpected_mail or left or dead
-               or any(outbox.values()) or not settled_at or late)
+        bad = (
+            lost
+            or duplicated_mails
+            or decisions_dup
+            or unexpected
+            or unexpected_mail
+            or left
+            or dead
+            or any(outbox.values())
+            or not settled_at
+            or late
+        )
         return 1 if bad else 0
 
     def triage_delays(self, tickets: list[dict]) -> list[float]:
@@ -561,11 +606,13 @@ class Chaos:
         try:
             decided = await conn.fetch(
                 "SELECT DISTINCT ticket_id FROM triage.decisions WHERE ticket_id = ANY($1::uuid[]) "
-                "GROUP BY ticket_id, attempt HAVING count(*) > 1", ids,
+                "GROUP BY ticket_id, attempt HAVING count(*) > 1",
+                ids,
             )
             assigned = await conn.fetch(
                 "SELECT ticket_id FROM tickets.ticket_history WHERE ticket_id = ANY($1::uuid[]) "
-                "AND actor_kind = 'system' AND changes ? 'assigned_to' GROUP BY ticket_id HAVING count(*) > 1", ids,
+                "AND actor_kind = 'system' AND changes ? 'assigned_to' GROUP BY ticket_id HAVING count(*) > 1",
+                ids,
             )
         finally:
             await conn.close()
@@ -593,19 +640,34 @@ def main() -> int:
     parser.add_argument("--long", action="store_true", help="the full fault schedule")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="tickets per second offered (default: as fast as answered; long run: 20)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="tickets per second offered (default: as fast as answered; long run: 20)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the drain")
-    parser.add_argument("--triage-deadline", type=float, default=None,
-                        help="most seconds a ticket may wait for triage after its creation or the last fault "
-                             "(default: 60 for the long run, 120 for the short one on a slower CI machine)")
+    parser.add_argument(
+        "--triage-deadline",
+        type=float,
+        default=None,
+        help="most seconds a ticket may wait for triage after its creation or the last fault "
+        "(default: 60 for the long run, 120 for the short one on a slower CI machine)",
+    )
     args = parser.parse_args()
     long = args.long or args.tickets >= 5000
     rate = args.rate if args.rate is not None else (20.0 if long else 0.0)
     drain = args.drain_timeout if args.drain_timeout is not None else (300.0 if long else 180.0)
     deadline = args.triage_deadline if args.triage_deadline is not None else (60.0 if long else 120.0)
-    chaos = Chaos(tickets=args.tickets, long=long, concurrency=args.concurrency, keep=args.keep, rate=rate,
-                  drain_timeout=drain, triage_deadline=deadline)
+    chaos = Chaos(
+        tickets=args.tickets,
+        long=long,
+        concurrency=args.concurrency,
+        keep=args.keep,
+        rate=rate,
+        drain_timeout=drain,
+        triage_deadline=deadline,
+    )
     return asyncio.run(chaos.run())
 
 

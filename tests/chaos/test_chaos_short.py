@@ -15,7 +15,10 @@ RUN = Path(__file__).with_name("run.py")
 def test_short_chaos_run_loses_nothing_and_duplicates_nothing():
     result = subprocess.run(
         [sys.executable, str(RUN), "--tickets", "1000"],
-        capture_output=True, text=True, timeout=580, check=False,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
     )
     print(result.stdout[-6000:])
     print(result.stderr[-3000:], file=sys.stderr)

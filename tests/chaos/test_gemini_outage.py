@@ -18,28 +18,46 @@ TRIAGED_WITHIN_S = 15.0
 @pytest.mark.timeout(400)
 async def test_every_ticket_is_triaged_while_gemini_fails_in_every_way():
     async with FakeGemini() as fake:
-        failures = [too_many_requests(), error(500, "internal"), Reply(status=200, body="{not json at all"),
-                    Reply(status=200, body={"candidates": []}, delay=30.0)]
+        failures = [
+            too_many_requests(),
+            error(500, "internal"),
+            Reply(status=200, body="{not json at all"),
+            Reply(status=200, body={"candidates": []}, delay=30.0),
+        ]
         fake.push(*(failures * 50))
         stack = Stack.unique("gemini")
-        await asyncio.to_thread(stack.up, {
-            "TRIAGE_PROVIDER": "gemini", "GEMINI_API_KEY": "fake-key-for-the-local-stand-in",
-            "GEMINI_BASE_URL": fake.base_url, "GEMINI_TIMEOUT_S": "2", "GEMINI_ATTEMPTS": "2",
-        })
+        await asyncio.to_thread(
+            stack.up,
+            {
+                "TRIAGE_PROVIDER": "gemini",
+                "GEMINI_API_KEY": "fake-key-for-the-local-stand-in",
+                "GEMINI_BASE_URL": fake.base_url,
+                "GEMINI_TIMEOUT_S": "2",
+                "GEMINI_ATTEMPTS": "2",
+            },
+        )
         try:
             async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
                 email, password = stack.admin
                 admin = (await client.post("/api/auth/login", json={"email": email, "password": password})).json()
                 admin_headers = {"Authorization": f"Bearer {admin['token']}"}
-                user = (await client.post("/api/auth/signup", json={
-                    "email": f"gemini-{uuid.uuid4().hex[:8]}@outage.test", "password": "requester-pass-1"})).json()
+                user = (
+                    await client.post(
+                        "/api/auth/signup",
+                        json={"email": f"gemini-{uuid.uuid4().hex[:8]}@outage.test", "password": "requester-pass-1"},
+                    )
+                ).json()
                 headers = {"Authorization": f"Bearer {user['token']}"}
                 created: dict[str, float] = {}
                 for i in range(8):
-                    r = await client.post("/api/tickets", headers=headers, json={
-                        "title": f"Invoice charged twice #{i}",
-                        "description": "My card was billed twice for the same invoice; please refund one.",
-                    })
+                    r = await client.post(
+                        "/api/tickets",
+                        headers=headers,
+                        json={
+                            "title": f"Invoice charged twice #{i}",
+                            "description": "My card was billed twice for the same invoice; please refund one.",
+                        },
+                    )
                     assert r.status_code == 201, r.text
                     created[r.json()["id"]] = time.monotonic()
                 triaged: dict[str, dict] = {}

@@ -52,9 +52,14 @@ def load_processes() -> tuple[dict[str, Any], list[Process]]:
     data = tomllib.loads((DEPLOY / "processes.toml").read_text())
     processes = [
         Process(
-            name=p["name"], command=p["command"], port=p["port"], settings=p["settings"],
-            optional_settings=p.get("optional_settings", []), health=p.get("health"),
-            ready=p.get("ready"), migrations=p.get("migrations"),
+            name=p["name"],
+            command=p["command"],
+            port=p["port"],
+            settings=p["settings"],
+            optional_settings=p.get("optional_settings", []),
+            health=p.get("health"),
+            ready=p.get("ready"),
+            migrations=p.get("migrations"),
             containers=p.get("containers", True),
             settings_module=p.get("settings_module", f"{p['name']}.settings"),
         )
@@ -87,7 +92,10 @@ def _install_tools() -> str:
         return "already tried"
     _install_tried = True
     result = subprocess.run(
-        ["bash", str(DEPLOY / "install-tools.sh")], capture_output=True, text=True, timeout=600,
+        ["bash", str(DEPLOY / "install-tools.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
         check=False,
     )
     return (result.stdout + result.stderr).strip()[-500:]
@@ -111,10 +119,10 @@ def tool(name: str) -> str:
     return found
 
 
-def run(argv: list[str], *, env: dict[str, str] | None = None, input: str | None = None,
-        cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, env=env, input=input, cwd=cwd,
-                          timeout=120, check=False)
+def run(
+    argv: list[str], *, env: dict[str, str] | None = None, input: str | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, env=env, input=input, cwd=cwd, timeout=120, check=False)
 
 
 def base_env() -> dict[str, str]:
@@ -148,8 +156,16 @@ def generated_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
 
 def compose_argv(env_file: Path, *args: str) -> list[str]:
-    return [tool("docker-compose"), "--project-directory", str(ROOT), "-f",
-            str(ROOT / "docker-compose.yml"), "--env-file", str(env_file), *args]
+    return [
+        tool("docker-compose"),
+        "--project-directory",
+        str(ROOT),
+        "-f",
+        str(ROOT / "docker-compose.yml"),
+        "--env-file",
+        str(env_file),
+        *args,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -175,8 +191,10 @@ def rendered() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def manifests(rendered: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    return {o: [d for d in yaml.load_all(text, Loader=_Loader) if d]  # noqa: S506 - safe
-            for o, text in rendered.items()}
+    return {
+        o: [d for d in yaml.load_all(text, Loader=_Loader) if d]  # noqa: S506 - safe
+        for o, text in rendered.items()
+    }
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

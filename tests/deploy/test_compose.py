@@ -15,11 +15,22 @@ from .conftest import ROOT, Process, base_env, compose_argv, run, tool
 
 INFRA = {"postgres", "pgbouncer", "rabbitmq", "mailpit"}
 SECRETS = (
-    "POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "TICKETS_DB_PASSWORD", "TRIAGE_DB_PASSWORD",
-    "NOTIFIER_DB_PASSWORD", "ADMIN_RABBITMQ_PASSWORD", "AUTH_RABBITMQ_PASSWORD",
-    "TICKETS_RABBITMQ_PASSWORD", "TRIAGE_RABBITMQ_PASSWORD", "NOTIFIER_RABBITMQ_PASSWORD",
-    "GATEWAY_RABBITMQ_PASSWORD", "MONITOR_RABBITMQ_PASSWORD", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY",
-    "BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "AUTH_DB_PASSWORD",
+    "TICKETS_DB_PASSWORD",
+    "TRIAGE_DB_PASSWORD",
+    "NOTIFIER_DB_PASSWORD",
+    "ADMIN_RABBITMQ_PASSWORD",
+    "AUTH_RABBITMQ_PASSWORD",
+    "TICKETS_RABBITMQ_PASSWORD",
+    "TRIAGE_RABBITMQ_PASSWORD",
+    "NOTIFIER_RABBITMQ_PASSWORD",
+    "GATEWAY_RABBITMQ_PASSWORD",
+    "MONITOR_RABBITMQ_PASSWORD",
+    "JWT_PRIVATE_KEY",
+    "JWT_PUBLIC_KEY",
+    "BOOTSTRAP_ADMIN_EMAIL",
+    "BOOTSTRAP_ADMIN_PASSWORD",
 )
 
 
@@ -28,14 +39,16 @@ def one_shots(compose: dict[str, Any]) -> set[str]:
 
 
 def test_the_services_are_the_container_processes_plus_infrastructure(
-    compose: dict[str, Any], container_processes: list[Process],
+    compose: dict[str, Any],
+    container_processes: list[Process],
 ) -> None:
     long_running = set(compose["services"]) - one_shots(compose)
     assert long_running == {p.name for p in container_processes} | INFRA
 
 
 def test_same_command_and_settings_names_as_make_up(
-    compose: dict[str, Any], container_processes: list[Process],
+    compose: dict[str, Any],
+    container_processes: list[Process],
 ) -> None:
     for p in container_processes:
         service = compose["services"][p.name]
@@ -48,7 +61,9 @@ def test_same_command_and_settings_names_as_make_up(
 
 
 def test_migrations_run_once_before_their_service_with_its_settings(
-    compose: dict[str, Any], container_processes: list[Process], setup_step: dict[str, Any],
+    compose: dict[str, Any],
+    container_processes: list[Process],
+    setup_step: dict[str, Any],
 ) -> None:
     services = compose["services"]
     setup = services["dbsetup"]
@@ -63,15 +78,16 @@ def test_migrations_run_once_before_their_service_with_its_settings(
         assert job["restart"] == "no"
         assert job["image"] == services[p.name]["image"]
         assert job["environment"] == services[p.name]["environment"]
-        assert job["depends_on"] == {"dbsetup": {"condition": "service_completed_successfully"},
-                                     "pgbouncer": {"condition": "service_healthy"}}
-        assert services[p.name]["depends_on"][f"{p.name}-migrate"] == {
-            "condition": "service_completed_successfully"
+        assert job["depends_on"] == {
+            "dbsetup": {"condition": "service_completed_successfully"},
+            "pgbouncer": {"condition": "service_healthy"},
         }
+        assert services[p.name]["depends_on"][f"{p.name}-migrate"] == {"condition": "service_completed_successfully"}
 
 
 def test_healthchecks_everywhere_and_start_order_waits_for_them(
-    compose: dict[str, Any], container_processes: list[Process],
+    compose: dict[str, Any],
+    container_processes: list[Process],
 ) -> None:
     services = compose["services"]
     shots = one_shots(compose)
@@ -81,8 +97,7 @@ def test_healthchecks_everywhere_and_start_order_waits_for_them(
         else:
             assert service["healthcheck"]["test"], name
         for dependency, how in service.get("depends_on", {}).items():
-            expected = ("service_completed_successfully" if dependency in shots
-                        else "service_healthy")
+            expected = "service_completed_successfully" if dependency in shots else "service_healthy"
             assert how == {"condition": expected}, f"{name} -> {dependency}"
     for p in container_processes:
         check = " ".join(services[p.name]["healthcheck"]["test"])
@@ -92,7 +107,8 @@ def test_healthchecks_everywhere_and_start_order_waits_for_them(
 
 
 def test_every_service_has_its_own_broker_and_database_account(
-    compose: dict[str, Any], generated_env: tuple[Path, dict[str, str]],
+    compose: dict[str, Any],
+    generated_env: tuple[Path, dict[str, str]],
 ) -> None:
     services = compose["services"]
     values = generated_env[1]
@@ -121,14 +137,14 @@ def test_rabbitmq_loads_the_definitions_and_only_uis_and_the_gateway_are_publish
     assert compose["networks"]["backend"]["internal"] is True
 
 
-def test_every_secret_is_required(generated_env: tuple[Path, dict[str, str]],
-                                  tmp_path: Path) -> None:
+def test_every_secret_is_required(generated_env: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     """Leaving out a secret stops `docker-compose config` with a message naming it; none of
     them has a default in the file."""
     path, _ = generated_env
     incomplete = tmp_path / ".env"
-    incomplete.write_text("".join(line + "\n" for line in path.read_text().splitlines()
-                                  if not line.startswith("POSTGRES_PASSWORD=")))
+    incomplete.write_text(
+        "".join(line + "\n" for line in path.read_text().splitlines() if not line.startswith("POSTGRES_PASSWORD="))
+    )
     result = run(compose_argv(incomplete, "config", "--quiet"), env=base_env())
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
@@ -140,7 +156,9 @@ def test_every_secret_is_required(generated_env: tuple[Path, dict[str, str]],
 
 
 def test_a_generated_env_passes_every_services_production_checks(
-    compose: dict[str, Any], container_processes: list[Process], tmp_path: Path,
+    compose: dict[str, Any],
+    container_processes: list[Process],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`sh deploy/gen-env.sh > .env` then compose: each service accepts its environment with
@@ -152,7 +170,8 @@ def test_a_generated_env_passes_every_services_production_checks(
         assert environment["ENVIRONMENT"] == "production"
         module = importlib.import_module(p.settings_module)
         settings_class = next(
-            c for c in vars(module).values()
+            c
+            for c in vars(module).values()
             if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
         )
         with monkeypatch.context() as m:
@@ -165,13 +184,27 @@ def test_a_generated_env_passes_every_services_production_checks(
 
 
 def test_docker_compose_v2_reads_the_file_as_the_debian_one_does(
-    compose: dict[str, Any], generated_env: tuple[Path, dict[str, str]],
+    compose: dict[str, Any],
+    generated_env: tuple[Path, dict[str, str]],
 ) -> None:
     """Users run Compose v2: it validates the file too, and sees the same services, commands,
     settings, start order and healthchecks (and names the project `helpdesk`)."""
     binary = tool("docker-compose-v2")
-    result = run([binary, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
-                  "--env-file", str(generated_env[0]), "--profile", "separate-relay", "config"], env=base_env())
+    result = run(
+        [
+            binary,
+            "--project-directory",
+            str(ROOT),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "--env-file",
+            str(generated_env[0]),
+            "--profile",
+            "separate-relay",
+            "config",
+        ],
+        env=base_env(),
+    )
     assert result.returncode == 0, result.stderr
     v2 = yaml.safe_load(result.stdout)
     assert v2["name"] == "helpdesk"

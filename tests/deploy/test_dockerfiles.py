@@ -14,8 +14,13 @@ import pytest
 
 from .conftest import ROOT, Process, run
 
-FOLDERS = {"auth": "services/auth", "tickets": "services/tickets", "triage": "services/triage",
-           "notifier": "services/notifier", "gateway": "gateway"}
+FOLDERS = {
+    "auth": "services/auth",
+    "tickets": "services/tickets",
+    "triage": "services/triage",
+    "notifier": "services/notifier",
+    "gateway": "gateway",
+}
 
 
 def dockerfile(name: str) -> str:
@@ -24,9 +29,7 @@ def dockerfile(name: str) -> str:
 
 def instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(
-        line for line in text.splitlines() if not line.lstrip().startswith("#")
-    ))
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
     result = []
     for line in joined.splitlines():
         if line.strip():
@@ -64,9 +67,10 @@ def test_dockerfile_shape(name: str, container_processes: list[Process]) -> None
     first_sync = next(i for i, (kw, a) in enumerate(steps) if kw == "RUN" and "uv sync" in a)
     for kw, args in steps[build:first_sync]:
         if kw == "COPY" and "--from=" not in args:
-            assert all(src in ("pyproject.toml", "uv.lock") or src.endswith("/pyproject.toml")
-                       for src in args.split()[:-1]), args
-    runtime = steps[next(i for i, (kw, a) in enumerate(steps) if a == froms[-1]):]
+            assert all(
+                src in ("pyproject.toml", "uv.lock") or src.endswith("/pyproject.toml") for src in args.split()[:-1]
+            ), args
+    runtime = steps[next(i for i, (kw, a) in enumerate(steps) if a == froms[-1]) :]
     user = [args for kw, args in runtime if kw == "USER"]
     assert user
     assert not user[-1].startswith(("0", "root"))
@@ -102,10 +106,14 @@ def test_the_uv_steps_install_the_service_without_dev_dependencies(tmp_path: Pat
     and the lock alone, then the code as a wheel; the result imports and has no pytest."""
     steps = instructions(dockerfile("tickets"))
     context = tmp_path / "app"
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(context / ".venv"),
-           "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1",
-           # links into uv's cache instead of copies: the same result, in a second
-           "UV_LINK_MODE": "symlink"}
+    env = {
+        **os.environ,
+        "UV_PROJECT_ENVIRONMENT": str(context / ".venv"),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+        # links into uv's cache instead of copies: the same result, in a second
+        "UV_LINK_MODE": "symlink",
+    }
     env.pop("VIRTUAL_ENV", None)
     for keyword, args in steps:
         if keyword == "FROM" and args.endswith(" AS runtime"):
@@ -113,26 +121,37 @@ def test_the_uv_steps_install_the_service_without_dev_dependencies(tmp_path: Pat
         if keyword == "COPY" and "--from=" not in args:
             *sources, target = args.split()
             for source in sources:
-                destination = context / target.rstrip("/") / (
-                    Path(source).name if target.endswith("/") and not source.endswith("/") else ""
+                destination = (
+                    context
+                    / target.rstrip("/")
+                    / (Path(source).name if target.endswith("/") and not source.endswith("/") else "")
                 )
                 if source.endswith("/"):
-                    shutil.copytree(ROOT / source, context / target,
-                                    ignore=shutil.ignore_patterns("tests", "__pycache__", ".venv"),
-                                    dirs_exist_ok=True)
+                    shutil.copytree(
+                        ROOT / source,
+                        context / target,
+                        ignore=shutil.ignore_patterns("tests", "__pycache__", ".venv"),
+                        dirs_exist_ok=True,
+                    )
                 else:
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy(ROOT / source, destination)
         if keyword == "RUN" and "uv sync" in args:
-            argv = args[args.index("uv sync"):].split()
+            argv = args[args.index("uv sync") :].split()
             result = run(argv, env=env, cwd=context)
             assert result.returncode == 0, result.stderr[-2000:]
     python = context / ".venv" / "bin" / "python"
-    probe = run([str(python), "-c", "import tickets, shared, uvicorn, alembic; "
-                 "import importlib.util as u; print(u.find_spec('pytest') is None)"],
-                cwd=tmp_path)
+    probe = run(
+        [
+            str(python),
+            "-c",
+            "import tickets, shared, uvicorn, alembic; "
+            "import importlib.util as u; print(u.find_spec('pytest') is None)",
+        ],
+        cwd=tmp_path,
+    )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "True", "dev dependencies leaked into the image"
-    assert "site-packages" in run(
-        [str(python), "-c", "import tickets; print(tickets.__file__)"], cwd=tmp_path
-    ).stdout, "installed as a wheel, not from the source tree"
+    assert (
+        "site-packages" in run([str(python), "-c", "import tickets; print(tickets.__file__)"], cwd=tmp_path).stdout
+    ), "installed as a wheel, not from the source tree"

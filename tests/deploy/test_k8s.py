@@ -43,8 +43,13 @@ def schema_check(rendered: dict[str, str], tmp_path_factory: pytest.TempPathFact
     files = {**rendered, "broken": broken}
     for name, text in files.items():
         (folder / f"{name}.yaml").write_text(text)
-    result = run([str(TOOLS_DIR / "bin" / "python"), str(DEPLOY / "k8s" / "validate.py"),
-                  *(str(folder / f"{name}.yaml") for name in files)])
+    result = run(
+        [
+            str(TOOLS_DIR / "bin" / "python"),
+            str(DEPLOY / "k8s" / "validate.py"),
+            *(str(folder / f"{name}.yaml") for name in files),
+        ]
+    )
     return result.stdout + result.stderr
 
 
@@ -64,7 +69,9 @@ def test_the_schema_check_rejects_a_broken_object(schema_check: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_same_processes_commands_and_settings_names_as_make_up(
-    overlay: str, manifests: dict[str, list[Obj]], container_processes: list[Process],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
+    container_processes: list[Process],
 ) -> None:
     deployments = by_kind(manifests[overlay], "Deployment")
     for p in container_processes:
@@ -83,7 +90,9 @@ def test_same_processes_commands_and_settings_names_as_make_up(
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_probes_resources_shutdown_and_security(
-    overlay: str, manifests: dict[str, list[Obj]], container_processes: list[Process],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
+    container_processes: list[Process],
 ) -> None:
     deployments = by_kind(manifests[overlay], "Deployment")
     for p in container_processes:
@@ -106,7 +115,8 @@ def test_probes_resources_shutdown_and_security(
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_values_come_from_the_configmap_or_referenced_secrets(
-    overlay: str, manifests: dict[str, list[Obj]],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
 ) -> None:
     objects = manifests[overlay]
     assert not by_kind(objects, "Secret"), "secrets are referenced, never rendered"
@@ -132,7 +142,9 @@ def test_values_come_from_the_configmap_or_referenced_secrets(
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_a_migration_job_per_service_and_the_database_setup(
-    overlay: str, manifests: dict[str, list[Obj]], container_processes: list[Process],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
+    container_processes: list[Process],
     setup_step: dict[str, Any],
 ) -> None:
     jobs = by_kind(manifests[overlay], "Job")
@@ -147,13 +159,14 @@ def test_a_migration_job_per_service_and_the_database_setup(
     setup = container(jobs["dbsetup"])
     assert setup["command"] == setup_step["command"]
     assert set(env_names(setup)) == set(setup_step["settings"])
-    assert set(jobs) == {"dbsetup", *(f"{p.name}-migrate" for p in container_processes
-                                      if p.migrations)}
+    assert set(jobs) == {"dbsetup", *(f"{p.name}-migrate" for p in container_processes if p.migrations)}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_disruption_budgets_and_services(
-    overlay: str, manifests: dict[str, list[Obj]], container_processes: list[Process],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
+    container_processes: list[Process],
 ) -> None:
     pdbs = by_kind(manifests[overlay], "PodDisruptionBudget")
     services = by_kind(manifests[overlay], "Service")
@@ -164,7 +177,8 @@ def test_disruption_budgets_and_services(
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_triage_scales_on_its_queue_and_the_gateway_on_cpu(
-    overlay: str, manifests: dict[str, list[Obj]],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
 ) -> None:
     objects = manifests[overlay]
     scaled = by_kind(objects, "ScaledObject")
@@ -189,6 +203,7 @@ def test_triage_scales_on_its_queue_and_the_gateway_on_cpu(
 
 
 # --- NetworkPolicy: which connections the rendered policies allow --------------------------
+
 
 def _selects(selector: Obj | None, labels: dict[str, str]) -> bool:
     if selector is None:
@@ -232,14 +247,21 @@ def allowed(policies: list[Obj], src: Obj, dst: Obj, port: int) -> bool:
     def side(pod: Obj, direction: str, other: Obj) -> bool:
         if pod["external"]:
             return True
-        relevant = [p for p in policies if p["metadata"]["namespace"] == pod["ns"]
-                    and direction in p["spec"]["policyTypes"]
-                    and _selects(p["spec"]["podSelector"], pod["labels"])]
+        relevant = [
+            p
+            for p in policies
+            if p["metadata"]["namespace"] == pod["ns"]
+            and direction in p["spec"]["policyTypes"]
+            and _selects(p["spec"]["podSelector"], pod["labels"])
+        ]
         if not relevant:
             return True
         key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
-        return any(_rule_allows(rule, peers_key, other, port, p["metadata"]["namespace"])
-                   for p in relevant for rule in p["spec"].get(key, []))
+        return any(
+            _rule_allows(rule, peers_key, other, port, p["metadata"]["namespace"])
+            for p in relevant
+            for rule in p["spec"].get(key, [])
+        )
 
     return side(src, "Egress", dst) and side(dst, "Ingress", src)
 
@@ -250,32 +272,55 @@ def pods_of(objects: list[Obj], namespace: str) -> dict[str, Obj]:
     for obj in objects:
         if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
             labels = obj["spec"]["template"]["metadata"]["labels"]
-            pods[obj["metadata"]["name"]] = {"labels": labels, "ns": namespace,
-                                             "ns_labels": ns_labels, "external": False}
+            pods[obj["metadata"]["name"]] = {
+                "labels": labels,
+                "ns": namespace,
+                "ns_labels": ns_labels,
+                "external": False,
+            }
     # where the datastores are when the overlay does not run them (prod): another namespace
     data_ns = {"kubernetes.io/metadata.name": "data"}
     for name in ("postgres", "rabbitmq"):
-        pods.setdefault(name, {"labels": {"app.kubernetes.io/name": name}, "ns": "data",
-                               "ns_labels": data_ns, "external": False})
-    pods["otel-collector"] = {"labels": {"app.kubernetes.io/name": "opentelemetry-collector"},
-                              "ns": "observability", "ns_labels": {"kubernetes.io/metadata.name": "observability"},
-                              "external": False}
+        pods.setdefault(
+            name, {"labels": {"app.kubernetes.io/name": name}, "ns": "data", "ns_labels": data_ns, "external": False}
+        )
+    pods["otel-collector"] = {
+        "labels": {"app.kubernetes.io/name": "opentelemetry-collector"},
+        "ns": "observability",
+        "ns_labels": {"kubernetes.io/metadata.name": "observability"},
+        "external": False,
+    }
     pods["internet"] = {"labels": {}, "ns": "", "ns_labels": {}, "external": True}
-    pods["intruder"] = {"labels": {"app.kubernetes.io/name": "intruder"}, "ns": namespace,
-                        "ns_labels": ns_labels, "external": False}
+    pods["intruder"] = {
+        "labels": {"app.kubernetes.io/name": "intruder"},
+        "ns": namespace,
+        "ns_labels": ns_labels,
+        "external": False,
+    }
     return pods
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_allow_only_the_calls_of_the_architecture(
-    overlay: str, manifests: dict[str, list[Obj]],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
 ) -> None:
     objects = manifests[overlay]
     namespace = by_kind(objects, "Deployment")["gateway"]["metadata"]["namespace"]
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     pods = pods_of(objects, namespace)
-    ports = {"gateway": 8000, "auth": 8101, "tickets": 8102, "triage": 8103, "notifier": 8104,
-             "postgres": 5432, "pgbouncer": 6432, "rabbitmq": 5672, "mailpit": 1025, "mail-in": 2525}
+    ports = {
+        "gateway": 8000,
+        "auth": 8101,
+        "tickets": 8102,
+        "triage": 8103,
+        "notifier": 8104,
+        "postgres": 5432,
+        "pgbouncer": 6432,
+        "rabbitmq": 5672,
+        "mailpit": 1025,
+        "mail-in": 2525,
+    }
     smtp = [1025] if overlay == "dev" else [25, 465, 587]
     # the gateway is the entry: anything outside the namespace may call it
     expected = {(name, "gateway", 8000) for name, pod in pods.items() if pod["ns"] != namespace}
@@ -307,14 +352,13 @@ def test_network_policies_allow_only_the_calls_of_the_architecture(
                 if allowed(policies, pods[src], pods[dst], port):
                     found.add((src, dst, port))
     # the datastores and the catcher answer but never call out (DNS aside)
-    assert found == expected, (
-        f"unexpected: {sorted(found - expected)}; missing: {sorted(expected - found)}"
-    )
+    assert found == expected, f"unexpected: {sorted(found - expected)}; missing: {sorted(expected - found)}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_images_are_tagged_and_everything_is_namespaced(
-    overlay: str, manifests: dict[str, list[Obj]],
+    overlay: str,
+    manifests: dict[str, list[Obj]],
 ) -> None:
     for obj in manifests[overlay]:
         if obj["kind"] != "Namespace":
@@ -328,6 +372,7 @@ def test_images_are_tagged_and_everything_is_namespaced(
 
 # --- make-secrets.sh: the Secrets it makes are the ones the manifests reference ---------------
 
+
 def make_secrets(tmp_path: Path, *args: str, **env: str) -> dict[str, dict[str, str]]:
     """Run deploy/k8s/make-secrets.sh with a kubectl that renders instead of applying."""
     applied = tmp_path / "applied.yaml"
@@ -340,21 +385,19 @@ def make_secrets(tmp_path: Path, *args: str, **env: str) -> dict[str, dict[str, 
         "esac\n"
     )
     fake.chmod(0o755)
-    result = run(["bash", str(DEPLOY / "k8s" / "make-secrets.sh"), *args],
-                 env={"PATH": os.environ["PATH"], "KUBECTL": str(fake),
-                      "KUBECONFIG": os.devnull, **env})
+    result = run(
+        ["bash", str(DEPLOY / "k8s" / "make-secrets.sh"), *args],
+        env={"PATH": os.environ["PATH"], "KUBECTL": str(fake), "KUBECONFIG": os.devnull, **env},
+    )
     assert result.returncode == 0, result.stderr
     secrets = {}
     for doc in yaml.safe_load_all(applied.read_text()):
         if doc:
-            secrets[doc["metadata"]["name"]] = {
-                k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()
-            }
+            secrets[doc["metadata"]["name"]] = {k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()}
     return secrets
 
 
-def resolved_env(c: Obj, configmaps: dict[str, Obj], secrets: dict[str, dict[str, str]]
-                 ) -> dict[str, str]:
+def resolved_env(c: Obj, configmaps: dict[str, Obj], secrets: dict[str, dict[str, str]]) -> dict[str, str]:
     env = {}
     for e in c.get("env", []):
         source = e.get("valueFrom", {})
@@ -374,7 +417,8 @@ def resolved_env(c: Obj, configmaps: dict[str, Obj], secrets: dict[str, dict[str
 
 
 def test_dev_secrets_cover_every_reference(
-    tmp_path: Path, manifests: dict[str, list[Obj]],
+    tmp_path: Path,
+    manifests: dict[str, list[Obj]],
 ) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed by make-secrets.sh")
@@ -388,22 +432,29 @@ def test_dev_secrets_cover_every_reference(
                 for source in c.get("envFrom", []):
                     assert source["secretRef"]["name"] in secrets
     users = secrets["helpdesk-rabbitmq-users"]
-    assert set(users) == {f"{u}_RABBITMQ_PASSWORD" for u in
-                          ("ADMIN", "AUTH", "TICKETS", "TRIAGE", "NOTIFIER", "GATEWAY", "MONITOR")}
+    assert set(users) == {
+        f"{u}_RABBITMQ_PASSWORD" for u in ("ADMIN", "AUTH", "TICKETS", "TRIAGE", "NOTIFIER", "GATEWAY", "MONITOR")
+    }
     assert secrets["helpdesk-keda-rabbitmq"]["host"] == (
         f"http://monitor:{users['MONITOR_RABBITMQ_PASSWORD']}@rabbitmq:15672/"
     )
 
 
 def test_prod_manifests_with_made_secrets_pass_every_services_production_checks(
-    tmp_path: Path, manifests: dict[str, list[Obj]], container_processes: list[Process],
+    tmp_path: Path,
+    manifests: dict[str, list[Obj]],
+    container_processes: list[Process],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed by make-secrets.sh")
-    secrets = make_secrets(tmp_path, "helpdesk", PG_HOST="db.internal",
-                           PG_ADMIN_DSN="postgresql://postgres:x@db.internal/postgres",
-                           RABBITMQ_HOST="mq.internal")
+    secrets = make_secrets(
+        tmp_path,
+        "helpdesk",
+        PG_HOST="db.internal",
+        PG_ADMIN_DSN="postgresql://postgres:x@db.internal/postgres",
+        RABBITMQ_HOST="mq.internal",
+    )
     objects = manifests["prod"]
     configmaps = by_kind(objects, "ConfigMap")
     deployments = by_kind(objects, "Deployment")
@@ -413,7 +464,8 @@ def test_prod_manifests_with_made_secrets_pass_every_services_production_checks(
         assert env["ENVIRONMENT"] == "production"
         module = importlib.import_module(p.settings_module)
         settings_class = next(
-            c for c in vars(module).values()
+            c
+            for c in vars(module).values()
             if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
         )
         with monkeypatch.context() as m:

@@ -15,14 +15,22 @@ import pytest
 from .conftest import ROOT, Process, load_processes
 
 CONVENTION_PORTS = {
-    "gateway": 8000, "auth": 8101, "tickets": 8102, "triage": 8103, "notifier": 8104,
-    "smtp-sink": 1025, "mail-in": 8105, "tickets-relay": 8106,
+    "gateway": 8000,
+    "auth": 8101,
+    "tickets": 8102,
+    "triage": 8103,
+    "notifier": 8104,
+    "smtp-sink": 1025,
+    "mail-in": 8105,
+    "tickets-relay": 8106,
 }
 # processes whose app is not <name>.app (mail-in is a second process of the tickets package)
 APPS = {"mail-in": "tickets.mailin", "tickets-relay": "tickets.relay"}
 PACKAGES = {
-    "auth": ROOT / "services/auth/auth", "tickets": ROOT / "services/tickets/tickets",
-    "triage": ROOT / "services/triage/triage", "notifier": ROOT / "services/notifier/notifier",
+    "auth": ROOT / "services/auth/auth",
+    "tickets": ROOT / "services/tickets/tickets",
+    "triage": ROOT / "services/triage/triage",
+    "notifier": ROOT / "services/notifier/notifier",
     "gateway": ROOT / "gateway/gateway",
     "mail-in": ROOT / "services/tickets/tickets",
     "tickets-relay": ROOT / "services/tickets/tickets",

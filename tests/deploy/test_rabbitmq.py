@@ -29,8 +29,7 @@ USERS = ("ADMIN", "AUTH", "TICKETS", "TRIAGE", "NOTIFIER", "GATEWAY", "MONITOR")
 
 
 def render_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("render_definitions",
-                                                  RABBITMQ / "render_definitions.py")
+    spec = importlib.util.spec_from_file_location("render_definitions", RABBITMQ / "render_definitions.py")
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -42,22 +41,28 @@ def render_module() -> ModuleType:
 def test_definitions_json_is_generated_from_the_topology() -> None:
     committed = (RABBITMQ / "definitions.json").read_text()
     assert committed == render_module().render(), (
-        "regenerate: uv run python deploy/rabbitmq/render_definitions.py "
-        "> deploy/rabbitmq/definitions.json"
+        "regenerate: uv run python deploy/rabbitmq/render_definitions.py > deploy/rabbitmq/definitions.json"
     )
     definitions = json.loads(committed)
     assert all(q["arguments"]["x-queue-type"] == "quorum" for q in definitions["queues"])
     assert {u["name"] for u in definitions["users"]} == {
-        "helpdesk-admin", "auth", "tickets", "triage", "notifier", "gateway", "monitor"
+        "helpdesk-admin",
+        "auth",
+        "tickets",
+        "triage",
+        "notifier",
+        "gateway",
+        "monitor",
     }
 
 
 def fill(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     script = (RABBITMQ / "entrypoint.sh").read_text()
-    script = script.replace("/etc/helpdesk/rabbitmq/definitions.json",
-                            str(RABBITMQ / "definitions.json"))
-    script = script.replace("/tmp/helpdesk-definitions.json",  # noqa: S108 - the container's
-                            str(tmp_path / "out.json"))
+    script = script.replace("/etc/helpdesk/rabbitmq/definitions.json", str(RABBITMQ / "definitions.json"))
+    script = script.replace(
+        "/tmp/helpdesk-definitions.json",  # noqa: S108 - the container's
+        str(tmp_path / "out.json"),
+    )
     script = script.replace("exec docker-entrypoint.sh rabbitmq-server", "echo started")
     return run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **env})
 
@@ -78,8 +83,7 @@ def test_the_entrypoint_fills_in_every_password(tmp_path: Path) -> None:
 
 
 def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.fixture
@@ -113,10 +117,10 @@ def broker_with_definitions() -> Any:
     finally:
         path.unlink(missing_ok=True)
         # each rabbitmqctl call starts an Erlang VM: run the clean-up calls side by side
-        cleanups = [subprocess.Popen(["rabbitmqctl", "-q", *args], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-                    for args in [("delete_vhost", tag),
-                                 *(("delete_user", u["name"]) for u in definitions["users"])]]
+        cleanups = [
+            subprocess.Popen(["rabbitmqctl", "-q", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for args in [("delete_vhost", tag), *(("delete_user", u["name"]) for u in definitions["users"])]
+        ]
         for cleanup in cleanups:
             cleanup.wait(timeout=60)
 
@@ -149,8 +153,9 @@ async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
 
     async def publish(channel: Any, key: str, user_id: str | None = None) -> None:
         exchange = await channel.get_exchange("helpdesk.events")
-        await exchange.publish(aio_pika.Message(b"{}", user_id=user_id or url.split("//")[1].split(":")[0]),
-                               routing_key=key)
+        await exchange.publish(
+            aio_pika.Message(b"{}", user_id=user_id or url.split("//")[1].split(":")[0]), routing_key=key
+        )
         await asyncio.sleep(0.2)  # a refused publish closes the channel asynchronously
         assert not channel.is_closed
 
@@ -175,8 +180,7 @@ async def what_user_may_do(url: str, user: str) -> dict[str, bool]:
         for key in (*PUBLISHERS, "nobody.listens"):
             found[f"publish {key}"] = await attempt(lambda c, k=key: publish(c, k))
         # the user-id property must be the publisher's own user: no posing as another service
-        found["pose as another user"] = await attempt(
-            lambda c: publish(c, "nobody.listens", user_id="impostor"))
+        found["pose as another user"] = await attempt(lambda c: publish(c, "nobody.listens", user_id="impostor"))
         for queue in ("tickets", "triage", "notifier"):
             found[f"consume {queue}"] = await attempt(lambda c, q=queue: consume(c, q))
         found["private queue"] = await attempt(private_queue)
@@ -192,8 +196,7 @@ def test_each_service_user_may_do_what_its_service_does_and_no_more(
 
     async def check() -> dict[str, dict[str, bool]]:
         return {
-            user: await what_user_may_do(
-                f"amqp://{tag}-{user}:{passwords[user]}@127.0.0.1:5672/{tag}", user)
+            user: await what_user_may_do(f"amqp://{tag}-{user}:{passwords[user]}@127.0.0.1:5672/{tag}", user)
             for user in ("auth", "tickets", "triage", "notifier", "gateway")
         }
 

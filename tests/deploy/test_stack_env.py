@@ -27,10 +27,15 @@ def stack() -> ModuleType:
 
 @pytest.fixture
 def envs(stack: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str]]:
-    for name in ("JWT_PRIVATE_KEY", "RABBITMQ_URL", "BOOTSTRAP_ADMIN_PASSWORD", "GEMINI_API_KEY",
-                 *(f"{s.upper()}_DATABASE_URL" for s in stack.SERVICES),
-                 *(f"{s.upper()}_DB_PASSWORD" for s in stack.SERVICES),
-                 *(f"{u.upper()}_RABBITMQ_PASSWORD" for u in stack.BROKER_USERS)):
+    for name in (
+        "JWT_PRIVATE_KEY",
+        "RABBITMQ_URL",
+        "BOOTSTRAP_ADMIN_PASSWORD",
+        "GEMINI_API_KEY",
+        *(f"{s.upper()}_DATABASE_URL" for s in stack.SERVICES),
+        *(f"{s.upper()}_DB_PASSWORD" for s in stack.SERVICES),
+        *(f"{u.upper()}_RABBITMQ_PASSWORD" for u in stack.BROKER_USERS),
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GEMINI_API_KEY", "only-for-triage")
     monkeypatch.setattr(stack, "broker_users_enabled", lambda: True)

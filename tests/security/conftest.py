@@ -42,8 +42,14 @@ class World:
     internal_comment_id: str | None
 
     def people(self) -> dict[str, Person | None]:
-        return {"alice": self.alice, "bob": self.bob, "mod": self.mod, "other_mod": self.other_mod,
-                "admin": self.admin, "anonymous": None}
+        return {
+            "alice": self.alice,
+            "bob": self.bob,
+            "mod": self.mod,
+            "other_mod": self.other_mod,
+            "admin": self.admin,
+            "anonymous": None,
+        }
 
 
 def signup(client: httpx.Client, prefix: str) -> Person:
@@ -95,8 +101,9 @@ def promote(
 ) -> Person:
     """Verify `person`'s address through the mailed link, then give them `role` (and log in again)."""
     verify(client, mail_dir, person)
-    r = client.post("/api/auth/update-user", headers=admin.headers,
-                    json={"email": person.email, "role": role, "skills": skills})
+    r = client.post(
+        "/api/auth/update-user", headers=admin.headers, json={"email": person.email, "role": role, "skills": skills}
+    )
     assert r.status_code == 200, r.text
     person.role = role
     return login(client, person)
@@ -139,21 +146,29 @@ def world(system: Stack) -> World:
     admin = Person(email, password, r.json()["token"], r.json()["user"]["id"], "admin")
     alice, bob = signup(client, "alice"), signup(client, "bob")
     mail_dir = system.mail_dir
-    mod = promote(client, admin, signup(client, "mod"), "moderator", ["billing", "refunds", "payments"],
-                  mail_dir=mail_dir)
+    mod = promote(
+        client, admin, signup(client, "mod"), "moderator", ["billing", "refunds", "payments"], mail_dir=mail_dir
+    )
     other_mod = promote(client, admin, signup(client, "othermod"), "moderator", ["kubernetes"], mail_dir=mail_dir)
     time.sleep(1.5)  # triage learns moderators from user.updated events
-    r = client.post("/api/tickets", headers=alice.headers, json={
-        "title": "Charged twice for my invoice",
-        "description": "My billing statement shows a duplicate payment; please refund the extra charge.",
-    })
+    r = client.post(
+        "/api/tickets",
+        headers=alice.headers,
+        json={
+            "title": "Charged twice for my invoice",
+            "description": "My billing statement shows a duplicate payment; please refund the extra charge.",
+        },
+    )
     assert r.status_code == 201, r.text
     ticket = wait_triaged(client, admin.headers, r.json()["id"])
     if ticket["assigned_to"]["id"] != mod.id:
         r = client.patch(f"/api/tickets/{ticket['id']}", headers=admin.headers, json={"assigned_to": mod.id})
         assert r.status_code == 200, r.text
         ticket = r.json()
-    r = client.post(f"/api/tickets/{ticket['id']}/comments", headers=mod.headers,
-                    json={"body": "internal: customer is on the legacy plan", "internal": True})
+    r = client.post(
+        f"/api/tickets/{ticket['id']}/comments",
+        headers=mod.headers,
+        json={"body": "internal: customer is on the legacy plan", "internal": True},
+    )
     internal_id = r.json().get("id") if r.status_code == 201 else None
     return World(system, client, admin, alice, bob, mod, other_mod, ticket, internal_id)

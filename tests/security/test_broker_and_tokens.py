@@ -39,16 +39,24 @@ def broker_url(world: World, user: str | None) -> str:
 def forged_triage(world: World) -> Envelope:
     """The attack of the report: assign the ticket to the moderator, with the attacker's address."""
     mod = world.mod
-    return Envelope.wrap(TicketTriaged(
-        ticket_id=uuid.UUID(world.ticket["id"]), attempt=world.ticket.get("triage_attempt", 1) + 1,
-        category="Billing", priority="low", confidence=1.0, provider="local", model="forged",
-        assignee=Assignee(id=uuid.UUID(mod.id), name="Mallory", email="attacker@evil.test", role="moderator"),
-        assignment_reason="forged",
-    ))
+    return Envelope.wrap(
+        TicketTriaged(
+            ticket_id=uuid.UUID(world.ticket["id"]),
+            attempt=world.ticket.get("triage_attempt", 1) + 1,
+            category="Billing",
+            priority="low",
+            confidence=1.0,
+            provider="local",
+            model="forged",
+            assignee=Assignee(id=uuid.UUID(mod.id), name="Mallory", email="attacker@evil.test", role="moderator"),
+            assignment_reason="forged",
+        )
+    )
 
 
-async def publish(url: str, envelope: Envelope, *, routing_key: str | None = None,
-                  user_id: str | None = None) -> str | None:
+async def publish(
+    url: str, envelope: Envelope, *, routing_key: str | None = None, user_id: str | None = None
+) -> str | None:
     """Publish one message with confirms; the broker's refusal as text, or None when it took it."""
     connection = await aio_pika.connect(url, timeout=10)
     try:
@@ -57,7 +65,8 @@ async def publish(url: str, envelope: Envelope, *, routing_key: str | None = Non
         try:
             await exchange.publish(
                 aio_pika.Message(envelope.model_dump_json().encode(), type=envelope.type, user_id=user_id),
-                routing_key=routing_key or envelope.type, timeout=10,
+                routing_key=routing_key or envelope.type,
+                timeout=10,
             )
         except (TimeoutError, aio_pika.exceptions.AMQPError) as exc:
             return repr(exc)
@@ -70,13 +79,15 @@ async def publish(url: str, envelope: Envelope, *, routing_key: str | None = Non
 def test_another_services_broker_user_cannot_publish_its_events(world: World) -> None:
     forged = forged_triage(world)
     for user in ("notifier", "gateway", "tickets", "auth"):
-        refusal = asyncio.run(publish(broker_url(world, user), forged,
-                                      user_id=f"{world.stack.vhost}.{user}"))
+        refusal = asyncio.run(publish(broker_url(world, user), forged, user_id=f"{world.stack.vhost}.{user}"))
         assert refusal is not None, f"{user} could publish ticket.triaged"
         assert "ACCESS_REFUSED" in refusal or "closed" in refusal, refusal
     # nor may anyone claim to be triage: the broker checks user_id against the login
-    refusal = asyncio.run(publish(broker_url(world, "tickets"), forged, routing_key="ticket.updated",
-                                  user_id=f"{world.stack.vhost}.triage"))
+    refusal = asyncio.run(
+        publish(
+            broker_url(world, "tickets"), forged, routing_key="ticket.updated", user_id=f"{world.stack.vhost}.triage"
+        )
+    )
     assert refusal is not None
 
 
@@ -87,8 +98,17 @@ def test_consumers_dead_letter_events_their_publisher_does_not_own(world: World)
     assert asyncio.run(publish(broker_url(world, None), forged)) is None
     # tickets may publish on ticket.updated, but not a ticket.triaged inside it
     smuggled = forged_triage(world)
-    assert asyncio.run(publish(broker_url(world, "tickets"), smuggled, routing_key="ticket.updated",
-                               user_id=f"{world.stack.vhost}.tickets")) is None
+    assert (
+        asyncio.run(
+            publish(
+                broker_url(world, "tickets"),
+                smuggled,
+                routing_key="ticket.updated",
+                user_id=f"{world.stack.vhost}.tickets",
+            )
+        )
+        is None
+    )
     # each consumer logs the refusal (the dead letter itself may be taken by a dead-letter
     # consumer, which drops forged ones: shared.bus)
     wanted = {("tickets", str(forged.id)), ("triage", str(smuggled.id)), ("notifier", str(smuggled.id))}
@@ -122,14 +142,12 @@ def service_checks(world: World) -> dict[str, tuple[str, str]]:
 
 def test_a_demoted_admins_token_is_refused_by_every_service_within_60_s(world: World) -> None:
     client = world.client
-    deputy: Person = promote(client, world.admin, signup(client, "deputy"), "admin", [],
-                             mail_dir=world.stack.mail_dir)
+    deputy: Person = promote(client, world.admin, signup(client, "deputy"), "admin", [], mail_dir=world.stack.mail_dir)
     checks = service_checks(world)
     for name, (base, path) in checks.items():
         r = httpx.get(base + path, headers=deputy.headers, timeout=10)
         assert r.status_code == 200, (name, r.status_code, r.text)
-    r = client.post("/api/auth/update-user", headers=world.admin.headers,
-                    json={"email": deputy.email, "role": "user"})
+    r = client.post("/api/auth/update-user", headers=world.admin.headers, json={"email": deputy.email, "role": "user"})
     assert r.status_code == 200, r.text
     demoted_at = time.monotonic()
     pending = dict(checks)
@@ -141,13 +159,16 @@ def test_a_demoted_admins_token_is_refused_by_every_service_within_60_s(world: W
     assert not pending, f"still accepted after 60 s: {sorted(pending)}"
     # a deactivated user cannot file tickets on the tickets port either
     user = login(client, signup(client, "leaver"))
-    r = client.post("/api/auth/update-user", headers=world.admin.headers,
-                    json={"email": user.email, "active": False})
+    r = client.post("/api/auth/update-user", headers=world.admin.headers, json={"email": user.email, "active": False})
     assert r.status_code == 200, r.text
     deadline = time.monotonic() + 60
     while True:
-        r = httpx.post(world.stack.service_url("tickets") + "/api/tickets", headers=user.headers,
-                       json={"title": "still here", "description": "after deactivation"}, timeout=10)
+        r = httpx.post(
+            world.stack.service_url("tickets") + "/api/tickets",
+            headers=user.headers,
+            json={"title": "still here", "description": "after deactivation"},
+            timeout=10,
+        )
         if r.status_code == 401 or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -183,8 +204,10 @@ def scram_matches(verifier: str, password: str) -> bool:
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
     client_key = hmac.new(salted, b"Client Key", "sha256").digest()
     server = hmac.new(salted, b"Server Key", "sha256").digest()
-    return (base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
-            and base64.b64encode(server).decode() == server_key)
+    return (
+        base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
+        and base64.b64encode(server).decode() == server_key
+    )
 
 
 def test_each_database_role_has_the_scram_password_its_service_connects_with(world: World) -> None:
@@ -196,8 +219,10 @@ def test_each_database_role_has_the_scram_password_its_service_connects_with(wor
     async def verifiers() -> dict[str, str]:
         conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
         try:
-            rows = await conn.fetch("SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)",
-                                    [f"helpdesk_{s}" for s in SERVICES])
+            rows = await conn.fetch(
+                "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)",
+                [f"helpdesk_{s}" for s in SERVICES],
+            )
         finally:
             await conn.close()
         return {r["rolname"]: r["rolpassword"] for r in rows}

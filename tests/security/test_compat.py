@@ -62,8 +62,11 @@ def test_tickets_create_list_open(world: World) -> None:
     client = world.client
     _, _, body = _compat_signup(client, "dave")
     headers = {"Authorization": f"Bearer {body['token']}"}
-    r = client.post("/compat/api/tickets", headers=headers,
-                    json={"title": "Cannot export my report", "description": "The CSV export button does nothing."})
+    r = client.post(
+        "/compat/api/tickets",
+        headers=headers,
+        json={"title": "Cannot export my report", "description": "The CSV export button does nothing."},
+    )
     assert r.status_code == 201, r.text
     created = r.json()["ticket"]
     assert r.json()["message"]
@@ -113,18 +116,28 @@ def test_admin_lists_users_and_update_user_keeps_skills_when_empty(world: World)
         assert "password_hash" not in user
         assert "_id" in user
     assert client.get("/compat/api/auth/users", headers=world.alice.headers).status_code == 403
-    r = client.post("/compat/api/auth/update-user", headers=world.alice.headers,
-                    json={"email": world.alice.email, "role": "admin"})
+    r = client.post(
+        "/compat/api/auth/update-user", headers=world.alice.headers, json={"email": world.alice.email, "role": "admin"}
+    )
     assert r.status_code == 403
     # empty skills: the original keeps the user's skills
-    r = client.post("/compat/api/auth/update-user", headers=world.admin.headers,
-                    json={"email": world.other_mod.email, "role": "moderator", "skills": []})
+    r = client.post(
+        "/compat/api/auth/update-user",
+        headers=world.admin.headers,
+        json={"email": world.other_mod.email, "role": "moderator", "skills": []},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["user"]["skills"] == ["kubernetes"]
-    r = client.post("/compat/api/auth/update-user", headers=world.admin.headers,
-                    json={"email": world.other_mod.email, "role": "moderator", "skills": ["kubernetes", "helm"]})
+    r = client.post(
+        "/compat/api/auth/update-user",
+        headers=world.admin.headers,
+        json={"email": world.other_mod.email, "role": "moderator", "skills": ["kubernetes", "helm"]},
+    )
     assert r.json()["user"]["skills"] == ["kubernetes", "helm"]
-    r = client.post("/compat/api/auth/update-user", headers=world.admin.headers,
-                    json={"email": "nobody@compat.test", "role": "moderator"})
+    r = client.post(
+        "/compat/api/auth/update-user",
+        headers=world.admin.headers,
+        json={"email": "nobody@compat.test", "role": "moderator"},
+    )
     assert r.status_code == 404
     assert r.json()["error"] == "User not found"

@@ -30,9 +30,12 @@ def test_an_idle_stack_holds_at_most_20_postgres_connections(system: Stack) -> N
         time.sleep(1)
     assert count <= BUDGET, f"{count} connections to {system.database} while idle"
     status = subprocess.run(
-        [sys.executable, str(STACK), "status", "--instance", system.instance,
-         "--port-offset", str(system.port_offset)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        [sys.executable, str(STACK), "status", "--instance", system.instance, "--port-offset", str(system.port_offset)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     printed = re.search(rf"postgres connections to {system.database}: (\d+)", status)
     assert printed is not None, status

@@ -67,6 +67,7 @@ def mails_about(mail_dir: Path, ticket_id: str, kind: str) -> list[EmailMessage]
 
 def set_password(client: httpx.Client, mail_dir: Path, email: str) -> None:
     """Use the set-password link of the welcome mail to `email` (it verifies the address)."""
+
     def link() -> str | None:
         for path in sorted(mail_dir.glob("*.eml")):
             message = message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -92,13 +93,19 @@ def comments(client: httpx.Client, world: World, ticket_id: str) -> list[dict]:
 def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World) -> None:
     client, stack = world.client, world.stack
     sender = f"zoe-{uuid.uuid4().hex[:6]}@client.test"
-    first = mail(f"Zoe <{sender}>", "Refund for a double charge",
-                 "My card was charged twice for invoice 1187; please refund the duplicate payment.\n\n-- \nZoe")
+    first = mail(
+        f"Zoe <{sender}>",
+        "Refund for a double charge",
+        "My card was charged twice for invoice 1187; please refund the duplicate payment.\n\n-- \nZoe",
+    )
     send(world, first, sender=sender)
 
-    ticket = wait(lambda: next((t for t in tickets_of(world, sender)
-                                if t["triage"]["state"] == "done" and t["assigned_to"]), None),
-                  what="the mailed ticket to be triaged and assigned")
+    ticket = wait(
+        lambda: next(
+            (t for t in tickets_of(world, sender) if t["triage"]["state"] == "done" and t["assigned_to"]), None
+        ),
+        what="the mailed ticket to be triaged and assigned",
+    )
     assert ticket["title"] == "Refund for a double charge"
     assert ticket["description"].startswith("My card was charged twice")
     assert "Zoe" not in ticket["description"]
@@ -111,14 +118,18 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
     assert users[0]["email_verified"] is False
 
     # the assignee's mail carries a signed reply address; a reply lands as a comment, not a ticket
-    assigned = wait(lambda: mails_about(stack.mail_dir, ticket["id"], "ticket_assigned"),
-                    what="the assignment mail")[-1]
+    assigned = wait(lambda: mails_about(stack.mail_dir, ticket["id"], "ticket_assigned"), what="the assignment mail")[
+        -1
+    ]
     reply_to = assigned["Reply-To"].addresses[0].addr_spec
     assignee_email = assigned["To"].addresses[0].addr_spec
     assert assignee_email == ticket["assigned_to"]["email"]
-    reply = mail(assignee_email, f"Re: {assigned['Subject']}",
-                 "Refunded the duplicate; it shows in 3-5 days.\n\nOn Mon, Helpdesk wrote:\n> old text",
-                 **{"In-Reply-To": str(assigned["Message-ID"]), "References": str(assigned["References"])})
+    reply = mail(
+        assignee_email,
+        f"Re: {assigned['Subject']}",
+        "Refunded the duplicate; it shows in 3-5 days.\n\nOn Mon, Helpdesk wrote:\n> old text",
+        **{"In-Reply-To": str(assigned["Message-ID"]), "References": str(assigned["References"])},
+    )
     reply.replace_header("To", reply_to)
     send(world, reply, sender=assignee_email, to=reply_to)
     posted = wait(lambda: comments(client, world, ticket["id"]), what="the reply as a comment")
@@ -126,8 +137,9 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
     assert posted[0]["author"]["email"] == assignee_email
     assert len(tickets_of(world, sender)) == 1
     # ... and the requester is mailed the assignee's answer, with a reply address of the same ticket
-    to_requester = wait(lambda: mails_about(stack.mail_dir, ticket["id"], "ticket_commented"),
-                        what="the comment mail to the requester")
+    to_requester = wait(
+        lambda: mails_about(stack.mail_dir, ticket["id"], "ticket_commented"), what="the comment mail to the requester"
+    )
     assert to_requester[-1]["To"].addresses[0].addr_spec == sender
 
     # the requester answers that mail: a comment again
@@ -138,8 +150,11 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
 
     # the same message again, an auto-reply and a forged reference change nothing
     send(world, first, sender=sender)
-    send(world, mail(sender, "Automatic reply: Refund", "I am out of office.", **{"Auto-Submitted": "auto-replied"}),
-         sender=sender)
+    send(
+        world,
+        mail(sender, "Automatic reply: Refund", "I am out of office.", **{"Auto-Submitted": "auto-replied"}),
+        sender=sender,
+    )
     forged = f"<t-{uuid.UUID(ticket['id']).hex}-{'0' * 20}@localhost>"
     send(world, mail(sender, "Re: Refund", "forged reference", References=forged), sender=sender)
     other = world.bob.email  # a valid token, but not bob's ticket
@@ -158,8 +173,11 @@ def test_a_mail_opens_a_triaged_assigned_ticket_and_replies_thread(world: World)
 
 def test_a_malformed_mail_is_kept_for_admins(world: World) -> None:
     marker = uuid.uuid4().hex
-    send(world, f"Subject: broken {marker}\r\nFrom: nobody-at-all\r\n\r\n\xff".encode("latin-1"),
-         sender="weird@client.test")
+    send(
+        world,
+        f"Subject: broken {marker}\r\nFrom: nobody-at-all\r\n\r\n\xff".encode("latin-1"),
+        sender="weird@client.test",
+    )
     r = world.client.get("/api/tickets/inbound-mail", headers=world.admin.headers, params={"outcome": "failed"})
     assert r.status_code == 200, r.text
     (item,) = [m for m in r.json()["items"] if marker in (m["subject"] or "") or m["sender"] is None]

@@ -41,8 +41,9 @@ SEES_TICKET = {"alice": 200, "bob": 404, "mod": 200, "other_mod": 404, "admin": 
 def test_get_ticket_by_id_per_role(world: World, who: str) -> None:
     r = world.client.get(f"/api/tickets/{world.ticket['id']}", headers=headers_of(world, who))
     assert r.status_code == SEES_TICKET[who], r.text
-    assert r.headers["content-type"].startswith("application/problem+json" if r.status_code != 200
-                                                else "application/json")
+    assert r.headers["content-type"].startswith(
+        "application/problem+json" if r.status_code != 200 else "application/json"
+    )
 
 
 @pytest.mark.parametrize("who", ROLES)
@@ -88,9 +89,17 @@ def _token(world: World, **overrides: object) -> str:
     env = world.stack.env
     key = load_private_key(env["JWT_PRIVATE_KEY"])
     now = datetime.now(UTC)
-    claims = {"sub": world.admin.id, "role": "admin", "email": world.admin.email, "name": "x",
-              "iss": env.get("JWT_ISSUER", "helpdesk-auth"), "aud": env.get("JWT_AUDIENCE", "helpdesk"),
-              "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp()), "jti": "t"}
+    claims = {
+        "sub": world.admin.id,
+        "role": "admin",
+        "email": world.admin.email,
+        "name": "x",
+        "iss": env.get("JWT_ISSUER", "helpdesk-auth"),
+        "aud": env.get("JWT_AUDIENCE", "helpdesk"),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "jti": "t",
+    }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     return pyjwt.encode(claims, key, algorithm="EdDSA")
@@ -104,16 +113,28 @@ def _alg_none(world: World) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': world.admin.id, 'role': 'admin', 'iat': now, 'exp': now + 300, 'iss': 'helpdesk-auth', 'aud': 'helpdesk', 'jti': 'x'})}."  # noqa: E501
 
 
-@pytest.mark.parametrize("case", ["alg_none", "wrong_key", "expired", "no_exp", "no_sub", "wrong_aud",
-                                  "wrong_iss", "garbage", "empty_bearer"])
+@pytest.mark.parametrize(
+    "case",
+    ["alg_none", "wrong_key", "expired", "no_exp", "no_sub", "wrong_aud", "wrong_iss", "garbage", "empty_bearer"],
+)
 def test_bad_tokens_get_401_everywhere(world: World, case: str) -> None:
     if case == "alg_none":
         token = _alg_none(world)
     elif case == "wrong_key":
         other, _ = generate_keypair()
-        token = pyjwt.encode({"sub": world.admin.id, "role": "admin", "iss": "helpdesk-auth", "aud": "helpdesk",
-                              "iat": int(time.time()), "exp": int(time.time()) + 300, "jti": "x"},
-                             load_private_key(other), algorithm="EdDSA")
+        token = pyjwt.encode(
+            {
+                "sub": world.admin.id,
+                "role": "admin",
+                "iss": "helpdesk-auth",
+                "aud": "helpdesk",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 300,
+                "jti": "x",
+            },
+            load_private_key(other),
+            algorithm="EdDSA",
+        )
     elif case == "expired":
         token = _token(world, iat=int(time.time()) - 3600, exp=int(time.time()) - 1800)
     elif case == "no_exp":
@@ -129,8 +150,13 @@ def test_bad_tokens_get_401_everywhere(world: World, case: str) -> None:
     else:
         token = None
     h = {"Authorization": f"Bearer {token}" if token is not None else "Bearer"}
-    for method, path in [("GET", "/api/auth/me"), ("GET", "/api/tickets"), ("GET", "/api/auth/users"),
-                         ("GET", "/api/triage/model"), ("GET", f"/api/tickets/{world.ticket['id']}")]:
+    for method, path in [
+        ("GET", "/api/auth/me"),
+        ("GET", "/api/tickets"),
+        ("GET", "/api/auth/users"),
+        ("GET", "/api/triage/model"),
+        ("GET", f"/api/tickets/{world.ticket['id']}"),
+    ]:
         r = world.client.request(method, path, headers=h)
         assert r.status_code == 401, (case, path, r.status_code)
         assert "Traceback" not in r.text
@@ -143,8 +169,9 @@ def test_a_valid_forged_looking_token_signed_by_the_real_key_works(world: World)
 
 
 def test_login_gives_the_same_answer_for_unknown_email_and_wrong_password(world: World) -> None:
-    unknown = world.client.post("/api/auth/login", json={"email": f"nobody-{uuid.uuid4().hex}@x.test",
-                                                         "password": "whatever-123"})
+    unknown = world.client.post(
+        "/api/auth/login", json={"email": f"nobody-{uuid.uuid4().hex}@x.test", "password": "whatever-123"}
+    )
     wrong = world.client.post("/api/auth/login", json={"email": world.bob.email, "password": "wrong-password"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
@@ -152,8 +179,10 @@ def test_login_gives_the_same_answer_for_unknown_email_and_wrong_password(world:
 
 def test_login_guessing_is_delayed_but_never_locks_the_account(world: World) -> None:
     victim = signup(world.client, "victim")
-    statuses = [world.client.post("/api/auth/login", json={"email": victim.email, "password": "bad-guess-1"}
-                                  ).status_code for _ in range(7)]
+    statuses = [
+        world.client.post("/api/auth/login", json={"email": victim.email, "password": "bad-guess-1"}).status_code
+        for _ in range(7)
+    ]
     assert statuses[:4] == [401] * 4
     assert 429 in statuses[4:]
     # a delay (seconds, growing with each failure), not a lock: the right password gets in after it
@@ -168,12 +197,14 @@ def test_login_guessing_is_delayed_but_never_locks_the_account(world: World) -> 
 
 
 def test_demoted_admin_loses_rights_within_60_seconds(world: World) -> None:
-    deputy = promote(world.client, world.admin, signup(world.client, "deputy"), "admin", [],
-                     mail_dir=world.stack.mail_dir)
+    deputy = promote(
+        world.client, world.admin, signup(world.client, "deputy"), "admin", [], mail_dir=world.stack.mail_dir
+    )
     assert world.client.get("/api/auth/users", headers=deputy.headers).status_code == 200
     old_headers = deputy.headers
-    r = world.client.post("/api/auth/update-user", headers=world.admin.headers,
-                          json={"email": deputy.email, "role": "user"})
+    r = world.client.post(
+        "/api/auth/update-user", headers=world.admin.headers, json={"email": deputy.email, "role": "user"}
+    )
     assert r.status_code == 200
     deadline = time.monotonic() + 60
     while world.client.get("/api/auth/users", headers=old_headers).status_code == 200:
@@ -198,11 +229,18 @@ def test_signup_refuses_mass_assignment(world: World, extra: dict) -> None:
     assert login_r.status_code == 401
 
 
-@pytest.mark.parametrize("extra", [{"status": "closed", "created_by": "x"}, {"triage": {"state": "done"}},
-                                   {"assigned_to": None, "helpful_notes": "x"}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"status": "closed", "created_by": "x"},
+        {"triage": {"state": "done"}},
+        {"assigned_to": None, "helpful_notes": "x"},
+    ],
+)
 def test_ticket_writes_refuse_unknown_fields(world: World, extra: dict) -> None:
-    r = world.client.post("/api/tickets", headers=world.bob.headers,
-                          json={"title": "Mass assignment", "description": "x", **extra})
+    r = world.client.post(
+        "/api/tickets", headers=world.bob.headers, json={"title": "Mass assignment", "description": "x", **extra}
+    )
     assert r.status_code == 422
 
 
@@ -226,8 +264,9 @@ def test_requester_never_sees_staff_fields_or_internal_comments(world: World) ->
     comments = world.client.get(f"/api/tickets/{world.ticket['id']}/comments", headers=world.alice.headers).json()
     assert all(not c.get("internal") for c in comments["items"])
     if world.internal_comment_id:
-        staff_comments = world.client.get(f"/api/tickets/{world.ticket['id']}/comments",
-                                          headers=world.mod.headers).json()
+        staff_comments = world.client.get(
+            f"/api/tickets/{world.ticket['id']}/comments", headers=world.mod.headers
+        ).json()
         assert any(c["id"] == world.internal_comment_id for c in staff_comments["items"])
 
 
@@ -251,12 +290,12 @@ def test_size_and_page_limits(world: World) -> None:
     r = world.client.post("/api/tickets", headers=world.bob.headers, json=big)
     assert r.status_code == 413
     assert r.headers["content-type"].startswith("application/problem+json")
-    too_long = world.client.post("/api/tickets", headers=world.bob.headers,
-                                 json={"title": "ok title", "description": "x" * 10001})
+    too_long = world.client.post(
+        "/api/tickets", headers=world.bob.headers, json={"title": "ok title", "description": "x" * 10001}
+    )
     assert too_long.status_code == 422
     for limit in ("0", "101", "-1", "abc"):
-        assert world.client.get("/api/tickets", headers=world.bob.headers,
-                                params={"limit": limit}).status_code == 422
+        assert world.client.get("/api/tickets", headers=world.bob.headers, params={"limit": limit}).status_code == 422
 
 
 # --- API5: broken function level authorization -------------------------------------------------
@@ -265,8 +304,11 @@ ADMIN_ROUTES = [
     ("GET", "/api/auth/users", None),
     ("POST", "/api/auth/update-user", {"email": "x@y.test", "role": "admin"}),
     ("GET", "/api/triage/categories", None),
-    ("PUT", "/api/triage/categories", {"categories": [{"name": "A", "description": ""},
-                                                       {"name": "B", "description": ""}]}),
+    (
+        "PUT",
+        "/api/triage/categories",
+        {"categories": [{"name": "A", "description": ""}, {"name": "B", "description": ""}]},
+    ),
     ("POST", "/api/triage/examples", {"examples": []}),
     ("POST", "/api/triage/retrain", None),
     ("GET", "/api/triage/model", None),
@@ -288,8 +330,9 @@ def test_retriage_is_admin_only(world: World) -> None:
 
 
 def test_role_escalation_through_update_user_is_admin_only(world: World) -> None:
-    r = world.client.post("/api/auth/update-user", headers=world.mod.headers,
-                          json={"email": world.mod.email, "role": "admin"})
+    r = world.client.post(
+        "/api/auth/update-user", headers=world.mod.headers, json={"email": world.mod.email, "role": "admin"}
+    )
     assert r.status_code == 403
     me = world.client.get("/api/auth/me", headers=login(world.client, world.mod).headers).json()
     assert me["role"] == "moderator"
@@ -298,20 +341,23 @@ def test_role_escalation_through_update_user_is_admin_only(world: World) -> None
 # --- API8: security misconfiguration -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), [
-    ("POST", "/api/tickets", {"content": b"{not json", "headers": {"content-type": "application/json"}}),
-    ("POST", "/api/auth/login", {"content": b"\xff\xfe", "headers": {"content-type": "application/json"}}),
-    ("GET", "/api/tickets", {"params": {"cursor": "%%%garbage"}}),
-    ("GET", "/api/nowhere", {}),
-    ("GET", "/internal/revocations", {}),
-    ("DELETE", "/api/auth/me", {}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("POST", "/api/tickets", {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+        ("POST", "/api/auth/login", {"content": b"\xff\xfe", "headers": {"content-type": "application/json"}}),
+        ("GET", "/api/tickets", {"params": {"cursor": "%%%garbage"}}),
+        ("GET", "/api/nowhere", {}),
+        ("GET", "/internal/revocations", {}),
+        ("DELETE", "/api/auth/me", {}),
+    ],
+)
 def test_errors_are_problem_documents_without_internals(world: World, method: str, path: str, kwargs: dict) -> None:
     headers = {**world.bob.headers, **kwargs.pop("headers", {})}
     r = world.client.request(method, path, headers=headers, **kwargs)
     assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/problem+json")
-    for leak in ("Traceback", "sqlalchemy", "asyncpg", "127.0.0.1:81", "File \""):
+    for leak in ("Traceback", "sqlalchemy", "asyncpg", "127.0.0.1:81", 'File "'):
         assert leak not in r.text
 
 
@@ -328,8 +374,16 @@ FORGED_CURSORS = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/api/tickets", "/api/tickets/{ticket}/comments", "/api/auth/users",
-                                  "/api/triage/decisions", "/api/notifications/failures"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tickets",
+        "/api/tickets/{ticket}/comments",
+        "/api/auth/users",
+        "/api/triage/decisions",
+        "/api/notifications/failures",
+    ],
+)
 def test_a_forged_cursor_is_422_on_every_paginated_route(world: World, path: str) -> None:
     url = path.format(ticket=world.ticket["id"])
     for cursor in FORGED_CURSORS:

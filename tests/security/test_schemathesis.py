@@ -18,12 +18,29 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 def test_no_5xx_no_schema_violation_no_ignored_auth(world: World, who: str, tmp_path: Path) -> None:
     person = world.people()[who]
     cmd = [
-        sys.executable, str(Path(__file__).with_name("schemathesis_cli.py")),
-        "run", f"{world.stack.base_url}/openapi.json",
-        "--checks", CHECKS, "--max-examples", "25", "--seed", "20261127", "--no-color",
-        "--exclude-path-regex", "^/api/auth/login$",  # throttling makes repeated logins 429 by design
-        "--request-timeout", "10", "--workers", "2", "--suppress-health-check", "all",
-        "--report", "junit", "--report-dir", str(tmp_path),
+        sys.executable,
+        str(Path(__file__).with_name("schemathesis_cli.py")),
+        "run",
+        f"{world.stack.base_url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "25",
+        "--seed",
+        "20261127",
+        "--no-color",
+        "--exclude-path-regex",
+        "^/api/auth/login$",  # throttling makes repeated logins 429 by design
+        "--request-timeout",
+        "10",
+        "--workers",
+        "2",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
     ]
     if person:
         cmd += ["--header", f"Authorization: Bearer {person.token}"]

@@ -93,10 +93,17 @@ def test_compat_shapes() -> None:
     from gateway.compat import compat_ticket, compat_user
 
     ticket = {
-        "id": "t1", "title": "T", "description": "D", "status": "in_progress", "priority": "high",
-        "category": "Billing", "created_by": {"id": "u1", "name": "U", "email": "u@x"},
-        "assigned_to": {"id": "m1", "name": "M", "email": "m@x"}, "due_at": "2026-01-01T00:00:00Z",
-        "created_at": "2025-12-31T00:00:00Z", "updated_at": "2025-12-31T00:00:00Z",
+        "id": "t1",
+        "title": "T",
+        "description": "D",
+        "status": "in_progress",
+        "priority": "high",
+        "category": "Billing",
+        "created_by": {"id": "u1", "name": "U", "email": "u@x"},
+        "assigned_to": {"id": "m1", "name": "M", "email": "m@x"},
+        "due_at": "2026-01-01T00:00:00Z",
+        "created_at": "2025-12-31T00:00:00Z",
+        "updated_at": "2025-12-31T00:00:00Z",
         "triage": {"state": "done"},
     }
     shaped = compat_ticket(ticket)
@@ -108,6 +115,15 @@ def test_compat_shapes() -> None:
     assert "helpfulNotes" not in shaped  # a requester's view has none
     staff = compat_ticket({**ticket, "helpful_notes": "N", "related_skills": ["billing"]})
     assert (staff["helpfulNotes"], staff["relatedSkills"]) == ("N", ["billing"])
-    user = compat_user({"id": "u1", "email": "u@x", "name": "U", "role": "user", "skills": None,
-                        "created_at": "c", "password_hash": "never"})
+    user = compat_user(
+        {
+            "id": "u1",
+            "email": "u@x",
+            "name": "U",
+            "role": "user",
+            "skills": None,
+            "created_at": "c",
+            "password_hash": "never",
+        }
+    )
     assert user == {"_id": "u1", "email": "u@x", "name": "U", "role": "user", "skills": [], "createdAt": "c"}

@@ -224,8 +224,9 @@ async def test_a_service_dying_mid_request_gives_502_not_503(
     settings = make_settings(tickets_url=f"http://127.0.0.1:{port}")
     try:
         async with app_client(create_app(settings)) as client:
-            response = await client.post("/api/tickets", json={"title": "t", "description": "d"},
-                                         headers=bearer(jwt_keys.token(role="user")))
+            response = await client.post(
+                "/api/tickets", json={"title": "t", "description": "d"}, headers=bearer(jwt_keys.token(role="user"))
+            )
     finally:
         server.close()
         await server.wait_closed()

@@ -28,9 +28,7 @@ class AuthSettings(ServiceSettings):
     # free failures each failure delays the next try (1 s, 2 s, 4 s ... up to the maximum);
     # failures are forgotten after a window without any. Never a lock of the account itself.
     login_max_failures: int = Field(5, ge=1, le=1_000_000, validation_alias="AUTH_LOGIN_MAX_FAILURES")
-    login_address_max_failures: int = Field(
-        50, ge=1, le=1_000_000, validation_alias="AUTH_LOGIN_ADDRESS_MAX_FAILURES"
-    )
+    login_address_max_failures: int = Field(50, ge=1, le=1_000_000, validation_alias="AUTH_LOGIN_ADDRESS_MAX_FAILURES")
     login_max_delay_s: int = Field(900, ge=1, le=86400, validation_alias="AUTH_LOGIN_MAX_DELAY_S")
     login_window_s: int = Field(3600, ge=1, le=7 * 86400, validation_alias="AUTH_LOGIN_WINDOW_S")
     # accounts one client address may create per window (then 429 until the window ends); 0 = off

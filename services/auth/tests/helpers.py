@@ -109,9 +109,7 @@ async def login(client: Any, email: str, password: str = PASSWORD) -> dict[str, 
     return response.json()  # type: ignore[no-any-return]
 
 
-async def make_user(
-    db: Db, keys: JwtKeys, email: str, role: str = "user", *, verified: bool = True
-) -> dict[str, str]:
+async def make_user(db: Db, keys: JwtKeys, email: str, role: str = "user", *, verified: bool = True) -> dict[str, str]:
     """A user made directly in the database (password PASSWORD) and the headers of a token for it.
 
     Quicker than signup + login (no argon2 run); the token is signed with the key auth uses.

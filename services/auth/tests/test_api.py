@@ -36,7 +36,6 @@ async def clean(db: Db) -> None:
     await db.reset()
 
 
-
 # --- signup ---------------------------------------------------------------------------------
 
 
@@ -615,6 +614,7 @@ async def test_openapi_shows_the_public_routes_but_not_internal_ones(client):
 
 async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+
     async def ready_now() -> bool:
         return (await client.get("/readyz")).status_code == 200
 
@@ -695,10 +695,12 @@ async def test_the_right_password_is_refused_if_the_limit_was_reached_while_it_w
 async def test_one_address_may_create_only_so_many_accounts(make_settings, db: Db):
     async with app_client(create_app(make_settings(signup_address_limit=2))) as client:
         for n in range(2):
-            await client.post("/api/auth/signup", json={"email": f"bot{n}@example.test", "password": PASSWORD},
-                              headers=ATTACKER)
-        refused = await client.post("/api/auth/signup", json={"email": "bot2@example.test", "password": PASSWORD},
-                                    headers=ATTACKER)
+            await client.post(
+                "/api/auth/signup", json={"email": f"bot{n}@example.test", "password": PASSWORD}, headers=ATTACKER
+            )
+        refused = await client.post(
+            "/api/auth/signup", json={"email": "bot2@example.test", "password": PASSWORD}, headers=ATTACKER
+        )
         assert_problem(refused, 429)
         assert 3500 <= int(refused.headers["retry-after"]) <= 3600
         assert await db.fetchval("SELECT count(*) FROM auth.users WHERE email = 'bot2@example.test'") == 0

@@ -138,9 +138,7 @@ async def suppressed(
         unwanted.append(unverified)
     query = select(users.c.id).where(users.c.id.in_(ids), or_(*unwanted))
     if kind in PREFERENCE_KINDS:
-        opted_out = select(preferences.c.user_id).where(
-            preferences.c.user_id.in_(ids), preferences.c[kind].is_(False)
-        )
+        opted_out = select(preferences.c.user_id).where(preferences.c.user_id.in_(ids), preferences.c[kind].is_(False))
         query = query.union(opted_out)  # type: ignore[assignment]
     result = await session.execute(query)
     return set(result.scalars())

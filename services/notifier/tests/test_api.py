@@ -11,8 +11,13 @@ from shared.testing.plugin import bearer, wait_for
 from . import events_factory as ev
 from .mailbox import of_kind, wait_for_mails
 
-ALL_ON = {"ticket_assigned": True, "ticket_resolved": True, "triage_failed": True, "welcome": True,
-          "ticket_commented": True}
+ALL_ON = {
+    "ticket_assigned": True,
+    "ticket_resolved": True,
+    "triage_failed": True,
+    "welcome": True,
+    "ticket_commented": True,
+}
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:

@@ -277,7 +277,7 @@ def test_welcome_mail_of_an_account_opened_by_mail_links_to_setting_a_password()
     assert re.findall(r'href="([^"]*)"', mail.html) == [link]
 
 
-HOSTILE_NAME = '<img src=x onerror=alert(1)> Claim at evil.example/prize\r\nBcc: victim@example.org'
+HOSTILE_NAME = "<img src=x onerror=alert(1)> Claim at evil.example/prize\r\nBcc: victim@example.org"
 
 
 def _every_kind_context() -> dict[MailKind, dict[str, object]]:

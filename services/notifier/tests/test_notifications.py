@@ -233,11 +233,15 @@ async def test_comments_go_to_the_other_side_with_a_signed_reply_address(
     ticket = ev.snapshot(assignee=moderator, requester=requester)
 
     def commented(author: Any, role: str, body_text: str) -> Envelope:
-        return Envelope.wrap(TicketCommented(
-            ticket=ticket, comment_id=uuid.uuid4(), author=Actor(kind="user", id=author.id, role=role,
-                                                                 name=author.name),
-            body=body_text, via="web",
-        ))
+        return Envelope.wrap(
+            TicketCommented(
+                ticket=ticket,
+                comment_id=uuid.uuid4(),
+                author=Actor(kind="user", id=author.id, role=role, name=author.name),
+                body=body_text,
+                via="web",
+            )
+        )
 
     settings = make_settings(smtp_port=sink.port, mail_reply_secret=secret, support_address="support@help.test")
     async with run_app(settings):

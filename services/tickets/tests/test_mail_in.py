@@ -46,8 +46,10 @@ class FakeAuth:
             email = str(body["email"]).lower()
             created = email not in self.accounts
             account = self.accounts.get(email) or self.add(email)
-            return {"user": {**account, "skills": [], "active": True, "created_at": "2026-01-01T00:00:00Z"},
-                    "created": created}
+            return {
+                "user": {**account, "skills": [], "active": True, "created_at": "2026-01-01T00:00:00Z"},
+                "created": created,
+            }
 
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
@@ -106,8 +108,7 @@ def mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
     return message
 
 
-async def send(port: int, message: EmailMessage | bytes, *, sender: str = "x@client.test",
-               to: str = SUPPORT) -> None:
+async def send(port: int, message: EmailMessage | bytes, *, sender: str = "x@client.test", to: str = SUPPORT) -> None:
     def run() -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
             if isinstance(message, bytes):
@@ -147,8 +148,9 @@ async def test_a_mail_opens_a_ticket_for_its_sender(mailin: int, kit: Kit, fake_
     token = kit.jwt_keys.token(role="user", user_id=uuid.UUID(account["id"]), email=account["email"], name="Erin")
     listed = await kit.client.get(f"/api/tickets/{ticket['id']}/attachments", headers=bearer(token))
     assert [a["filename"] for a in listed.json()["items"]] == ["vpn.log"]
-    got = await kit.client.get(f"/api/tickets/{ticket['id']}/attachments/{listed.json()['items'][0]['id']}",
-                               headers=bearer(token))
+    got = await kit.client.get(
+        f"/api/tickets/{ticket['id']}/attachments/{listed.json()['items'][0]['id']}", headers=bearer(token)
+    )
     assert got.content == b"log line\n"
     assert got.headers["content-type"] == "application/octet-stream"
     stranger = kit.person()
@@ -161,8 +163,11 @@ async def test_html_only_mail_is_converted_and_quotes_cut(mailin: int, kit: Kit)
     message["From"] = "henry@client.test"
     message["To"] = SUPPORT
     message["Subject"] = "Invoice shows the wrong VAT"
-    message.set_content("<html><body><p>The VAT on invoice 42 is 25%.</p><script>alert(1)</script>"
-                        "<blockquote>old thread text</blockquote></body></html>", subtype="html")
+    message.set_content(
+        "<html><body><p>The VAT on invoice 42 is 25%.</p><script>alert(1)</script>"
+        "<blockquote>old thread text</blockquote></body></html>",
+        subtype="html",
+    )
     await send(mailin, message, sender="henry@client.test")
     description = await kit.db.fetchval("SELECT description FROM tickets.tickets")
     assert description == "The VAT on invoice 42 is 25%."
@@ -185,10 +190,12 @@ async def test_the_same_message_twice_makes_one_ticket(mailin: int, kit: Kit) ->
         ({}, "", "bounce"),
     ],
 )
-async def test_machine_mail_opens_nothing(mailin: int, kit: Kit, headers: dict[str, str], envelope_from: str,
-                                          reason: str) -> None:
-    await send(mailin, mail("gina@client.test", "Out of office", "I am away until Monday.", **headers),
-               sender=envelope_from)
+async def test_machine_mail_opens_nothing(
+    mailin: int, kit: Kit, headers: dict[str, str], envelope_from: str, reason: str
+) -> None:
+    await send(
+        mailin, mail("gina@client.test", "Out of office", "I am away until Monday.", **headers), sender=envelope_from
+    )
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets") == 0
     (row,) = await inbound(kit.db)
     assert row["outcome"] == "ignored"
@@ -199,19 +206,28 @@ async def test_replies_become_comments_and_forged_references_change_nothing(
     mailin: int, kit: Kit, fake_auth: FakeAuth
 ) -> None:
     requester = fake_auth.add(f"ivy-{uuid.uuid4().hex[:6]}@client.test")
-    await send(mailin, mail(requester["email"], "Cannot log in", "Password reset mail never arrives."),
-               sender=requester["email"])
+    await send(
+        mailin,
+        mail(requester["email"], "Cannot log in", "Password reset mail never arrives."),
+        sender=requester["email"],
+    )
     ticket_id = await kit.db.fetchval("SELECT id FROM tickets.tickets")
     moderator = kit.person("moderator")
     await kit.triage(ticket_id, moderator)
     # resolved by the moderator; the requester's reply (to the Reply-To address) reopens it
-    answer = await kit.client.patch(f"/api/tickets/{ticket_id}", json={"status": "in_progress"},
-                                    headers=moderator.headers)
+    answer = await kit.client.patch(
+        f"/api/tickets/{ticket_id}", json={"status": "in_progress"}, headers=moderator.headers
+    )
     assert answer.status_code == 200
-    assert (await kit.client.patch(f"/api/tickets/{ticket_id}", json={"status": "resolved"},
-                                   headers=moderator.headers)).status_code == 200
-    reply = mail(requester["email"], "Re: Cannot log in", "Still broken.\n\nOn Monday, Support wrote:\n> fixed?",
-                 In_Reply_To=thread_reference(ticket_id, SECRET, "help.test"))
+    assert (
+        await kit.client.patch(f"/api/tickets/{ticket_id}", json={"status": "resolved"}, headers=moderator.headers)
+    ).status_code == 200
+    reply = mail(
+        requester["email"],
+        "Re: Cannot log in",
+        "Still broken.\n\nOn Monday, Support wrote:\n> fixed?",
+        In_Reply_To=thread_reference(ticket_id, SECRET, "help.test"),
+    )
     reply.replace_header("To", reply_address(SUPPORT, ticket_id, SECRET))
     await send(mailin, reply, to=reply_address(SUPPORT, ticket_id, SECRET))
     comments = await kit.db.fetch("SELECT * FROM tickets.comments WHERE ticket_id = $1", ticket_id)
@@ -229,8 +245,15 @@ async def test_replies_become_comments_and_forged_references_change_nothing(
     await send(mailin, mail(requester["email"], "Re: Cannot log in", "forged", References=forged))
     # a valid reference, but the sender is neither requester nor assignee
     fake_auth.add("mallory@client.test")
-    await send(mailin, mail("mallory@client.test", "Re: Cannot log in", "let me in",
-                            References=thread_reference(ticket_id, SECRET, "help.test")))
+    await send(
+        mailin,
+        mail(
+            "mallory@client.test",
+            "Re: Cannot log in",
+            "let me in",
+            References=thread_reference(ticket_id, SECRET, "help.test"),
+        ),
+    )
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.comments") == 1
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.tickets") == 1
     outcomes = [(r["outcome"], r["reason"]) for r in await inbound(kit.db)][-2:]
@@ -327,10 +350,20 @@ async def test_imap_polling_files_unseen_mail_once(
     imap = FakeImap([first.as_bytes(), second.as_bytes()])
     await imap.start()
     settings = MailInSettings(
-        environment="test", database_url=db.url("tickets"), rabbitmq_url=vhost, jwt_public_key=jwt_keys.public_pem,
-        support_address=SUPPORT, mail_reply_secret=SECRET, mail_in_port=0, create_quota=1000,
+        environment="test",
+        database_url=db.url("tickets"),
+        rabbitmq_url=vhost,
+        jwt_public_key=jwt_keys.public_pem,
+        support_address=SUPPORT,
+        mail_reply_secret=SECRET,
+        mail_in_port=0,
+        create_quota=1000,
         auth_internal_url=f"http://127.0.0.1:{fake_auth.port}",
-        imap_host="127.0.0.1", imap_port=imap.port, imap_tls=False, imap_user="helpdesk", imap_password="pw",
+        imap_host="127.0.0.1",
+        imap_port=imap.port,
+        imap_tls=False,
+        imap_user="helpdesk",
+        imap_password="pw",
         imap_poll_s=1,
     )
     try:

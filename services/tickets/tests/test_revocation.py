@@ -16,8 +16,15 @@ async def test_a_token_issued_before_a_user_update_is_refused(kit, vhost):
     await bus.start()
     assert await bus.wait_connected(10)
     try:
-        demoted = UserUpdated(user_id=staff.id, email=staff.email, name=staff.name, role="user",
-                              tokens_valid_after=datetime.now(UTC), changed=["role"], revision=3)
+        demoted = UserUpdated(
+            user_id=staff.id,
+            email=staff.email,
+            name=staff.name,
+            role="user",
+            tokens_valid_after=datetime.now(UTC),
+            changed=["role"],
+            revision=3,
+        )
         await bus.publish(Envelope.wrap(demoted))
 
         async def refused() -> bool:

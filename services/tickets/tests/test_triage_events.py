@@ -236,8 +236,13 @@ async def test_a_triage_result_cannot_rewrite_whom_mail_goes_to(kit):
     from shared.events import UserRegistered
 
     a, mod = kit.person(), kit.person("moderator")
-    await kit.deliver(Envelope.wrap(UserRegistered(user_id=mod.id, email=mod.email, name=mod.name,
-                                                   role="moderator", created_at=datetime.now(UTC))))
+    await kit.deliver(
+        Envelope.wrap(
+            UserRegistered(
+                user_id=mod.id, email=mod.email, name=mod.name, role="moderator", created_at=datetime.now(UTC)
+            )
+        )
+    )
     ticket = await kit.create(a)
     impostor = replace(mod, email="attacker@evil.test", name="Mallory")
     await kit.triage(ticket["id"], impostor)
@@ -250,7 +255,12 @@ async def test_a_triage_result_cannot_rewrite_whom_mail_goes_to(kit):
     # the fallback of a failed triage is looked up the same way
     other = await kit.create(a)
     admin = kit.person("admin")
-    await kit.deliver(Envelope.wrap(UserRegistered(user_id=admin.id, email=admin.email, name=admin.name,
-                                                   role="admin", created_at=datetime.now(UTC))))
+    await kit.deliver(
+        Envelope.wrap(
+            UserRegistered(
+                user_id=admin.id, email=admin.email, name=admin.name, role="admin", created_at=datetime.now(UTC)
+            )
+        )
+    )
     await kit.triage_failed(other["id"], replace(admin, email="attacker@evil.test"))
     assert (await row(kit, other["id"]))["assigned_to_email"] == admin.email

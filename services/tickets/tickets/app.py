@@ -39,7 +39,5 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     app.include_router(api.inbound_router)
     app.include_router(api.router)
     app.include_router(api.stats_router)
-    app.include_router(
-        deadletters.router(service="tickets", table=models.dead_letters, queue=events.QUEUE)
-    )
+    app.include_router(deadletters.router(service="tickets", table=models.dead_letters, queue=events.QUEUE))
     return app

@@ -81,8 +81,9 @@ def _record(raw: bytes, key: str, parsed: ParsedMail | None, outcome: Outcome) -
     )
 
 
-async def _keep(sessions: async_sessionmaker[AsyncSession], raw: bytes, key: str,
-                parsed: ParsedMail | None, outcome: Outcome) -> Outcome:
+async def _keep(
+    sessions: async_sessionmaker[AsyncSession], raw: bytes, key: str, parsed: ParsedMail | None, outcome: Outcome
+) -> Outcome:
     """Record a mail that changes no ticket (ignored, refused, failed): kept, never dropped."""
     async with sessions() as session, session.begin():
         if not await repository.claim_inbound(session, _record(raw, key, parsed, outcome)):
@@ -96,8 +97,9 @@ async def keep_failed(*, sessions: async_sessionmaker[AsyncSession], raw: bytes,
     return await _keep(sessions, raw, message_key(raw, None), None, Outcome("failed", reason))
 
 
-def _attachments(parsed: ParsedMail, settings: MailInSettings, ticket_id: uuid.UUID,
-                 comment_id: uuid.UUID | None) -> tuple[list[Attachment], list[str]]:
+def _attachments(
+    parsed: ParsedMail, settings: MailInSettings, ticket_id: uuid.UUID, comment_id: uuid.UUID | None
+) -> tuple[list[Attachment], list[str]]:
     kept: list[Attachment] = []
     skipped: list[str] = []
     for item in parsed.attachments:
@@ -168,8 +170,13 @@ async def receive(
     return await _new_ticket(sessions, settings, raw, parsed, principal)
 
 
-async def _new_ticket(sessions: async_sessionmaker[AsyncSession], settings: MailInSettings, raw: bytes,
-                      parsed: ParsedMail, principal: Principal) -> Outcome:
+async def _new_ticket(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: MailInSettings,
+    raw: bytes,
+    parsed: ParsedMail,
+    principal: Principal,
+) -> Outcome:
     ticket_id: uuid.UUID | None = None
     async with sessions() as session, session.begin():
         record = _record(raw, parsed.message_id, parsed, Outcome("ticket"))
@@ -179,8 +186,9 @@ async def _new_ticket(sessions: async_sessionmaker[AsyncSession], settings: Mail
             async with session.begin_nested():
                 # ids are made before the ticket so the skipped-attachment note can go in its text
                 kept, skipped = _attachments(parsed, settings, uuid.uuid4(), None)
-                ticket_in = TicketCreate(title=parsed.title, description=_with_skipped(parsed.description, skipped,
-                                                                                      settings))
+                ticket_in = TicketCreate(
+                    title=parsed.title, description=_with_skipped(parsed.description, skipped, settings)
+                )
                 ticket, _ = await service.create_ticket(
                     session=session, settings=settings, ticket_in=ticket_in, creator=principal
                 )
@@ -190,16 +198,23 @@ async def _new_ticket(sessions: async_sessionmaker[AsyncSession], settings: Mail
                     session.add(attachment)
                 await session.flush()
         except (ProblemError, ValidationError) as exc:  # over the creation quota, say: kept, with why
-            await repository.set_inbound_outcome(session, record.id, outcome="refused", reason=_why(exc),
-                                                 ticket_id=None)
+            await repository.set_inbound_outcome(
+                session, record.id, outcome="refused", reason=_why(exc), ticket_id=None
+            )
             return Outcome("refused", _why(exc))
         await repository.set_inbound_outcome(session, record.id, outcome="ticket", reason=None, ticket_id=ticket_id)
     log.info("inbound_mail_ticket", ticket_id=str(ticket_id))
     return Outcome("ticket", None, ticket_id)
 
 
-async def _reply(sessions: async_sessionmaker[AsyncSession], settings: MailInSettings, raw: bytes,
-                 parsed: ParsedMail, principal: Principal, ticket_id: uuid.UUID) -> Outcome:
+async def _reply(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: MailInSettings,
+    raw: bytes,
+    parsed: ParsedMail,
+    principal: Principal,
+    ticket_id: uuid.UUID,
+) -> Outcome:
     async with sessions() as session, session.begin():
         record = _record(raw, parsed.message_id, parsed, Outcome("comment", None, ticket_id))
         if not await repository.claim_inbound(session, record):
@@ -214,18 +229,29 @@ async def _reply(sessions: async_sessionmaker[AsyncSession], settings: MailInSet
                 kept, skipped = _attachments(parsed, settings, ticket.id, comment_id)
                 body = _with_skipped(parsed.text or "(the reply had no text)", skipped, settings)
                 if ticket.status == "resolved" and ticket.created_by_id == principal.id:
-                    await service.update_ticket(session=session, settings=settings, ticket_id=ticket.id,
-                                                update=TicketUpdate(status="open"), principal=principal)
-                comment = await service.add_comment(session=session, settings=settings, ticket_id=ticket.id,
-                                                    comment_in=CommentCreate(body=body, internal=False),
-                                                    principal=principal, via="email")
+                    await service.update_ticket(
+                        session=session,
+                        settings=settings,
+                        ticket_id=ticket.id,
+                        update=TicketUpdate(status="open"),
+                        principal=principal,
+                    )
+                comment = await service.add_comment(
+                    session=session,
+                    settings=settings,
+                    ticket_id=ticket.id,
+                    comment_in=CommentCreate(body=body, internal=False),
+                    principal=principal,
+                    via="email",
+                )
                 for attachment in kept:
                     attachment.comment_id = comment.id
                     session.add(attachment)
                 await session.flush()
         except (ProblemError, ValidationError) as exc:
-            await repository.set_inbound_outcome(session, record.id, outcome="refused", reason=_why(exc),
-                                                 ticket_id=ticket_id)
+            await repository.set_inbound_outcome(
+                session, record.id, outcome="refused", reason=_why(exc), ticket_id=ticket_id
+            )
             return Outcome("refused", _why(exc), ticket_id)
     log.info("inbound_mail_comment", ticket_id=str(ticket_id))
     return Outcome("comment", None, ticket_id)

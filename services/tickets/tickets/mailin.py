@@ -55,8 +55,9 @@ class RequesterClient:
 class Intake:
     """One received mail in, one outcome out (shared by the SMTP listener and the IMAP poller)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: MailInSettings,
-                 requesters: intake.RequesterLookup) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], settings: MailInSettings, requesters: intake.RequesterLookup
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.requesters = requesters
@@ -64,8 +65,12 @@ class Intake:
     async def __call__(self, raw: bytes, *, envelope_from: str | None, recipients: tuple[str, ...]) -> intake.Outcome:
         try:
             outcome = await intake.receive(
-                sessions=self.sessions, settings=self.settings, requesters=self.requesters,
-                raw=raw, envelope_from=envelope_from, recipients=recipients,
+                sessions=self.sessions,
+                settings=self.settings,
+                requesters=self.requesters,
+                raw=raw,
+                envelope_from=envelope_from,
+                recipients=recipients,
             )
         except intake.UnparseableMailError as exc:
             outcome = await intake.keep_failed(sessions=self.sessions, raw=raw, reason=str(exc))
@@ -82,8 +87,14 @@ class SmtpHandler:
         self.local = local.split("+", 1)[0]
         self.domain = domain
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,  # noqa: N802
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         local, _, domain = address.lower().rpartition("@")
         if domain != self.domain or local.split("+", 1)[0] != self.local:
             return "550 5.1.1 not a mailbox of this helpdesk"
@@ -170,8 +181,9 @@ def create_app(settings: MailInSettings | None = None) -> FastAPI:
         loop = asyncio.get_running_loop()
         handler = SmtpHandler(handler_intake, settings)
         server = await loop.create_server(
-            lambda: SMTP(handler, hostname="helpdesk-mail-in", data_size_limit=settings.mail_in_max_bytes,
-                         enable_SMTPUTF8=True),
+            lambda: SMTP(
+                handler, hostname="helpdesk-mail-in", data_size_limit=settings.mail_in_max_bytes, enable_SMTPUTF8=True
+            ),
             host=settings.mail_in_host,
             port=settings.mail_in_port,
         )

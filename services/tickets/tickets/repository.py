@@ -66,9 +66,7 @@ async def person_for_assignment(
 async def ticket_by_idempotency_key(session: AsyncSession, *, creator_id: uuid.UUID, key: str) -> Ticket | None:
     """The ticket this creator made with this Idempotency-Key, if any."""
     return (
-        await session.execute(
-            select(Ticket).where(Ticket.created_by_id == creator_id, Ticket.idempotency_key == key)
-        )
+        await session.execute(select(Ticket).where(Ticket.created_by_id == creator_id, Ticket.idempotency_key == key))
     ).scalar_one_or_none()
 
 

@@ -834,9 +834,7 @@ async def ticket_stats(
         person = people.get(person_id)
         return (person.name, person.email) if person else (None, None)
 
-    loads = [
-        ModeratorLoad(id=pid, name=_who(pid)[0], email=_who(pid)[1], **figures) for pid, figures in load.items()
-    ]
+    loads = [ModeratorLoad(id=pid, name=_who(pid)[0], email=_who(pid)[1], **figures) for pid, figures in load.items()]
     loads.sort(key=lambda m: (-(m.open + m.in_progress), m.name or m.email or ""))
 
     days = (last - first).days + 1

@@ -49,4 +49,3 @@ class TicketsSettings(ServiceSettings):
         problems = super().production_problems()
         problems += database_url_problems("TICKETS_DATABASE_URL", self.database_url)
         return problems
-

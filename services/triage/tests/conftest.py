@@ -35,8 +35,7 @@ async def triage_db(_triage_database: TestDatabase) -> TestDatabase:
     conn = await asyncpg.connect(_triage_database.admin_url())
     try:
         tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'triage' "
-            "AND tablename <> 'alembic_version'"
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'triage' AND tablename <> 'alembic_version'"
         )
         names = ", ".join(f'triage."{t["tablename"]}"' for t in tables)
         await conn.execute(f"TRUNCATE {names}")
@@ -66,9 +65,7 @@ async def vhost(_vhost: str) -> str:
 
 
 @pytest.fixture
-def make_settings(
-    triage_db: TestDatabase, vhost: str, jwt_keys: JwtKeys
-) -> Callable[..., TriageSettings]:
+def make_settings(triage_db: TestDatabase, vhost: str, jwt_keys: JwtKeys) -> Callable[..., TriageSettings]:
     """Settings for this test's database and vhost; keyword arguments override fields."""
 
     def make(**overrides: Any) -> TriageSettings:
@@ -96,5 +93,3 @@ async def probe(vhost: str) -> AsyncIterator[Probe]:
     assert await p.bus.wait_connected(10)
     yield p
     await p.bus.close()
-
-

@@ -39,8 +39,7 @@ def answer(payload: Any, *, model: str = "gemini-fake-001") -> Reply:
                     "index": 0,
                 }
             ],
-            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 10,
-                              "totalTokenCount": 20},
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 10, "totalTokenCount": 20},
             "modelVersion": model,
         }
     )
@@ -76,8 +75,7 @@ class FakeGemini:
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info["tail"]
         if not tail.endswith(":generateContent"):
-            return web.json_response({"error": {"code": 404, "message": "unknown method"}},
-                                     status=404)
+            return web.json_response({"error": {"code": 404, "message": "unknown method"}}, status=404)
         body = await request.json()
         self.requests.append(
             {
@@ -94,8 +92,9 @@ class FakeGemini:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if isinstance(reply.body, str):
-            return web.Response(status=reply.status, text=reply.body, headers=reply.headers,
-                                content_type="application/json")
+            return web.Response(
+                status=reply.status, text=reply.body, headers=reply.headers, content_type="application/json"
+            )
         return web.json_response(reply.body, status=reply.status, headers=reply.headers)
 
     async def start(self) -> str:

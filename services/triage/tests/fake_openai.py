@@ -20,12 +20,16 @@ from .local_server import serve
 def completion(payload: Any, *, model: str = "llama-fake-8b") -> Reply:
     """A 200 reply whose only choice's message content is `payload` (JSON-encoded unless a str)."""
     text = payload if isinstance(payload, str) else json.dumps(payload)
-    return Reply(body={
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": text}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-    })
+    return Reply(
+        body={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }
+    )
 
 
 def failure(status: int, message: str = "error") -> Reply:

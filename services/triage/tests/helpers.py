@@ -42,41 +42,55 @@ class Probe:
     def about(self, ticket_id: uuid.UUID) -> list[Envelope]:
         return [e for e in self.received if e.data.get("ticket_id") == str(ticket_id)]
 
-    async def wait_about(self, ticket_id: uuid.UUID, count: int = 1, timeout: float = 15.0
-                         ) -> list[Envelope]:
+    async def wait_about(self, ticket_id: uuid.UUID, count: int = 1, timeout: float = 15.0) -> list[Envelope]:
         async def ready() -> list[Envelope] | None:
             got = self.about(ticket_id)
             return got if len(got) >= count else None
 
-        result: list[Envelope] = await wait_for(ready, timeout=timeout,
-                                                message=f"triage of {ticket_id}")
+        result: list[Envelope] = await wait_for(ready, timeout=timeout, message=f"triage of {ticket_id}")
         return result
 
 
 # --- event builders ---------------------------------------------------------------------------
 
 
-def user_registered(*, role: str, name: str, skills: list[str] | None = None,
-                    user_id: uuid.UUID | None = None) -> UserRegistered:
+def user_registered(
+    *, role: str, name: str, skills: list[str] | None = None, user_id: uuid.UUID | None = None
+) -> UserRegistered:
     uid = user_id or uuid.uuid4()
-    return UserRegistered(user_id=uid, email=f"{name.lower()}@example.test", name=name,
-                          role=role, skills=skills or [], created_at=datetime.now(UTC))  # type: ignore[arg-type]
+    return UserRegistered(
+        user_id=uid,
+        email=f"{name.lower()}@example.test",
+        name=name,
+        role=role,
+        skills=skills or [],
+        created_at=datetime.now(UTC),
+    )  # type: ignore[arg-type]
 
 
 def user_updated(reg: UserRegistered, *, revision: int, **changes: Any) -> UserUpdated:
-    values = {"user_id": reg.user_id, "email": reg.email, "name": reg.name, "role": reg.role,
-              "skills": reg.skills, "revision": revision}
+    values = {
+        "user_id": reg.user_id,
+        "email": reg.email,
+        "name": reg.name,
+        "role": reg.role,
+        "skills": reg.skills,
+        "revision": revision,
+    }
     values.update(changes)
     return UserUpdated(**values)
 
 
-def snapshot(*, title: str, description: str, ticket_id: uuid.UUID | None = None,
-             **fields: Any) -> TicketSnapshot:
+def snapshot(*, title: str, description: str, ticket_id: uuid.UUID | None = None, **fields: Any) -> TicketSnapshot:
     now = datetime.now(UTC)
     values: dict[str, Any] = {
-        "id": ticket_id or uuid.uuid4(), "title": title, "description": description,
-        "status": "open", "created_by": UserRef(id=uuid.uuid4(), name="Cus", email="c@x.test"),
-        "created_at": now, "updated_at": now,
+        "id": ticket_id or uuid.uuid4(),
+        "title": title,
+        "description": description,
+        "status": "open",
+        "created_by": UserRef(id=uuid.uuid4(), name="Cus", email="c@x.test"),
+        "created_at": now,
+        "updated_at": now,
     }
     values.update(fields)
     return TicketSnapshot(**values)
@@ -91,8 +105,10 @@ def updated(snap: TicketSnapshot, *, version: int, actor: Actor, **changes: Any)
     if isinstance(changes.get("assigned_to"), dict):
         changes["assigned_to"] = UserRef(**changes["assigned_to"])
     new = TicketSnapshot.model_validate({**snap.model_dump(), **changes})
-    diff = {k: FieldChange(old=old.get(k), new=v if not hasattr(v, "model_dump") else v.model_dump(mode="json"))
-            for k, v in changes.items()}
+    diff = {
+        k: FieldChange(old=old.get(k), new=v if not hasattr(v, "model_dump") else v.model_dump(mode="json"))
+        for k, v in changes.items()
+    }
     return TicketUpdated(ticket=new, version=version, actor=actor, changes=diff)
 
 

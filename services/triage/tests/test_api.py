@@ -35,12 +35,16 @@ def assert_problem(r: httpx.Response, status: int) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/triage/categories"), ("PUT", "/api/triage/categories"),
-     ("POST", "/api/triage/examples"), ("POST", "/api/triage/retrain"),
-     ("GET", "/api/triage/model"), ("GET", "/api/triage/decisions")],
+    [
+        ("GET", "/api/triage/categories"),
+        ("PUT", "/api/triage/categories"),
+        ("POST", "/api/triage/examples"),
+        ("POST", "/api/triage/retrain"),
+        ("GET", "/api/triage/model"),
+        ("GET", "/api/triage/decisions"),
+    ],
 )
-async def test_admin_only(client: httpx.AsyncClient, jwt_keys: JwtKeys, method: str, path: str
-                          ) -> None:
+async def test_admin_only(client: httpx.AsyncClient, jwt_keys: JwtKeys, method: str, path: str) -> None:
     assert_problem(await client.request(method, path), 401)
     assert_problem(await client.request(method, path, headers=bearer("not.a.token")), 401)
     for role in ("user", "moderator"):
@@ -48,17 +52,19 @@ async def test_admin_only(client: httpx.AsyncClient, jwt_keys: JwtKeys, method: 
         assert_problem(r, 403)
 
 
-async def test_categories_roundtrip_and_validation(
-    client: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
+async def test_categories_roundtrip_and_validation(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     r = await client.get("/api/triage/categories", headers=admin)
     assert r.status_code == 200
     defaults = r.json()["categories"]
     assert len(defaults) >= 2
     assert all(c["name"] for c in defaults)
 
-    new = {"categories": [{"name": "Billing", "description": "invoices, refunds"},
-                          {"name": "Databases", "description": "postgres, mysql"}]}
+    new = {
+        "categories": [
+            {"name": "Billing", "description": "invoices, refunds"},
+            {"name": "Databases", "description": "postgres, mysql"},
+        ]
+    }
     r = await client.put("/api/triage/categories", headers=admin, json=new)
     assert r.status_code == 200
     assert r.json() == new
@@ -78,35 +84,41 @@ async def test_categories_roundtrip_and_validation(
     ]
     for body in bad:
         # sent as ASCII JSON, the way a client escapes "\u0000" and "\ud800"
-        problem = assert_problem(await client.put(
-            "/api/triage/categories", headers={**admin, "content-type": "application/json"},
-            content=json.dumps(body)), 422)
+        problem = assert_problem(
+            await client.put(
+                "/api/triage/categories",
+                headers={**admin, "content-type": "application/json"},
+                content=json.dumps(body),
+            ),
+            422,
+        )
         assert problem["errors"]
     r = await client.get("/api/triage/categories", headers=admin)
     assert r.json() == new  # unchanged by the refused bodies
 
 
 async def test_examples_import(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
-    cats = [c["name"] for c in
-            (await client.get("/api/triage/categories", headers=admin)).json()["categories"]]
-    example = {"title": "VPN drops", "description": "The VPN disconnects hourly",
-               "category": cats[0], "priority": "high", "skills": ["VPN", "vpn", "Networking"]}
-    r = await client.post("/api/triage/examples", headers=admin,
-                          json={"examples": [example] * 3})
+    cats = [c["name"] for c in (await client.get("/api/triage/categories", headers=admin)).json()["categories"]]
+    example = {
+        "title": "VPN drops",
+        "description": "The VPN disconnects hourly",
+        "category": cats[0],
+        "priority": "high",
+        "skills": ["VPN", "vpn", "Networking"],
+    }
+    r = await client.post("/api/triage/examples", headers=admin, json={"examples": [example] * 3})
     assert r.status_code == 202
     assert r.json() == {"accepted": 3}
 
     too_many = {"examples": [example] * 1001}
     assert_problem(await client.post("/api/triage/examples", headers=admin, json=too_many), 422)
-    assert_problem(await client.post("/api/triage/examples", headers=admin,
-                                     json={"examples": []}), 422)
+    assert_problem(await client.post("/api/triage/examples", headers=admin, json={"examples": []}), 422)
     unknown = {"examples": [example, {**example, "category": "Astrology"}]}
-    problem = assert_problem(await client.post("/api/triage/examples", headers=admin,
-                                               json=unknown), 422)
-    assert problem["errors"] == [{"loc": ["body", "examples", 1, "category"],
-                                  "msg": "not a configured category", "type": "value_error"}]
-    for field, value in [("priority", "urgent"), ("title", ""), ("skills", ["x" * 65]),
-                         ("assignee", "mallory")]:
+    problem = assert_problem(await client.post("/api/triage/examples", headers=admin, json=unknown), 422)
+    assert problem["errors"] == [
+        {"loc": ["body", "examples", 1, "category"], "msg": "not a configured category", "type": "value_error"}
+    ]
+    for field, value in [("priority", "urgent"), ("title", ""), ("skills", ["x" * 65]), ("assignee", "mallory")]:
         body = {"examples": [{**example, field: value}]}
         assert_problem(await client.post("/api/triage/examples", headers=admin, json=body), 422)
 
@@ -117,17 +129,19 @@ async def test_many_examples_within_body_limit(
     # A full call: 1,000 examples of realistic size (~1 MB body).
     async with app_client(create_app(make_settings())) as client:
         cats = (await client.get("/api/triage/categories", headers=admin)).json()["categories"]
-        ex = {"title": "Cannot log in", "description": "The login page loops. " * 40,
-              "category": cats[0]["name"], "priority": "low", "skills": ["SSO"]}
-        r = await client.post("/api/triage/examples", headers=admin,
-                              json={"examples": [ex] * 1000})
+        ex = {
+            "title": "Cannot log in",
+            "description": "The login page loops. " * 40,
+            "category": cats[0]["name"],
+            "priority": "low",
+            "skills": ["SSO"],
+        }
+        r = await client.post("/api/triage/examples", headers=admin, json={"examples": [ex] * 1000})
         assert r.status_code == 202
         assert r.json() == {"accepted": 1000}
 
 
-async def test_retrain_swaps_in_a_new_version(
-    client: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
+async def test_retrain_swaps_in_a_new_version(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     r = await client.get("/api/triage/model", headers=admin)
     assert r.status_code == 200
     first = r.json()
@@ -152,9 +166,6 @@ async def test_decisions_validation(client: httpx.AsyncClient, admin: dict[str, 
     r = await client.get("/api/triage/decisions", headers=admin)
     assert r.status_code == 200
     assert r.json() == {"items": [], "next_cursor": None}
-    assert_problem(await client.get("/api/triage/decisions", headers=admin,
-                                    params={"ticket_id": "nope"}), 422)
-    assert_problem(await client.get("/api/triage/decisions", headers=admin,
-                                    params={"limit": 0}), 422)
-    assert_problem(await client.get("/api/triage/decisions", headers=admin,
-                                    params={"cursor": "garbage!"}), 422)
+    assert_problem(await client.get("/api/triage/decisions", headers=admin, params={"ticket_id": "nope"}), 422)
+    assert_problem(await client.get("/api/triage/decisions", headers=admin, params={"limit": 0}), 422)
+    assert_problem(await client.get("/api/triage/decisions", headers=admin, params={"cursor": "garbage!"}), 422)

@@ -5,11 +5,17 @@ from uuid import UUID
 from triage.assignment import StaffMember, nobody_reason, plan, rank_moderators, score, waiting_reason
 
 
-def member(n: int, role: str = "moderator", skills: tuple[str, ...] = (), open_count: int = 0,
-           capacity: int | None = 10) -> StaffMember:
-    return StaffMember(user_id=UUID(int=n), role=role, name=f"{role}{n}",  # type: ignore[arg-type]
-                       skills=skills, open_count=open_count,
-                       capacity=capacity if role == "moderator" else None)
+def member(
+    n: int, role: str = "moderator", skills: tuple[str, ...] = (), open_count: int = 0, capacity: int | None = 10
+) -> StaffMember:
+    return StaffMember(
+        user_id=UUID(int=n),
+        role=role,
+        name=f"{role}{n}",  # type: ignore[arg-type]
+        skills=skills,
+        open_count=open_count,
+        capacity=capacity if role == "moderator" else None,
+    )
 
 
 def test_alias_and_case_match() -> None:
@@ -96,8 +102,9 @@ def test_deterministic_ties_by_id() -> None:
     assert plan(skills=["vpn"], category=None, staff=[b, a])[0].member == b
 
 
-VPN_TEXT = ("Cannot reach intranet over VPN\nThe VPN connects but no internal network hosts answer; "
-            "DNS over the tunnel fails")
+VPN_TEXT = (
+    "Cannot reach intranet over VPN\nThe VPN connects but no internal network hosts answer; DNS over the tunnel fails"
+)
 # what the starter model answers for that ticket: its nearest examples' skills, not the ticket's
 EXAMPLE_SKILLS = ["technical support", "accounts", "authentication", "email delivery", "integrations"]
 
@@ -115,9 +122,11 @@ def test_morphology_and_aliases_in_ticket_text() -> None:
     printers = member(1, skills=("Printers",))
     billing = member(2, skills=("Invoicing",))
     vpn = member(3, skills=("VPN access",))
-    for text, who in [("the printer on floor 2 is jammed", printers),
-                      ("our invoice total is wrong", billing),
-                      ("the vpn tunnel drops", vpn)]:
+    for text, who in [
+        ("the printer on floor 2 is jammed", printers),
+        ("our invoice total is wrong", billing),
+        ("the vpn tunnel drops", vpn),
+    ]:
         assert plan(skills=[], category=None, staff=[printers, billing, vpn], text=text)[0].member == who
 
 
@@ -125,8 +134,10 @@ def test_generic_words_never_match_on_their_own() -> None:
     service = member(1, skills=("Customer Service",))
     it = member(2, skills=("IT Support", "General Inquiry"))
     text = "I need help and support with an issue on this service, it is a general question"
-    assert rank_moderators(skills=["customer support", "technical service", "help"], category=None,
-                           staff=[service, it]) == []
+    assert (
+        rank_moderators(skills=["customer support", "technical service", "help"], category=None, staff=[service, it])
+        == []
+    )
     assert plan(skills=[], category=None, staff=[service, it], text=text) == []
     # the exact skill (a category) still matches as a whole
     assert plan(skills=[], category="Customer Service", staff=[service, it])[0].member == service

@@ -40,12 +40,21 @@ class BrokenThenFixed:
 
 
 async def test_poison_ticket_fails_to_admin_then_retriage_works(
-    make_settings: Callable[..., TriageSettings], probe: Probe, triage_db: TestDatabase,
+    make_settings: Callable[..., TriageSettings],
+    probe: Probe,
+    triage_db: TestDatabase,
     jwt_keys: JwtKeys,
 ) -> None:
-    healthy = Analysis(category="Technical Support", priority="medium", related_skills=("VPN",),
-                       summary="VPN issue", helpful_notes="", confidence=0.7, provider="local",
-                       model="local-test")
+    healthy = Analysis(
+        category="Technical Support",
+        priority="medium",
+        related_skills=("VPN",),
+        summary="VPN issue",
+        helpful_notes="",
+        confidence=0.7,
+        provider="local",
+        model="local-test",
+    )
     analyzer = BrokenThenFixed(healthy)
     app = create_app(make_settings(), analyzer=analyzer)
     async with app_client(app) as client:
@@ -76,8 +85,11 @@ async def test_poison_ticket_fails_to_admin_then_retriage_works(
         fallback_id = uuid.UUID(fallback["id"])
         await wait_staff(triage_db, fallback_id, open_count=1)
 
-        r = await client.get("/api/triage/decisions", headers=bearer(jwt_keys.token(role="admin")),
-                             params={"ticket_id": str(poison.ticket.id)})
+        r = await client.get(
+            "/api/triage/decisions",
+            headers=bearer(jwt_keys.token(role="admin")),
+            params={"ticket_id": str(poison.ticket.id)},
+        )
         (decision,) = r.json()["items"]
         assert decision["outcome"] == "failed"
         assert decision["assignee_id"] == fallback["id"]
@@ -96,15 +108,24 @@ async def test_poison_ticket_fails_to_admin_then_retriage_works(
 
 
 async def test_a_poison_message_is_recorded_visible_and_replayed_once(
-    make_settings: Callable[..., TriageSettings], probe: Probe, triage_db: TestDatabase,
+    make_settings: Callable[..., TriageSettings],
+    probe: Probe,
+    triage_db: TestDatabase,
     jwt_keys: JwtKeys,
 ) -> None:
     import asyncpg
     from shared.testing.plugin import wait_for
 
-    healthy = Analysis(category="Technical Support", priority="medium", related_skills=(),
-                       summary="s", helpful_notes="", confidence=0.7, provider="local",
-                       model="local-test")
+    healthy = Analysis(
+        category="Technical Support",
+        priority="medium",
+        related_skills=(),
+        summary="s",
+        helpful_notes="",
+        confidence=0.7,
+        provider="local",
+        model="local-test",
+    )
     analyzer = BrokenThenFixed(healthy)
     admin = bearer(jwt_keys.token(role="admin"))
     async with app_client(create_app(make_settings(), analyzer=analyzer)) as client:
@@ -146,9 +167,12 @@ async def test_a_poison_message_is_recorded_visible_and_replayed_once(
         async def processed() -> bool:
             conn = await asyncpg.connect(triage_db.admin_url())
             try:
-                return bool(await conn.fetchval(
-                    "SELECT count(*) FROM triage.processed_messages"
-                    " WHERE consumer = 'triage' AND message_id = $1", sent.id))
+                return bool(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM triage.processed_messages WHERE consumer = 'triage' AND message_id = $1",
+                        sent.id,
+                    )
+                )
             finally:
                 await conn.close()
 

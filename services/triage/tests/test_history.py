@@ -32,24 +32,50 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
 
 
-async def add_staff(sessions: async_sessionmaker[AsyncSession], name: str, skills: list[str],
-                    role: str = "moderator") -> uuid.UUID:
+async def add_staff(
+    sessions: async_sessionmaker[AsyncSession], name: str, skills: list[str], role: str = "moderator"
+) -> uuid.UUID:
     uid = uuid.uuid4()
     async with transaction(sessions) as s:
-        s.add(Staff(user_id=uid, email=f"{name}@x.test", name=name, role=role, skills=skills,
-                    active=True, open_count=0, revision=0))
+        s.add(
+            Staff(
+                user_id=uid,
+                email=f"{name}@x.test",
+                name=name,
+                role=role,
+                skills=skills,
+                active=True,
+                open_count=0,
+                revision=0,
+            )
+        )
     return uid
 
 
-async def triage(sessions: async_sessionmaker[AsyncSession], category: str = "IT Support"
-                 ) -> tuple[TicketSnapshot, service.Outcome]:
+async def triage(
+    sessions: async_sessionmaker[AsyncSession], category: str = "IT Support"
+) -> tuple[TicketSnapshot, service.Outcome]:
     event = created("Intranet unreachable", "internal hosts do not answer from home")
-    result = Analysis(category=category, priority="medium", related_skills=(category.lower(),),
-                      summary="s", helpful_notes="n", confidence=0.7, provider="local", model="t")
+    result = Analysis(
+        category=category,
+        priority="medium",
+        related_skills=(category.lower(),),
+        summary="s",
+        helpful_notes="n",
+        confidence=0.7,
+        provider="local",
+        model="t",
+    )
     async with transaction(sessions) as s:
         outcome = await service.triage_ticket(
-            session=s, snapshot=event.ticket, version=1, attempt=1, analysis=result,
-            model_version=1, categories=CATEGORIES, capacity=50,
+            session=s,
+            snapshot=event.ticket,
+            version=1,
+            attempt=1,
+            analysis=result,
+            model_version=1,
+            categories=CATEGORIES,
+            capacity=50,
         )
     return event.ticket, outcome
 
@@ -57,8 +83,12 @@ async def triage(sessions: async_sessionmaker[AsyncSession], category: str = "IT
 async def apply(sessions: async_sessionmaker[AsyncSession], *events: object) -> None:
     for event in events:
         async with transaction(sessions) as s:
-            await service.apply_ticket_update(session=s, event=event, categories=CATEGORIES,  # type: ignore[arg-type]
-                                              capacity=50)
+            await service.apply_ticket_update(
+                session=s,
+                event=event,
+                categories=CATEGORIES,  # type: ignore[arg-type]
+                capacity=50,
+            )
 
 
 def ref(uid: uuid.UUID) -> dict[str, object]:

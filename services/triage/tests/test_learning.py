@@ -54,7 +54,9 @@ async def test_one_trainer_at_a_time(engine: AsyncEngine) -> None:
 
 
 async def test_correction_changes_the_next_similar_ticket(
-    make_settings: Callable[..., TriageSettings], probe: Probe, triage_db: TestDatabase,
+    make_settings: Callable[..., TriageSettings],
+    probe: Probe,
+    triage_db: TestDatabase,
     jwt_keys: JwtKeys,
 ) -> None:
     settings = make_settings(retrain_interval_s=0.5, model_poll_s=0.3)
@@ -63,23 +65,28 @@ async def test_correction_changes_the_next_similar_ticket(
         await probe.publish(admin)
         await wait_staff(triage_db, admin.user_id)
 
-        text = ("Loyalty points vanished from my account",
-                "All my loyalty points disappeared from my customer account overnight.")
+        text = (
+            "Loyalty points vanished from my account",
+            "All my loyalty points disappeared from my customer account overnight.",
+        )
         first = created(*text)
         await probe.publish(first)
         (env,) = await probe.wait_about(first.ticket.id)
         before = env.data["category"], env.data["priority"]
-        cats = [c["name"] for c in (await client.get(
-            "/api/triage/categories", headers=bearer(jwt_keys.token(role="admin")))).json()[
-            "categories"]]
-        target = next(c for c in ("Human Resources", "Sales and Pre-Sales", cats[-1], cats[0])
-                      if c in cats and c != before[0])
+        cats = [
+            c["name"]
+            for c in (await client.get("/api/triage/categories", headers=bearer(jwt_keys.token(role="admin")))).json()[
+                "categories"
+            ]
+        ]
+        target = next(
+            c for c in ("Human Resources", "Sales and Pre-Sales", cats[-1], cats[0]) if c in cats and c != before[0]
+        )
         target_priority = "high" if before[1] != "high" else "low"
 
         # A moderator corrects category and priority: it becomes a labelled example.
         snap = first.ticket.model_copy(update={"category": before[0], "priority": before[1]})
-        await probe.publish(updated(snap, version=2, actor=human(), category=target,
-                                    priority=target_priority))
+        await probe.publish(updated(snap, version=2, actor=human(), category=target, priority=target_priority))
 
         async def retrained() -> bool:
             async with create_sessionmaker(engine := create_engine(triage_db.url("triage")))() as s:
@@ -91,8 +98,9 @@ async def test_correction_changes_the_next_similar_ticket(
         await wait_for(retrained, timeout=90, message="retraining on the correction")
         await asyncio.sleep(1.0)  # the poll interval: every worker has the new version
 
-        second = created("Loyalty points vanished from account",
-                         "My loyalty points disappeared from my customer account.")
+        second = created(
+            "Loyalty points vanished from account", "My loyalty points disappeared from my customer account."
+        )
         await probe.publish(second)
         (env2,) = await probe.wait_about(second.ticket.id)
         assert env2.data["category"] == target, (before, env2.data)
@@ -100,7 +108,9 @@ async def test_correction_changes_the_next_similar_ticket(
 
 
 async def test_system_changes_are_not_corrections(
-    make_settings: Callable[..., TriageSettings], probe: Probe, triage_db: TestDatabase,
+    make_settings: Callable[..., TriageSettings],
+    probe: Probe,
+    triage_db: TestDatabase,
 ) -> None:
     async with app_client(create_app(make_settings())):
         event = created("Printer", "Printer offline")

@@ -335,8 +335,7 @@ SQUEAKY = ticket(
 
 
 def test_instructions_to_the_triage_change_nothing_and_are_flagged(starter_model: LocalModel) -> None:
-    plain = starter_model.predict(ticket("", "My mouse wheel is slightly squeaky, no hurry."),
-                                  categories=CATEGORIES)
+    plain = starter_model.predict(ticket("", "My mouse wheel is slightly squeaky, no hurry."), categories=CATEGORIES)
     got = starter_model.predict(SQUEAKY, categories=CATEGORIES)
     assert got.category == plain.category != "Billing and Payments"
     assert got.related_skills == plain.related_skills
@@ -368,9 +367,11 @@ def test_requester_urgency_raises_priority_one_step_at_most_with_a_flag(starter_
 def test_ordinary_text_is_not_taken_for_instructions() -> None:
     from triage.analyzer.screen import screen
 
-    text = ("Our production server is down and all users are blocked. We need this fixed urgently. "
-            "I look forward to your reply. Please send the invoice to our accounting address. "
-            "The problem seems to escalate quickly.")
+    text = (
+        "Our production server is down and all users are blocked. We need this fixed urgently. "
+        "I look forward to your reply. Please send the invoice to our accounting address. "
+        "The problem seems to escalate quickly."
+    )
     got = screen("Server down", text)
     assert got.flags == ()
     assert got.requested_priority is None

@@ -34,51 +34,85 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
 
 
-async def add_staff(sessions: async_sessionmaker[AsyncSession], *, role: str, name: str,
-                    skills: list[str], open_count: int = 0) -> uuid.UUID:
+async def add_staff(
+    sessions: async_sessionmaker[AsyncSession], *, role: str, name: str, skills: list[str], open_count: int = 0
+) -> uuid.UUID:
     uid = uuid.uuid4()
     async with transaction(sessions) as s:
-        s.add(Staff(user_id=uid, email=f"{name}@x.test", name=name, role=role, skills=skills,
-                    active=True, open_count=open_count, revision=0))
+        s.add(
+            Staff(
+                user_id=uid,
+                email=f"{name}@x.test",
+                name=name,
+                role=role,
+                skills=skills,
+                active=True,
+                open_count=open_count,
+                revision=0,
+            )
+        )
     return uid
 
 
 def analysis(skills: tuple[str, ...] = ("VPN",), priority: str = "medium") -> Analysis:
-    return Analysis(category="Technical Support", priority=priority, related_skills=skills,
-                    summary="vpn drops", helpful_notes="notes", confidence=0.8, provider="local",
-                    model="local-test")
+    return Analysis(
+        category="Technical Support",
+        priority=priority,
+        related_skills=skills,
+        summary="vpn drops",
+        helpful_notes="notes",
+        confidence=0.8,
+        provider="local",
+        model="local-test",
+    )
 
 
-async def triage(sessions: async_sessionmaker[AsyncSession], *, capacity: int,
-                 title: str = "VPN down", description: str = "the vpn drops",
-                 overflow: service.Overflow = "wait", priority: str = "medium",
-                 ) -> tuple[TicketSnapshot, service.Outcome]:
+async def triage(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    capacity: int,
+    title: str = "VPN down",
+    description: str = "the vpn drops",
+    overflow: service.Overflow = "wait",
+    priority: str = "medium",
+) -> tuple[TicketSnapshot, service.Outcome]:
     event = created(title, description)
     async with transaction(sessions) as s:
         outcome = await service.triage_ticket(
-            session=s, snapshot=event.ticket, version=1, attempt=1,
-            analysis=analysis(priority=priority), model_version=1, categories=CATEGORIES,
-            capacity=capacity, overflow=overflow,
+            session=s,
+            snapshot=event.ticket,
+            version=1,
+            attempt=1,
+            analysis=analysis(priority=priority),
+            model_version=1,
+            categories=CATEGORIES,
+            capacity=capacity,
+            overflow=overflow,
         )
     return event.ticket, outcome
 
 
-async def resolve(sessions: async_sessionmaker[AsyncSession], snap: TicketSnapshot,
-                  holder: uuid.UUID, *, capacity: int) -> None:
+async def resolve(
+    sessions: async_sessionmaker[AsyncSession], snap: TicketSnapshot, holder: uuid.UUID, *, capacity: int
+) -> None:
     """The tickets service's two updates: triage's result applied, then a human resolves it."""
     ref = {"id": holder, "name": "m", "email": "m@x.test"}
     assigned = updated(snap, version=2, actor=SYSTEM, assigned_to=ref)
     done = updated(assigned.ticket, version=3, actor=human(), status="resolved")
     for event in (assigned, done):
         async with transaction(sessions) as s:
-            await service.apply_ticket_update(session=s, event=event, categories=CATEGORIES,
-                                              capacity=capacity)
+            await service.apply_ticket_update(session=s, event=event, categories=CATEGORIES, capacity=capacity)
 
 
 async def triaged_events(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, object]]:
     async with sessions() as s:
-        rows = (await s.execute(select(outbox.c.routing_key, outbox.c.envelope)
-                                .order_by(outbox.c.created_at, outbox.c.envelope["occurred_at"].astext))).all()
+        rows = (
+            await s.execute(
+                select(outbox.c.routing_key, outbox.c.envelope).order_by(
+                    outbox.c.created_at, outbox.c.envelope["occurred_at"].astext
+                )
+            )
+        ).all()
     return [r.envelope["data"] for r in rows if r.routing_key == "ticket.triaged"]
 
 

@@ -30,29 +30,57 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
 
 
-async def add_staff(sessions: async_sessionmaker[AsyncSession], *, role: str, name: str,
-                    skills: list[str], open_count: int = 0, capacity: int | None = None
-                    ) -> uuid.UUID:
+async def add_staff(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    role: str,
+    name: str,
+    skills: list[str],
+    open_count: int = 0,
+    capacity: int | None = None,
+) -> uuid.UUID:
     uid = uuid.uuid4()
     async with transaction(sessions) as s:
-        s.add(Staff(user_id=uid, email=f"{name}@x.test", name=name, role=role, skills=skills,
-                    active=True, open_count=open_count, capacity=capacity, revision=0))
+        s.add(
+            Staff(
+                user_id=uid,
+                email=f"{name}@x.test",
+                name=name,
+                role=role,
+                skills=skills,
+                active=True,
+                open_count=open_count,
+                capacity=capacity,
+                revision=0,
+            )
+        )
     return uid
 
 
 def analysis(skills: tuple[str, ...] = ("VPN",)) -> Analysis:
-    return Analysis(category="Technical Support", priority="high", related_skills=skills,
-                    summary="s", helpful_notes="n", confidence=0.8, provider="local",
-                    model="local-test")
+    return Analysis(
+        category="Technical Support",
+        priority="high",
+        related_skills=skills,
+        summary="s",
+        helpful_notes="n",
+        confidence=0.8,
+        provider="local",
+        model="local-test",
+    )
 
 
-async def triage_one(sessions: async_sessionmaker[AsyncSession], capacity: int
-                     ) -> service.Outcome:
+async def triage_one(sessions: async_sessionmaker[AsyncSession], capacity: int) -> service.Outcome:
     event = created("VPN down", "vpn")
     async with transaction(sessions) as s:
         return await service.triage_ticket(
-            session=s, snapshot=event.ticket, version=1, attempt=1, analysis=analysis(),
-            model_version=1, categories=["Technical Support", "General Inquiry"],
+            session=s,
+            snapshot=event.ticket,
+            version=1,
+            attempt=1,
+            analysis=analysis(),
+            model_version=1,
+            categories=["Technical Support", "General Inquiry"],
             capacity=capacity,
         )
 

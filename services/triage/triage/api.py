@@ -61,9 +61,7 @@ SettingsDep = Annotated[TriageSettings, Depends(get_settings)]
 async def get_categories(_: AdminPrincipal, session: SessionDep) -> CategoriesRead:
     """The categories triage may choose from."""
     rows = await repository.list_categories(session)
-    return CategoriesRead(
-        categories=[CategoryBase(name=r.name, description=r.description) for r in rows]
-    )
+    return CategoriesRead(categories=[CategoryBase(name=r.name, description=r.description) for r in rows])
 
 
 @router.put("/categories", response_model=CategoriesRead)
@@ -71,14 +69,10 @@ async def put_categories(
     body: CategoriesUpdate, _: AdminPrincipal, session: SessionDep, models: ModelsDep
 ) -> CategoriesRead:
     """Replace the categories; the local model retrains for the new set in the background."""
-    await service.set_categories(
-        session=session, items=[(c.name, c.description) for c in body.categories]
-    )
+    await service.set_categories(session=session, items=[(c.name, c.description) for c in body.categories])
     await session.commit()
     models.request_training()
-    return CategoriesRead(
-        categories=[CategoryBase(name=c.name, description=c.description) for c in body.categories]
-    )
+    return CategoriesRead(categories=[CategoryBase(name=c.name, description=c.description) for c in body.categories])
 
 
 @router.post("/examples", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
@@ -86,14 +80,14 @@ async def post_examples(body: ExamplesImport, _: AdminPrincipal, session: Sessio
     """Import labelled examples (up to 1,000) for the local analyzer to learn from."""
     known = {r.name for r in await repository.list_categories(session)}
     errors = [
-        {"loc": ["body", "examples", i, "category"], "msg": "not a configured category",
-         "type": "value_error"}
+        {"loc": ["body", "examples", i, "category"], "msg": "not a configured category", "type": "value_error"}
         for i, ex in enumerate(body.examples)
         if ex.category not in known
     ]
     if errors:
         raise ProblemError(
-            422, f"examples.{errors[0]['loc'][2]}.category: not a configured category",
+            422,
+            f"examples.{errors[0]['loc'][2]}.category: not a configured category",
             errors=errors,
         )
     rows: list[dict[str, Any]] = [ex.model_dump() for ex in body.examples]
@@ -104,15 +98,11 @@ async def post_examples(body: ExamplesImport, _: AdminPrincipal, session: Sessio
 async def post_retrain(_: AdminPrincipal, models: ModelsDep) -> RetrainAccepted:
     """Train a new model version in the background; it replaces the current one when ready."""
     started = models.request_training()
-    return RetrainAccepted(
-        status="started" if started else "already_training", current_version=models.version
-    )
+    return RetrainAccepted(status="started" if started else "already_training", current_version=models.version)
 
 
 @router.get("/model", response_model=ModelRead)
-async def get_model(
-    _: AdminPrincipal, session: SessionDep, models: ModelsDep, settings: SettingsDep
-) -> ModelRead:
+async def get_model(_: AdminPrincipal, session: SessionDep, models: ModelsDep, settings: SettingsDep) -> ModelRead:
     """The local model in use: version, training time, examples and cross-validated metrics."""
     await models.refresh()
     meta = await repository.latest_model_meta(session)
@@ -138,11 +128,7 @@ async def get_decisions(
 ) -> DecisionPage:
     """The decision log, newest first: provider, model, version, result and assignment reason."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await service.decisions_page(
-        session=session, ticket_id=ticket_id, limit=limit + 1, after=after
-    )
+    rows = await service.decisions_page(session=session, ticket_id=ticket_id, limit=limit + 1, after=after)
     items = [DecisionRead.model_validate(r) for r in rows[:limit]]
-    next_cursor = (
-        encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    )
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
     return DecisionPage(items=items, next_cursor=next_cursor)

@@ -30,16 +30,13 @@ log = get_logger(__name__)
 BODY_LIMIT = 16 * 1024 * 1024
 
 
-def create_app(
-    settings: TriageSettings | None = None, *, analyzer: Analyzer | None = None
-) -> FastAPI:
+def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | None = None) -> FastAPI:
     """Build the app; `analyzer` replaces the configured one (tests of failure paths)."""
     settings = settings or TriageSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings=settings, database_url=settings.database_url,
-                          outbox=models.outbox)
+        runtime = Runtime(settings=settings, database_url=settings.database_url, outbox=models.outbox)
         manager = ModelManager(
             engine=runtime.engine,
             sessions=runtime.sessions,
@@ -54,6 +51,7 @@ def create_app(
         if settings.use_gemini:
             # Imported only when used: the SDK costs ~60 MB of memory in every worker.
             from triage.gemini import GeminiAnalyzer
+
             key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
             gemini = GeminiAnalyzer(
                 api_key=key or "unset",
@@ -66,6 +64,7 @@ def create_app(
         remote: OpenAICompatAnalyzer | None = None
         if settings.use_openai and settings.openai_base_url:
             from triage.openai_compat import OpenAICompatAnalyzer
+
             secret = settings.openai_api_key
             remote = OpenAICompatAnalyzer(
                 base_url=settings.openai_base_url,
@@ -89,12 +88,8 @@ def create_app(
         )
         runtime.consume("triage", consumers.handle)
         # a dead ticket event fails the ticket to an admin (never unowned), then is recorded
-        runtime.record_dead_letters(
-            "triage", models.dead_letters, then=consumers.handle_dead_letter
-        )
-        runtime.run_in_background(
-            "triage-model-poll", lambda: manager.poll_forever(settings.model_poll_s)
-        )
+        runtime.record_dead_letters("triage", models.dead_letters, then=consumers.handle_dead_letter)
+        runtime.run_in_background("triage-model-poll", lambda: manager.poll_forever(settings.model_poll_s))
         if settings.retrain_interval_s > 0:
             runtime.run_in_background(
                 "triage-retrain",
@@ -103,9 +98,11 @@ def create_app(
         await runtime.start()
         app.state.runtime = runtime
         app.state.models = manager
-        log.info("triage_started",
-                 provider="gemini" if gemini else "openai" if remote else "local",
-                 model_version=manager.version)
+        log.info(
+            "triage_started",
+            provider="gemini" if gemini else "openai" if remote else "local",
+            model_version=manager.version,
+        )
         try:
             yield
         finally:
@@ -116,11 +113,7 @@ def create_app(
             if remote is not None:
                 await remote.aclose()
 
-    app = create_service_app(
-        title="triage", settings=settings, lifespan=lifespan, body_limit=BODY_LIMIT
-    )
+    app = create_service_app(title="triage", settings=settings, lifespan=lifespan, body_limit=BODY_LIMIT)
     app.include_router(api.router)
-    app.include_router(
-        deadletters.router(service="triage", table=models.dead_letters, queue="triage")
-    )
+    app.include_router(deadletters.router(service="triage", table=models.dead_letters, queue="triage"))
     return app

@@ -52,6 +52,7 @@ class Track:
             parts.append(f"{self.handed_off} reassigned away")
         return ", ".join(parts) + f" in {HISTORY_DAYS} days"
 
+
 Role = Literal["moderator", "admin"]
 
 
@@ -230,18 +231,14 @@ def plan(
     """
     attempts: list[Attempt] = []
     terms = text_terms(text) if text else frozenset()
-    cands = rank_moderators(
-        skills=skills, category=category, staff=staff, terms=terms, history=history
-    )
+    cands = rank_moderators(skills=skills, category=category, staff=staff, terms=terms, history=history)
     skipped: list[str] = []
     for cand in cands:
         m = cand.member
         reason = f"{_evidence(cand)} (score {cand.score:g}); {m.name} had {_load(m)}"
         if skipped:
             reason += f"; better matches at capacity: {', '.join(skipped)}"
-        attempts.append(
-            Attempt(member=m, reason=reason, matched=cand.mentioned + cand.matched, score=cand.score)
-        )
+        attempts.append(Attempt(member=m, reason=reason, matched=cand.mentioned + cand.matched, score=cand.score))
         skipped.append(m.name)
     if cands:
         # someone fits: when they are all full the ticket waits for them (or overflows to the

@@ -62,8 +62,9 @@ class _Request:
 def _bind(envelope: Envelope) -> None:
     """The logging context of one message of a batch (as the bus sets it for one message)."""
     clear_contextvars()
-    bind_contextvars(service="triage", event_type=envelope.type, event_id=str(envelope.id),
-                     correlation_id=envelope.correlation_id)
+    bind_contextvars(
+        service="triage", event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
+    )
     tracing.bind_traceparent(envelope.traceparent)
 
 
@@ -95,8 +96,10 @@ class Consumers:
         self._batcher: MicroBatcher[_Request] | None = None
         if batch_size > 1:
             self._batcher = MicroBatcher(
-                run_batch=self._triage_batch, run_one=self._triage_request,
-                max_batch=batch_size, name="triage",
+                run_batch=self._triage_batch,
+                run_one=self._triage_request,
+                max_batch=batch_size,
+                name="triage",
             )
 
     async def _categories(self) -> list[str]:
@@ -112,25 +115,24 @@ class Consumers:
         """Dispatch one event of the `triage` queue."""
         payload = envelope.payload()
         if isinstance(payload, TicketCreated):
-            await self._submit(_Request(envelope, payload.ticket, payload.version,
-                                        payload.ticket.triage_attempt))
+            await self._submit(_Request(envelope, payload.ticket, payload.version, payload.ticket.triage_attempt))
         elif isinstance(payload, TicketRetriageRequested):
-            await self._submit(_Request(envelope, payload.ticket, payload.version,
-                                        payload.attempt))
+            await self._submit(_Request(envelope, payload.ticket, payload.version, payload.attempt))
         elif isinstance(payload, TicketUpdated):
             # No processed mark: the copy's version already makes a repeated update change
             # nothing (and a correction is an upsert), so the mark would only cost a write.
             categories = await self._categories()
             async with transaction(self._sessions) as session:
                 await service.apply_ticket_update(
-                    session=session, event=payload, categories=categories,
+                    session=session,
+                    event=payload,
+                    categories=categories,
                     capacity=self._capacity,
                 )
             self._on_commit()  # a freed slot may have handed a waiting ticket out
         elif isinstance(payload, UserRegistered | UserUpdated):
             async with transaction(self._sessions) as session:
-                if not await claim(session, processed_messages, consumer=CONSUMER,
-                                   envelope=envelope):
+                if not await claim(session, processed_messages, consumer=CONSUMER, envelope=envelope):
                     return
                 await service.apply_user(session=session, event=payload)
 
@@ -141,20 +143,16 @@ class Consumers:
             await self._triage_request(request)
 
     async def _triage_request(self, request: _Request) -> None:
-        await self._triage(request.envelope, request.snapshot, version=request.version,
-                           attempt=request.attempt)
+        await self._triage(request.envelope, request.snapshot, version=request.version, attempt=request.attempt)
 
-    async def _analyze_many(self, requests: Sequence[_Request], categories: list[str]
-                            ) -> list[Analysis]:
+    async def _analyze_many(self, requests: Sequence[_Request], categories: list[str]) -> list[Analysis]:
         analyzer = self._analyzer()
-        texts = [TicketText(title=r.snapshot.title, description=r.snapshot.description)
-                 for r in requests]
+        texts = [TicketText(title=r.snapshot.title, description=r.snapshot.description) for r in requests]
         many = getattr(analyzer, "analyze_many", None)
         if many is not None:
             analyses: list[Analysis] = await many(texts, categories=categories)
             return analyses
-        return list(await asyncio.gather(*(analyzer.analyze(t, categories=categories)
-                                           for t in texts)))
+        return list(await asyncio.gather(*(analyzer.analyze(t, categories=categories) for t in texts)))
 
     async def _triage_batch(self, requests: Sequence[_Request]) -> None:
         """Triage several tickets: one prediction, one transaction (all or none commit)."""
@@ -165,8 +163,9 @@ class Consumers:
         analyses = await self._analyze_many(requests, categories)
         outcomes: list[tuple[_Request, Analysis, service.Outcome]] = []
         async with transaction(self._sessions) as session:
-            fresh = await claim_many(session, processed_messages, consumer=CONSUMER,
-                                     envelopes=[r.envelope for r in requests])
+            fresh = await claim_many(
+                session, processed_messages, consumer=CONSUMER, envelopes=[r.envelope for r in requests]
+            )
             todo = []
             for request, analysis in zip(requests, analyses, strict=True):
                 if request.envelope.id in fresh:  # else a redelivery already applied (or a twin)
@@ -207,14 +206,10 @@ class Consumers:
                 batch=len(requests),
             )
 
-    async def _triage(
-        self, envelope: Envelope, snapshot: TicketSnapshot, *, version: int, attempt: int
-    ) -> None:
+    async def _triage(self, envelope: Envelope, snapshot: TicketSnapshot, *, version: int, attempt: int) -> None:
         if self._precheck:
             async with self._sessions() as session:
-                if await repository.was_processed(
-                    session, consumer=CONSUMER, message_id=envelope.id
-                ):
+                if await repository.was_processed(session, consumer=CONSUMER, message_id=envelope.id):
                     log.info("event_duplicate_skipped")
                     return
         categories = await self._categories()
@@ -263,8 +258,7 @@ class Consumers:
             log.error("dead_letter_dropped", event_type=envelope.type, event_id=str(envelope.id))
             return
         async with transaction(self._sessions) as session:
-            if not await claim(session, processed_messages, consumer=DLQ_CONSUMER,
-                               envelope=envelope):
+            if not await claim(session, processed_messages, consumer=DLQ_CONSUMER, envelope=envelope):
                 return
             await service.fail_to_admin(
                 session=session,

@@ -34,9 +34,7 @@ def is_transient(exc: BaseException) -> bool:
     """429, 408 and 5xx answers, timeouts and dropped connections are worth another try."""
     if isinstance(exc, errors.APIError):
         return exc.code in (408, 429) or exc.code >= 500
-    return isinstance(
-        exc, TimeoutError | asyncio.TimeoutError | aiohttp.ClientError | httpx.TransportError
-    )
+    return isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ClientError | httpx.TransportError)
 
 
 def _unavailable(exc: BaseException) -> Exception | None:

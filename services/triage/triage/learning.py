@@ -170,9 +170,7 @@ class ModelManager:
                 version = (await repository.latest_model_version(session) or 0) + 1
             started = datetime.now(UTC)
             try:
-                model = await asyncio.to_thread(
-                    train, examples, categories=categories, version=version
-                )
+                model = await asyncio.to_thread(train, examples, categories=categories, version=version)
             except ValueError:
                 self._failed_mark = mark  # e.g. no example for any configured category
                 raise

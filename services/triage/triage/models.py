@@ -64,9 +64,7 @@ class TicketCopy(Base):
     """What triage knows of a ticket: its text, who it counts against, and the triage attempts."""
 
     __tablename__ = "tickets"
-    __table_args__ = (
-        Index("ix_tickets_waiting", "waiting_since", postgresql_where=text("state = 'waiting'")),
-    )
+    __table_args__ = (Index("ix_tickets_waiting", "waiting_since", postgresql_where=text("state = 'waiting'")),)
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     title: Mapped[str] = mapped_column(Text)
@@ -114,9 +112,7 @@ class Decision(Base):
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     assignee_name: Mapped[str | None] = mapped_column(String(200))
     assignment_reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
 
 class Solved(Base):

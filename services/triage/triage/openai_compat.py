@@ -58,9 +58,7 @@ class OpenAICompatAnalyzer(RemoteModel):
     def __init__(self, *, base_url: str, api_key: str | None = None, **common: Unpack[RemoteOptions]) -> None:
         super().__init__(**common)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=self._timeout_s
-        )
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", headers=headers, timeout=self._timeout_s)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

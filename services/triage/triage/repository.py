@@ -48,9 +48,7 @@ async def get_staff_for_update(session: AsyncSession, user_id: uuid.UUID) -> Sta
 async def active_staff(session: AsyncSession) -> Sequence[Staff]:
     """Moderators and admins who may receive tickets."""
     return (
-        await session.scalars(
-            select(Staff).where(Staff.active.is_(True), Staff.role.in_(("moderator", "admin")))
-        )
+        await session.scalars(select(Staff).where(Staff.active.is_(True), Staff.role.in_(("moderator", "admin"))))
     ).all()
 
 
@@ -82,10 +80,7 @@ async def take_slot(
 async def add_open(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
     """Count one more open ticket for a staff member, no limit (a human's choice)."""
     result = await session.execute(
-        update(Staff)
-        .where(Staff.user_id == user_id)
-        .values(open_count=Staff.open_count + 1)
-        .returning(Staff.user_id)
+        update(Staff).where(Staff.user_id == user_id).values(open_count=Staff.open_count + 1).returning(Staff.user_id)
     )
     return result.first() is not None
 
@@ -93,9 +88,7 @@ async def add_open(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
 async def release_slot(session: AsyncSession, *, user_id: uuid.UUID) -> None:
     """One open ticket fewer (never below zero)."""
     await session.execute(
-        update(Staff)
-        .where(Staff.user_id == user_id)
-        .values(open_count=func.greatest(Staff.open_count - 1, 0))
+        update(Staff).where(Staff.user_id == user_id).values(open_count=func.greatest(Staff.open_count - 1, 0))
     )
 
 
@@ -112,9 +105,7 @@ async def lock_ticket(session: AsyncSession, values: dict[str, Any]) -> TicketCo
     stmt = insert_row.on_conflict_do_update(
         index_elements=[TicketCopy.ticket_id], set_={"ticket_id": insert_row.excluded.ticket_id}
     ).returning(TicketCopy)
-    result = await session.scalars(
-        select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
-    )
+    result = await session.scalars(select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True))
     copy: TicketCopy = result.one()
     return copy
 
@@ -134,9 +125,7 @@ async def next_waiting(session: AsyncSession, *, user_id: uuid.UUID) -> TicketCo
     )
 
 
-async def waiting_decision(
-    session: AsyncSession, *, ticket_id: uuid.UUID, attempt: int
-) -> Decision | None:
+async def waiting_decision(session: AsyncSession, *, ticket_id: uuid.UUID, attempt: int) -> Decision | None:
     """The decision that put a ticket in the waiting queue for this attempt."""
     return await session.scalar(
         select(Decision)
@@ -204,9 +193,7 @@ async def seed_categories(session: AsyncSession, defaults: Sequence[tuple[str, s
         return
     await session.execute(
         insert(Category)
-        .values(
-            [{"name": n, "description": d, "position": i} for i, (n, d) in enumerate(defaults)]
-        )
+        .values([{"name": n, "description": d, "position": i} for i, (n, d) in enumerate(defaults)])
         .on_conflict_do_nothing()
     )
 
@@ -215,9 +202,7 @@ async def replace_categories(session: AsyncSession, items: Sequence[tuple[str, s
     """Replace the whole configured set."""
     await session.execute(delete(Category))
     await session.execute(
-        insert(Category).values(
-            [{"name": n, "description": d, "position": i} for i, (n, d) in enumerate(items)]
-        )
+        insert(Category).values([{"name": n, "description": d, "position": i} for i, (n, d) in enumerate(items)])
     )
 
 
@@ -255,18 +240,14 @@ async def training_examples(session: AsyncSession, *, limit: int) -> Sequence[Ex
     """Stored examples, newest first (corrections before imports when over the limit)."""
     return (
         await session.scalars(
-            select(Example)
-            .order_by((Example.source == "correction").desc(), Example.updated_at.desc())
-            .limit(limit)
+            select(Example).order_by((Example.source == "correction").desc(), Example.updated_at.desc()).limit(limit)
         )
     ).all()
 
 
 async def examples_mark(session: AsyncSession) -> str:
     """A fingerprint of the stored examples: changes whenever one is added or replaced."""
-    count, last = (
-        await session.execute(select(func.count(Example.id), func.max(Example.updated_at)))
-    ).one()
+    count, last = (await session.execute(select(func.count(Example.id), func.max(Example.updated_at)))).one()
     return f"{count}:{last.isoformat() if last else '-'}"
 
 

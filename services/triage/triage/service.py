@@ -127,9 +127,7 @@ def _assignee(row: Staff) -> Assignee:
 # --- ticket copies and workload ---------------------------------------------------------------
 
 
-async def _locked_ticket(
-    session: AsyncSession, snapshot: TicketSnapshot, *, version: int
-) -> TicketCopy:
+async def _locked_ticket(session: AsyncSession, snapshot: TicketSnapshot, *, version: int) -> TicketCopy:
     return await repository.lock_ticket(
         session,
         {
@@ -228,9 +226,7 @@ class Outcome:
     skipped: bool = False
 
 
-async def record_ticket(
-    *, session: AsyncSession, snapshot: TicketSnapshot, version: int, attempt: int
-) -> TicketCopy:
+async def record_ticket(*, session: AsyncSession, snapshot: TicketSnapshot, version: int, attempt: int) -> TicketCopy:
     """Create or refresh the copy for a (re)triage request and return it locked."""
     ticket = await _locked_ticket(session, snapshot, version=version)
     if version > ticket.version:
@@ -267,25 +263,24 @@ async def triage_ticket(
     await _count_against(session, ticket, None)
     _stop_waiting(ticket)
 
-    rows = await batch.staff(session) if batch else {
-        r.user_id: r for r in await repository.active_staff(session)}
+    rows = await batch.staff(session) if batch else {r.user_id: r for r in await repository.active_staff(session)}
     staff = [_member(r, capacity) for r in rows.values()]
     # Routing reads what the ticket describes, never what it tells the triage to do.
     routed_on = screen(snapshot.title, snapshot.description).text
-    history = await batch.history(session, category) if batch else await _history(
-        session, category=category)
+    history = await batch.history(session, category) if batch else await _history(session, category=category)
     steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
     chosen, reason = await _take_first(session, steps, rows, capacity)
     fitting = [s for s in steps if s.member.role == "moderator"]
     waiting = False
     if chosen is None and fitting:
         if overflow == "least_loaded":
-            step = min(fitting, key=lambda s: (rows[s.member.user_id].open_count, -s.score,
-                                               str(s.member.user_id)))
+            step = min(fitting, key=lambda s: (rows[s.member.user_id].open_count, -s.score, str(s.member.user_id)))
             if await repository.add_open(session, user_id=step.member.user_id):
                 chosen = rows[step.member.user_id]
-                reason = (f"{step.reason}; every moderator who fits was at capacity, so the least "
-                          f"loaded of them, above capacity")
+                reason = (
+                    f"{step.reason}; every moderator who fits was at capacity, so the least "
+                    f"loaded of them, above capacity"
+                )
         else:
             waiting = True
             reason = waiting_reason(fitting)
@@ -300,9 +295,7 @@ async def triage_ticket(
         provider=analysis.provider,
         model=analysis.model,
         model_version=model_version if analysis.provider == "local" else None,
-        input_hash=input_hash(
-            title=snapshot.title, description=snapshot.description, categories=categories
-        ),
+        input_hash=input_hash(title=snapshot.title, description=snapshot.description, categories=categories),
         category=category,
         priority=priority,
         related_skills=list(skills),
@@ -328,9 +321,7 @@ async def triage_ticket(
         ticket.state = "failed"
         await _emit(
             session,
-            TicketTriageFailed(
-                ticket_id=ticket.ticket_id, attempt=attempt, reason=reason, title=snapshot.title
-            ),
+            TicketTriageFailed(ticket_id=ticket.ticket_id, attempt=attempt, reason=reason, title=snapshot.title),
             batch,
         )
         log.warning("triage_failed_nobody", ticket_id=str(ticket.ticket_id), reason=reason)
@@ -398,8 +389,7 @@ def _routing_examples(event: TicketUpdated) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(user_id: uuid.UUID, kind: str) -> None:
-        rows.append({"user_id": user_id, "ticket_id": snap.id, "category": snap.category,
-                     "kind": kind})
+        rows.append({"user_id": user_id, "ticket_id": snap.id, "category": snap.category, "kind": kind})
 
     status = event.changes.get("status")
     holder = snap.assigned_to.id if snap.assigned_to else None
@@ -428,9 +418,7 @@ async def _take_first(
     # to get a ticket: take an equally good one that is free instead of queueing behind it.
     best = [s for s in steps if s.member.role == "moderator" and s.score == steps[0].score]
     for step in best if len(best) > 1 else []:
-        taken = await repository.take_slot(
-            session, user_id=step.member.user_id, limit=capacity, skip_locked=True
-        )
+        taken = await repository.take_slot(session, user_id=step.member.user_id, limit=capacity, skip_locked=True)
         if taken is not None:
             return rows[step.member.user_id], step.reason
     for step in steps:
@@ -440,9 +428,7 @@ async def _take_first(
     return None, ""
 
 
-def _triaged_event(
-    decision: Decision, chosen: Staff | None, *, waiting_for: Sequence[uuid.UUID] = ()
-) -> TicketTriaged:
+def _triaged_event(decision: Decision, chosen: Staff | None, *, waiting_for: Sequence[uuid.UUID] = ()) -> TicketTriaged:
     return TicketTriaged(
         ticket_id=decision.ticket_id,
         attempt=decision.attempt,
@@ -468,9 +454,7 @@ def _stop_waiting(ticket: TicketCopy) -> None:
     ticket.waiting_since = None
 
 
-async def assign_waiting(
-    *, session: AsyncSession, user_id: uuid.UUID, capacity: int
-) -> uuid.UUID | None:
+async def assign_waiting(*, session: AsyncSession, user_id: uuid.UUID, capacity: int) -> uuid.UUID | None:
     """A moderator freed a slot: hand them the waiting ticket they fit that waited longest.
 
     Returns the ticket id, or None when nothing waits for them (or they are full again).
@@ -483,9 +467,7 @@ async def assign_waiting(
         return None
     if await repository.take_slot(session, user_id=user_id, limit=capacity) is None:
         return None
-    waited = await repository.waiting_decision(
-        session, ticket_id=ticket.ticket_id, attempt=ticket.triaged_attempt
-    )
+    waited = await repository.waiting_decision(session, ticket_id=ticket.ticket_id, attempt=ticket.triaged_attempt)
     if waited is None:  # cannot happen while the decision log is kept; never leave a slot taken
         await repository.release_slot(session, user_id=user_id)
         log.error("waiting_decision_missing", ticket_id=str(ticket.ticket_id))
@@ -508,8 +490,7 @@ async def assign_waiting(
         assignee_id=row.user_id,
         assignee_name=row.name,
         assignment_reason=(
-            f"{waited.assignment_reason}; {row.name} freed a slot and took it "
-            f"({row.open_count + 1} open)"
+            f"{waited.assignment_reason}; {row.name} freed a slot and took it ({row.open_count + 1} open)"
         ),
     )
     session.add(decision)
@@ -552,8 +533,7 @@ async def fail_to_admin(
             ticket_id=ticket.ticket_id,
             attempt=attempt,
             outcome="failed",
-            input_hash=input_hash(title=snapshot.title, description=snapshot.description,
-                                  categories=[]),
+            input_hash=input_hash(title=snapshot.title, description=snapshot.description, categories=[]),
             related_skills=[],
             assignee_id=admin.user_id if admin else None,
             assignee_name=admin.name if admin else None,

@@ -17,9 +17,7 @@ class TriageSettings(ServiceSettings):
         default_factory=lambda: service_database_url("triage"),
         validation_alias="TRIAGE_DATABASE_URL",
     )
-    provider: Literal["auto", "gemini", "openai", "local"] = Field(
-        "auto", validation_alias="TRIAGE_PROVIDER"
-    )
+    provider: Literal["auto", "gemini", "openai", "local"] = Field("auto", validation_alias="TRIAGE_PROVIDER")
     gemini_api_key: SecretStr | None = Field(None, validation_alias="GEMINI_API_KEY")
     gemini_base_url: str | None = Field(None, validation_alias="GEMINI_BASE_URL")
     gemini_model: str = Field("gemini-2.5-flash", validation_alias="GEMINI_MODEL")
@@ -32,9 +30,7 @@ class TriageSettings(ServiceSettings):
     openai_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias="OPENAI_TIMEOUT_S")
     openai_attempts: int = Field(3, ge=1, le=10, validation_alias="OPENAI_ATTEMPTS")
     # Open tickets a moderator may hold before triage passes them over (admins have no limit).
-    moderator_capacity: int = Field(
-        20, ge=1, le=10000, validation_alias="TRIAGE_MODERATOR_CAPACITY"
-    )
+    moderator_capacity: int = Field(20, ge=1, le=10000, validation_alias="TRIAGE_MODERATOR_CAPACITY")
     # When every moderator who fits is full: "wait" (the ticket waits for the first of them to
     # free a slot) or "least_loaded" (it goes to the least loaded of them, above capacity).
     overflow: Literal["wait", "least_loaded"] = Field("wait", validation_alias="TRIAGE_OVERFLOW")
@@ -44,12 +40,8 @@ class TriageSettings(ServiceSettings):
     # How often a worker looks for a newer model version stored by another process.
     model_poll_s: float = Field(3.0, gt=0, le=3600, validation_alias="TRIAGE_MODEL_POLL_S")
     # How often new examples (imports, corrections) trigger a retrain; 0 = only POST /retrain.
-    retrain_interval_s: float = Field(
-        30.0, ge=0, le=86400, validation_alias="TRIAGE_RETRAIN_INTERVAL_S"
-    )
-    max_training_examples: int = Field(
-        50000, ge=100, le=1_000_000, validation_alias="TRIAGE_MAX_TRAINING_EXAMPLES"
-    )
+    retrain_interval_s: float = Field(30.0, ge=0, le=86400, validation_alias="TRIAGE_RETRAIN_INTERVAL_S")
+    max_training_examples: int = Field(50000, ge=100, le=1_000_000, validation_alias="TRIAGE_MAX_TRAINING_EXAMPLES")
 
     @property
     def use_gemini(self) -> bool:

@@ -172,8 +172,7 @@ def make_vhost(servers: Servers) -> Iterator[Callable[[], str]]:
         ready.append(pool.submit(_create_vhost, servers))
         made.append(name)
         return (
-            f"amqp://{servers.rabbit_user}:{servers.rabbit_password}@"
-            f"{servers.rabbit_host}:{servers.rabbit_port}/{name}"
+            f"amqp://{servers.rabbit_user}:{servers.rabbit_password}@{servers.rabbit_host}:{servers.rabbit_port}/{name}"
         )
 
     yield make
@@ -185,8 +184,12 @@ def make_vhost(servers: Servers) -> Iterator[Callable[[], str]]:
         return  # the container goes away with every vhost in it
     # delete in parallel: one by one costs a second or two each
     for start in range(0, len(made), 8):
-        procs = [subprocess.Popen(["rabbitmqctl", "-q", "delete_vhost", name], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL) for name in made[start:start + 8]]
+        procs = [
+            subprocess.Popen(
+                ["rabbitmqctl", "-q", "delete_vhost", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            for name in made[start : start + 8]
+        ]
         for proc in procs:
             proc.wait(timeout=120)
 
@@ -205,9 +208,7 @@ class JwtKeys:
     audience: str = AUDIENCE
 
     def issuer_for_tests(self, ttl: timedelta = timedelta(minutes=15)) -> TokenIssuer:
-        return TokenIssuer(
-            private_key_pem=self.private_pem, issuer=self.issuer, audience=self.audience, ttl=ttl
-        )
+        return TokenIssuer(private_key_pem=self.private_pem, issuer=self.issuer, audience=self.audience, ttl=ttl)
 
     def token(
         self,

@@ -73,7 +73,11 @@ class Stack:
         env = {**os.environ, **(extra_env or {})}
         result = subprocess.run(
             [sys.executable, str(STACK), *args, "--instance", self.instance, "--port-offset", str(self.port_offset)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if result.returncode != 0:
             raise RuntimeError(f"stack {args[0]} failed:\n{result.stdout}\n{result.stderr}")

@@ -36,9 +36,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
         schema="notifier",
     )
-    op.create_index(
-        "ix_dead_letters_status_last_seen", "dead_letters", ["status", "last_seen"], schema="notifier"
-    )
+    op.create_index("ix_dead_letters_status_last_seen", "dead_letters", ["status", "last_seen"], schema="notifier")
 
 
 def downgrade() -> None:

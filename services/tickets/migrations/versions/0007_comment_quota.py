@@ -16,9 +16,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_comments_author_created", "comments", ["author_id", "created_at"], schema="tickets"
-    )
+    op.create_index("ix_comments_author_created", "comments", ["author_id", "created_at"], schema="tickets")
 
 
 def downgrade() -> None:

@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "tickets", sa.Column("waiting_for", postgresql.JSONB(), nullable=True), schema="triage"
-    )
+    op.add_column("tickets", sa.Column("waiting_for", postgresql.JSONB(), nullable=True), schema="triage")
     op.add_column(
         "tickets",
         sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True),
@@ -34,7 +32,6 @@ def upgrade() -> None:
         schema="triage",
         postgresql_where=sa.text("state = 'waiting'"),
     )
-
 
     op.create_table(
         "solved",

@@ -240,17 +240,19 @@ class LocalModel:
                 predicted = self._priority(priority_row)
             priority, flags = adjust_priority(predicted, screened_one)
             nearest = self._nearest(sims, category)
-            out.append(Analysis(
-                category=category,
-                priority=priority,
-                related_skills=self._skills(category, nearest),
-                summary=summarize(screened_one.title, screened_one.description),
-                helpful_notes=self._notes(nearest, flags),
-                confidence=round(min(1.0, max(0.0, confidence)), 4),
-                provider=PROVIDER,
-                model=self.name,
-                flags=flags,
-            ))
+            out.append(
+                Analysis(
+                    category=category,
+                    priority=priority,
+                    related_skills=self._skills(category, nearest),
+                    summary=summarize(screened_one.title, screened_one.description),
+                    helpful_notes=self._notes(nearest, flags),
+                    confidence=round(min(1.0, max(0.0, confidence)), 4),
+                    provider=PROVIDER,
+                    model=self.name,
+                    flags=flags,
+                )
+            )
         return out
 
     def _category_probs(self, scores: np.ndarray, allowed: dict[str, str]) -> list[tuple[str, float]]:

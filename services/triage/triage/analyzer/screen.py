@@ -96,9 +96,7 @@ def _requested_level(sentence: str) -> str | None:
 def _classify(sentence: str) -> set[str]:
     """The kinds of instruction a (folded) sentence holds; empty when it describes the problem."""
     kinds = (
-        {kind for pattern, kind in _INSTRUCTIONS if pattern.search(sentence)}
-        if _TRIGGER.search(sentence)
-        else set()
+        {kind for pattern, kind in _INSTRUCTIONS if pattern.search(sentence)} if _TRIGGER.search(sentence) else set()
     )
     words = _WORD.findall(sentence)
     if words and len(words) <= 6 and set(words) <= _URGENCY_WORDS and set(words) & _URGENT_HINT:
