@@ -42,6 +42,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _bucket(end: str) -> str:
+    """A duration's histogram bucket (migration 0010; tickets/rollups.py writes the same)."""
+    return f"(floor(ln(1 + greatest(extract(epoch FROM {end} - created_at)::float8, 0)) * 12)::integer)"
+
+
 class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
 
@@ -151,6 +156,21 @@ class Ticket(Base):
             "triage_state",
             "created_at",
             postgresql_where=text("triage_state <> 'done'"),
+        ),
+        # the exact p50/p90 of GET /api/stats: one histogram bucket's tickets (tickets/rollups.py)
+        Index(
+            "ix_tickets_triage_time",
+            text(_bucket("triaged_at")),
+            "created_at",
+            postgresql_include=["triaged_at"],
+            postgresql_where=text("triaged_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_tickets_resolve_time",
+            text(_bucket("resolved_at")),
+            "created_at",
+            postgresql_include=["resolved_at", "status"],
+            postgresql_where=text("resolved_at IS NOT NULL AND status IN ('resolved', 'closed')"),
         ),
         Index(
             "ix_tickets_waiting_for",

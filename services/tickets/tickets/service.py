@@ -36,7 +36,7 @@ from shared.problems import ProblemError, not_found
 from shared.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import repository
+from tickets import repository, rollups
 from tickets.models import DONE_STATUSES, OPEN_STATUSES, Attachment, Comment, InboundMail, Ticket, TicketChange, outbox
 from tickets.schemas import (
     CategoryCount,
@@ -805,18 +805,16 @@ async def ticket_stats(
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
     scope = repository.StatsScope(assigned_to=None if principal.is_admin else principal.id)
 
-    per_day, cells = await repository.range_counts(session, scope, start=start, end=end)
-    durations = await repository.range_durations(session, scope, start=start, end=end)
+    in_range = await rollups.range_figures(session, scope, start=start, end=end)
+    durations, per_day = in_range.durations, in_range.per_day
     work = await repository.open_work(session, scope, now=now)
     unfinished = await repository.unfinished_triage(session, scope)
 
-    by_status = dict.fromkeys(("open", "in_progress", "resolved", "closed"), 0)
+    by_status = dict.fromkeys(("open", "in_progress", "resolved", "closed"), 0) | in_range.by_status
     by_priority = dict.fromkeys(PRIORITY_KEYS, 0)
-    by_category: dict[str | None, int] = {}
-    for cell in cells:
-        by_status[cell.status] = by_status.get(cell.status, 0) + cell.count
-        by_priority[cell.priority or "none"] += cell.count
-        by_category[cell.category] = by_category.get(cell.category, 0) + cell.count
+    for priority, count in in_range.by_priority.items():
+        by_priority[priority or "none"] += count
+    by_category = in_range.by_category
 
     open_now = dict.fromkeys(OPEN_STATUSES, 0)
     overdue = dict.fromkeys(PRIORITY_KEYS, 0)
