@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Person, Ticket
+from tickets.visible import moderator_page
 
 _WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 16
@@ -259,7 +260,7 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
     visibility = visible_to(query.viewer_id, query.viewer_role)
     if query.viewer_role == "moderator" and query.viewer_id in (query.assigned_to, query.waiting_for):
         visibility = None  # "assigned to / waiting for me" implies it; the OR would hide their index
-    if visibility is not None:
+    if visibility is not None and query.viewer_role != "moderator":
         conditions.append(visibility)
     if query.status is not None:
         conditions.append(Ticket.status == query.status)
@@ -283,6 +284,8 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
+    if visibility is not None and query.viewer_role == "moderator":
+        return list((await session.execute(moderator_page(query.viewer_id, conditions, query.limit + 1))).scalars())
     stmt = select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
     return list((await session.execute(stmt)).scalars())
 
