@@ -157,6 +157,12 @@ class Ticket(Base):
             "created_at",
             postgresql_where=text("triage_state <> 'done'"),
         ),
+        Index(
+            "ix_tickets_assignee_stats",
+            "assigned_to_id",
+            "created_at",
+            postgresql_include=["status", "priority", "category", "triaged_at", "resolved_at"],
+        ),
         # the exact p50/p90 of GET /api/stats: one histogram bucket's tickets (tickets/rollups.py)
         Index(
             "ix_tickets_triage_time",

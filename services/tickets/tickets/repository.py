@@ -373,8 +373,8 @@ async def get_attachment(session: AsyncSession, ticket_id: uuid.UUID, attachment
 
 
 # --- statistics ------------------------------------------------------------------------------
-# Each figure is one aggregate the planner answers from an index (0008_stats): the range figures
-# by an index-only scan of ix_tickets_stats (admins) or ix_tickets_assigned_to (a moderator), the
+# Each figure is one aggregate the planner answers from an index: a moderator's range figures by
+# an index-only scan of ix_tickets_assignee_stats (0010; admins' come from tickets/rollups.py), the
 # open work from the partial ix_tickets_open_work, triage's queue from ix_tickets_triage_unfinished.
 
 
