@@ -4,6 +4,7 @@ percentiles over durations spread across many histogram buckets."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, time, timedelta
@@ -152,3 +153,19 @@ async def test_percentiles_are_exact_across_buckets(kit):
     assert ticket
     single = await compare(kit, (MIDNIGHT + timedelta(days=3), MIDNIGHT + timedelta(days=4)))
     assert (single.durations.triage_p50, single.durations.triage_p90) == (42.0, 42.0)
+
+
+async def test_the_background_fold_keeps_the_deltas_few(kit):
+    for hour in range(3):
+        await insert(kit.db, MIDNIGHT + timedelta(hours=hour), category="Billing")
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.stats_days WHERE NOT folded") == 9
+    task = asyncio.create_task(rollups.fold_forever(kit.app.state.runtime.sessions, 0.01))
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if not await kit.db.fetchval("SELECT count(*) FROM tickets.stats_days WHERE NOT folded"):
+                break
+    finally:
+        task.cancel()
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.stats_days WHERE NOT folded") == 0
+    assert (await compare(kit)).by_category == {"Billing": 3}

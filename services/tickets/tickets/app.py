@@ -10,7 +10,7 @@ from shared.runtime import Runtime
 from shared.web import create_service_app
 
 from shared import deadletters
-from tickets import api, events, models
+from tickets import api, events, models, rollups
 from tickets.settings import TicketsSettings
 
 
@@ -28,6 +28,9 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         )
         runtime.consume(events.QUEUE, events.consumer(runtime.sessions, settings))
         runtime.record_dead_letters(events.QUEUE, models.dead_letters)
+        runtime.run_in_background(
+            "stats-fold", lambda: rollups.fold_forever(runtime.sessions, settings.stats_fold_seconds)
+        )
         await runtime.start()
         app.state.runtime = runtime
         try:

@@ -20,15 +20,20 @@ ix_tickets_assigned_to (repository.range_counts / range_durations).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.db import transaction
+from shared.logging import get_logger
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tickets import repository
+
+log = get_logger(__name__)
 
 FOLD_LOCK = (0x7374, 0)  # "st": one fold at a time; a second reader skips it (unfolded rows still count)
 KINDS = ("status", "priority", "category")
@@ -122,6 +127,17 @@ async def fold(session: AsyncSession) -> None:
             """
         )
     )
+
+
+async def fold_forever(sessions: async_sessionmaker[AsyncSession], every_s: float) -> None:
+    """Fold now and then, so deltas do not pile up while nobody opens the dashboard."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            async with transaction(sessions) as session:
+                await fold(session)
+        except Exception as exc:  # noqa: BLE001 - the next round retries
+            log.warning("stats_fold_failed", error=str(exc)[:200])
 
 
 def _ranks(count: int) -> Iterable[tuple[float, int, int, float]]:

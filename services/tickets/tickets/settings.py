@@ -26,6 +26,8 @@ class TicketsSettings(ServiceSettings):
     create_quota_window_seconds: int = Field(
         600, ge=1, le=86_400, validation_alias="TICKETS_CREATE_QUOTA_WINDOW_SECONDS"
     )
+    # How often the statistics' delta rows are folded (tickets/rollups.py) besides at each read.
+    stats_fold_seconds: float = Field(300, gt=0, le=86_400, validation_alias="TICKETS_STATS_FOLD_SECONDS")
     # At most `comment_quota` comments per user in any `comment_quota_window_seconds`; 0 turns it off.
     comment_quota: int = Field(10, ge=0, le=100_000, validation_alias="TICKETS_COMMENT_QUOTA")
     comment_quota_window_seconds: int = Field(
