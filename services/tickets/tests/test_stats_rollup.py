@@ -169,3 +169,25 @@ async def test_the_background_fold_keeps_the_deltas_few(kit):
         task.cancel()
     assert await kit.db.fetchval("SELECT count(*) FROM tickets.stats_days WHERE NOT folded") == 0
     assert (await compare(kit)).by_category == {"Billing": 3}
+
+
+async def test_truncate_empties_the_rollup(kit):
+    await insert(kit.db, MIDNIGHT + timedelta(hours=1))
+    await kit.db.execute("TRUNCATE tickets.tickets CASCADE")
+    assert await kit.db.fetchval("SELECT count(*) FROM tickets.stats_days") == 0
+    assert (await compare(kit)).per_day == {}
+
+
+async def test_durations_fall_back_to_the_tickets_when_the_rollup_drifted(kit):
+    for minute in range(4):
+        await insert(kit.db, MIDNIGHT + timedelta(minutes=minute), triaged_at=MIDNIGHT + timedelta(minutes=minute + 1))
+    await kit.db.execute("ALTER TABLE tickets.tickets DISABLE TRIGGER USER")
+    try:
+        await kit.db.execute("DELETE FROM tickets.tickets WHERE created_at < $1", MIDNIGHT + timedelta(minutes=2))
+    finally:
+        await kit.db.execute("ALTER TABLE tickets.tickets ENABLE TRIGGER USER")
+    async with kit.app.state.runtime.sessions() as session, session.begin():
+        rolled = await rollups.range_figures(session, StatsScope(), start=TODAY_ONLY[0], end=TODAY_ONLY[1])
+        live = await rollups.live_figures(session, StatsScope(), start=TODAY_ONLY[0], end=TODAY_ONLY[1])
+    assert rolled.durations == live.durations
+    assert live.durations.triaged == 2

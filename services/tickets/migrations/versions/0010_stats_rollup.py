@@ -54,6 +54,8 @@ BEGIN
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO tickets.stats_days (day, kind, key, n)
         SELECT day, kind, key, -count(*) FROM ({_facts("old_rows")}) AS d GROUP BY day, kind, key;
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM tickets.stats_days;
     ELSE
         INSERT INTO tickets.stats_days (day, kind, key, n)
         SELECT day, kind, key, sum(n) FROM (
@@ -93,6 +95,10 @@ def upgrade() -> None:
             f" REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION tickets.stats_track()"
         )
     op.execute(
+        "CREATE TRIGGER stats_track_truncate AFTER TRUNCATE ON tickets.tickets"
+        " FOR EACH STATEMENT EXECUTE FUNCTION tickets.stats_track()"
+    )
+    op.execute(
         "INSERT INTO tickets.stats_days (day, kind, key, n, folded)"  # noqa: S608
         f" SELECT day, kind, key, count(*), true FROM ({_facts('tickets.tickets')}) AS d GROUP BY day, kind, key"
     )
@@ -117,7 +123,7 @@ def downgrade() -> None:
     op.execute("DROP INDEX tickets.ix_tickets_assignee_stats")
     op.execute("DROP INDEX tickets.ix_tickets_resolve_time")
     op.execute("DROP INDEX tickets.ix_tickets_triage_time")
-    for event in ("insert", "update", "delete"):
+    for event in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER stats_track_{event} ON tickets.tickets")
     op.execute("DROP FUNCTION tickets.stats_track()")
     op.execute("DROP TABLE tickets.stats_days")
