@@ -244,6 +244,12 @@ async def sign_in(client: httpx.AsyncClient, stack: Stack) -> tuple[dict[str, st
         r.raise_for_status()
         ids[role] = uuid.UUID(r.json()["user"]["id"])
         if role == "moderator":
+            # only a verified address may be promoted; the bench marks it so instead of reading its mail
+            conn = await asyncpg.connect(database_dsn(stack))
+            try:
+                await conn.execute("UPDATE auth.users SET email_verified = true WHERE email = $1", mail)
+            finally:
+                await conn.close()
             r = await client.post(
                 "/api/auth/update-user",
                 headers=bearer(tokens["admin"]),
