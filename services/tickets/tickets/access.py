@@ -25,11 +25,6 @@ def waits_for(ticket: Ticket, principal: Principal) -> bool:
     )
 
 
-def can_see(ticket: Ticket, principal: Principal) -> bool:
-    """Who takes part, and the moderators a waiting ticket waits for (`repository.visible_to`)."""
-    return takes_part(ticket, principal) or waits_for(ticket, principal)
-
-
 def is_staff_for(ticket: Ticket, principal: Principal) -> bool:
     """Admins and the assigned moderator work the ticket; anyone else is its requester."""
     return principal.is_admin or (principal.role == "moderator" and ticket.assigned_to_id == principal.id)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from shared.events import Envelope
 from shared.outbox import NOTIFY_CHANNEL
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
@@ -234,13 +234,32 @@ def waiting_for(person_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 def visible_to(viewer_id: uuid.UUID, role: str) -> ColumnElement[bool] | None:
-    """Which tickets someone may see: admins all; moderators theirs, assigned and waiting for
-    them; users theirs. `service.can_see` is the same rule for one ticket."""
+    """Which tickets someone may see: admins all (None: no condition); moderators theirs, assigned
+    and waiting for them; users theirs. The one visibility rule: every caller's read applies it."""
     if role == "admin":
         return None
     if role == "moderator":
         return or_(Ticket.created_by_id == viewer_id, Ticket.assigned_to_id == viewer_id, waiting_for(viewer_id))
     return Ticket.created_by_id == viewer_id
+
+
+def visible_tickets(viewer_id: uuid.UUID, role: str) -> Select[Ticket]:
+    """The tickets this caller may see: the statement every read on a caller's behalf starts from."""
+    stmt = select(Ticket)
+    visibility = visible_to(viewer_id, role)
+    if visibility is not None:
+        stmt = stmt.where(visibility)
+    return stmt
+
+
+async def get_visible_ticket(
+    session: AsyncSession, ticket_id: uuid.UUID, *, viewer_id: uuid.UUID, role: str, for_update: bool = False
+) -> Ticket | None:
+    """The ticket with this id if this caller may see it (row-locked when `for_update`)."""
+    stmt = visible_tickets(viewer_id, role).where(Ticket.id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def search_condition(q: str) -> ColumnElement[bool]:
@@ -256,11 +275,9 @@ def search_condition(q: str) -> ColumnElement[bool]:
 async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: datetime) -> list[Ticket]:
     """One page (limit + 1 rows, to know whether more follow), newest first."""
     conditions: list[ColumnElement[bool]] = []
-    visibility = visible_to(query.viewer_id, query.viewer_role)
+    stmt = visible_tickets(query.viewer_id, query.viewer_role)
     if query.viewer_role == "moderator" and query.viewer_id in (query.assigned_to, query.waiting_for):
-        visibility = None  # "assigned to / waiting for me" implies it; the OR would hide their index
-    if visibility is not None:
-        conditions.append(visibility)
+        stmt = select(Ticket)  # "assigned to / waiting for me" implies it; the OR would hide their index
     if query.status is not None:
         conditions.append(Ticket.status == query.status)
     if query.priority is not None:
@@ -283,7 +300,7 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
-    stmt = select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
+    stmt = stmt.where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
     return list((await session.execute(stmt)).scalars())
 
 

@@ -24,7 +24,7 @@ from shared.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import people, repository
-from tickets.access import can_see, is_staff_for, takes_part
+from tickets.access import is_staff_for, takes_part
 from tickets.changes import actor, record_change, set_assignee, set_due, set_field, snapshot, stop_waiting
 from tickets.models import DONE_STATUSES, OPEN_STATUSES, Attachment, InboundMail, Ticket
 from tickets.schemas import TicketCreate, TicketFilters, TicketUpdate
@@ -54,8 +54,10 @@ async def visible_ticket(
     session: AsyncSession, ticket_id: uuid.UUID, principal: Principal, *, for_update: bool = False
 ) -> Ticket:
     """The ticket if the caller may see it (row-locked when `for_update`); 404 otherwise."""
-    ticket = await repository.get_ticket(session, ticket_id, for_update=for_update)
-    if ticket is None or not can_see(ticket, principal):
+    ticket = await repository.get_visible_ticket(
+        session, ticket_id, viewer_id=principal.id, role=principal.role, for_update=for_update
+    )
+    if ticket is None:
         raise not_found("ticket")
     return ticket
 
