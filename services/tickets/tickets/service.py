@@ -114,21 +114,15 @@ async def create_ticket(
     now = now or utcnow()
     creator = people.storable(creator)
     # the ticket row itself records who created it and when; history starts at version 2
-    ticket = Ticket(
+    ticket = Ticket.new(
         id=uuid.uuid4(),
         title=ticket_in.title,
         description=ticket_in.description,
-        status="open",
-        related_skills=[],
         created_by_id=creator.id,
         created_by_name=creator.name,
         created_by_email=creator.email,
         created_at=now,
         updated_at=now,
-        version=1,
-        triage_state="pending",
-        triage_attempt=1,
-        triage_applied_attempt=0,
         idempotency_key=idempotency_key,
         request_hash=request_hash(ticket_in) if idempotency_key is not None else None,
     )
