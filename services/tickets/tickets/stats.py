@@ -9,7 +9,7 @@ from shared.jwt import Principal
 from shared.problems import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import repository
+from tickets import stats_queries
 from tickets.models import OPEN_STATUSES
 from tickets.schemas import (
     CategoryCount,
@@ -28,7 +28,7 @@ PRIORITY_KEYS = ("high", "medium", "low", "none")
 
 
 def _breakdown(
-    cells: list[repository.StatsCell],
+    cells: list[stats_queries.StatsCell],
 ) -> tuple[dict[str, int], dict[str, int], list[CategoryCount]]:
     """The range's tickets by status, by priority and by category (most first)."""
     by_status = dict.fromkeys(("open", "in_progress", "resolved", "closed"), 0)
@@ -46,7 +46,7 @@ def _breakdown(
 
 
 async def _open_work(
-    session: AsyncSession, work: list[repository.OpenWork]
+    session: AsyncSession, work: list[stats_queries.OpenWork]
 ) -> tuple[dict[str, int], dict[str, int], list[ModeratorLoad]]:
     """Open tickets now by status, overdue ones by priority, and each assignee's load (busiest first)."""
     open_now = dict.fromkeys(OPEN_STATUSES, 0)
@@ -59,7 +59,7 @@ async def _open_work(
             figures = load.setdefault(row.assigned_to_id, {"open": 0, "in_progress": 0, "overdue": 0})
             figures[row.status] += row.count
             figures["overdue"] += row.overdue
-    people = await repository.people_by_id(session, list(load))
+    people = await stats_queries.people_by_id(session, list(load))
 
     def _who(person_id: uuid.UUID) -> tuple[str | None, str | None]:
         person = people.get(person_id)
@@ -97,12 +97,12 @@ async def ticket_stats(
     first, last = query.days(now.date())
     start = datetime.combine(first, time.min, tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
-    scope = repository.StatsScope(assigned_to=None if principal.is_admin else principal.id)
+    scope = stats_queries.StatsScope(assigned_to=None if principal.is_admin else principal.id)
 
-    per_day, cells = await repository.range_counts(session, scope, start=start, end=end)
-    durations = await repository.range_durations(session, scope, start=start, end=end)
-    work = await repository.open_work(session, scope, now=now)
-    unfinished = await repository.unfinished_triage(session, scope)
+    per_day, cells = await stats_queries.range_counts(session, scope, start=start, end=end)
+    durations = await stats_queries.range_durations(session, scope, start=start, end=end)
+    work = await stats_queries.open_work(session, scope, now=now)
+    unfinished = await stats_queries.unfinished_triage(session, scope)
 
     by_status, by_priority, by_category = _breakdown(cells)
     open_now, overdue, loads = await _open_work(session, work)
@@ -127,6 +127,6 @@ async def ticket_stats(
         load=loads,
         triage=_triage_queue(unfinished),
         dead_letters=(
-            DeadLetterCount(open=await repository.open_dead_letters(session)) if principal.is_admin else None
+            DeadLetterCount(open=await stats_queries.open_dead_letters(session)) if principal.is_admin else None
         ),
     )
