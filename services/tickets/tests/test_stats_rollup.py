@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 from tickets import rollups
-from tickets.repository import StatsScope
+from tickets.stats_queries import StatsScope
 
 TODAY = datetime.now(UTC).date()
 MIDNIGHT = datetime.combine(TODAY, time.min, tzinfo=UTC)

@@ -15,7 +15,7 @@ and ix_tickets_resolve_time. The result is exactly percentile_cont's over every 
 cost of reading one bucket's tickets (a few percent of the range) per percentile.
 
 A moderator's figures (the tickets assigned to them, a few percent of all) are computed live from
-ix_tickets_assigned_to (repository.range_counts / range_durations).
+ix_tickets_assigned_to (stats_queries.range_counts / range_durations).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from shared.logging import get_logger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tickets import repository
+from tickets import stats_queries
 
 log = get_logger(__name__)
 
@@ -64,11 +64,11 @@ class RangeFigures:
     by_status: dict[str, int] = field(default_factory=dict)
     by_priority: dict[str | None, int] = field(default_factory=dict)
     by_category: dict[str | None, int] = field(default_factory=dict)
-    durations: repository.RangeDurations = repository.RangeDurations(0, None, None, 0, None, None)
+    durations: stats_queries.RangeDurations = stats_queries.RangeDurations(0, None, None, 0, None, None)
 
 
 async def range_figures(
-    session: AsyncSession, scope: repository.StatsScope, *, start: datetime, end: datetime
+    session: AsyncSession, scope: stats_queries.StatsScope, *, start: datetime, end: datetime
 ) -> RangeFigures:
     """The figures of the tickets created in [start, end) (whole UTC days) for this scope."""
     if scope.assigned_to is not None:
@@ -106,9 +106,9 @@ async def range_figures(
     except RollupDrift as drift:
         # never a wrong figure: the tickets say otherwise (the table was written with its triggers off?)
         log.error("stats_rollup_drift", kind=str(drift))
-        figures.durations = await repository.range_durations(session, scope, start=start, end=end)
+        figures.durations = await stats_queries.range_durations(session, scope, start=start, end=end)
         return figures
-    figures.durations = repository.RangeDurations(
+    figures.durations = stats_queries.RangeDurations(
         sum(buckets["triage"].values()), *triage, sum(buckets["resolve"].values()), *resolve
     )
     return figures
@@ -208,14 +208,14 @@ async def _percentiles(
 
 
 async def live_figures(
-    session: AsyncSession, scope: repository.StatsScope, *, start: datetime, end: datetime
+    session: AsyncSession, scope: stats_queries.StatsScope, *, start: datetime, end: datetime
 ) -> RangeFigures:
     """The same figures computed from the tickets themselves (moderators; the rollup's tests)."""
-    per_day, cells = await repository.range_counts(session, scope, start=start, end=end)
+    per_day, cells = await stats_queries.range_counts(session, scope, start=start, end=end)
     figures = RangeFigures(per_day=per_day)
     for cell in cells:
         figures.by_status[cell.status] = figures.by_status.get(cell.status, 0) + cell.count
         figures.by_priority[cell.priority] = figures.by_priority.get(cell.priority, 0) + cell.count
         figures.by_category[cell.category] = figures.by_category.get(cell.category, 0) + cell.count
-    figures.durations = await repository.range_durations(session, scope, start=start, end=end)
+    figures.durations = await stats_queries.range_durations(session, scope, start=start, end=end)
     return figures
