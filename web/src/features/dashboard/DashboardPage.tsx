@@ -3,7 +3,7 @@ import { useMemo, useState } from 'react'
 import { Link } from 'react-router-dom'
 import { useDocumentTitle } from '../../common/hooks'
 import { Alert, Empty, ErrorAlert, Field, Loading } from '../../common/ui'
-import { dashboardApi, type DeadLetterOwner } from './api'
+import { dashboardApi, dashboardKeys, type DeadLetterOwner } from './api'
 import { ColumnChart, HBarList } from './charts'
 import { formatSeconds, lastDays, statsView } from './stats'
 
@@ -13,7 +13,7 @@ const DEAD_LETTER_OWNERS: DeadLetterOwner[] = ['tickets', 'triage', 'notifier']
 function DeadLetterBadge() {
   // not an admin, or a service away: no badge
   const open = useQuery({
-    queryKey: ['dashboard', 'dead-letters'],
+    queryKey: dashboardKeys.deadLetters,
     queryFn: async () => (await Promise.all(DEAD_LETTER_OWNERS.map((s) => dashboardApi.deadLetters(s)))).reduce((a, page) => a + page.open, 0),
   }).data
   if (!open) return null
@@ -29,7 +29,7 @@ export function DashboardPage() {
   useDocumentTitle('Dashboard')
   const [days, setDays] = useState(30)
   const figures = useQuery({
-    queryKey: ['dashboard', 'stats', days],
+    queryKey: dashboardKeys.stats(days),
     // computed by the server in SQL (GET /api/stats): nothing here grows with the ticket count
     queryFn: () => dashboardApi.stats(lastDays(days)),
     placeholderData: keepPreviousData, // the last period's figures stay until the new ones come

@@ -10,3 +10,9 @@ export const dashboardApi = {
   deadLetters: (service: DeadLetterOwner) =>
     request<Schemas['DeadLetterPage']>('GET', `/api/dead-letters/${service}${buildQuery({ limit: 1 })}`),
 }
+
+/** The cache keys of dashboard data. */
+export const dashboardKeys = {
+  stats: (days: number) => ['dashboard', 'stats', days] as const,
+  deadLetters: ['dashboard', 'dead-letters'] as const,
+}

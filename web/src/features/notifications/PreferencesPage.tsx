@@ -4,7 +4,7 @@ import type { Preferences } from '../../api/types'
 import { useDocumentTitle } from '../../common/hooks'
 import { Alert, ErrorAlert, Loading, Spinner } from '../../common/ui'
 import { useAuth } from '../auth/session'
-import { notificationsApi } from './api'
+import { notificationsApi, notificationsKeys } from './api'
 
 const KINDS: { key: keyof Preferences; label: string; hint: string; roles: string[] }[] = [
   { key: 'welcome', label: 'Welcome email', hint: 'When your account is created.', roles: ['user', 'moderator', 'admin'] },
@@ -13,13 +13,11 @@ const KINDS: { key: keyof Preferences; label: string; hint: string; roles: strin
   { key: 'triage_failed', label: 'Triage failed', hint: 'When a ticket could not be triaged automatically.', roles: ['admin'] },
 ]
 
-const PREFERENCES_KEY = ['notifications', 'preferences']
-
 export function PreferencesPage() {
   useDocumentTitle('Notifications')
   const { role } = useAuth()
   const queryClient = useQueryClient()
-  const stored = useQuery({ queryKey: PREFERENCES_KEY, queryFn: notificationsApi.preferences })
+  const stored = useQuery({ queryKey: notificationsKeys.preferences, queryFn: notificationsApi.preferences })
   // the form edits a copy of what the server holds
   const [prefs, setPrefs] = useState<Preferences | null>(null)
   useEffect(() => { if (stored.data) setPrefs(stored.data) }, [stored.data])
@@ -28,7 +26,7 @@ export function PreferencesPage() {
   const [saved, setSaved] = useState(false)
   const put = useMutation({
     mutationFn: notificationsApi.putPreferences,
-    onSuccess: (p) => { queryClient.setQueryData(PREFERENCES_KEY, p); setPrefs(p); setSaved(true) },
+    onSuccess: (p) => { queryClient.setQueryData(notificationsKeys.preferences, p); setPrefs(p); setSaved(true) },
   })
 
   function save(e: FormEvent) {

@@ -7,7 +7,7 @@ import { useDocumentTitle, usePolling } from '../../common/hooks'
 import { Empty, ErrorAlert, Field, LoadMore, Loading } from '../../common/ui'
 import { priorityLabel, statusLabel } from '../../common/format'
 import { useAuth } from '../auth/session'
-import { usersApi } from '../users/api'
+import { usersApi, usersKeys } from '../users/api'
 import { ticketKeys, ticketsApi } from './api'
 import { queueFilters, queueView, type QueueView } from './queue'
 import { sortTickets, type Sort, type SortKey } from './sort'
@@ -67,7 +67,7 @@ function TicketListView({ title, intro, fixed = {}, extraFilters, showRequester,
   const [q, setQ] = useState(filters.q ?? '')
   const [category, setCategory] = useState(filters.category ?? '')
   const { role } = useAuth()
-  const moderators = useQuery({ queryKey: ['users', 'staff'], queryFn: usersApi.staff, enabled: Boolean(extraFilters) && role === 'admin' }).data ?? []
+  const moderators = useQuery({ queryKey: usersKeys.staff, queryFn: usersApi.staff, enabled: Boolean(extraFilters) && role === 'admin' }).data ?? []
 
   const update = (patch: Record<string, string | null>) => {
     const next = new URLSearchParams(sp)

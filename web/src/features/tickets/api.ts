@@ -35,4 +35,6 @@ export const ticketKeys = {
   one: (id: string) => ['tickets', 'one', id] as const,
   comments: (id: string) => ['tickets', 'one', id, 'comments'] as const,
   attachments: (id: string) => ['tickets', 'one', id, 'attachments'] as const,
+  /** Categories seen on the caller's own tickets (moderators may not read the configured ones). */
+  categorySuggestions: ['tickets', 'category-suggestions'] as const,
 }

@@ -11,3 +11,9 @@ export const usersApi = {
     return [...m.items, ...a.items]
   },
 }
+
+/** The cache keys of user data. */
+export const usersKeys = {
+  list: (query: { q?: string; role?: Role | '' }) => ['users', 'list', query] as const,
+  staff: ['users', 'staff'] as const,
+}

@@ -4,8 +4,8 @@ import { PRIORITIES, type Priority, type Ticket, type TicketUpdate } from '../..
 import { priorityLabel } from '../../../common/format'
 import { Alert, ErrorAlert, Field, Spinner } from '../../../common/ui'
 import { triageApi, triageKeys } from '../../triage/api'
-import { usersApi } from '../../users/api'
-import { ticketsApi } from '../api'
+import { usersApi, usersKeys } from '../../users/api'
+import { ticketKeys, ticketsApi } from '../api'
 import { nextStatuses } from '../workflow'
 import { personName } from './people'
 
@@ -26,14 +26,14 @@ export function StaffActions({ ticket, isAdmin, onChange }: { ticket: Ticket; is
   const configured = useQuery({ queryKey: triageKeys.categories, queryFn: triageApi.categories })
   const categories = configured.data?.categories ?? null
   const suggestions = useQuery({
-    queryKey: ['tickets', 'category-suggestions'],
+    queryKey: ticketKeys.categorySuggestions,
     queryFn: async () => {
       const p = await ticketsApi.tickets({ assigned_to: 'me', limit: 100 })
       return [...new Set(p.items.map((t) => t.category).filter((c): c is string => Boolean(c)))].sort()
     },
     enabled: configured.isError,
   }).data ?? []
-  const staff = useQuery({ queryKey: ['users', 'staff'], queryFn: usersApi.staff, enabled: isAdmin }).data ?? []
+  const staff = useQuery({ queryKey: usersKeys.staff, queryFn: usersApi.staff, enabled: isAdmin }).data ?? []
 
   const save = useMutation({
     mutationFn: ({ body }: { label: string; body: TicketUpdate }) => ticketsApi.updateTicket(ticket.id, body),
