@@ -13,3 +13,8 @@ export const authApi = {
   resendVerification: () => request<Schemas['VerificationSent']>('POST', '/api/auth/resend-verification'),
   me: () => request<User>('GET', '/api/auth/me'),
 }
+
+/** The cache keys of auth data (the profile is read once per token). */
+export const authKeys = {
+  me: (token: string | undefined) => ['auth', 'me', token] as const,
+}

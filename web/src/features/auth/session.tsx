@@ -1,8 +1,9 @@
+import { useQuery } from '@tanstack/react-query'
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { getToken, onUnauthorized, setToken } from '../../api/client'
 import { queryClient } from '../../api/query'
 import type { AuthResponse, Role, User } from '../../api/types'
-import { authApi } from './api'
+import { authApi, authKeys } from './api'
 import { decodeClaims, isExpired, msUntilExpiry, type Claims } from './token'
 
 export const EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.'
@@ -83,17 +84,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     return () => window.clearTimeout(timer)
   }, [session, signOut])
 
-  // Refresh the profile (name, skills) once per token.
+  // Refresh the profile (name, skills) once per token. A 401 is handled by onUnauthorized; other
+  // errors leave the token's claims in use.
   const token = session?.token
+  const me = useQuery({ queryKey: authKeys.me(token), queryFn: authApi.me, enabled: Boolean(token) }).data
   useEffect(() => {
-    if (!token) return
-    let stop = false
-    authApi.me().then(
-      (user) => { if (!stop) setSession((s) => (s && s.token === token ? { ...s, user } : s)) },
-      () => { /* a 401 is handled by onUnauthorized; other errors leave the token's claims in use */ },
-    )
-    return () => { stop = true }
-  }, [token])
+    if (me) setSession((s) => (s && s.token === token ? { ...s, user: me } : s))
+  }, [me, token])
 
   // Sign-in and sign-out in another tab apply here too.
   useEffect(() => {
