@@ -36,7 +36,7 @@ from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import tracing
-from triage import repository, service
+from triage import directory, repository, service
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
 from triage.models import processed_messages
@@ -134,7 +134,7 @@ class Consumers:
             async with transaction(self._sessions) as session:
                 if not await claim(session, processed_messages, consumer=CONSUMER, envelope=envelope):
                     return
-                await service.apply_user(session=session, event=payload)
+                await directory.apply_user(session=session, event=payload)
 
     async def _submit(self, request: _Request) -> None:
         if self._batcher is not None:
