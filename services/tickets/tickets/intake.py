@@ -221,7 +221,9 @@ async def _reply(
             return Outcome("duplicate", "this Message-ID was received before")
         try:
             async with session.begin_nested():
-                ticket = await repository.get_ticket(session, ticket_id, for_update=True)
+                ticket = await repository.get_visible_ticket(
+                    session, ticket_id, viewer_id=principal.id, role=principal.role, for_update=True
+                )
                 # the requester, the assignee or an admin; anyone else holding a forwarded mail is not
                 if ticket is None or not access.takes_part(ticket, principal):
                     raise ProblemError(404, "the sender may not comment on the referenced ticket")
