@@ -25,6 +25,7 @@ PREFIXES = {
     "auth": "auth",
     "tickets": "tickets",
     "stats": "tickets",
+    "incidents": "tickets",
     "triage": "triage",
     "notifications": "notifier",
 }
@@ -47,7 +48,7 @@ _ADMIN_PATTERNS = [
     re.compile(r"/api/tickets/inbound-mail(/.*)?"),
     re.compile(r"/api/notifications/failures(/.*)?"),
 ]
-_STAFF_PATTERNS = [re.compile(r"/api/stats")]
+_STAFF_PATTERNS = [re.compile(r"/api/stats"), re.compile(r"/api/incidents(/.*)?")]
 # Percent-encoded dots, slashes and backslashes could make a service see another path than the
 # one the role check saw (or reach /internal after normalisation): refuse them outright.
 _ENCODED_TRICKS = re.compile(rb"%(2e|2f|5c|00)", re.IGNORECASE)
@@ -76,8 +77,8 @@ def resolve(method: str, path: str) -> Route | None:
     upstream = PREFIXES.get(parts[2])
     if upstream is None:
         return None
-    # /api/auth and /api/triage alone are no routes; /api/tickets and /api/stats are
-    if len(parts) == 3 and parts[2] not in ("tickets", "stats"):
+    # /api/auth and /api/triage alone are no routes; /api/tickets, /api/stats and /api/incidents are
+    if len(parts) == 3 and parts[2] not in ("tickets", "stats", "incidents"):
         return None
     if (method, path) in _PUBLIC:
         return Route(upstream, Access.PUBLIC)
@@ -93,7 +94,8 @@ _WORDS = frozenset(
     "api auth signup login set-password verify resend-verification me users update-user tickets comments retriage "
     "triage categories "
     "examples retrain model decisions notifications preferences failures retry dead-letters "
-    "notifier replay discard inbound-mail raw attachments stats".split()
+    "notifier replay discard inbound-mail raw attachments stats incidents incident members log detach merge resolve "
+    "updates".split()
 )
 
 

@@ -197,6 +197,7 @@ def snapshot(ticket: Ticket) -> TicketSnapshot:
         triage_state=ticket.triage_state,
         triage_attempt=ticket.triage_attempt,
         assignment_reason=ticket.assignment_reason,
+        incident_id=ticket.incident_id,
     )
 
 
@@ -705,9 +706,11 @@ async def apply_triaged(
     _set_due(ticket, settings, changes)
     _set_field(ticket, "related_skills", list(event.related_skills), changes)
     assignee = event.assignee
+    # part of an incident with an owner: worked through the incident (tickets.incidents), nobody waits
+    grouped = assignee is None and event.incident is not None and event.incident.owner is not None
     if assignee is None and ticket.triage_state == "waiting":
         return False  # a repeat of the waiting result: nothing new
-    _set_field(ticket, "triage_state", "done" if assignee else "waiting", changes)
+    _set_field(ticket, "triage_state", "done" if assignee or grouped else "waiting", changes)
     if assignee is not None:
         person = await repository.person_for_assignment(
             session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
@@ -715,7 +718,7 @@ async def apply_triaged(
         _set_assignee(ticket, person.id, person.name, person.email, changes)
         _stop_waiting(ticket)
     else:
-        ticket.waiting_for = list(dict.fromkeys(event.waiting_for)) or None
+        ticket.waiting_for = None if grouped else list(dict.fromkeys(event.waiting_for)) or None
     ticket.helpful_notes = event.helpful_notes or None
     ticket.triage_summary = event.summary or None
     ticket.triage_provider = event.provider

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from shared.events import (
     Assignee,
     EventData,
+    IncidentProposal,
     TicketSnapshot,
     TicketTriaged,
     TicketTriageFailed,
@@ -26,7 +27,7 @@ from sqlalchemy import func, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import tracing
-from triage import repository
+from triage import incidents, repository
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.analyzer.screen import screen
 from triage.assignment import (
@@ -247,11 +248,14 @@ async def triage_ticket(
     capacity: int,
     overflow: Overflow = "wait",
     batch: Batch | None = None,
+    incident_rules: incidents.Rules | None = None,
 ) -> Outcome:
     """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event.
 
     `batch`: one of several tickets triaged in this transaction; the staff rows and routing
     history are read once for all, and the events go out together (`Batch.finish`).
+    `incident_rules`: look for a burst of similar open tickets first; a ticket that joins an
+    incident with an owner is not assigned on its own (the owner works the incident).
     """
     ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
     if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
@@ -262,17 +266,21 @@ async def triage_ticket(
     # a retriage gives the ticket back before it is handed out again
     await _count_against(session, ticket, None)
     _stop_waiting(ticket)
+    proposal = await incidents.detect(session, snapshot=snapshot, rules=incident_rules) if incident_rules else None
+    grouped = proposal is not None and proposal.owner is not None
 
     rows = await batch.staff(session) if batch else {r.user_id: r for r in await repository.active_staff(session)}
     staff = [_member(r, capacity) for r in rows.values()]
     # Routing reads what the ticket describes, never what it tells the triage to do.
     routed_on = screen(snapshot.title, snapshot.description).text
     history = await batch.history(session, category) if batch else await _history(session, category=category)
-    steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
+    steps = [] if grouped else plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
     chosen, reason = await _take_first(session, steps, rows, capacity)
     fitting = [s for s in steps if s.member.role == "moderator"]
     waiting = False
-    if chosen is None and fitting:
+    if grouped and proposal is not None and proposal.owner is not None:
+        reason = f"part of incident {proposal.incident_id} worked by {proposal.owner.name}: {proposal.reason}"
+    elif chosen is None and fitting:
         if overflow == "least_loaded":
             step = min(fitting, key=lambda s: (rows[s.member.user_id].open_count, -s.score, str(s.member.user_id)))
             if await repository.add_open(session, user_id=step.member.user_id):
@@ -291,7 +299,7 @@ async def triage_ticket(
         id=uuid.uuid4(),
         ticket_id=ticket.ticket_id,
         attempt=attempt,
-        outcome="waiting" if waiting else "triaged" if chosen else "failed",
+        outcome="waiting" if waiting else "triaged" if chosen or grouped else "failed",
         provider=analysis.provider,
         model=analysis.model,
         model_version=model_version if analysis.provider == "local" else None,
@@ -308,13 +316,17 @@ async def triage_ticket(
     )
     session.add(decision)
     ticket.triaged_attempt = attempt
+    if grouped:
+        ticket.state = "done"
+        await _emit(session, _triaged_event(decision, None, incident=proposal), batch)
+        return Outcome(decision.id, None, reason)
     if waiting:
         ticket.state = "waiting"
         ticket.priority = priority
         waits_for = list(dict.fromkeys(s.member.user_id for s in fitting))
         ticket.waiting_for = [str(user_id) for user_id in waits_for]
         ticket.waiting_since = func.now()
-        await _emit(session, _triaged_event(decision, None, waiting_for=waits_for), batch)
+        await _emit(session, _triaged_event(decision, None, waiting_for=waits_for, incident=proposal), batch)
         log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(fitting))
         return Outcome(decision.id, None, reason)
     if chosen is None:
@@ -330,7 +342,9 @@ async def triage_ticket(
     ticket.state = "done"
     ticket.counted_for = chosen.user_id
     ticket.assignee_id = chosen.user_id
-    await _emit(session, _triaged_event(decision, chosen), batch)
+    if proposal is not None:  # an incident without an owner yet: this assignee works it
+        proposal = await incidents.adopt_owner(session, proposal, _assignee(chosen))
+    await _emit(session, _triaged_event(decision, chosen, incident=proposal), batch)
     return Outcome(decision.id, chosen.user_id, reason)
 
 
@@ -428,7 +442,13 @@ async def _take_first(
     return None, ""
 
 
-def _triaged_event(decision: Decision, chosen: Staff | None, *, waiting_for: Sequence[uuid.UUID] = ()) -> TicketTriaged:
+def _triaged_event(
+    decision: Decision,
+    chosen: Staff | None,
+    *,
+    waiting_for: Sequence[uuid.UUID] = (),
+    incident: IncidentProposal | None = None,
+) -> TicketTriaged:
     return TicketTriaged(
         ticket_id=decision.ticket_id,
         attempt=decision.attempt,
@@ -444,6 +464,7 @@ def _triaged_event(decision: Decision, chosen: Staff | None, *, waiting_for: Seq
         assignment_reason=decision.assignment_reason,
         decision_id=decision.id,
         waiting_for=list(waiting_for),
+        incident=incident,
     )
 
 
