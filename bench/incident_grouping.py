@@ -149,10 +149,13 @@ def stream(
         for i, (t, d) in enumerate(background)
     ]
     span = len(background) * gap
+    rounds = -(-bursts // len(BURSTS))
     for b in range(bursts):
         spec = BURSTS[b % len(BURSTS)]
+        # the same kind of outage again is another problem: its rounds lie hours apart
+        slot = span / rounds
+        at = (b // len(BURSTS)) * slot + rng.uniform(0, slot / 2)
         # confusers: the vpn "slow" burst starts within minutes of the vpn "down" one
-        at = rng.uniform(0, span - 600)
         if b % len(BURSTS) == 1:
             at = (tickets[-1].filed_at - start).total_seconds() - rng.uniform(0, 120)
         size = rng.randint(*burst_size)

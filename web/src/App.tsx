@@ -12,6 +12,7 @@ import { TriageAdminPage } from './pages/TriageAdminPage'
 import { DashboardPage } from './pages/DashboardPage'
 import { PreferencesPage } from './pages/PreferencesPage'
 import { Empty } from './components/ui'
+import { IncidentPage } from './features/incidents/IncidentPage'
 
 function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] }) {
   const { session, role, notice } = useAuth()
@@ -61,6 +62,7 @@ export default function App() {
         <Route path="admin/users" element={<RequireAuth roles={['admin']}><UsersPage /></RequireAuth>} />
         <Route path="admin/triage" element={<RequireAuth roles={['admin']}><TriageAdminPage /></RequireAuth>} />
         <Route path="admin/dashboard" element={<RequireAuth roles={['admin']}><DashboardPage /></RequireAuth>} />
+        <Route path="incidents/:id" element={<RequireAuth roles={['moderator', 'admin']}><IncidentPage /></RequireAuth>} />
         <Route path="settings/notifications" element={<PreferencesPage />} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -170,7 +170,8 @@ async def test_detach_and_merge_are_recorded(kit):
     kinds = [e["kind"] for e in log.json()["items"]]
     assert kinds == ["opened", "joined", "joined", "detached", "merged"]
     changes = [e["data"]["change"] for e in await kit.events("incident.updated")]
-    assert changes.count("detached") == 1 and changes.count("merged") == 2
+    assert changes.count("detached") == 1
+    assert changes.count("merged") == 2
 
 
 async def test_requester_sees_a_known_problem_and_nothing_of_others(kit):

@@ -112,7 +112,8 @@ def test_detection_is_deterministic_whatever_the_candidate_order():
     ]
     first = best_match(new, same, threshold=RULES.threshold)
     last = best_match(new, list(reversed(same)), threshold=RULES.threshold)
-    assert first is not None and last is not None
+    assert first is not None
+    assert last is not None
     # equal scores: the earliest filed, then the smallest id
     assert first.candidate.ticket_id == last.candidate.ticket_id == uuid.UUID(int=3)
     assert "vpn" in first.shared
@@ -139,13 +140,15 @@ async def test_a_burst_opens_one_incident_and_takes_one_slot(sessions):
     )
     events = await triaged(sessions)
     first = events[str(snaps[0].id)]
-    assert first["assignee"]["id"] == str(mod) and first["incident"] is None
+    assert first["assignee"]["id"] == str(mod)
+    assert first["incident"] is None
     proposals = [events[str(s.id)]["incident"] for s in snaps[1:]]
     assert len({p["incident_id"] for p in proposals}) == 1
     assert [p["opened"] for p in proposals] == [True, False, False, False, False]
     assert all(p["owner"]["id"] == str(mod) and p["anchor_ticket_id"] == str(snaps[0].id) for p in proposals)
     assert all(events[str(s.id)]["assignee"] is None for s in snaps[1:])
-    assert "similarity" in proposals[0]["reason"] and "vpn" in proposals[0]["reason"]
+    assert "similarity" in proposals[0]["reason"]
+    assert "vpn" in proposals[0]["reason"]
     # a different problem in the same minute does not join
     assert events[str(other.id)]["incident"] is None
     async with sessions() as s:

@@ -6,6 +6,7 @@ import { ColumnChart, HBarList } from '../components/charts'
 import { Alert, Empty, ErrorAlert, Field, Loading } from '../components/ui'
 import { useDocumentTitle } from '../lib/hooks'
 import { formatSeconds, lastDays, statsView } from '../lib/stats'
+import { IncidentsPanel } from '../features/incidents/IncidentsPanel'
 
 const DEAD_LETTER_OWNERS = ['tickets', 'triage', 'notifier'] as const
 
@@ -71,6 +72,7 @@ export function DashboardPage() {
         </div>
       </div>
       <DeadLetterBadge />
+      <IncidentsPanel />
       <ErrorAlert error={error} onRetry={() => void load()} />
       {!stats && !error && <Loading label="Loading figures…" />}
       {data && stats && (

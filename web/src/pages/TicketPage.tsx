@@ -4,6 +4,7 @@ import { api } from '../api/client'
 import { ApiError } from '../api/errors'
 import { PRIORITIES, type Attachment, type Category, type Comment, type Decision, type Priority, type Status, type Ticket, type User } from '../api/types'
 import { useAuth } from '../auth'
+import { TicketIncident } from '../features/incidents/TicketIncident'
 import { Alert, Empty, ErrorAlert, Field, Loading, PriorityBadge, Spinner, StatusBadge, TriageBadge, When } from '../components/ui'
 import { formatDateTime, priorityLabel, statusLabel } from '../lib/format'
 import { useDocumentTitle, useDraft, usePolling } from '../lib/hooks'
@@ -504,6 +505,7 @@ export function TicketPage() {
             <h2 id="desc-title">Description</h2>
             <p className="description">{ticket.description}</p>
           </section>
+          <TicketIncident ticketId={ticket.id} />
           <AiPanel ticket={ticket} isAdmin={isAdmin} userId={userId} onRetriage={retriage} retriaging={retriaging} />
           {isAdmin && <DecisionLog ticketId={ticket.id} triageState={ticket.triage.state} />}
           <Attachments ticketId={ticket.id} />
