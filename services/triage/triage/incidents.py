@@ -10,6 +10,7 @@ the owner works the incident through its first ticket, which was assigned by the
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage.models import Incident, IncidentFeedback, IncidentMember, Staff, TicketCopy
-from triage.similarity import Candidate, best_match, features, incident_id_for
+from triage.similarity import Candidate, Features, best_match, features, incident_id_for
 
 log = get_logger(__name__)
 
@@ -51,6 +52,27 @@ async def _owner(session: AsyncSession, owner_id: uuid.UUID | None) -> Assignee 
     return _assignee(row) if row is not None and row.active else None
 
 
+# A ticket's title and description never change: its features are computed once per process.
+_FEATURES: OrderedDict[uuid.UUID, Features] = OrderedDict()
+_FEATURES_MAX = 20_000
+
+
+async def _features(session: AsyncSession, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Features]:
+    found = {tid: _FEATURES[tid] for tid in ticket_ids if tid in _FEATURES}
+    missing = [tid for tid in ticket_ids if tid not in found]
+    if missing:
+        texts = await session.execute(
+            select(TicketCopy.ticket_id, TicketCopy.title, TicketCopy.description).where(
+                TicketCopy.ticket_id.in_(missing)
+            )
+        )
+        for tid, title, description in texts.all():
+            found[tid] = _FEATURES[tid] = features(title, description)
+        while len(_FEATURES) > _FEATURES_MAX:
+            _FEATURES.popitem(last=False)
+    return found
+
+
 async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rules) -> IncidentProposal | None:
     """Join or open an incident for this ticket if it matches a recent open one; None otherwise."""
     await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
@@ -78,7 +100,7 @@ async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rule
     window = timedelta(seconds=rules.window_s)
     rows = (
         await session.execute(
-            select(IncidentMember, TicketCopy.title, TicketCopy.description)
+            select(IncidentMember.ticket_id, IncidentMember.filed_at, IncidentMember.incident_id)
             .join(TicketCopy, TicketCopy.ticket_id == IncidentMember.ticket_id)
             .outerjoin(Incident, Incident.id == IncidentMember.incident_id)
             .where(
@@ -87,7 +109,10 @@ async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rule
                 TicketCopy.status.in_(ACTIVE),
                 (IncidentMember.incident_id.is_(None)) | (Incident.status == "open"),
             )
-            .order_by(IncidentMember.filed_at, IncidentMember.ticket_id)
+            # the nearest in time first, should a flood exceed the limit
+            .order_by(
+                func.abs(func.extract("epoch", IncidentMember.filed_at - snapshot.created_at)), IncidentMember.ticket_id
+            )
             .limit(MAX_CANDIDATES)
         )
     ).all()
@@ -96,14 +121,13 @@ async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rule
     excluded = frozenset(
         await session.scalars(select(IncidentFeedback.incident_id).where(IncidentFeedback.ticket_id == snapshot.id))
     )
+    feats = await _features(session, [row.ticket_id for row in rows])
     candidates = [
         Candidate(
-            ticket_id=row.IncidentMember.ticket_id,
-            filed_at=row.IncidentMember.filed_at,
-            features=features(row.title, row.description),
-            incident_id=row.IncidentMember.incident_id,
+            ticket_id=row.ticket_id, filed_at=row.filed_at, features=feats[row.ticket_id], incident_id=row.incident_id
         )
         for row in rows
+        if row.ticket_id in feats
     ]
     match = best_match(
         features(snapshot.title, snapshot.description),
