@@ -13,6 +13,7 @@ precision = true pairs together / pairs put together; recall = true pairs togeth
 
     uv run --no-sync python bench/incident_grouping.py                 # the defaults
     uv run --no-sync python bench/incident_grouping.py --sweep         # thresholds x windows
+    uv run --no-sync python bench/incident_grouping.py --near          # near-identical bursts
 """
 
 from __future__ import annotations
@@ -119,10 +120,12 @@ class Ticket:
     burst: int | None  # None: a background ticket, its own problem
 
 
-def _synthetic(rng: random.Random, spec: dict[str, list[str] | str]) -> tuple[str, str]:
+def _synthetic(rng: random.Random, spec: dict[str, list[str] | str], *, near: bool) -> tuple[str, str]:
     name, num = rng.choice(NAMES), rng.randint(1000, 99999)
-    title = rng.choice(list(spec["titles"]))
-    parts = [rng.choice(OPENERS) + rng.choice(list(spec["symptoms"]))]
+    # near: one wording (an outage notice pasted, a form), only greetings and details vary
+    title = list(spec["titles"])[0] if near else rng.choice(list(spec["titles"]))
+    symptom = list(spec["symptoms"])[0] if near else rng.choice(list(spec["symptoms"]))
+    parts = [rng.choice(OPENERS) + symptom]
     for detail in rng.sample(DETAILS, k=rng.randint(0, 2)):
         if detail:
             parts.append(detail.format(name=rng.choice(NAMES), num=num))
@@ -138,7 +141,13 @@ def load_background(path: Path) -> list[tuple[str, str]]:
 
 
 def stream(
-    background: list[tuple[str, str]], *, seed: int, rate_per_hour: float, bursts: int, burst_size: tuple[int, int]
+    background: list[tuple[str, str]],
+    *,
+    seed: int,
+    rate_per_hour: float,
+    bursts: int,
+    burst_size: tuple[int, int],
+    near: bool = False,
 ) -> list[Ticket]:
     """Background tickets at a steady rate, bursts at random moments (each within two minutes)."""
     rng = random.Random(seed)
@@ -160,7 +169,7 @@ def stream(
             at = (tickets[-1].filed_at - start).total_seconds() - rng.uniform(0, 120)
         size = rng.randint(*burst_size)
         for _ in range(size):
-            title, description = _synthetic(rng, spec)
+            title, description = _synthetic(rng, spec, near=near)
             filed = start + timedelta(seconds=at + rng.uniform(0, 120))
             tickets.append(Ticket(uuid.UUID(int=rng.getrandbits(128)), filed, title, description, b))
     tickets.sort(key=lambda t: (t.filed_at, t.id))
@@ -215,6 +224,7 @@ def main() -> int:
     parser.add_argument("--bursts", type=int, default=24)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sweep", action="store_true", help="thresholds x windows instead of the defaults")
+    parser.add_argument("--near", action="store_true", help="near-identical bursts (one wording each)")
     args = parser.parse_args()
     if not args.data.exists():
         print(f"no data at {args.data} (set TRIAGE_EVAL_DATA)", file=sys.stderr)
@@ -222,7 +232,7 @@ def main() -> int:
     background = load_background(args.data)
     settings = TriageSettings()
     runs = [
-        stream(background, seed=seed, rate_per_hour=args.rate, bursts=args.bursts, burst_size=(5, 40))
+        stream(background, seed=seed, rate_per_hour=args.rate, bursts=args.bursts, burst_size=(5, 40), near=args.near)
         for seed in range(args.seeds)
     ]
     feats = [{t.id: features(t.title, t.description) for t in run} for run in runs]
@@ -232,7 +242,8 @@ def main() -> int:
         grid = [(settings.incident_threshold, settings.incident_window_s)]
     print(
         f"{len(background)} background tickets at {args.rate:g}/h, {args.bursts} bursts of 5..40 "
-        f"(every 6th a confuser on the same system), {args.seeds} seeds"
+        f"(every 6th a confuser on the same system), {'near-identical' if args.near else 'paraphrased'}, "
+        f"{args.seeds} seeds"
     )
     print("threshold  window_s  precision  recall    f1     background_grouped  incidents/bursts")
     for threshold, window in grid:

@@ -281,7 +281,8 @@ async def apply_proposal(
     ticket = await repository.get_ticket(session, event.ticket_id, for_update=True)
     if ticket is None or ticket.status not in OPEN_STATUSES:
         return False
-    anchor = await repository.get_ticket(session, proposal.anchor_ticket_id, for_update=True)
+    # read unlocked here: locks go incident first, then its tickets (as resolve, merge and detach take them)
+    anchor = await repository.get_ticket(session, proposal.anchor_ticket_id)
     owner = None
     if proposal.owner is not None:
         owner = await repository.person_for_assignment(
@@ -335,6 +336,10 @@ async def apply_proposal(
         new_owner = True
     elif opened and owner is not None:
         new_owner = True
+    if opened and anchor is not None and anchor.id != ticket.id:
+        anchor = await session.scalar(
+            select(Ticket).where(Ticket.id == anchor.id).with_for_update().execution_options(populate_existing=True)
+        )
     if (
         opened
         and anchor is not None
