@@ -98,8 +98,11 @@ class IncidentPage(BaseModel):
 
 
 class MemberRead(BaseModel):
+    """A member ticket as the incident's staff read it (they work it without its own assignment)."""
+
     id: uuid.UUID
     title: str
+    description: str
     status: TicketStatus
     created_by: PersonRead
     created_at: datetime

@@ -442,6 +442,7 @@ async def list_members(*, session: AsyncSession, incident_id: uuid.UUID, princip
         MemberRead(
             id=t.id,
             title=t.title,
+            description=t.description,
             status=t.status,
             created_by=PersonRead(id=t.created_by_id, name=t.created_by_name, email=t.created_by_email),
             created_at=t.created_at,

@@ -76,7 +76,7 @@ export function IncidentPage() {
                 <tbody>
                   {members.map((m) => (
                     <tr key={m.id}>
-                      <td className="title-cell"><Link to={`/tickets/${m.id}`}>{m.title}</Link> <When iso={m.created_at} /></td>
+                      <td className="title-cell"><span title={m.description}>{m.title}</span> <When iso={m.created_at} /></td>
                       <td data-label="Status"><StatusBadge status={m.status} /></td>
                       <td data-label="Requester">{m.created_by.name || m.created_by.email}</td>
                       <td data-label="Why" className="small muted">{m.reason ?? 'first ticket'}</td>

@@ -26,6 +26,7 @@ export interface Incident {
 export interface Member {
   id: string
   title: string
+  description: string
   status: Status
   created_by: PersonRef
   created_at: string
