@@ -347,7 +347,7 @@ async def explain(stack: Stack, people: People, case: Case) -> list[str]:
     from shared.jwt import Principal
     from sqlalchemy import event
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-    from tickets import service
+    from tickets import service, stats
     from tickets.schemas import StatsQuery, TicketFilters
 
     engine = create_async_engine(database_dsn(stack).replace("postgresql://", "postgresql+asyncpg://"), pool_size=1)
@@ -372,7 +372,7 @@ async def explain(stack: Stack, people: People, case: Case) -> list[str]:
     try:
         async with sessions() as session, session.begin():
             if case.route == "/api/stats":
-                await service.ticket_stats(
+                await stats.ticket_stats(
                     session=session, principal=principal, query=StatsQuery.model_validate(case.params)
                 )
             else:

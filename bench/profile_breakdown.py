@@ -33,7 +33,15 @@ PARTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "serialisation",
         ("orjson",),
-        ("model_dump_json", "present", "_json", "serialize_response", "jsonable_encoder", "Response.__init__"),
+        (
+            "model_dump_json",
+            "from_ticket",
+            "_view",
+            "_json",
+            "serialize_response",
+            "jsonable_encoder",
+            "Response.__init__",
+        ),
     ),
     ("transaction (SQLAlchemy, asyncpg)", ("sqlalchemy/", "asyncpg/", "shared/db.py", "tickets/repository.py"), ()),
     ("validation", ("pydantic/", "pydantic_core/"), ("request_body_to_args",)),

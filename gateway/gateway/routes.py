@@ -20,35 +20,97 @@ class Route:
     access: Access
 
 
-# first segment after /api -> the service answering it
-PREFIXES = {
-    "auth": "auth",
-    "tickets": "tickets",
-    "stats": "tickets",
-    "incidents": "tickets",
-    "triage": "triage",
-    "notifications": "notifier",
-}
-# /api/dead-letters/<service>/...: each consuming service owns its dead letters (admins only)
-DEAD_LETTER_OWNERS = frozenset({"tickets", "triage", "notifier"})
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One route of the public API: who answers it and who may call it.
 
-# (method or None for any method, path pattern) -> access other than USER
-_PUBLIC = {
-    ("POST", "/api/auth/signup"),
-    ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/set-password"),
+    `template` names ids `{id}`; a trailing `/**` covers the path and everything below it.
+    `methods` None: any method.
+    """
+
+    upstream: str
+    template: str
+    access: Access = Access.USER
+    methods: frozenset[str] | None = None
+
+    def matches(self, method: str, parts: list[str]) -> bool:
+        return (self.methods is None or method in self.methods) and self.matches_path(parts)
+
+    def matches_path(self, parts: list[str]) -> bool:
+        pattern = self.template.split("/")
+        if pattern[-1] == "**":
+            pattern = pattern[:-1]
+            if len(parts) < len(pattern):
+                return False
+            parts = parts[: len(pattern)]
+        elif len(parts) != len(pattern):
+            return False
+        return all(p == "{id}" or p == s for p, s in zip(pattern, parts, strict=True))
+
+
+POST = frozenset({"POST"})
+# /api/dead-letters/<service>/...: each consuming service owns its dead letters (admins only)
+DEAD_LETTER_OWNERS = ("tickets", "triage", "notifier")
+
+
+def _dead_letters(service: str) -> list[Rule]:
+    base = f"/api/dead-letters/{service}"
+    paths = ("", "/{id}", "/replay", "/{id}/replay", "/{id}/discard", "/**")
+    return [Rule(service, base + path, Access.ADMIN) for path in paths]
+
+
+# The one route table: the gateway's role checks, metric labels and OpenAPI security come from
+# it. First match wins. A path under a known prefix that no row names is forwarded for any
+# signed-in user (the service answers 404); add a row for every new route.
+TABLE: tuple[Rule, ...] = (
+    Rule("auth", "/api/auth/signup", Access.PUBLIC, POST),
+    Rule("auth", "/api/auth/login", Access.PUBLIC, POST),
+    Rule("auth", "/api/auth/set-password", Access.PUBLIC, POST),
     # the link of the verification mail: the token in the body is the proof
-    ("POST", "/api/auth/verify"),
-}
-_ADMIN_PATTERNS = [
-    re.compile(r"/api/auth/users"),
-    re.compile(r"/api/auth/update-user"),
-    re.compile(r"/api/triage(/.*)?"),
-    re.compile(r"/api/tickets/[^/]+/retriage"),
-    re.compile(r"/api/tickets/inbound-mail(/.*)?"),
-    re.compile(r"/api/notifications/failures(/.*)?"),
-]
-_STAFF_PATTERNS = [re.compile(r"/api/stats"), re.compile(r"/api/incidents(/.*)?")]
+    Rule("auth", "/api/auth/verify", Access.PUBLIC, POST),
+    Rule("auth", "/api/auth/resend-verification"),
+    Rule("auth", "/api/auth/me"),
+    Rule("auth", "/api/auth/users", Access.ADMIN),
+    Rule("auth", "/api/auth/update-user", Access.ADMIN),
+    Rule("tickets", "/api/tickets"),
+    # before /api/tickets/{id}, so inbound-mail is not read as a ticket id
+    Rule("tickets", "/api/tickets/inbound-mail", Access.ADMIN),
+    Rule("tickets", "/api/tickets/inbound-mail/{id}/raw", Access.ADMIN),
+    Rule("tickets", "/api/tickets/inbound-mail/**", Access.ADMIN),
+    Rule("tickets", "/api/tickets/{id}"),
+    Rule("tickets", "/api/tickets/{id}/comments"),
+    Rule("tickets", "/api/tickets/{id}/retriage", Access.ADMIN),
+    Rule("tickets", "/api/tickets/{id}/attachments"),
+    Rule("tickets", "/api/tickets/{id}/attachments/{id}"),
+    # the ticket's incident: a requester sees "part of a known problem" (the service decides)
+    Rule("tickets", "/api/tickets/{id}/incident"),
+    Rule("tickets", "/api/stats", Access.STAFF),
+    Rule("tickets", "/api/incidents", Access.STAFF),
+    Rule("tickets", "/api/incidents/{id}", Access.STAFF),
+    Rule("tickets", "/api/incidents/{id}/members", Access.STAFF),
+    Rule("tickets", "/api/incidents/{id}/log", Access.STAFF),
+    Rule("tickets", "/api/incidents/{id}/detach", Access.STAFF, POST),
+    Rule("tickets", "/api/incidents/{id}/merge", Access.STAFF, POST),
+    Rule("tickets", "/api/incidents/{id}/updates", Access.STAFF, POST),
+    Rule("tickets", "/api/incidents/{id}/resolve", Access.STAFF, POST),
+    Rule("tickets", "/api/incidents/**", Access.STAFF),
+    Rule("triage", "/api/triage/categories", Access.ADMIN),
+    Rule("triage", "/api/triage/examples", Access.ADMIN),
+    Rule("triage", "/api/triage/retrain", Access.ADMIN),
+    Rule("triage", "/api/triage/model", Access.ADMIN),
+    Rule("triage", "/api/triage/decisions", Access.ADMIN),
+    Rule("triage", "/api/triage/**", Access.ADMIN),
+    Rule("notifier", "/api/notifications/preferences"),
+    Rule("notifier", "/api/notifications/failures", Access.ADMIN),
+    Rule("notifier", "/api/notifications/failures/{id}/retry", Access.ADMIN),
+    Rule("notifier", "/api/notifications/failures/**", Access.ADMIN),
+    *(rule for service in DEAD_LETTER_OWNERS for rule in _dead_letters(service)),
+)
+# first segment after /api -> the service answering it (dead letters: the segment after that)
+PREFIXES = {rule.template.split("/")[2]: rule.upstream for rule in TABLE if not rule.template.startswith("/api/dead-")}
+# path segments that name things rather than carry ids: the rest become {id} in metric labels
+_WORDS = frozenset(part for rule in TABLE for part in rule.template.split("/") if part not in ("", "{id}", "**"))
+
 # Percent-encoded dots, slashes and backslashes could make a service see another path than the
 # one the role check saw (or reach /internal after normalisation): refuse them outright.
 _ENCODED_TRICKS = re.compile(rb"%(2e|2f|5c|00)", re.IGNORECASE)
@@ -64,44 +126,37 @@ def path_is_clean(path: str, raw_path: bytes | None) -> bool:
     return all(segment not in ("", ".", "..") for segment in segments)
 
 
+def _rule(method: str, parts: list[str]) -> Rule | None:
+    # a bare /api/<prefix> is a route only where the table names it (/api/tickets, /api/stats)
+    exact_only = len(parts) == 3
+    for rule in TABLE:
+        if rule.matches(method, parts) and not (exact_only and rule.template.endswith("/**")):
+            return rule
+    return None
+
+
 def resolve(method: str, path: str) -> Route | None:
     """The route for a clean /api path, or None when no service answers it."""
     parts = path.split("/")
     # "", "api", "<prefix>", ...
     if len(parts) < 3 or parts[1] != "api":
         return None
-    if parts[2] == "dead-letters":
-        if len(parts) < 4 or parts[3] not in DEAD_LETTER_OWNERS:
-            return None
-        return Route(parts[3], Access.ADMIN)
+    rule = _rule(method, parts)
+    if rule is not None:
+        return Route(rule.upstream, rule.access)
     upstream = PREFIXES.get(parts[2])
-    if upstream is None:
+    if upstream is None or len(parts) == 3:
         return None
-    # /api/auth and /api/triage alone are no routes; /api/tickets, /api/stats and /api/incidents are
-    if len(parts) == 3 and parts[2] not in ("tickets", "stats", "incidents"):
-        return None
-    if (method, path) in _PUBLIC:
-        return Route(upstream, Access.PUBLIC)
-    if any(pattern.fullmatch(path) for pattern in _ADMIN_PATTERNS):
-        return Route(upstream, Access.ADMIN)
-    if any(pattern.fullmatch(path) for pattern in _STAFF_PATTERNS):
-        return Route(upstream, Access.STAFF)
     return Route(upstream, Access.USER)
 
 
-# path segments that name things rather than carry ids; the rest become {id} in metric labels
-_WORDS = frozenset(
-    "api auth signup login set-password verify resend-verification me users update-user tickets comments retriage "
-    "triage categories "
-    "examples retrain model decisions notifications preferences failures retry dead-letters "
-    "notifier replay discard inbound-mail raw attachments stats incidents incident members log detach merge resolve "
-    "updates".split()
-)
-
-
 def metric_template(path: str) -> str:
-    """A bounded label for metrics: /api/tickets/{id}/comments."""
-    return "/".join(s if s in _WORDS or not s else "{id}" for s in path.split("/"))
+    """A bounded label for metrics: /api/tickets/{id}/comments (the table's template when it names the path)."""
+    parts = path.split("/")
+    for rule in TABLE:
+        if not rule.template.endswith("/**") and rule.matches_path(parts):
+            return rule.template
+    return "/".join(s if s in _WORDS or not s else "{id}" for s in parts)
 
 
 def openapi_access(method: str, path_template: str) -> Access:

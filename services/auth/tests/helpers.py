@@ -162,3 +162,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     body = response.json()
     assert body["status"] == status
     return body  # type: ignore[no-any-return]
+
+
+ATTACKER = {"X-Forwarded-For": "198.51.100.66"}  # as the gateway (a trusted proxy) reports it
+OWNER = {"X-Forwarded-For": "203.0.113.10"}

@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 from shared.auth import AdminPrincipal, CurrentPrincipal, StaffPrincipal
+from shared.jwt import Principal
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from tickets import service
-from tickets.models import Comment
+from tickets import access, comments, service, stats
+from tickets.models import Ticket
 from tickets.schemas import (
     AttachmentList,
     AttachmentRead,
@@ -24,7 +25,6 @@ from tickets.schemas import (
     InboundMailPage,
     InboundMailRead,
     PageQuery,
-    PersonRead,
     StatsQuery,
     StatsRead,
     TicketCreate,
@@ -74,15 +74,10 @@ def _json(model: BaseModel, status_code: int = 200, headers: dict[str, str] | No
     return Response(model.model_dump_json(), status_code=status_code, headers=headers, media_type="application/json")
 
 
-def _comment(comment: Comment) -> CommentRead:
-    return CommentRead(
-        id=comment.id,
-        ticket_id=comment.ticket_id,
-        author=PersonRead(id=comment.author_id, name=comment.author_name, email=comment.author_email),
-        body=comment.body,
-        internal=comment.internal,
-        created_at=comment.created_at,
-    )
+def _view(ticket: Ticket, principal: Principal) -> TicketView:
+    """The ticket as this caller may see it: staff get triage internals, requesters do not."""
+    schema = TicketStaffRead if access.sees_internals(ticket, principal) else TicketRead
+    return schema.from_ticket(ticket)
 
 
 IdempotencyKey = Annotated[
@@ -113,7 +108,7 @@ async def create_ticket(
     headers = {"Location": f"/api/tickets/{ticket.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _json(service.present(ticket, principal), 201, headers=headers)
+    return _json(_view(ticket, principal), 201, headers=headers)
 
 
 @router.get("", response_model=TicketPage)
@@ -122,7 +117,7 @@ async def list_tickets(
 ) -> Response:
     """List the tickets the caller may see, newest first, filtered and paginated."""
     rows, next_cursor = await service.list_tickets(session=session, principal=principal, filters=filters)
-    page = TicketPage(items=[service.present(t, principal) for t in rows], next_cursor=next_cursor)
+    page = TicketPage(items=[_view(t, principal) for t in rows], next_cursor=next_cursor)
     return _json(page)
 
 
@@ -130,7 +125,7 @@ async def list_tickets(
 async def get_ticket(principal: CurrentPrincipal, ticket_id: uuid.UUID, session: SessionDep) -> Response:
     """One ticket, if the caller created it, is assigned to it or is an admin."""
     ticket = await service.get_ticket(session=session, ticket_id=ticket_id, principal=principal)
-    return _json(service.present(ticket, principal))
+    return _json(_view(ticket, principal))
 
 
 @router.patch("/{ticket_id}", response_model=TicketView)
@@ -145,7 +140,7 @@ async def update_ticket(
     ticket = await service.update_ticket(
         session=session, settings=settings, ticket_id=ticket_id, update=update, principal=principal
     )
-    return _json(service.present(ticket, principal))
+    return _json(_view(ticket, principal))
 
 
 @router.post("/{ticket_id}/comments", status_code=201, response_model=CommentRead)
@@ -157,10 +152,10 @@ async def add_comment(
     settings: SettingsDep,
 ) -> Response:
     """Comment on a ticket (internal notes: staff working the ticket only; a quota per user)."""
-    comment = await service.add_comment(
+    comment = await comments.add_comment(
         session=session, settings=settings, ticket_id=ticket_id, comment_in=comment_in, principal=principal
     )
-    return _json(_comment(comment), 201)
+    return _json(CommentRead.from_comment(comment), 201)
 
 
 @router.get("/{ticket_id}/comments", response_model=CommentPage)
@@ -171,17 +166,17 @@ async def list_comments(
     session: SessionDep,
 ) -> Response:
     """The ticket's comments the caller may read, oldest first."""
-    rows, next_cursor = await service.list_comments(
+    rows, next_cursor = await comments.list_comments(
         session=session, ticket_id=ticket_id, principal=principal, page=page
     )
-    return _json(CommentPage(items=[_comment(c) for c in rows], next_cursor=next_cursor))
+    return _json(CommentPage(items=[CommentRead.from_comment(c) for c in rows], next_cursor=next_cursor))
 
 
 @router.post("/{ticket_id}/retriage", status_code=202, response_model=TicketStaffRead)
 async def retriage(principal: AdminPrincipal, ticket_id: uuid.UUID, session: SessionDep) -> Response:
     """Run triage on the ticket again (admin)."""
     ticket = await service.request_retriage(session=session, ticket_id=ticket_id, principal=principal)
-    return _json(service.present(ticket, principal), 202)
+    return _json(_view(ticket, principal), 202)
 
 
 @router.get("/{ticket_id}/attachments", response_model=AttachmentList)
@@ -238,5 +233,5 @@ async def ticket_stats(
     principal: StaffPrincipal, query: Annotated[StatsQuery, Query()], session: SessionDep
 ) -> Response:
     """Dashboard figures for a range of UTC days: every ticket (admins) or those assigned to you (moderators)."""
-    stats = await service.ticket_stats(session=session, principal=principal, query=query)
-    return Response(stats.model_dump_json(by_alias=True), media_type="application/json")
+    figures = await stats.ticket_stats(session=session, principal=principal, query=query)
+    return Response(figures.model_dump_json(by_alias=True), media_type="application/json")

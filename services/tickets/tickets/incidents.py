@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import repository, service
+from tickets.changes import assignee_value, record_change, snapshot
 from tickets.incident_schemas import (
     IncidentDetail,
     IncidentFilters,
@@ -49,7 +50,7 @@ from tickets.incident_schemas import (
     PublicUpdateRead,
     SizePoint,
 )
-from tickets.models import DONE_STATUSES, OPEN_STATUSES, Comment, Incident, IncidentEntry, Ticket, TicketChange, outbox
+from tickets.models import DONE_STATUSES, OPEN_STATUSES, Comment, Incident, IncidentEntry, Ticket, outbox
 from tickets.schemas import PersonRead
 from tickets.settings import TicketsSettings
 
@@ -191,30 +192,15 @@ async def _ticket_changed(
     now: datetime,
     public_comment: str | None = None,
 ) -> None:
-    """Bump the ticket's version, write its history row and its ticket.updated event."""
-    ticket.version += 1
-    ticket.updated_at = now
-    session.add(
-        TicketChange(
-            ticket_id=ticket.id,
-            version=ticket.version,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            changes={name: change.model_dump(mode="json") for name, change in changes.items()},
-            created_at=now,
-        )
-    )
-    await session.flush()
-    await add_event(
+    """The ticket's history row, version and ticket.updated (with the public comment, if any)."""
+    await record_change(
         session,
-        outbox,
-        TicketUpdated(
-            ticket=service.snapshot(ticket),
-            version=ticket.version,
-            actor=actor,
-            changes=changes,
-            public_comment=public_comment,
+        ticket,
+        actor=actor,
+        changes=changes,
+        now=now,
+        event=lambda snap, version: TicketUpdated(
+            ticket=snap, version=version, actor=actor, changes=changes, public_comment=public_comment
         ),
     )
 
@@ -572,7 +558,7 @@ async def detach(
             session,
             outbox,
             TicketRetriageRequested(
-                ticket=service.snapshot(ticket),
+                ticket=snapshot(ticket),
                 version=ticket.version,
                 attempt=ticket.triage_attempt,
                 requested_by=principal.id,
@@ -633,7 +619,7 @@ async def merge(
             and ticket.assigned_to_id is not None
             and ticket.assigned_to_id != target.owner_id
         ):
-            changes["assigned_to"] = FieldChange(old=service._assignee_value(ticket), new=None)
+            changes["assigned_to"] = FieldChange(old=assignee_value(ticket), new=None)
             ticket.assigned_to_id = ticket.assigned_to_name = ticket.assigned_to_email = None
         await _ticket_changed(session, ticket, actor=actor, changes=changes, now=now)
     ids = [t.id for t in moved]

@@ -19,7 +19,7 @@ from shared.mailthread import find_tokens
 from shared.problems import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tickets import repository, service
+from tickets import access, comments, repository, service
 from tickets.mailin_settings import MailInSettings
 from tickets.mailparse import ParsedMail, UnparseableMailError, message_key, parse
 from tickets.models import Attachment, InboundMail
@@ -223,7 +223,7 @@ async def _reply(
             async with session.begin_nested():
                 ticket = await repository.get_ticket(session, ticket_id, for_update=True)
                 # the requester, the assignee or an admin; anyone else holding a forwarded mail is not
-                if ticket is None or not service.takes_part(ticket, principal):
+                if ticket is None or not access.takes_part(ticket, principal):
                     raise ProblemError(404, "the sender may not comment on the referenced ticket")
                 comment_id = uuid.uuid4()
                 kept, skipped = _attachments(parsed, settings, ticket.id, comment_id)
@@ -236,7 +236,7 @@ async def _reply(
                         update=TicketUpdate(status="open"),
                         principal=principal,
                     )
-                comment = await service.add_comment(
+                comment = await comments.add_comment(
                     session=session,
                     settings=settings,
                     ticket_id=ticket.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from shared.db import service_metadata
 from shared.deadletters import dead_letters_table
@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 SCHEMA = "tickets"
 STATUSES = ("open", "in_progress", "resolved", "closed")
@@ -69,15 +70,19 @@ class Person(Base):
 
 
 class Ticket(Base):
+    """A ticket. A new one is made with `Ticket.new`: the model's defaults are its initial values."""
+
     __tablename__ = "tickets"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open", server_default="open")
     priority: Mapped[str | None] = mapped_column(String(8))
     category: Mapped[str | None] = mapped_column(String(64))
-    related_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))
+    related_skills: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, default=list, server_default=text("'{}'::text[]")
+    )
     helpful_notes: Mapped[str | None] = mapped_column(Text)
     # people are denormalised: the ticket reads without a join and outlives renames
     created_by_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
@@ -90,14 +95,14 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # bumped on every change; events carry it so consumers can drop stale ones
-    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
-    triage_state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    triage_state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", server_default="pending")
     # triage_state "waiting": the moderators who fit, all at capacity (they see it in their queue);
     # NULL in every other state
     waiting_for: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     # the attempt whose result we wait for, and the last one whose result we applied
-    triage_attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
-    triage_applied_attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    triage_attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    triage_applied_attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     triage_summary: Mapped[str | None] = mapped_column(Text)
     triage_provider: Mapped[str | None] = mapped_column(Text)
     triage_model: Mapped[str | None] = mapped_column(Text)
@@ -169,6 +174,24 @@ class Ticket(Base):
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
     )
+
+    @classmethod
+    def new(cls, **values: Any) -> Ticket:
+        """A ticket not yet stored, every column the caller leaves out at the model's default."""
+        for column in cls.__table__.columns:
+            default = column.default
+            if column.key in values or not isinstance(default, ScalarElementColumnDefault | CallableColumnDefault):
+                continue
+            # SQLAlchemy wraps a callable default to take the execution context; none is needed here
+            values[column.key] = (
+                default.arg(cast(Any, None)) if isinstance(default, CallableColumnDefault) else default.arg
+            )
+        return cls(**values)
+
+    def stored_values(self) -> dict[str, Any]:
+        """Column -> value of every stored (not generated) column: what an INSERT of this ticket
+        writes (`repository.insert_ticket`), so a NOT NULL column needs a `default=` for `new`."""
+        return {c.key: getattr(self, c.key) for c in self.__table__.columns if c.computed is None}
 
 
 class Comment(Base):

@@ -6,15 +6,33 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from shared.events import Envelope
 from shared.outbox import NOTIFY_CHANNEL
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Person, Ticket
+from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Person, Ticket, outbox
 
 _WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 16
@@ -109,47 +127,75 @@ async def nth_latest_creation(session: AsyncSession, *, creator_id: uuid.UUID, n
 
 # Creating a ticket is the hot path: the quota check, the caller's row in `people`, the ticket,
 # its ticket.created outbox row and the relay's wake-up go to Postgres as one statement (one
-# round trip instead of six). The outbox row is exactly what shared.outbox.add_event writes.
-_CREATE = text(
-    """
-    WITH recent AS (
-        SELECT count(*) AS n FROM (
-            SELECT 1 FROM tickets.tickets
-            WHERE created_by_id = CAST(:creator_id AS uuid)
-              AND created_at > CAST(:window_start AS timestamptz)
-            LIMIT CAST(:quota AS integer)
-        ) AS r
-    ), ticket AS (
-        INSERT INTO tickets.tickets (id, title, description, created_by_id, created_by_name,
-                                     created_by_email, created_at, updated_at, idempotency_key,
-                                     request_hash)
-        SELECT CAST(:id AS uuid), CAST(:title AS text), CAST(:description AS text),
-               CAST(:creator_id AS uuid), CAST(:creator_name AS text), CAST(:creator_email AS text),
-               CAST(:created_at AS timestamptz), CAST(:created_at AS timestamptz),
-               CAST(:idempotency_key AS text), CAST(:request_hash AS text)
-        WHERE CAST(:quota AS integer) = 0 OR (SELECT n FROM recent) < CAST(:quota AS integer)
-        -- a concurrent request with the same key got there first: no second ticket
-        ON CONFLICT (created_by_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING id
-    ), person AS (
-        -- only with a new ticket: a refused request (quota, a key already used) writes nothing
-        INSERT INTO tickets.people (id, name, email, role)
-        SELECT CAST(:creator_id AS uuid), CAST(:creator_name AS text),
-               CAST(:creator_email AS text), CAST(:creator_role AS text)
-        FROM ticket WHERE CAST(:remember AS boolean)
-        ON CONFLICT (id) DO UPDATE
-            SET name = excluded.name, email = excluded.email, role = excluded.role, updated_at = now()
-            WHERE (people.name, people.email, people.role)
-                IS DISTINCT FROM (excluded.name, excluded.email, excluded.role)
-    ), event AS (
-        INSERT INTO tickets.outbox (id, routing_key, envelope)
-        SELECT CAST(:event_id AS uuid), CAST(:routing_key AS text), CAST(:envelope AS jsonb) FROM ticket
-        RETURNING id
+# round trip instead of six), built once from the model: a new column of `Ticket` is inserted
+# with no change here. The outbox row is what shared.outbox.add_event writes.
+
+
+def _params(table: Any, columns: list[str], prefix: str = "") -> list[ColumnElement[Any]]:
+    """A bound parameter per column, cast to the column's type (Postgres cannot infer a NULL's);
+    strings to text, so an over-long value fails on the column instead of being cut by the cast."""
+    params: list[ColumnElement[Any]] = []
+    for key in columns:
+        type_ = table.c[key].type
+        params.append(cast(bindparam(prefix + key), Text() if isinstance(type_, String) else type_).label(key))
+    return params
+
+
+def _create_statement() -> Select[Any]:
+    columns = [c.key for c in Ticket.__table__.columns if c.computed is None]
+    recent = (
+        select(literal(1))
+        .where(Ticket.created_by_id == bindparam("created_by_id"), Ticket.created_at > bindparam("window_start"))
+        .limit(bindparam("quota"))
+        .subquery()
     )
-    SELECT (SELECT count(*) FROM event) AS created,
-           (SELECT pg_notify(CAST(:channel AS text), 'tickets') FROM ticket) AS notified
-    """
-)
+    quota = bindparam("quota", type_=Integer)
+    under_quota = or_(quota == 0, select(func.count()).select_from(recent).scalar_subquery() < quota)
+    new_ticket = (
+        insert(Ticket)
+        .from_select(columns, select(*_params(Ticket.__table__, columns)).where(under_quota))
+        # a concurrent request with the same key got there first: no second ticket
+        .on_conflict_do_nothing(
+            index_elements=[Ticket.created_by_id, Ticket.idempotency_key],
+            index_where=Ticket.idempotency_key.is_not(None),
+        )
+        .returning(Ticket.id)
+        .cte("ticket")
+    )
+    person = insert(Person).from_select(
+        ["id", "name", "email", "role"],
+        # only with a new ticket: a refused request (quota, a key already used) writes nothing
+        select(*_params(Person.__table__, ["id", "name", "email", "role"], prefix="person_"))
+        .select_from(new_ticket)
+        .where(bindparam("remember", type_=Boolean)),
+    )
+    person = person.on_conflict_do_update(
+        index_elements=[Person.id],
+        set_={"name": person.excluded.name, "email": person.excluded.email, "role": person.excluded.role}
+        | {"updated_at": func.now()},
+        where=tuple_(Person.name, Person.email, Person.role).is_distinct_from(
+            tuple_(person.excluded.name, person.excluded.email, person.excluded.role)
+        ),
+    )
+    new_event = (
+        insert(outbox)
+        .from_select(
+            ["id", "routing_key", "envelope"],
+            select(
+                *_params(outbox, ["id", "routing_key"], prefix="event_"),
+                # serialised by pydantic, as the JSON text it already is
+                cast(bindparam("event_envelope", type_=Text()), JSONB).label("envelope"),
+            ).select_from(new_ticket),
+        )
+        .returning(outbox.c.id)
+        .cte("event")
+    )
+    notified = select(func.pg_notify(NOTIFY_CHANNEL, outbox.schema)).select_from(new_ticket).scalar_subquery()
+    created = select(func.count()).select_from(new_event).scalar_subquery()
+    return select(created.label("created"), notified.label("notified")).add_cte(person.cte("person"))
+
+
+_CREATE = _create_statement()
 
 
 async def insert_ticket(
@@ -164,31 +210,20 @@ async def insert_ticket(
 ) -> bool:
     """Insert a new ticket with its event; False when the creator's quota is used up or a ticket
     with the same idempotency key exists (a concurrent retry committed first)."""
-    row = (
-        await session.execute(
-            _CREATE,
-            {
-                "id": ticket.id,
-                "title": ticket.title,
-                "description": ticket.description,
-                "creator_id": ticket.created_by_id,
-                "creator_name": ticket.created_by_name,
-                "creator_email": ticket.created_by_email,
-                "creator_role": creator_role,
-                "remember": remember_creator,
-                "created_at": ticket.created_at,
-                "window_start": window_start,
-                "quota": quota,
-                "idempotency_key": ticket.idempotency_key,
-                "request_hash": ticket.request_hash,
-                "event_id": event.id,
-                "routing_key": event.type,
-                "envelope": event.model_dump_json(),
-                "channel": NOTIFY_CHANNEL,
-            },
-        )
-    ).one()
-    return bool(row.created)
+    params = {
+        **ticket.stored_values(),
+        "window_start": window_start,
+        "quota": quota,
+        "remember": remember_creator,
+        "person_id": ticket.created_by_id,
+        "person_name": ticket.created_by_name,
+        "person_email": ticket.created_by_email,
+        "person_role": creator_role,
+        "event_id": event.id,
+        "event_routing_key": event.type,
+        "event_envelope": event.model_dump_json(),
+    }
+    return bool((await session.execute(_CREATE, params)).one().created)
 
 
 async def apply_user_event(
@@ -234,13 +269,32 @@ def waiting_for(person_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 def visible_to(viewer_id: uuid.UUID, role: str) -> ColumnElement[bool] | None:
-    """Which tickets someone may see: admins all; moderators theirs, assigned and waiting for
-    them; users theirs. `service.can_see` is the same rule for one ticket."""
+    """Which tickets someone may see: admins all (None: no condition); moderators theirs, assigned
+    and waiting for them; users theirs. The one visibility rule: every caller's read applies it."""
     if role == "admin":
         return None
     if role == "moderator":
         return or_(Ticket.created_by_id == viewer_id, Ticket.assigned_to_id == viewer_id, waiting_for(viewer_id))
     return Ticket.created_by_id == viewer_id
+
+
+def visible_tickets(viewer_id: uuid.UUID, role: str) -> Select[Ticket]:
+    """The tickets this caller may see: the statement every read on a caller's behalf starts from."""
+    stmt = select(Ticket)
+    visibility = visible_to(viewer_id, role)
+    if visibility is not None:
+        stmt = stmt.where(visibility)
+    return stmt
+
+
+async def get_visible_ticket(
+    session: AsyncSession, ticket_id: uuid.UUID, *, viewer_id: uuid.UUID, role: str, for_update: bool = False
+) -> Ticket | None:
+    """The ticket with this id if this caller may see it (row-locked when `for_update`)."""
+    stmt = visible_tickets(viewer_id, role).where(Ticket.id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def search_condition(q: str) -> ColumnElement[bool]:
@@ -256,11 +310,9 @@ def search_condition(q: str) -> ColumnElement[bool]:
 async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: datetime) -> list[Ticket]:
     """One page (limit + 1 rows, to know whether more follow), newest first."""
     conditions: list[ColumnElement[bool]] = []
-    visibility = visible_to(query.viewer_id, query.viewer_role)
+    stmt = visible_tickets(query.viewer_id, query.viewer_role)
     if query.viewer_role == "moderator" and query.viewer_id in (query.assigned_to, query.waiting_for):
-        visibility = None  # "assigned to / waiting for me" implies it; the OR would hide their index
-    if visibility is not None:
-        conditions.append(visibility)
+        stmt = select(Ticket)  # "assigned to / waiting for me" implies it; the OR would hide their index
     if query.status is not None:
         conditions.append(Ticket.status == query.status)
     if query.priority is not None:
@@ -283,7 +335,7 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
-    stmt = select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
+    stmt = stmt.where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -367,144 +419,3 @@ async def get_attachment(session: AsyncSession, ticket_id: uuid.UUID, attachment
         .options(undefer(Attachment.data))
     )
     return (await session.execute(statement)).scalar_one_or_none()
-
-
-# --- statistics ------------------------------------------------------------------------------
-# Each figure is one aggregate the planner answers from an index (0008_stats): the range figures
-# by an index-only scan of ix_tickets_stats (admins) or ix_tickets_assigned_to (a moderator), the
-# open work from the partial ix_tickets_open_work, triage's queue from ix_tickets_triage_unfinished.
-
-
-@dataclass(frozen=True)
-class StatsScope:
-    """Which tickets the figures cover: every one, or those assigned to one person."""
-
-    assigned_to: uuid.UUID | None = None
-
-    def where(self) -> str:
-        return "" if self.assigned_to is None else " AND assigned_to_id = CAST(:assignee AS uuid)"
-
-    def params(self) -> dict[str, object]:
-        return {} if self.assigned_to is None else {"assignee": self.assigned_to}
-
-
-@dataclass(frozen=True)
-class StatsCell:
-    status: str
-    priority: str | None
-    category: str | None
-    count: int
-
-
-@dataclass(frozen=True)
-class OpenWork:
-    assigned_to_id: uuid.UUID | None
-    status: str
-    priority: str | None
-    count: int
-    overdue: int
-
-
-@dataclass(frozen=True)
-class RangeDurations:
-    triaged: int
-    triage_p50: float | None
-    triage_p90: float | None
-    resolved: int
-    resolve_p50: float | None
-    resolve_p90: float | None
-
-
-_RANGE = "created_at >= CAST(:start AS timestamptz) AND created_at < CAST(:end AS timestamptz)"
-
-
-async def range_counts(
-    session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime
-) -> tuple[dict[str, int], list[StatsCell]]:
-    """Tickets created in [start, end): per UTC day (ISO day -> count) and per (status, priority,
-    category), both from one scan (grouping sets)."""
-    rows = await session.execute(
-        text(
-            "SELECT grouping(status, priority, category) = 7 AS by_day,"  # noqa: S608
-            " CAST(CAST(created_at AT TIME ZONE 'UTC' AS date) AS text) AS day, status, priority, category,"
-            " count(*) AS n"
-            f" FROM tickets.tickets WHERE {_RANGE}{scope.where()}"
-            " GROUP BY GROUPING SETS ((CAST(created_at AT TIME ZONE 'UTC' AS date)), (status, priority, category))"
-        ),
-        {"start": start, "end": end, **scope.params()},
-    )
-    per_day: dict[str, int] = {}
-    cells: list[StatsCell] = []
-    for row in rows:
-        if row.by_day:
-            per_day[row.day] = int(row.n)
-        else:
-            cells.append(StatsCell(row.status, row.priority, row.category, int(row.n)))
-    return per_day, cells
-
-
-async def range_durations(
-    session: AsyncSession, scope: StatsScope, *, start: datetime, end: datetime
-) -> RangeDurations:
-    """p50/p90 (seconds) of time to triage and to resolve of the tickets created in [start, end)."""
-    row = (
-        await session.execute(
-            text(
-                """
-                SELECT count(triaged_at) AS triaged,
-                       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
-                           (ORDER BY extract(epoch FROM triaged_at - created_at))
-                           FILTER (WHERE triaged_at IS NOT NULL) AS triage,
-                       count(resolved_at) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,
-                       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
-                           (ORDER BY extract(epoch FROM resolved_at - created_at))
-                           FILTER (WHERE resolved_at IS NOT NULL AND status IN ('resolved', 'closed')) AS resolve
-                FROM tickets.tickets WHERE """  # noqa: S608
-                + _RANGE
-                + scope.where()
-            ),
-            {"start": start, "end": end, **scope.params()},
-        )
-    ).one()
-    triage = row.triage or [None, None]
-    resolve = row.resolve or [None, None]
-    return RangeDurations(int(row.triaged), triage[0], triage[1], int(row.resolved), resolve[0], resolve[1])
-
-
-async def open_work(session: AsyncSession, scope: StatsScope, *, now: datetime) -> list[OpenWork]:
-    """Open and in-progress tickets now, by (assignee, status, priority), with how many are overdue."""
-    rows = await session.execute(
-        text(
-            "SELECT assigned_to_id, status, priority, count(*) AS n,"  # noqa: S608
-            " count(*) FILTER (WHERE due_at < CAST(:now AS timestamptz)) AS overdue"
-            f" FROM tickets.tickets WHERE status IN ('open', 'in_progress'){scope.where()} GROUP BY 1, 2, 3"
-        ),
-        {"now": now, **scope.params()},
-    )
-    return [OpenWork(row.assigned_to_id, row.status, row.priority, int(row.n), int(row.overdue)) for row in rows]
-
-
-async def unfinished_triage(session: AsyncSession, scope: StatsScope) -> dict[str, tuple[int, datetime | None]]:
-    """Tickets not triaged (pending, waiting, failed) now: how many and the oldest's creation."""
-    rows = await session.execute(
-        text(
-            "SELECT triage_state, count(*) AS n, min(created_at) AS oldest"  # noqa: S608
-            f" FROM tickets.tickets WHERE triage_state <> 'done'{scope.where()} GROUP BY 1"
-        ),
-        scope.params(),
-    )
-    return {row.triage_state: (int(row.n), row.oldest) for row in rows}
-
-
-async def people_by_id(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Person]:
-    if not ids:
-        return {}
-    rows = await session.execute(select(Person).where(Person.id.in_(ids)))
-    return {person.id: person for person in rows.scalars()}
-
-
-async def open_dead_letters(session: AsyncSession) -> int:
-    """Dead letters of the tickets queue nobody has replayed or discarded yet."""
-    return int(
-        (await session.execute(text("SELECT count(*) FROM tickets.dead_letters WHERE status = 'open'"))).scalar_one()
-    )

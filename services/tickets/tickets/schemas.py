@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from shared.text import Storable
+
+if TYPE_CHECKING:
+    from tickets.models import Comment, Ticket
 
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Priority = Literal["low", "medium", "high"]
@@ -95,6 +98,13 @@ class PersonRead(BaseModel):
     name: str
     email: str
 
+    @classmethod
+    def of(cls, person_id: uuid.UUID | None, name: str | None, email: str | None) -> PersonRead | None:
+        """A denormalised person of a row (id, name, email columns); None without an id."""
+        if person_id is None:
+            return None
+        return cls(id=person_id, name=name or "", email=email or "")
+
 
 class TriageRead(BaseModel):
     state: TriageState
@@ -127,6 +137,27 @@ class TicketRead(BaseModel):
     updated_at: datetime
     triage: TriageRead
 
+    @staticmethod
+    def _common(ticket: Ticket) -> dict[str, Any]:
+        return {
+            "id": ticket.id,
+            "title": ticket.title,
+            "description": ticket.description,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "category": ticket.category,
+            "created_by": PersonRead.of(ticket.created_by_id, ticket.created_by_name, ticket.created_by_email),
+            "assigned_to": PersonRead.of(ticket.assigned_to_id, ticket.assigned_to_name, ticket.assigned_to_email),
+            "due_at": ticket.due_at,
+            "created_at": ticket.created_at,
+            "updated_at": ticket.updated_at,
+        }
+
+    @classmethod
+    def from_ticket(cls, ticket: Ticket) -> Self:
+        """The requester's view: no triage internals."""
+        return cls(**cls._common(ticket), triage=TriageRead(state=ticket.triage_state))
+
 
 class TicketStaffRead(TicketRead):
     """A ticket as the assigned moderator, admins and the moderators it waits for see it."""
@@ -134,6 +165,25 @@ class TicketStaffRead(TicketRead):
     related_skills: list[str]
     helpful_notes: str | None
     triage: TriageStaffRead
+
+    @classmethod
+    def from_ticket(cls, ticket: Ticket) -> Self:
+        """The staff view: with triage's summary, skills, notes and whom it waits for."""
+        return cls(
+            **cls._common(ticket),
+            related_skills=list(ticket.related_skills or []),
+            helpful_notes=ticket.helpful_notes,
+            triage=TriageStaffRead(
+                state=ticket.triage_state,
+                summary=ticket.triage_summary,
+                provider=ticket.triage_provider,
+                model=ticket.triage_model,
+                confidence=ticket.triage_confidence,
+                assignment_reason=ticket.assignment_reason,
+                triaged_at=ticket.triaged_at,
+                waiting_for=list(ticket.waiting_for or []),
+            ),
+        )
 
 
 class TicketPage(BaseModel):
@@ -148,6 +198,17 @@ class CommentRead(BaseModel):
     body: str
     internal: bool
     created_at: datetime
+
+    @classmethod
+    def from_comment(cls, comment: Comment) -> Self:
+        return cls(
+            id=comment.id,
+            ticket_id=comment.ticket_id,
+            author=PersonRead(id=comment.author_id, name=comment.author_name, email=comment.author_email),
+            body=comment.body,
+            internal=comment.internal,
+            created_at=comment.created_at,
+        )
 
 
 class CommentPage(BaseModel):

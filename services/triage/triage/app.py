@@ -30,6 +30,40 @@ log = get_logger(__name__)
 BODY_LIMIT = 16 * 1024 * 1024
 
 
+def _remote_analyzers(
+    settings: TriageSettings, local: Analyzer
+) -> tuple[GeminiAnalyzer | None, OpenAICompatAnalyzer | None]:
+    """The configured remote models (Gemini, an OpenAI-compatible server), each falling back to `local`."""
+    gemini: GeminiAnalyzer | None = None
+    if settings.use_gemini:
+        # Imported only when used: the SDK costs ~60 MB of memory in every worker.
+        from triage.gemini import GeminiAnalyzer
+
+        key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
+        gemini = GeminiAnalyzer(
+            api_key=key or "unset",
+            model=settings.gemini_model,
+            base_url=settings.gemini_base_url,
+            timeout_s=settings.gemini_timeout_s,
+            attempts=settings.gemini_attempts,
+            fallback=local,
+        )
+    remote: OpenAICompatAnalyzer | None = None
+    if settings.use_openai and settings.openai_base_url:
+        from triage.openai_compat import OpenAICompatAnalyzer
+
+        secret = settings.openai_api_key
+        remote = OpenAICompatAnalyzer(
+            base_url=settings.openai_base_url,
+            api_key=secret.get_secret_value() if secret else None,
+            model=settings.openai_model,
+            timeout_s=settings.openai_timeout_s,
+            attempts=settings.openai_attempts,
+            fallback=local,
+        )
+    return gemini, remote
+
+
 def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | None = None) -> FastAPI:
     """Build the app; `analyzer` replaces the configured one (tests of failure paths)."""
     settings = settings or TriageSettings()
@@ -47,33 +81,7 @@ def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | N
         await manager.ensure_model()
         assert manager.analyzer is not None
         local = manager.analyzer
-        gemini: GeminiAnalyzer | None = None
-        if settings.use_gemini:
-            # Imported only when used: the SDK costs ~60 MB of memory in every worker.
-            from triage.gemini import GeminiAnalyzer
-
-            key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
-            gemini = GeminiAnalyzer(
-                api_key=key or "unset",
-                model=settings.gemini_model,
-                base_url=settings.gemini_base_url,
-                timeout_s=settings.gemini_timeout_s,
-                attempts=settings.gemini_attempts,
-                fallback=local,
-            )
-        remote: OpenAICompatAnalyzer | None = None
-        if settings.use_openai and settings.openai_base_url:
-            from triage.openai_compat import OpenAICompatAnalyzer
-
-            secret = settings.openai_api_key
-            remote = OpenAICompatAnalyzer(
-                base_url=settings.openai_base_url,
-                api_key=secret.get_secret_value() if secret else None,
-                model=settings.openai_model,
-                timeout_s=settings.openai_timeout_s,
-                attempts=settings.openai_attempts,
-                fallback=local,
-            )
+        gemini, remote = _remote_analyzers(settings, local)
         chosen: Analyzer = analyzer or gemini or remote or local
         consumers = Consumers(
             sessions=runtime.sessions,

@@ -37,7 +37,7 @@ from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import tracing
-from triage import incidents, repository, service
+from triage import directory, incidents, repository, service
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
 from triage.models import processed_messages
@@ -137,7 +137,7 @@ class Consumers:
             async with transaction(self._sessions) as session:
                 if not await claim(session, processed_messages, consumer=CONSUMER, envelope=envelope):
                     return
-                await service.apply_user(session=session, event=payload)
+                await directory.apply_user(session=session, event=payload)
         elif isinstance(payload, IncidentUpdated):
             # no processed mark: the incident's version makes a repeat change nothing
             async with transaction(self._sessions) as session:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from triage.analyzer.base import Analysis
 from triage.skills import clean_skills, normalise
 
 if TYPE_CHECKING:
@@ -146,18 +147,6 @@ def json_schema(categories: Sequence[str]) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True)
-class Clamped:
-    """A validated answer, every field inside its allowed range."""
-
-    category: str
-    priority: str
-    related_skills: tuple[str, ...]
-    summary: str
-    helpful_notes: str
-    confidence: float
-
-
 _PRIORITY_SYNONYMS = {
     "urgent": "high",
     "critical": "high",
@@ -174,8 +163,11 @@ _PRIORITY_SYNONYMS = {
 }
 
 
-def parse_answer(text: str | None, *, categories: Sequence[str], ticket_text: str = "") -> Clamped:
-    """Parse the model's JSON and clamp it; raise MalformedAnswer when it cannot be trusted."""
+def parse_answer(
+    text: str | None, *, categories: Sequence[str], ticket_text: str = "", provider: str = "", model: str = ""
+) -> Analysis:
+    """Parse the model's JSON and clamp it (every field inside its allowed range) into the analysis
+    of `provider`'s `model`; raise MalformedAnswer when it cannot be trusted."""
     if not text:
         raise MalformedAnswer("empty answer")
     try:
@@ -224,11 +216,13 @@ def parse_answer(text: str | None, *, categories: Sequence[str], ticket_text: st
         confidence = 0.5
     confidence = min(1.0, max(0.0, confidence))
 
-    return Clamped(
+    return Analysis(
         category=category,
         priority=priority,
         related_skills=skills,
         summary=summary,
         helpful_notes=notes,
         confidence=confidence,
+        provider=provider,
+        model=model,
     )

@@ -129,17 +129,8 @@ async def ask_with_retries(
         if error is None:
             raise
         raise error from exc
-    clamped = parse_answer(text, categories=categories, ticket_text=f"{ticket.title}\n{ticket.description}")
-    return Analysis(
-        category=clamped.category,
-        priority=clamped.priority,
-        related_skills=clamped.related_skills,
-        summary=clamped.summary,
-        helpful_notes=clamped.helpful_notes,
-        confidence=clamped.confidence,
-        provider=provider,
-        model=model,
-    )
+    ticket_text = f"{ticket.title}\n{ticket.description}"
+    return parse_answer(text, categories=categories, ticket_text=ticket_text, provider=provider, model=model)
 
 
 async def combine(

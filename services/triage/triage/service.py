@@ -6,32 +6,22 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
-from shared.events import (
-    Assignee,
-    EventData,
-    IncidentProposal,
-    TicketSnapshot,
-    TicketTriaged,
-    TicketTriageFailed,
-    TicketUpdated,
-    UserRegistered,
-    UserUpdated,
-)
+from shared.events import EventData, IncidentProposal, TicketSnapshot, TicketTriaged, TicketTriageFailed, TicketUpdated
 from shared.logging import current_correlation_id, get_logger
 from shared.outbox import add_event, add_events
 from sqlalchemy import func, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import tracing
-from triage import incidents, repository
+from triage import incidents, repository, track_record
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.analyzer.screen import screen
+from triage.analyzer.starter import FALLBACK_CATEGORY
 from triage.assignment import (
-    HISTORY_DAYS,
     Attempt,
     StaffMember,
     Track,
@@ -40,13 +30,13 @@ from triage.assignment import (
     rank_admins,
     waiting_reason,
 )
+from triage.copies import apply_snapshot, count_against, locked_ticket, record_ticket
+from triage.directory import assignee, member
 from triage.models import Decision, Staff, TicketCopy, outbox
 from triage.skills import clean_skills, normalise
+from triage.track_record import ACTIVE_STATUSES, routing_examples
 
 log = get_logger(__name__)
-
-STAFF_ROLES = ("moderator", "admin")
-ACTIVE_STATUSES = ("open", "in_progress")
 
 
 def input_hash(*, title: str, description: str, categories: Sequence[str]) -> str:
@@ -69,106 +59,11 @@ def clamp_analysis(analysis: Analysis, *, categories: Sequence[str]) -> tuple[st
     by_key = {normalise(c): c for c in categories}
     category = by_key.get(normalise(analysis.category))
     if category is None:
-        category = by_key.get(normalise("General Inquiry"), categories[0])
+        category = by_key.get(normalise(FALLBACK_CATEGORY), categories[0])
     return category, _PRIORITY.get(analysis.priority, "medium")
 
 
-# --- directory ------------------------------------------------------------------------------
-
-
-async def apply_user(*, session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
-    """Keep the moderator/admin directory in step with auth; users never get tickets."""
-    row = await repository.get_staff_for_update(session, event.user_id)
-    revision = event.revision if isinstance(event, UserUpdated) else 0
-    active = event.active if isinstance(event, UserUpdated) else True
-    is_staff = event.role in STAFF_ROLES and active
-    if row is None:
-        if not is_staff:
-            return
-        session.add(
-            Staff(
-                user_id=event.user_id,
-                email=event.email,
-                name=event.name,
-                role=event.role,
-                skills=list(clean_skills(event.skills)),
-                active=True,
-                open_count=0,
-                revision=revision,
-            )
-        )
-        return
-    if isinstance(event, UserUpdated) and revision and revision < row.revision:
-        log.info("user_update_stale", user_id=str(event.user_id))
-        return
-    row.email = event.email
-    row.name = event.name
-    row.role = event.role
-    row.skills = list(clean_skills(event.skills))
-    row.active = is_staff
-    row.revision = max(row.revision, revision)
-
-
-def _member(row: Staff, default_capacity: int) -> StaffMember:
-    return StaffMember(
-        user_id=row.user_id,
-        role="admin" if row.role == "admin" else "moderator",
-        name=row.name,
-        skills=tuple(row.skills or ()),
-        open_count=row.open_count,
-        capacity=None if row.role == "admin" else (row.capacity or default_capacity),
-    )
-
-
-def _assignee(row: Staff) -> Assignee:
-    role: Literal["moderator", "admin"] = "admin" if row.role == "admin" else "moderator"
-    return Assignee(id=row.user_id, name=row.name, email=row.email, role=role)
-
-
 # --- ticket copies and workload ---------------------------------------------------------------
-
-
-async def _locked_ticket(session: AsyncSession, snapshot: TicketSnapshot, *, version: int) -> TicketCopy:
-    return await repository.lock_ticket(
-        session,
-        {
-            "ticket_id": snapshot.id,
-            "title": snapshot.title,
-            "description": snapshot.description,
-            "status": snapshot.status,
-            "category": snapshot.category,
-            "priority": snapshot.priority,
-            "related_skills": list(snapshot.related_skills),
-            "assignee_id": None,
-            "counted_for": None,
-            "version": 0,
-            "attempt": snapshot.triage_attempt,
-            "triaged_attempt": 0,
-            "state": "pending",
-        },
-    )
-
-
-async def _count_against(session: AsyncSession, ticket: TicketCopy, who: uuid.UUID | None) -> None:
-    """Move the ticket's place in someone's open workload to `who` (None: nobody)."""
-    if ticket.counted_for == who:
-        return
-    if ticket.counted_for is not None:
-        await repository.release_slot(session, user_id=ticket.counted_for)
-        ticket.counted_for = None
-    if who is not None and await repository.add_open(session, user_id=who):
-        ticket.counted_for = who
-
-
-def _apply_snapshot(ticket: TicketCopy, snapshot: TicketSnapshot, version: int) -> None:
-    ticket.title = snapshot.title
-    ticket.description = snapshot.description
-    ticket.status = snapshot.status
-    ticket.category = snapshot.category
-    ticket.priority = snapshot.priority
-    ticket.related_skills = list(snapshot.related_skills)
-    ticket.assignee_id = snapshot.assigned_to.id if snapshot.assigned_to else None
-    ticket.version = max(ticket.version, version)
 
 
 async def apply_ticket_update(
@@ -178,18 +73,18 @@ async def apply_ticket_update(
 
     A slot this frees goes at once to the longest-waiting ticket its moderator fits.
     """
-    ticket = await _locked_ticket(session, event.ticket, version=event.version)
+    ticket = await locked_ticket(session, event.ticket, version=event.version)
     if event.version <= ticket.version:
         log.info("ticket_update_stale", ticket_id=str(ticket.ticket_id), version=event.version)
         return False
-    _apply_snapshot(ticket, event.ticket, event.version)
+    apply_snapshot(ticket, event.ticket, event.version)
     snap = event.ticket
     if ticket.state == "waiting" and (snap.assigned_to or snap.status not in ACTIVE_STATUSES):
         _stop_waiting(ticket)  # a person assigned or closed it: it waits no more
     holder = snap.assigned_to.id if snap.assigned_to and snap.status in ACTIVE_STATUSES else None
     released = ticket.counted_for
-    await _count_against(session, ticket, holder)
-    await repository.add_solved(session, _routing_examples(event))
+    await count_against(session, ticket, holder)
+    await repository.add_solved(session, routing_examples(event))
     if released is not None and released != ticket.counted_for:
         await assign_waiting(session=session, user_id=released, capacity=capacity)
 
@@ -227,13 +122,112 @@ class Outcome:
     skipped: bool = False
 
 
-async def record_ticket(*, session: AsyncSession, snapshot: TicketSnapshot, version: int, attempt: int) -> TicketCopy:
-    """Create or refresh the copy for a (re)triage request and return it locked."""
-    ticket = await _locked_ticket(session, snapshot, version=version)
-    if version > ticket.version:
-        _apply_snapshot(ticket, snapshot, version)
-    ticket.attempt = max(ticket.attempt, attempt)
+@dataclass(frozen=True)
+class Verdict:
+    """How a run ends for the ticket: the decision's outcome, who gets it, why (and whom it waits for)."""
+
+    outcome: Literal["triaged", "waiting", "failed"]
+    assignee: Staff | None
+    reason: str
+    waiting_for: tuple[uuid.UUID, ...] = ()
+    # the incident the ticket is part of (with an owner and no assignee: worked through it)
+    incident: IncidentProposal | None = None
+
+
+SKIPPED = Outcome(None, None, "attempt already handled or superseded", skipped=True)
+
+
+async def _claim(session: AsyncSession, snapshot: TicketSnapshot, *, version: int, attempt: int) -> TicketCopy | None:
+    """Step 1 of every run: the copy, locked, if this attempt is still to be handled; whoever held
+    the ticket gives it back and it waits no more (a retriage hands it out afresh)."""
+    ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
+    if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
+        return None
+    await count_against(session, ticket, None)
+    _stop_waiting(ticket)
     return ticket
+
+
+async def _settle(
+    session: AsyncSession,
+    ticket: TicketCopy,
+    verdict: Verdict,
+    decision: Decision,
+    *,
+    title: str,
+    batch: Batch | None = None,
+) -> None:
+    """The last steps of every run: log the decision, set the copy's state, emit the event."""
+    session.add(decision)
+    ticket.triaged_attempt = decision.attempt
+    chosen = verdict.assignee
+    if chosen is not None:
+        ticket.counted_for = chosen.user_id
+        ticket.assignee_id = chosen.user_id
+    event: EventData
+    if verdict.outcome == "waiting":
+        ticket.state = "waiting"
+        ticket.priority = decision.priority
+        ticket.waiting_for = [str(user_id) for user_id in verdict.waiting_for]
+        ticket.waiting_since = func.now()
+        event = _triaged_event(decision, None, waiting_for=verdict.waiting_for, incident=verdict.incident)
+    elif verdict.outcome == "failed":
+        ticket.state = "failed"
+        fallback = assignee(chosen) if chosen else None
+        event = TicketTriageFailed(
+            ticket_id=ticket.ticket_id,
+            attempt=decision.attempt,
+            reason=verdict.reason,
+            fallback_assignee=fallback,
+            title=title,
+        )
+    else:
+        ticket.state = "done"
+        event = _triaged_event(decision, chosen, incident=verdict.incident)
+    await _emit(session, event, batch)
+
+
+def _decision(ticket: TicketCopy, attempt: int, verdict: Verdict, **analysed: Any) -> Decision:
+    """The decision log's row of a run (the analysis' fields, none for a run without one)."""
+    return Decision(
+        id=uuid.uuid4(),
+        ticket_id=ticket.ticket_id,
+        attempt=attempt,
+        outcome=verdict.outcome,
+        assignee_id=verdict.assignee.user_id if verdict.assignee else None,
+        assignee_name=verdict.assignee.name if verdict.assignee else None,
+        assignment_reason=verdict.reason,
+        **analysed,
+    )
+
+
+async def _choose(
+    session: AsyncSession,
+    *,
+    steps: Sequence[Attempt],
+    rows: dict[uuid.UUID, Staff],
+    staff: Sequence[StaffMember],
+    skills: tuple[str, ...],
+    category: str,
+    capacity: int,
+    overflow: Overflow,
+) -> Verdict:
+    """Take a slot on the first who fits and has one; else overflow (wait, or the least loaded)."""
+    chosen, reason = await _take_first(session, steps, rows, capacity)
+    if chosen is not None:
+        return Verdict("triaged", chosen, reason)
+    fitting = [s for s in steps if s.member.role == "moderator"]
+    if not fitting:
+        return Verdict("failed", None, nobody_reason(staff=staff, skills=skills, category=category))
+    if overflow == "wait":
+        return Verdict(
+            "waiting", None, waiting_reason(fitting), tuple(dict.fromkeys(s.member.user_id for s in fitting))
+        )
+    step = min(fitting, key=lambda s: (rows[s.member.user_id].open_count, -s.score, str(s.member.user_id)))
+    if await repository.add_open(session, user_id=step.member.user_id):
+        reason = f"{step.reason}; every moderator who fits was at capacity, so the least loaded of them, above capacity"
+        return Verdict("triaged", rows[step.member.user_id], reason)
+    return Verdict("failed", None, "")
 
 
 async def triage_ticket(
@@ -257,49 +251,43 @@ async def triage_ticket(
     `incident_rules`: look for a burst of similar open tickets first; a ticket that joins an
     incident with an owner is not assigned on its own (the owner works the incident).
     """
-    ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
-    if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
-        return Outcome(None, None, "attempt already handled or superseded", skipped=True)
-
+    ticket = await _claim(session, snapshot, version=version, attempt=attempt)
+    if ticket is None:
+        return SKIPPED
     category, priority = clamp_analysis(analysis, categories=categories)
     skills = clean_skills(analysis.related_skills, limit=10)
-    # a retriage gives the ticket back before it is handed out again
-    await _count_against(session, ticket, None)
-    _stop_waiting(ticket)
-    proposal = await incidents.detect(session, snapshot=snapshot, rules=incident_rules) if incident_rules else None
-    grouped = proposal is not None and proposal.owner is not None
-
     rows = await batch.staff(session) if batch else {r.user_id: r for r in await repository.active_staff(session)}
-    staff = [_member(r, capacity) for r in rows.values()]
+    staff = [member(r, capacity) for r in rows.values()]
     # Routing reads what the ticket describes, never what it tells the triage to do.
     routed_on = screen(snapshot.title, snapshot.description).text
-    history = await batch.history(session, category) if batch else await _history(session, category=category)
-    steps = [] if grouped else plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
-    chosen, reason = await _take_first(session, steps, rows, capacity)
-    fitting = [s for s in steps if s.member.role == "moderator"]
-    waiting = False
-    if grouped and proposal is not None and proposal.owner is not None:
-        reason = f"part of incident {proposal.incident_id} worked by {proposal.owner.name}: {proposal.reason}"
-    elif chosen is None and fitting:
-        if overflow == "least_loaded":
-            step = min(fitting, key=lambda s: (rows[s.member.user_id].open_count, -s.score, str(s.member.user_id)))
-            if await repository.add_open(session, user_id=step.member.user_id):
-                chosen = rows[step.member.user_id]
-                reason = (
-                    f"{step.reason}; every moderator who fits was at capacity, so the least "
-                    f"loaded of them, above capacity"
-                )
-        else:
-            waiting = True
-            reason = waiting_reason(fitting)
-    elif chosen is None:
-        reason = nobody_reason(staff=staff, skills=skills, category=category)
-
-    decision = Decision(
-        id=uuid.uuid4(),
-        ticket_id=ticket.ticket_id,
-        attempt=attempt,
-        outcome="waiting" if waiting else "triaged" if chosen or grouped else "failed",
+    history = (
+        await batch.history(session, category) if batch else await track_record.history(session, category=category)
+    )
+    proposal = await incidents.detect(session, snapshot=snapshot, rules=incident_rules) if incident_rules else None
+    if proposal is not None and proposal.owner is not None:
+        why = f"part of incident {proposal.incident_id} worked by {proposal.owner.name}: {proposal.reason}"
+        verdict = Verdict("triaged", None, why, incident=proposal)
+    else:
+        steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
+        verdict = await _choose(
+            session,
+            steps=steps,
+            rows=rows,
+            staff=staff,
+            skills=skills,
+            category=category,
+            capacity=capacity,
+            overflow=overflow,
+        )
+        if proposal is not None and verdict.outcome != "failed":
+            # an incident without an owner yet: this ticket's assignee (by the normal rules) works it
+            if verdict.assignee is not None:
+                proposal = await incidents.adopt_owner(session, proposal, assignee(verdict.assignee))
+            verdict = replace(verdict, incident=proposal)
+    decision = _decision(
+        ticket,
+        attempt,
+        verdict,
         provider=analysis.provider,
         model=analysis.model,
         model_version=model_version if analysis.provider == "local" else None,
@@ -310,42 +298,14 @@ async def triage_ticket(
         summary=analysis.summary,
         helpful_notes=analysis.helpful_notes,
         confidence=min(1.0, max(0.0, float(analysis.confidence))),
-        assignee_id=chosen.user_id if chosen else None,
-        assignee_name=chosen.name if chosen else None,
-        assignment_reason=reason,
     )
-    session.add(decision)
-    ticket.triaged_attempt = attempt
-    if grouped:
-        ticket.state = "done"
-        await _emit(session, _triaged_event(decision, None, incident=proposal), batch)
-        return Outcome(decision.id, None, reason)
-    if waiting:
-        ticket.state = "waiting"
-        ticket.priority = priority
-        waits_for = list(dict.fromkeys(s.member.user_id for s in fitting))
-        ticket.waiting_for = [str(user_id) for user_id in waits_for]
-        ticket.waiting_since = func.now()
-        await _emit(session, _triaged_event(decision, None, waiting_for=waits_for, incident=proposal), batch)
-        log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(fitting))
-        return Outcome(decision.id, None, reason)
-    if chosen is None:
-        ticket.state = "failed"
-        await _emit(
-            session,
-            TicketTriageFailed(ticket_id=ticket.ticket_id, attempt=attempt, reason=reason, title=snapshot.title),
-            batch,
-        )
-        log.warning("triage_failed_nobody", ticket_id=str(ticket.ticket_id), reason=reason)
-        return Outcome(decision.id, None, reason)
-
-    ticket.state = "done"
-    ticket.counted_for = chosen.user_id
-    ticket.assignee_id = chosen.user_id
-    if proposal is not None:  # an incident without an owner yet: this assignee works it
-        proposal = await incidents.adopt_owner(session, proposal, _assignee(chosen))
-    await _emit(session, _triaged_event(decision, chosen, incident=proposal), batch)
-    return Outcome(decision.id, chosen.user_id, reason)
+    await _settle(session, ticket, verdict, decision, title=snapshot.title, batch=batch)
+    if verdict.outcome == "waiting":
+        log.info("triage_waiting", ticket_id=str(ticket.ticket_id), fitting=len(verdict.waiting_for))
+    elif verdict.outcome == "failed":
+        log.warning("triage_failed_nobody", ticket_id=str(ticket.ticket_id), reason=verdict.reason)
+    chosen = verdict.assignee
+    return Outcome(decision.id, chosen.user_id if chosen else None, verdict.reason)
 
 
 class Batch:
@@ -365,7 +325,7 @@ class Batch:
 
     async def history(self, session: AsyncSession, category: str) -> dict[uuid.UUID, Track]:
         if category not in self._history:
-            self._history[category] = await _history(session, category=category)
+            self._history[category] = await track_record.history(session, category=category)
         return self._history[category]
 
     async def finish(self, session: AsyncSession) -> None:
@@ -379,49 +339,6 @@ async def _emit(session: AsyncSession, event: EventData, batch: Batch | None) ->
         batch.events.append((event, current_correlation_id(), tracing.current_traceparent()))
     else:
         await add_event(session, outbox, event)
-
-
-async def _history(session: AsyncSession, *, category: str) -> dict[uuid.UUID, Track]:
-    """Each moderator's record with this category over the last HISTORY_DAYS days."""
-    since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
-    counts: dict[uuid.UUID, dict[str, int]] = {}
-    for user_id, kind, n in await repository.solved_counts(session, category=category, since=since):
-        counts.setdefault(user_id, {})[kind] = n
-    return {uid: Track(**{k: v for k, v in c.items() if k in _TRACK_KINDS}) for uid, c in counts.items()}
-
-
-_TRACK_KINDS = ("resolved", "reopened", "taken", "handed_off")
-_DONE = ("resolved",)
-_CLOSED = ("resolved", "closed")
-
-
-def _routing_examples(event: TicketUpdated) -> list[dict[str, Any]]:
-    """What a ticket update teaches about who solves which category (see `assignment.Track`)."""
-    snap = event.ticket
-    if not snap.category:
-        return []
-    rows: list[dict[str, Any]] = []
-
-    def add(user_id: uuid.UUID, kind: str) -> None:
-        rows.append({"user_id": user_id, "ticket_id": snap.id, "category": snap.category, "kind": kind})
-
-    status = event.changes.get("status")
-    holder = snap.assigned_to.id if snap.assigned_to else None
-    if status is not None and holder is not None:
-        if status.old in ACTIVE_STATUSES and status.new in _DONE:
-            add(holder, "resolved")
-        elif status.old in _CLOSED and status.new in ACTIVE_STATUSES:
-            add(holder, "reopened")
-    moved = event.changes.get("assigned_to")
-    # a reassignment by staff is a labelled routing example, as a category correction is
-    if moved is not None and event.actor.kind == "user" and event.actor.role in STAFF_ROLES:
-        raw = moved.old.get("id") if isinstance(moved.old, dict) else None
-        old = str(raw) if raw is not None else None
-        if holder is not None and str(holder) != old:
-            add(holder, "taken")
-        if old is not None and old != str(holder):
-            add(uuid.UUID(old), "handed_off")
-    return rows
 
 
 async def _take_first(
@@ -460,7 +377,7 @@ def _triaged_event(
         confidence=decision.confidence or 0.0,
         provider=decision.provider or "local",
         model=decision.model or "",
-        assignee=_assignee(chosen) if chosen else None,
+        assignee=assignee(chosen) if chosen else None,
         assignment_reason=decision.assignment_reason,
         decision_id=decision.id,
         waiting_for=list(waiting_for),
@@ -493,11 +410,12 @@ async def assign_waiting(*, session: AsyncSession, user_id: uuid.UUID, capacity:
         await repository.release_slot(session, user_id=user_id)
         log.error("waiting_decision_missing", ticket_id=str(ticket.ticket_id))
         return None
-    decision = Decision(
-        id=uuid.uuid4(),
-        ticket_id=ticket.ticket_id,
-        attempt=waited.attempt,
-        outcome="triaged",
+    reason = f"{waited.assignment_reason}; {row.name} freed a slot and took it ({row.open_count + 1} open)"
+    verdict = Verdict("triaged", row, reason)
+    decision = _decision(
+        ticket,
+        waited.attempt,
+        verdict,
         provider=waited.provider,
         model=waited.model,
         model_version=waited.model_version,
@@ -508,17 +426,9 @@ async def assign_waiting(*, session: AsyncSession, user_id: uuid.UUID, capacity:
         summary=waited.summary,
         helpful_notes=waited.helpful_notes,
         confidence=waited.confidence,
-        assignee_id=row.user_id,
-        assignee_name=row.name,
-        assignment_reason=(
-            f"{waited.assignment_reason}; {row.name} freed a slot and took it ({row.open_count + 1} open)"
-        ),
     )
-    session.add(decision)
     _stop_waiting(ticket)
-    ticket.counted_for = row.user_id
-    ticket.assignee_id = row.user_id
-    await add_event(session, outbox, _triaged_event(decision, row))
+    await _settle(session, ticket, verdict, decision, title=ticket.title)
     log.info("waiting_ticket_assigned", ticket_id=str(ticket.ticket_id), assignee=str(user_id))
     return ticket.ticket_id
 
@@ -532,48 +442,20 @@ async def fail_to_admin(
     why: str,
 ) -> Outcome:
     """After the delivery limit: mark the ticket failed and hand it to the least loaded admin."""
-    ticket = await record_ticket(session=session, snapshot=snapshot, version=version, attempt=attempt)
-    if ticket.triaged_attempt >= attempt or ticket.attempt > attempt:
-        return Outcome(None, None, "attempt already handled or superseded", skipped=True)
-    await _count_against(session, ticket, None)
+    ticket = await _claim(session, snapshot, version=version, attempt=attempt)
+    if ticket is None:
+        return SKIPPED
     rows = {r.user_id: r for r in await repository.active_staff(session)}
-    admin: Staff | None = None
-    for member in rank_admins(_member(r, 0) for r in rows.values()):
-        if await repository.take_slot(session, user_id=member.user_id, limit=None) is not None:
-            admin = rows[member.user_id]
-            break
+    admins = [Attempt(member=m, reason="") for m in rank_admins(member(r, 0) for r in rows.values())]
+    admin, _ = await _take_first(session, admins, rows, 0)
     if admin is not None:
         reason = f"{why}; assigned to the least loaded admin {admin.name} ({admin.open_count} open)"
-        ticket.counted_for = admin.user_id
-        ticket.assignee_id = admin.user_id
     else:
         reason = f"{why}; no admin is known to triage, assign it by hand"
-    session.add(
-        Decision(
-            id=uuid.uuid4(),
-            ticket_id=ticket.ticket_id,
-            attempt=attempt,
-            outcome="failed",
-            input_hash=input_hash(title=snapshot.title, description=snapshot.description, categories=[]),
-            related_skills=[],
-            assignee_id=admin.user_id if admin else None,
-            assignee_name=admin.name if admin else None,
-            assignment_reason=reason,
-        )
-    )
-    ticket.triaged_attempt = attempt
-    ticket.state = "failed"
-    await add_event(
-        session,
-        outbox,
-        TicketTriageFailed(
-            ticket_id=ticket.ticket_id,
-            attempt=attempt,
-            reason=reason,
-            fallback_assignee=_assignee(admin) if admin else None,
-            title=snapshot.title,
-        ),
-    )
+    verdict = Verdict("failed", admin, reason)
+    hashed = input_hash(title=snapshot.title, description=snapshot.description, categories=[])
+    decision = _decision(ticket, attempt, verdict, input_hash=hashed, related_skills=[])
+    await _settle(session, ticket, verdict, decision, title=snapshot.title)
     log.error("triage_dead_lettered", ticket_id=str(ticket.ticket_id), reason=reason)
     return Outcome(None, admin.user_id if admin else None, reason)
 
