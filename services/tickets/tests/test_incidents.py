@@ -219,3 +219,19 @@ async def test_moderators_see_only_incidents_they_own(kit):
     bad = await kit.client.patch(f"/api/incidents/{incident_id}", json={"size": 1}, headers=admin.headers)
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_late_proposal_for_a_resolved_incident_goes_back_to_triage(kit):
+    mod, _, tickets, incident_id = await burst(kit, 2)
+    resolved = await kit.client.post(
+        f"/api/incidents/{incident_id}/resolve", json={"comment": "Fixed."}, headers=mod.headers
+    )
+    assert resolved.status_code == 200, resolved.text
+    late = await kit.create(kit.person(), "VPN down", "VPN still down?")
+    await triage_into(kit, late, proposal(kit, tickets[0], mod, opened=False))
+    row = await kit.db.fetchrow("SELECT * FROM tickets.tickets WHERE id = $1", uuid.UUID(late["id"]))
+    # not part of the resolved incident, and not left unworked: triaged again on its own
+    assert row["incident_id"] is None
+    assert (row["triage_state"], row["triage_attempt"]) == ("pending", 2)
+    assert len(await kit.events("ticket.retriage_requested", late["id"])) == 1
+    assert await kit.db.fetchval("SELECT size FROM tickets.incidents WHERE id = $1", incident_id) == 2

@@ -205,6 +205,32 @@ async def _ticket_changed(
     )
 
 
+async def _back_to_triage(
+    session: AsyncSession, ticket: Ticket, *, actor: Actor, changes: dict[str, FieldChange], now: datetime
+) -> None:
+    """Record `changes`; an open ticket nobody works is triaged again, to be assigned by the normal rules."""
+    retriage = ticket.assigned_to_id is None and ticket.status in OPEN_STATUSES
+    if retriage:
+        old_state = ticket.triage_state
+        ticket.triage_attempt = max(ticket.triage_attempt, ticket.triage_applied_attempt) + 1
+        ticket.triage_state = "pending"
+        ticket.waiting_for = None
+        changes["triage_state"] = FieldChange(old=old_state, new="pending")
+        changes["triage_attempt"] = FieldChange(old=ticket.triage_attempt - 1, new=ticket.triage_attempt)
+    await _ticket_changed(session, ticket, actor=actor, changes=changes, now=now)
+    if retriage:
+        await add_event(
+            session,
+            outbox,
+            TicketRetriageRequested(
+                ticket=snapshot(ticket),
+                version=ticket.version,
+                attempt=ticket.triage_attempt,
+                requested_by=actor.id,
+            ),
+        )
+
+
 async def _link(session: AsyncSession, ticket: Ticket, incident: Incident, *, actor: Actor, now: datetime) -> None:
     old = str(ticket.incident_id) if ticket.incident_id else None
     ticket.incident_id = incident.id
@@ -313,7 +339,11 @@ async def apply_proposal(
     if ticket.incident_id == incident.id:
         return False
     if incident.status != "open":
+        # resolved meanwhile: not part of it, and (unassigned) not left unworked
         log.warning("incident_proposal_for_closed", ticket_id=str(ticket.id), incident_id=str(incident.id))
+        if ticket.assigned_to_id is None and ticket.triage_state == "done":
+            await _back_to_triage(session, ticket, actor=SYSTEM, changes={}, now=now)
+            return True
         return False
     previous = incident.size
     new_owner = False
@@ -544,26 +574,7 @@ async def detach(
     previous = incident.size
     ticket.incident_id = None
     changes = {"incident_id": FieldChange(old=str(incident.id), new=None)}
-    retriage = ticket.assigned_to_id is None and ticket.status in OPEN_STATUSES
-    if retriage:
-        old_state = ticket.triage_state
-        ticket.triage_attempt = max(ticket.triage_attempt, ticket.triage_applied_attempt) + 1
-        ticket.triage_state = "pending"
-        ticket.waiting_for = None
-        changes["triage_state"] = FieldChange(old=old_state, new="pending")
-        changes["triage_attempt"] = FieldChange(old=ticket.triage_attempt - 1, new=ticket.triage_attempt)
-    await _ticket_changed(session, ticket, actor=actor, changes=changes, now=now)
-    if retriage:
-        await add_event(
-            session,
-            outbox,
-            TicketRetriageRequested(
-                ticket=snapshot(ticket),
-                version=ticket.version,
-                attempt=ticket.triage_attempt,
-                requested_by=principal.id,
-            ),
-        )
+    await _back_to_triage(session, ticket, actor=actor, changes=changes, now=now)
     incident.size = max(0, incident.size - 1)
     session.add(_entry(incident, "detached", now=now, actor=actor, ticket_id=ticket.id, detail=note or "not the same"))
     await _emit(
