@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install up down status dead-letters replay-dead-letters test test-python test-web test-e2e lint check-imports bench bench-million eval chaos clean
+.PHONY: help install up down status dead-letters replay-dead-letters test test-python test-web test-e2e lint check-imports check-api-types bench bench-million eval chaos clean
 
 help:
 	@echo "make up      - install what is missing, migrate, start every service (gateway on :8000)"
@@ -44,11 +44,15 @@ lint: install
 	@$(UV) run --no-sync mypy shared/shared gateway/gateway services/auth/auth services/tickets/tickets \
 		services/triage/triage services/notifier/notifier
 
-test: install check-imports lint test-python test-web test-e2e
+test: install check-imports lint check-api-types test-python test-web test-e2e
 
 test-python: install
 	@bash deploy/install-tools.sh
 	@$(UV) run --no-sync pytest
+
+# the web app's types generated from the gateway's OpenAPI (web/src/api/schema.d.ts) are current
+check-api-types: install
+	@bash scripts/web.sh types
 
 test-web:
 	@bash scripts/web.sh unit

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The web app's tests: `unit` (Vitest) or `e2e` (Playwright driving Debian's Chromium against a
-# separate stack instance started here and stopped afterwards).
+# The web app's tests: `unit` (Vitest), `types` (the checked-in API types are what the backend's
+# OpenAPI generates now, and the app compiles against them; `types --write` regenerates them) or
+# `e2e` (Playwright driving Debian's Chromium against a separate stack instance started here and
+# stopped afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -9,7 +11,29 @@ install_web() {
     (cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
 }
 
+API_TYPES=web/src/api/schema.d.ts
+
 case "${1:-}" in
+types)
+    install_web
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    if ! uv run --no-sync python scripts/openapi.py >"$tmp/openapi.json" 2>"$tmp/openapi.log"; then
+        cat "$tmp/openapi.log" >&2; exit 1
+    fi
+    (cd web && npx --no-install openapi-typescript "$tmp/openapi.json" --output "$tmp/schema.d.ts" >/dev/null)
+    if [ "${2:-}" = "--write" ]; then
+        cp "$tmp/schema.d.ts" "$API_TYPES"
+        echo "wrote $API_TYPES"
+    elif ! diff -u "$API_TYPES" "$tmp/schema.d.ts" >"$tmp/diff"; then
+        head -n 80 "$tmp/diff" >&2
+        echo "$API_TYPES differs from what the backend's OpenAPI generates now: run" \
+            "'bash scripts/web.sh types --write', make the web app compile (npm run typecheck) and commit both." >&2
+        exit 1
+    fi
+    (cd web && npm run --silent typecheck)
+    echo "web API types: up to date with the backend's OpenAPI, and the app compiles against them"
+    ;;
 unit)
     install_web
     (cd web && npm test)
@@ -23,7 +47,7 @@ e2e)
     (cd web && npm run build >/dev/null)
     instance=e2e offset=1000
     stack() { uv run --no-sync python scripts/stack.py "$@" --instance "$instance" --port-offset "$offset"; }
-    # the original-contract client (web/e2e/compat.test.mjs) is served from this other origin
+    # the original-contract client (web/e2e/compat.test.ts) is served from this other origin
     export COMPAT_ORIGIN="http://127.0.0.1:$((6173 + offset))" CORS_ALLOWED_ORIGINS="http://127.0.0.1:$((6173 + offset))"
     trap 'stack down >/dev/null 2>&1 || true' EXIT
     stack down >/dev/null 2>&1 || true
@@ -36,5 +60,5 @@ e2e)
     (cd web && npm run e2e)
     ;;
 *)
-    echo "usage: scripts/web.sh unit|e2e" >&2; exit 2 ;;
+    echo "usage: scripts/web.sh unit|types [--write]|e2e" >&2; exit 2 ;;
 esac

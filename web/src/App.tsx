@@ -1,18 +1,19 @@
 import { Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import type { ReactNode } from 'react'
-import { EXPIRED_MESSAGE, homeFor, useAuth } from './auth'
 import type { Role } from './api/types'
-import { Layout } from './components/Layout'
-import { SetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage } from './pages/AuthPages'
-import { MyTicketsPage, QueuePage, AdminTicketsPage } from './pages/TicketLists'
-import { NewTicketPage } from './pages/NewTicketPage'
-import { TicketPage } from './pages/TicketPage'
-import { UsersPage } from './pages/UsersPage'
-import { TriageAdminPage } from './pages/TriageAdminPage'
-import { DashboardPage } from './pages/DashboardPage'
-import { PreferencesPage } from './pages/PreferencesPage'
-import { Empty } from './components/ui'
+import { Empty } from './common/ui'
+import { SetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage } from './features/auth/AuthPages'
+import { EXPIRED_MESSAGE, homeFor, useAuth } from './features/auth/session'
+import { DashboardPage } from './features/dashboard/DashboardPage'
 import { IncidentPage } from './features/incidents/IncidentPage'
+import { IncidentsPage } from './features/incidents/IncidentsPage'
+import { PreferencesPage } from './features/notifications/PreferencesPage'
+import { NewTicketPage } from './features/tickets/NewTicketPage'
+import { TicketPage } from './features/tickets/ticket/TicketPage'
+import { AdminTicketsPage, MyTicketsPage, QueuePage } from './features/tickets/TicketListPages'
+import { TriageAdminPage } from './features/triage/TriageAdminPage'
+import { UsersPage } from './features/users/UsersPage'
+import { Layout } from './Layout'
 
 function RequireAuth({ children, roles }: { children: ReactNode; roles?: Role[] }) {
   const { session, role, notice } = useAuth()
@@ -62,6 +63,7 @@ export default function App() {
         <Route path="admin/users" element={<RequireAuth roles={['admin']}><UsersPage /></RequireAuth>} />
         <Route path="admin/triage" element={<RequireAuth roles={['admin']}><TriageAdminPage /></RequireAuth>} />
         <Route path="admin/dashboard" element={<RequireAuth roles={['admin']}><DashboardPage /></RequireAuth>} />
+        <Route path="incidents" element={<RequireAuth roles={['moderator', 'admin']}><IncidentsPage /></RequireAuth>} />
         <Route path="incidents/:id" element={<RequireAuth roles={['moderator', 'admin']}><IncidentPage /></RequireAuth>} />
         <Route path="settings/notifications" element={<PreferencesPage />} />
         <Route path="*" element={<NotFound />} />

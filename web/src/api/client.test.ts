@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { api, buildQuery, fetchAll, onUnauthorized, request, setToken } from './client'
+import { authApi } from '../features/auth/api'
+import { dashboardApi } from '../features/dashboard/api'
+import { ticketsApi } from '../features/tickets/api'
+import { triageApi } from '../features/triage/api'
+import { buildQuery, fetchAll, onUnauthorized, request, setToken } from './client'
 import { ApiError } from './errors'
+
+// the HTTP layer through the feature modules' real routes
+const api = { ...authApi, ...dashboardApi, ...ticketsApi, ...triageApi }
 
 class MemoryStorage {
   private m = new Map<string, string>()

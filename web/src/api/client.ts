@@ -1,20 +1,6 @@
+/** The one HTTP layer: every feature's `api.ts` calls `request` (token, JSON, problem+json errors). */
 import { ApiError, networkError, parseProblem } from './errors'
-import type {
-  Attachment,
-  AuthResponse,
-  Category,
-  Comment,
-  Decision,
-  Example,
-  ModelStatus,
-  Page,
-  Preferences,
-  Role,
-  Stats,
-  Ticket,
-  TicketFilters,
-  User,
-} from './types'
+import type { Page } from './types'
 
 const TOKEN_KEY = 'helpdesk.token'
 
@@ -83,74 +69,12 @@ export async function request<T>(
   }
 }
 
-export const api = {
-  signup: (body: { email: string; password: string; name?: string }) =>
-    request<AuthResponse>('POST', '/api/auth/signup', body, { auth: false }),
-  login: (body: { email: string; password: string }) =>
-    request<AuthResponse>('POST', '/api/auth/login', body, { auth: false }),
-  /** The first password of an account opened by mail (the welcome mail's one-use link). */
-  setPassword: (body: { token: string; password: string }) =>
-    request<AuthResponse>('POST', '/api/auth/set-password', body, { auth: false }),
-  /** The link of the verification mail: marks the address verified (no sign-in needed). */
-  verifyEmail: (body: { token: string }) =>
-    request<User>('POST', '/api/auth/verify', body, { auth: false }),
-  /** Mail the caller's verification link again (a few times an hour; 409 once verified). */
-  resendVerification: () => request<{ sent: boolean }>('POST', '/api/auth/resend-verification'),
-  me: () => request<User>('GET', '/api/auth/me'),
-  users: (params: { q?: string; role?: Role | ''; cursor?: string | null; limit?: number }) =>
-    request<Page<User>>('GET', `/api/auth/users${buildQuery({ limit: 50, ...params })}`),
-  updateUser: (body: { email: string; role?: Role; skills?: string[] }) =>
-    request<User>('POST', '/api/auth/update-user', body),
-
-  tickets: (filters: TicketFilters & { cursor?: string | null; limit?: number }) =>
-    request<Page<Ticket>>('GET', `/api/tickets${buildQuery({ limit: 50, ...filters })}`),
-  ticket: (id: string) => request<Ticket>('GET', `/api/tickets/${encodeURIComponent(id)}`),
-  /** `idempotencyKey`: the same for every retry of one ticket, so a retry after a lost answer
-   * returns the ticket the first attempt made instead of opening a second. */
-  createTicket: (body: { title: string; description: string }, idempotencyKey?: string) =>
-    request<Ticket>('POST', '/api/tickets', body, idempotencyKey ? { headers: { 'Idempotency-Key': idempotencyKey } } : {}),
-  updateTicket: (id: string, body: Partial<Pick<Ticket, 'status' | 'priority' | 'category'>> & { assigned_to?: string }) =>
-    request<Ticket>('PATCH', `/api/tickets/${encodeURIComponent(id)}`, body),
-  comments: async (id: string): Promise<Comment[]> => {
-    const { items } = await fetchAll<Comment>(async (cursor) => {
-      const res = await request<Comment[] | Page<Comment>>('GET', `/api/tickets/${encodeURIComponent(id)}/comments${buildQuery({ limit: 100, cursor })}`)
-      return Array.isArray(res) ? { items: res, next_cursor: null } : { items: res?.items ?? [], next_cursor: res?.next_cursor ?? null }
-    }, 2000)
-    return items
-  },
-  decisions: (ticketId: string) =>
-    request<Page<Decision>>('GET', `/api/triage/decisions${buildQuery({ ticket_id: ticketId, limit: 20 })}`),
-  attachments: async (id: string): Promise<Attachment[]> =>
-    (await request<{ items: Attachment[] }>('GET', `/api/tickets/${encodeURIComponent(id)}/attachments`)).items,
-  /** The bytes of one attachment (the route needs the token, so no plain link). */
-  attachmentBlob: async (ticketId: string, attachmentId: string): Promise<Blob> => {
-    const token = getToken()
-    const res = await fetch(
-      `/api/tickets/${encodeURIComponent(ticketId)}/attachments/${encodeURIComponent(attachmentId)}`,
-      { headers: token ? { Authorization: `Bearer ${token}` } : {} },
-    )
-    if (!res.ok) throw parseProblem(res.status, await res.text(), res.headers.get('Retry-After'))
-    return res.blob()
-  },
-  addComment: (id: string, body: { body: string; internal: boolean }) =>
-    request<Comment>('POST', `/api/tickets/${encodeURIComponent(id)}/comments`, body),
-  retriage: (id: string) => request<unknown>('POST', `/api/tickets/${encodeURIComponent(id)}/retriage`),
-
-  categories: () => request<{ categories: Category[] }>('GET', '/api/triage/categories'),
-  putCategories: (categories: Category[]) => request<{ categories: Category[] }>('PUT', '/api/triage/categories', { categories }),
-  importExamples: (examples: Example[]) => request<{ accepted: number }>('POST', '/api/triage/examples', { examples }),
-  retrain: () => request<unknown>('POST', '/api/triage/retrain'),
-  model: () => request<ModelStatus>('GET', '/api/triage/model'),
-
-  /** Dashboard figures computed by the server over a range of UTC days (YYYY-MM-DD, both included). */
-  stats: (range: { from?: string; to?: string } = {}) => request<Stats>('GET', `/api/stats${buildQuery(range)}`),
-
-  /** Admins only: how many dead letters a service holds open (its `open` count). */
-  deadLetters: (service: 'tickets' | 'triage' | 'notifier') =>
-    request<{ items: unknown[]; open: number }>('GET', `/api/dead-letters/${service}${buildQuery({ limit: 1 })}`),
-
-  preferences: () => request<Preferences>('GET', '/api/notifications/preferences'),
-  putPreferences: (p: Preferences) => request<Preferences>('PUT', '/api/notifications/preferences', p),
+/** The bytes of a route that needs the token (an attachment): no plain link can carry it. */
+export async function requestBlob(path: string): Promise<Blob> {
+  const token = getToken()
+  const res = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} })
+  if (!res.ok) throw parseProblem(res.status, await res.text(), res.headers.get('Retry-After'))
+  return res.blob()
 }
 
 /** Reads every page of a listing (up to maxItems). */

@@ -1,137 +1,54 @@
-export type Role = 'user' | 'moderator' | 'admin'
-export type Status = 'open' | 'in_progress' | 'resolved' | 'closed'
-export type Priority = 'low' | 'medium' | 'high'
-export type TriageState = 'pending' | 'done' | 'failed' | 'waiting'
+/**
+ * The API's types under the names the app uses, all taken from `schema.d.ts`: that file is
+ * generated from the gateway's OpenAPI document (`bash scripts/web.sh types --write`) and CI fails
+ * when it differs from what the backend generates now, so a backend change the client does not
+ * follow fails `tsc` here instead of in a browser.
+ */
+import type { components } from './schema'
 
-export const STATUSES: Status[] = ['open', 'in_progress', 'resolved', 'closed']
-export const PRIORITIES: Priority[] = ['low', 'medium', 'high']
-export const ROLES: Role[] = ['user', 'moderator', 'admin']
+export type Schemas = components['schemas']
 
-export interface User {
-  id: string
-  email: string
-  name: string | null
-  role: Role
-  skills: string[]
-  /** false until the owner follows the link of the verification mail (then staff roles are possible) */
-  email_verified?: boolean
-  created_at: string
-}
+export type Role = Schemas['UserRead']['role']
+export type Status = Schemas['TicketRead']['status']
+export type Priority = NonNullable<Schemas['TicketRead']['priority']>
+export type TriageState = Schemas['TriageRead']['state']
 
-export interface AuthResponse {
-  token: string
-  token_type: string
-  expires_in: number
-  user: User
-}
+// Records keyed by the API's unions: `tsc` fails when the API adds or drops a value (order = display order).
+const STATUS_ORDER: Record<Status, number> = { open: 0, in_progress: 1, resolved: 2, closed: 3 }
+const PRIORITY_ORDER: Record<Priority, number> = { low: 0, medium: 1, high: 2 }
+const ROLE_ORDER: Record<Role, number> = { user: 0, moderator: 1, admin: 2 }
+export const STATUSES = Object.keys(STATUS_ORDER) as Status[]
+export const PRIORITIES = Object.keys(PRIORITY_ORDER) as Priority[]
+export const ROLES = Object.keys(ROLE_ORDER) as Role[]
 
-export interface PersonRef {
-  id: string
-  name: string | null
-  email: string
-}
+export type User = Schemas['UserRead']
+export type AuthResponse = Schemas['TokenOut']
+export type PersonRef = Schemas['PersonRead']
 
-export interface Triage {
-  state: TriageState
-  summary?: string | null
-  provider?: string | null
-  model?: string | null
-  confidence?: number | null
-  assignment_reason?: string | null
-  triaged_at?: string | null
-  /** Staff only: while waiting, the moderators (ids) whose first free slot takes it. */
-  waiting_for?: string[]
-}
+/** Requesters get `TriageRead` (the state only); staff get `TriageStaffRead`. */
+export type Triage = Schemas['TriageRead'] & Partial<Omit<Schemas['TriageStaffRead'], 'state'>>
 
-export interface Ticket {
-  id: string
-  title: string
-  description: string
-  status: Status
-  priority: Priority | null
-  category: string | null
-  created_by: PersonRef
-  assigned_to: PersonRef | null
-  due_at: string | null
-  created_at: string
-  updated_at: string
-  triage: Triage
-  related_skills?: string[]
-  helpful_notes?: string | null
-}
+/** Requesters get `TicketRead`; staff get `TicketStaffRead` (the AI's notes and skills too). */
+export type Ticket = Omit<Schemas['TicketRead'], 'triage'> &
+  Partial<Pick<Schemas['TicketStaffRead'], 'related_skills' | 'helpful_notes'>> & { triage: Triage }
 
-export interface Comment {
-  id: string
-  body: string
-  internal: boolean
-  author?: PersonRef | null
-  created_at: string
-}
-
-/** A file that came with a mailed ticket or reply (GET /api/tickets/{id}/attachments). */
-export interface Attachment {
-  id: string
-  filename: string
-  content_type: string
-  size: number
-  comment_id: string | null
-  created_at: string
-}
+export type Comment = Schemas['CommentRead']
+export type Attachment = Schemas['AttachmentRead']
+export type Decision = Schemas['DecisionRead']
+export type Example = Schemas['ExampleIn']
+export type ModelStatus = Schemas['ModelRead']
+export type Preferences = Schemas['Preferences']
+export type Stats = Schemas['StatsRead']
+export type TicketUpdate = Schemas['TicketUpdate']
+/** As answered: the server fills `description` (default ""). */
+export type Category = Schemas['CategoryBase'] & { description: string }
 
 export interface Page<T> {
   items: T[]
   next_cursor: string | null
 }
 
-export interface Category {
-  name: string
-  description: string
-}
-
-export interface Example {
-  title: string
-  description: string
-  category: string
-  priority: Priority
-  skills: string[]
-}
-
-export interface ModelStatus {
-  version: number | null
-  trained_at: string | null
-  examples: number | null
-  metrics: { category_accuracy: number | null; priority_accuracy: number | null } | null
-  training?: boolean
-  provider?: 'local' | 'gemini'
-  gemini_model?: string | null
-}
-
-export interface Decision {
-  id: string
-  ticket_id: string
-  attempt: number
-  outcome: string
-  provider: string | null
-  model: string | null
-  model_version: number | null
-  category: string | null
-  priority: string | null
-  related_skills: string[]
-  summary: string | null
-  confidence: number | null
-  assignee_id: string | null
-  assignee_name: string | null
-  assignment_reason: string
-  created_at: string
-}
-
-export interface Preferences {
-  ticket_assigned: boolean
-  ticket_resolved: boolean
-  triage_failed: boolean
-  welcome: boolean
-}
-
+/** The query of GET /api/tickets as the lists build it. */
 export interface TicketFilters {
   status?: Status | ''
   priority?: Priority | ''
@@ -141,39 +58,4 @@ export interface TicketFilters {
   waiting_for?: string
   overdue?: boolean
   q?: string
-}
-
-export interface Durations {
-  count: number
-  p50_seconds: number | null
-  p90_seconds: number | null
-}
-
-export interface ModeratorLoad {
-  id: string
-  name: string | null
-  email: string | null
-  open: number
-  in_progress: number
-  overdue: number
-}
-
-/** GET /api/stats: every ticket (admins) or those assigned to the caller (moderators). */
-export interface Stats {
-  scope: 'all' | 'assigned_to_me'
-  from: string
-  to: string
-  generated_at: string
-  created: number
-  per_day: { day: string; count: number }[]
-  by_status: Record<Status, number>
-  by_priority: Record<Priority | 'none', number>
-  by_category: { category: string | null; count: number }[]
-  time_to_triage: Durations
-  time_to_resolve: Durations
-  open: { open: number; in_progress: number }
-  overdue: { total: number; by_priority: Record<Priority | 'none', number> }
-  load: ModeratorLoad[]
-  triage: { pending: number; waiting: number; failed: number; oldest_waiting_at: string | null }
-  dead_letters: { open: number } | null
 }

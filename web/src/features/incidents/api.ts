@@ -1,78 +1,45 @@
 import { buildQuery, request } from '../../api/client'
-import type { Page, PersonRef, Priority, Status } from '../../api/types'
+import type { Schemas } from '../../api/types'
 
-export type IncidentStatus = 'open' | 'resolved' | 'merged'
-
-export interface SizePoint { at: string; size: number }
-
-/** An incident as staff see it (GET /api/incidents/{id}: with its size over time). */
-export interface Incident {
-  id: string
-  title: string
-  summary: string | null
-  public_title: string | null
-  status: IncidentStatus
-  category: string | null
-  priority: Priority | null
-  owner: PersonRef | null
-  size: number
-  merged_into: string | null
-  created_at: string
-  updated_at: string
-  resolved_at: string | null
-  size_history?: SizePoint[]
-}
-
-export interface Member {
-  id: string
-  title: string
-  description: string
-  status: Status
-  created_by: PersonRef
-  created_at: string
-  reason: string | null
-}
-
-export interface LogEntry {
-  kind: string
-  ticket_id: string | null
-  other_incident_id: string | null
-  size: number
-  actor_name: string | null
-  detail: string | null
-  body: string | null
-  public: boolean
-  created_at: string
-}
-
-/** What a requester sees of their ticket's incident: that it is known, and the public updates. */
-export interface KnownProblem {
-  known_problem: true
-  title: string
-  status: IncidentStatus
-  updates: { body: string; created_at: string }[]
-}
+export type Incident = Schemas['IncidentRead']
+export type IncidentDetail = Schemas['IncidentDetail']
+export type IncidentStatus = Incident['status']
+export type Member = Schemas['MemberRead']
+export type LogEntry = Schemas['LogEntryRead']
+export type KnownProblem = Schemas['KnownProblemRead']
+export type SizePoint = Schemas['SizePoint']
 
 const path = (id: string) => `/api/incidents/${encodeURIComponent(id)}`
 
+/** Incidents (staff): a burst of similar tickets worked as one problem by one owner. */
 export const incidentsApi = {
   list: (params: { status?: IncidentStatus; cursor?: string | null; limit?: number } = {}) =>
-    request<Page<Incident>>('GET', `/api/incidents${buildQuery({ status: 'open', limit: 50, ...params })}`),
-  get: (id: string) => request<Incident>('GET', path(id)),
-  update: (id: string, body: Partial<Pick<Incident, 'title' | 'summary' | 'public_title' | 'category' | 'priority'>> & { owner_id?: string }) =>
-    request<Incident>('PATCH', path(id), body),
-  members: async (id: string) => (await request<{ items: Member[] }>('GET', `${path(id)}/members`)).items,
-  log: async (id: string) => (await request<{ items: LogEntry[] }>('GET', `${path(id)}/log`)).items,
-  detach: (id: string, ticketId: string, note?: string) =>
-    request<Incident>('POST', `${path(id)}/detach`, note ? { ticket_id: ticketId, note } : { ticket_id: ticketId }),
-  merge: (id: string, sourceId: string) => request<Incident>('POST', `${path(id)}/merge`, { source_id: sourceId }),
-  postUpdate: (id: string, body: string) => request<Incident>('POST', `${path(id)}/updates`, { body }),
-  resolve: (id: string, comment: string) => request<Incident>('POST', `${path(id)}/resolve`, { comment }),
-  /** The incident of a ticket: the whole incident for staff who work it, else the known-problem notice. */
+    request<Schemas['IncidentPage']>('GET', `/api/incidents${buildQuery({ status: 'open', limit: 50, ...params })}`),
+  get: (id: string) => request<IncidentDetail>('GET', path(id)),
+  update: (id: string, body: Schemas['IncidentUpdate']) => request<Incident>('PATCH', path(id), body),
+  members: async (id: string) => (await request<Schemas['MemberList']>('GET', `${path(id)}/members`)).items,
+  log: async (id: string) => (await request<Schemas['LogList']>('GET', `${path(id)}/log`)).items,
+  detach: (id: string, body: Schemas['IncidentDetach']) => request<Incident>('POST', `${path(id)}/detach`, body),
+  merge: (id: string, body: Schemas['IncidentMerge']) => request<Incident>('POST', `${path(id)}/merge`, body),
+  postUpdate: (id: string, body: Schemas['IncidentPublicUpdate']) => request<Incident>('POST', `${path(id)}/updates`, body),
+  resolve: (id: string, body: Schemas['IncidentResolve']) => request<Incident>('POST', `${path(id)}/resolve`, body),
+  /** A ticket's incident: the whole incident for staff who work it, else "part of a known problem"
+   * and the public updates (404 when the ticket is in none). */
   ofTicket: (ticketId: string) =>
-    request<Incident | KnownProblem>('GET', `/api/tickets/${encodeURIComponent(ticketId)}/incident`),
+    request<IncidentDetail | KnownProblem>('GET', `/api/tickets/${encodeURIComponent(ticketId)}/incident`),
 }
 
-export function isKnownProblem(x: Incident | KnownProblem): x is KnownProblem {
+export function isKnownProblem(x: IncidentDetail | KnownProblem): x is KnownProblem {
   return 'known_problem' in x
 }
+
+/** The cache keys of incident data. */
+export const incidentKeys = {
+  list: (status: IncidentStatus) => ['incidents', 'list', status] as const,
+  one: (id: string) => ['incidents', 'one', id] as const,
+  members: (id: string) => ['incidents', 'members', id] as const,
+  log: (id: string) => ['incidents', 'log', id] as const,
+  ofTicket: (ticketId: string) => ['incidents', 'of-ticket', ticketId] as const,
+}
+
+export { sizeSteps } from './sizes'

@@ -1,8 +1,9 @@
-import type { SizePoint } from './api'
+/** A point of an incident's size over time (`GET /api/incidents/{id}` → `size_history`). */
+export interface SizeAt { at: string; size: number }
 
 /** Points of a step line for an incident's size over time, scaled into a width x height box.
  * The line holds each size until the next change and runs on to `nowMs` (the incident's size now). */
-export function sizeSteps(history: SizePoint[], nowMs: number, width: number, height: number): string {
+export function sizeSteps(history: SizeAt[], nowMs: number, width: number, height: number): string {
   if (history.length === 0) return ''
   const times = history.map((p) => Date.parse(p.at))
   const start = times[0]
