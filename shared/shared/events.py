@@ -22,9 +22,19 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
         "ticket.retriage_requested",
         "user.registered",
         "user.updated",
+        # what staff did to the incidents triage proposed (a detach is a "not the same" example)
+        "incident.updated",
     ),
-    "notifier": ("ticket.updated", "ticket.triage_failed", "ticket.commented", "user.registered", "user.updated"),
+    "notifier": (
+        "ticket.updated",
+        "ticket.triage_failed",
+        "ticket.commented",
+        "user.registered",
+        "user.updated",
+        "incident.updated",
+    ),
 }
+
 
 # routing key -> the one service that may publish it. The broker enforces it (topic permissions
 # of each service's user, deploy/rabbitmq) and every consumer checks the validated `user_id`
@@ -36,6 +46,7 @@ PUBLISHERS: dict[str, str] = {
     "ticket.updated": "tickets",
     "ticket.retriage_requested": "tickets",
     "ticket.commented": "tickets",
+    "incident.updated": "tickets",
     "ticket.triaged": "triage",
     "ticket.triage_failed": "triage",
 }
@@ -172,6 +183,8 @@ class TicketSnapshot(_Frozen):
     triage_state: TriageState = "pending"
     triage_attempt: int = 1
     assignment_reason: str | None = None
+    # the incident (a burst of similar tickets) the ticket is part of; None from older producers
+    incident_id: uuid.UUID | None = None
 
 
 class Actor(_Frozen):
@@ -200,6 +213,9 @@ class TicketUpdated(EventData):
     version: int
     actor: Actor
     changes: dict[str, FieldChange]
+    # a public comment written with this change (an incident resolved with one comment for all its
+    # tickets): the requester's mail about the change carries it, so they get one mail, not two
+    public_comment: str | None = None
 
 
 class TicketRetriageRequested(EventData):
@@ -231,6 +247,23 @@ class Assignee(_Frozen):
     role: Role
 
 
+class IncidentProposal(_Frozen):
+    """Triage's proposal that a ticket is part of an incident (a burst of similar open tickets).
+
+    `incident_id` is derived from the burst's first ticket (`anchor_ticket_id`), so a redelivery or
+    a replay proposes the same id; `opened` when this ticket's match started it. `owner` works the
+    incident (the anchor's assignee, by the normal rules): a member takes no slot of its own.
+    """
+
+    incident_id: uuid.UUID
+    opened: bool = False
+    anchor_ticket_id: uuid.UUID
+    matched_ticket_id: uuid.UUID
+    similarity: float = Field(ge=0.0, le=1.0)
+    reason: str
+    owner: Assignee | None = None
+
+
 class TicketTriaged(EventData):
     event_type: ClassVar[str] = "ticket.triaged"
     ticket_id: uuid.UUID
@@ -252,6 +285,8 @@ class TicketTriaged(EventData):
     # without an assignee: the moderators (user ids) who fit and whose first free slot takes it;
     # empty otherwise, and from publishers that predate it (consumers then show it to admins only)
     waiting_for: list[uuid.UUID] = []
+    # set when the ticket is part of an incident: then `assignee` is None and nobody waits for it
+    incident: IncidentProposal | None = None
 
 
 class TicketTriageFailed(EventData):
@@ -265,6 +300,45 @@ class TicketTriageFailed(EventData):
     failed_at: datetime = Field(default_factory=utcnow)
 
 
+# --- incidents (published by tickets) -------------------------------------------------------
+
+IncidentStatus = Literal["open", "resolved", "merged"]
+IncidentChange = Literal["opened", "joined", "detached", "merged", "resolved", "updated"]
+
+
+class IncidentSnapshot(_Frozen):
+    """The incident as it is after the change an event reports (no requester's text or data)."""
+
+    id: uuid.UUID
+    title: str
+    status: IncidentStatus
+    category: str | None = None
+    priority: Priority | None = None
+    owner: UserRef | None = None
+    size: int
+    merged_into: uuid.UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentUpdated(EventData):
+    """An incident opened or changed: members joined or detached, merged, resolved, edited."""
+
+    event_type: ClassVar[str] = "incident.updated"
+    incident: IncidentSnapshot
+    change: IncidentChange
+    # per-incident version: consumers ignore an event older than the one they applied
+    version: int
+    previous_size: int = 0
+    # the tickets the change is about (joined, detached, moved by a merge)
+    ticket_ids: list[uuid.UUID] = []
+    # merged: the other incident (the target for the source, the source for the target)
+    other_incident_id: uuid.UUID | None = None
+    actor: Actor
+    # the owner was set by this change (opened with one, or given a new one): they are mailed
+    new_owner: bool = False
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
@@ -276,6 +350,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         TicketCommented,
         TicketTriaged,
         TicketTriageFailed,
+        IncidentUpdated,
     )
 }
 

@@ -12,8 +12,9 @@ Idempotency-Key and is retried on 502/503/504/timeouts, as a careful client does
 
 then drains and checks, from the databases, the broker and var/mail:
   lost        a 201 whose ticket is missing, never triaged/assigned, or never mailed to its assignee
+              (a member of an incident is owned through it: its owner mailed once for the incident)
   duplicated  a ticket with more than one triage decision / assignment, or more than one
-              assignment mail for one assignment
+              assignment mail for one assignment, or more than one owner mail for one incident
   unexpected  tickets or mails for titles no request ever sent, or whose request definitely
               failed (a 503 or 4xx says nothing happened; timeouts, 502 and 504 are
               indeterminate, and a ticket that exists for one is held to the checks above)
@@ -476,6 +477,19 @@ class Chaos:
         finally:
             await conn.close()
 
+    async def incident_owners(self) -> dict[str, str]:
+        """Ticket id -> its incident's id, for members of an incident with an owner (issue 18):
+        such a ticket is owned through its incident, whose owner is mailed once for all of them."""
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.stack.database}")
+        try:
+            rows = await conn.fetch(
+                "SELECT t.id, t.incident_id FROM tickets.tickets t JOIN tickets.incidents i ON i.id = t.incident_id "
+                "WHERE i.owner_id IS NOT NULL"
+            )
+        finally:
+            await conn.close()
+        return {str(r["id"]): str(r["incident_id"]) for r in rows}
+
     def redeliveries(self) -> int:
         total = 0
         for log in (self.stack.var / "log").glob("*.log"):
@@ -509,7 +523,27 @@ class Chaos:
                     if self.mail_kind(m) in ("ticket_assigned", "unknown")
                 }
             )
-            pending = [i for i in created_ids | maybe_ids if unfinished(by_id.get(i), mailed[i])]
+            # an incident's owner gets one mail for the incident, not one per member
+            incident_mailed = Counter(
+                incident
+                for incident, _ in {
+                    (self.mail_ticket_id(m), m.get("Message-ID"))
+                    for m in mails
+                    if self.mail_kind(m) == "incident_assigned"
+                }
+            )
+            in_incident = await self.incident_owners()
+            pending = [
+                i
+                for i in created_ids | maybe_ids
+                if unfinished(by_id.get(i), mailed[i])
+                and not (
+                    i in in_incident
+                    and by_id.get(i) is not None
+                    and by_id[i]["triage"]["state"] != "pending"
+                    and incident_mailed[in_incident[i]]
+                )
+            ]
             depths = await self.queue_depths()
             outbox = await self.unsent_outbox()
             busy = any(v for k, v in depths.items() if not k.endswith(".dlq")) or any(outbox.values())
@@ -523,6 +557,7 @@ class Chaos:
         titles_sent = set(self.outcomes.created) | self.outcomes.indeterminate
         lost = pending  # what is still unfinished once the drain is over
         duplicated_mails = [i for i, n in mailed.items() if i in by_id and n > 1]
+        duplicated_mails += [i for i, n in incident_mailed.items() if n > 1]
         decisions_dup = await self.duplicate_decisions(tickets)
         unexpected = [t["id"] for t in tickets if t["title"] not in titles_sent]
         unexpected_mail = [i for i in mailed if i and i not in by_id]
@@ -548,6 +583,8 @@ class Chaos:
             ("unexpected (tickets)", len(unexpected)),
             ("unexpected (mails)", len(unexpected_mail)),
             ("triaged as failed (admin-owned)", failed),
+            ("in an incident (owned through it, its owner mailed once)", len(set(in_incident) & set(by_id))),
+            ("incidents", len(set(in_incident.values()))),
             ("events re-published with the same id", self.duplicates_sent),
             ("redeliveries absorbed (processed mark or stale version)", self.redeliveries()),
             ("leftover queue messages", sum(left.values())),

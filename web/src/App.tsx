@@ -5,6 +5,8 @@ import { Empty } from './common/ui'
 import { SetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage } from './features/auth/AuthPages'
 import { EXPIRED_MESSAGE, homeFor, useAuth } from './features/auth/session'
 import { DashboardPage } from './features/dashboard/DashboardPage'
+import { IncidentPage } from './features/incidents/IncidentPage'
+import { IncidentsPage } from './features/incidents/IncidentsPage'
 import { PreferencesPage } from './features/notifications/PreferencesPage'
 import { NewTicketPage } from './features/tickets/NewTicketPage'
 import { TicketPage } from './features/tickets/ticket/TicketPage'
@@ -61,6 +63,8 @@ export default function App() {
         <Route path="admin/users" element={<RequireAuth roles={['admin']}><UsersPage /></RequireAuth>} />
         <Route path="admin/triage" element={<RequireAuth roles={['admin']}><TriageAdminPage /></RequireAuth>} />
         <Route path="admin/dashboard" element={<RequireAuth roles={['admin']}><DashboardPage /></RequireAuth>} />
+        <Route path="incidents" element={<RequireAuth roles={['moderator', 'admin']}><IncidentsPage /></RequireAuth>} />
+        <Route path="incidents/:id" element={<RequireAuth roles={['moderator', 'admin']}><IncidentPage /></RequireAuth>} />
         <Route path="settings/notifications" element={<PreferencesPage />} />
         <Route path="*" element={<NotFound />} />
       </Route>

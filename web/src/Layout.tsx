@@ -32,7 +32,7 @@ export function Layout() {
 
   const links: { to: string; label: string }[] = []
   if (role === 'admin') links.push({ to: '/admin/dashboard', label: 'Dashboard' }, { to: '/admin/tickets', label: 'All tickets' })
-  if (role === 'moderator' || role === 'admin') links.push({ to: '/queue', label: 'My queue' })
+  if (role === 'moderator' || role === 'admin') links.push({ to: '/queue', label: 'My queue' }, { to: '/incidents', label: 'Incidents' })
   links.push({ to: '/tickets', label: 'My tickets' })
   links.push({ to: '/tickets/new', label: 'New ticket' })
   if (role === 'admin') links.push({ to: '/admin/users', label: 'Users' }, { to: '/admin/triage', label: 'Triage' })

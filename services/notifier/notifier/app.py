@@ -43,7 +43,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             QUEUE,
             build_handler(
                 sessions=runtime.sessions,
-                mail=MailSettings(web_base_url=settings.web_base_url),
+                mail=MailSettings(web_base_url=settings.web_base_url, incident_admin_size=settings.incident_admin_size),
                 on_committed=deliveries.wake,
                 batch_size=settings.batch_size,
             ),

@@ -10,6 +10,7 @@ from shared.bus import Handler
 from shared.events import (
     Envelope,
     EventData,
+    IncidentUpdated,
     TicketCommented,
     TicketTriageFailed,
     TicketUpdated,
@@ -21,7 +22,7 @@ from shared.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from notifier import service
+from notifier import incidents, service
 from notifier.models import processed_messages
 from notifier.service import MailSettings
 
@@ -81,6 +82,10 @@ def build_handler(
         assert isinstance(event, UserUpdated)
         await service.record_user_updated(session=session, event=event, envelope=envelope, mail=mail)
 
+    async def incident_updated(session: AsyncSession, event: EventData, envelope: Envelope) -> None:
+        assert isinstance(event, IncidentUpdated)
+        await incidents.notify_incident_updated(session=session, event=event, envelope=envelope, mail=mail)
+
     apply = idempotent(
         sessions=sessions,
         table=processed_messages,
@@ -91,6 +96,7 @@ def build_handler(
             TicketCommented.event_type: ticket_commented,
             UserRegistered.event_type: user_registered,
             UserUpdated.event_type: user_updated,
+            IncidentUpdated.event_type: incident_updated,
         },
         batch_size=batch_size,
     )

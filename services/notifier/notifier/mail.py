@@ -40,6 +40,9 @@ class MailKind(enum.StrEnum):
     TRIAGE_FAILED = "triage_failed"
     WELCOME = "welcome"
     TICKET_COMMENTED = "ticket_commented"
+    # incidents (notifier.incidents): the owner once per incident, admins once when it grows large
+    INCIDENT_ASSIGNED = "incident_assigned"
+    INCIDENT_LARGE = "incident_large"
     # the one mail an unverified account gets: its verification link (no preference turns it off)
     VERIFY_EMAIL = "verify_email"
 
@@ -122,6 +125,11 @@ def _format_time(value: object) -> str:
 
 def _or_unset(value: object) -> object:
     return "not set" if value is None or value == "" else value
+
+
+def incident_url(web_base_url: str, incident_id: uuid.UUID | str) -> str:
+    """The web app's page for an incident (staff): ``{WEB_BASE_URL}/incidents/{id}``."""
+    return f"{web_base_url.rstrip('/')}/incidents/{quote(str(incident_id), safe='')}"
 
 
 def ticket_url(web_base_url: str, ticket_id: uuid.UUID | str) -> str:

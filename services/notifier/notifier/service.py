@@ -35,6 +35,7 @@ class MailSettings:
     """What rendering needs from the settings."""
 
     web_base_url: str
+    incident_admin_size: int = 10
 
 
 async def queue_mail(
@@ -208,7 +209,12 @@ async def notify_ticket_updated(
             envelope=envelope,
             kind=MailKind.TICKET_RESOLVED,
             recipients=[Recipient(id=requester.id, email=requester.email, name=requester.name)],
-            context={"ticket": ticket.model_dump(mode="json"), "ticket_url": link},
+            context={
+                "ticket": ticket.model_dump(mode="json"),
+                "ticket_url": link,
+                # an incident resolved with one comment for all: it comes in this one mail
+                "public_comment": event.public_comment,
+            },
             ticket_id=ticket.id,
         )
     return queued

@@ -54,6 +54,8 @@ class NotifierSettings(ServiceSettings):
     # Events in flight together are applied in one transaction, and each delivery worker sends
     # up to this many mails per transaction over its open SMTP connection (1 = one at a time).
     batch_size: int = Field(16, ge=1, le=256, validation_alias="NOTIFIER_BATCH_SIZE")
+    # admins are mailed once when an incident grows to this many tickets (0: never)
+    incident_admin_size: int = Field(10, ge=0, le=100_000, validation_alias="NOTIFIER_INCIDENT_ADMIN_SIZE")
 
     @field_validator("mail_from")
     @classmethod

@@ -11,6 +11,7 @@ from notifier.mail import (
     MailKind,
     build_message,
     defang,
+    incident_url,
     render,
     sanitize_header,
     ticket_url,
@@ -301,6 +302,24 @@ def _every_kind_context() -> dict[MailKind, dict[str, object]]:
         },
         MailKind.WELCOME: {"app_url": BASE + "/", **common},
         MailKind.VERIFY_EMAIL: {"verify_url": BASE + "/verify?token=abc.def.ghi", **common},
+        MailKind.INCIDENT_ASSIGNED: {**_incident_context(), **common},
+        MailKind.INCIDENT_LARGE: {**_incident_context(), **common},
+    }
+
+
+def _incident_context() -> dict[str, object]:
+    owner = {"id": str(TICKET_ID), "name": HOSTILE_NAME, "email": "owner@example.org"}
+    return {
+        "incident": {
+            "id": str(TICKET_ID),
+            "title": "VPN down",
+            "size": 12,
+            "priority": "high",
+            "category": None,
+            "owner": owner,
+        },
+        "incident_url": incident_url(BASE, TICKET_ID),
+        "threshold": 10,
     }
 
 

@@ -21,7 +21,8 @@ from tickets.settings import TicketsSettings
 INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 TABLES = (
     "tickets.comments, tickets.ticket_history, tickets.tickets, tickets.people, tickets.outbox,"
-    " tickets.processed_messages, tickets.inbound_mail, tickets.attachments, tickets.stats_days"
+    " tickets.processed_messages, tickets.inbound_mail, tickets.attachments, tickets.stats_days,"
+    " tickets.incident_log, tickets.incidents"
 )
 
 

@@ -10,7 +10,7 @@ from shared.runtime import Runtime
 from shared.web import create_service_app
 
 from shared import deadletters
-from tickets import api, events, models, rollups
+from tickets import api, events, incidents_api, models, rollups
 from tickets.settings import TicketsSettings
 
 
@@ -42,5 +42,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     app.include_router(api.inbound_router)
     app.include_router(api.router)
     app.include_router(api.stats_router)
+    app.include_router(incidents_api.router)
+    app.include_router(incidents_api.ticket_router)
     app.include_router(deadletters.router(service="tickets", table=models.dead_letters, queue=events.QUEUE))
     return app

@@ -53,6 +53,7 @@ def snapshot(ticket: Ticket) -> TicketSnapshot:
         triage_state=ticket.triage_state,
         triage_attempt=ticket.triage_attempt,
         assignment_reason=ticket.assignment_reason,
+        incident_id=ticket.incident_id,
     )
 
 

@@ -119,6 +119,8 @@ class Ticket(Base):
     # the creator's Idempotency-Key and a hash of what they sent: a retried POST finds its ticket
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # the incident (a burst of similar tickets) it is part of: its owner works it, not this row's assignee
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     search: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed("to_tsvector('simple'::regconfig, title || ' ' || description)", persisted=True),
@@ -189,6 +191,7 @@ class Ticket(Base):
             postgresql_using="gin",
             postgresql_where=text("waiting_for IS NOT NULL"),
         ),
+        Index("ix_tickets_incident", "incident_id", "created_at", postgresql_where=text("incident_id IS NOT NULL")),
         Index(
             "uq_tickets_idempotency",
             "created_by_id",
@@ -304,3 +307,67 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (Index("ix_attachments_ticket", "ticket_id", "created_at"),)
+
+
+INCIDENT_STATUSES = ("open", "resolved", "merged")
+
+
+class Incident(Base):
+    """A burst of similar tickets worked as one problem by one owner (proposed by triage)."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # staff-facing: taken from the first ticket (another requester's words: never shown to requesters)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    summary: Mapped[str | None] = mapped_column(Text)
+    # what requesters see, once staff write it ("Known problem" until then)
+    public_title: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    category: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(8))
+    # set by staff (PATCH): the automatic category/priority no longer overwrite it
+    pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_name: Mapped[str | None] = mapped_column(Text)
+    owner_email: Mapped[str | None] = mapped_column(Text)
+    anchor_ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
+        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
+        Index("ix_incidents_newest", "status", text("created_at DESC"), text("id DESC")),
+        Index("ix_incidents_owner", "owner_id", "status"),
+    )
+
+
+class IncidentEntry(Base):
+    """The incident's record: who joined or left, merges, edits, resolution, public updates."""
+
+    __tablename__ = "incident_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    )
+    # opened | joined | detached | merged | resolved | updated | public_update
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    other_incident_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # the size after this entry (the dashboard's "size over time")
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_name: Mapped[str | None] = mapped_column(Text)
+    # why (triage's match reason, a detach's note); `body` of a public update or resolution
+    detail: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_incident_log_incident", "incident_id", "created_at", "id"),)

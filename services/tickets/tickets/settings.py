@@ -34,6 +34,11 @@ class TicketsSettings(ServiceSettings):
         60, ge=1, le=86_400, validation_alias="TICKETS_COMMENT_QUOTA_WINDOW_SECONDS"
     )
 
+    # An incident's priority is its members' highest, one step higher (at most) from this size on; 0: never.
+    incident_priority_step_size: int = Field(
+        10, ge=0, le=100_000, validation_alias="TICKETS_INCIDENT_PRIORITY_STEP_SIZE"
+    )
+
     # "inprocess": the API process publishes its outbox; "off": a `tickets-relay` process does
     # (tickets.relay), so the API keeps answering while the relay restarts
     outbox_relay: Literal["inprocess", "off"] = Field("inprocess", validation_alias="OUTBOX_RELAY")

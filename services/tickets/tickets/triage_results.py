@@ -59,9 +59,11 @@ async def apply_triaged(
     set_due(ticket, settings, changes)
     set_field(ticket, "related_skills", list(event.related_skills), changes)
     assignee = event.assignee
+    # part of an incident with an owner: worked through the incident (tickets.incidents), nobody waits
+    grouped = assignee is None and event.incident is not None and event.incident.owner is not None
     if assignee is None and ticket.triage_state == "waiting":
         return False  # a repeat of the waiting result: nothing new
-    set_field(ticket, "triage_state", "done" if assignee else "waiting", changes)
+    set_field(ticket, "triage_state", "done" if assignee or grouped else "waiting", changes)
     if assignee is not None:
         person = await repository.person_for_assignment(
             session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
@@ -69,7 +71,7 @@ async def apply_triaged(
         set_assignee(ticket, person.id, person.name, person.email, changes)
         stop_waiting(ticket)
     else:
-        ticket.waiting_for = list(dict.fromkeys(event.waiting_for)) or None
+        ticket.waiting_for = None if grouped else list(dict.fromkeys(event.waiting_for)) or None
     ticket.helpful_notes = event.helpful_notes or None
     ticket.triage_summary = event.summary or None
     ticket.triage_provider = event.provider

@@ -13,7 +13,7 @@ from shared.runtime import Runtime
 from shared.web import create_service_app
 
 from shared import deadletters
-from triage import api, models, repository
+from triage import api, incidents, models, repository
 from triage.analyzer.base import Analyzer
 from triage.analyzer.local import DEFAULT_CATEGORIES
 from triage.events import Consumers
@@ -93,6 +93,11 @@ def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | N
             precheck=gemini is not None or remote is not None,
             # a remote model answers one ticket per call: batching would only hold tickets back
             batch_size=settings.batch_size if gemini is None and remote is None else 1,
+            incident_rules=(
+                incidents.Rules(threshold=settings.incident_threshold, window_s=settings.incident_window_s)
+                if settings.incidents
+                else None
+            ),
         )
         runtime.consume("triage", consumers.handle)
         # a dead ticket event fails the ticket to an admin (never unowned), then is recorded

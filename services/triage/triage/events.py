@@ -24,6 +24,7 @@ from shared.bus import PermanentError
 from shared.db import transaction
 from shared.events import (
     Envelope,
+    IncidentUpdated,
     TicketCreated,
     TicketRetriageRequested,
     TicketSnapshot,
@@ -36,7 +37,7 @@ from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import tracing
-from triage import directory, repository, service
+from triage import directory, incidents, repository, service
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
 from triage.models import processed_messages
@@ -82,8 +83,10 @@ class Consumers:
         on_commit: Callable[[], None] = lambda: None,
         precheck: bool = True,
         batch_size: int = 1,
+        incident_rules: incidents.Rules | None = None,
     ) -> None:
         self._sessions = sessions
+        self._incident_rules = incident_rules
         self._analyzer = analyzer
         self._models = models
         self._capacity = capacity
@@ -135,6 +138,10 @@ class Consumers:
                 if not await claim(session, processed_messages, consumer=CONSUMER, envelope=envelope):
                     return
                 await directory.apply_user(session=session, event=payload)
+        elif isinstance(payload, IncidentUpdated):
+            # no processed mark: the incident's version makes a repeat change nothing
+            async with transaction(self._sessions) as session:
+                await incidents.apply_incident_event(session, payload)
 
     async def _submit(self, request: _Request) -> None:
         if self._batcher is not None:
@@ -190,6 +197,7 @@ class Consumers:
                         capacity=self._capacity,
                         overflow=self._overflow,
                         batch=batch,
+                        incident_rules=self._incident_rules,
                     )
                     outcomes.append((request, analysis, outcome))
             await batch.finish(session)
@@ -233,6 +241,7 @@ class Consumers:
                 categories=categories,
                 capacity=self._capacity,
                 overflow=self._overflow,
+                incident_rules=self._incident_rules,
             )
         self._on_commit()
         log.info(

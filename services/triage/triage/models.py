@@ -185,3 +185,45 @@ class ModelVersion(Base):
     categories: Mapped[list[str]] = mapped_column(JSONB)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IncidentMember(Base):
+    """A triaged ticket as incident detection sees it: when it was filed, the incident it is in."""
+
+    __tablename__ = "incident_members"
+    __table_args__ = (
+        Index("ix_incident_members_filed", "filed_at"),
+        Index("ix_incident_members_incident", "incident_id", postgresql_where=text("incident_id IS NOT NULL")),
+    )
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Incident(Base):
+    """An incident triage proposed (the tickets service owns the real one): its owner and state."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    anchor_ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'open'"))  # open | closed
+    # the last incident.updated version applied
+    version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IncidentFeedback(Base):
+    """A labelled example from staff: this ticket is "not the same" problem as this incident."""
+
+    __tablename__ = "incident_feedback"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    label: Mapped[str] = mapped_column(String(16), server_default=text("'not_same'"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -6,18 +6,18 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.events import EventData, TicketSnapshot, TicketTriaged, TicketTriageFailed, TicketUpdated
+from shared.events import EventData, IncidentProposal, TicketSnapshot, TicketTriaged, TicketTriageFailed, TicketUpdated
 from shared.logging import current_correlation_id, get_logger
 from shared.outbox import add_event, add_events
 from sqlalchemy import func, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import tracing
-from triage import repository, track_record
+from triage import incidents, repository, track_record
 from triage.analyzer.base import PRIORITIES, Analysis
 from triage.analyzer.screen import screen
 from triage.analyzer.starter import FALLBACK_CATEGORY
@@ -130,6 +130,8 @@ class Verdict:
     assignee: Staff | None
     reason: str
     waiting_for: tuple[uuid.UUID, ...] = ()
+    # the incident the ticket is part of (with an owner and no assignee: worked through it)
+    incident: IncidentProposal | None = None
 
 
 SKIPPED = Outcome(None, None, "attempt already handled or superseded", skipped=True)
@@ -168,7 +170,7 @@ async def _settle(
         ticket.priority = decision.priority
         ticket.waiting_for = [str(user_id) for user_id in verdict.waiting_for]
         ticket.waiting_since = func.now()
-        event = _triaged_event(decision, None, waiting_for=verdict.waiting_for)
+        event = _triaged_event(decision, None, waiting_for=verdict.waiting_for, incident=verdict.incident)
     elif verdict.outcome == "failed":
         ticket.state = "failed"
         fallback = assignee(chosen) if chosen else None
@@ -181,7 +183,7 @@ async def _settle(
         )
     else:
         ticket.state = "done"
-        event = _triaged_event(decision, chosen)
+        event = _triaged_event(decision, chosen, incident=verdict.incident)
     await _emit(session, event, batch)
 
 
@@ -240,11 +242,14 @@ async def triage_ticket(
     capacity: int,
     overflow: Overflow = "wait",
     batch: Batch | None = None,
+    incident_rules: incidents.Rules | None = None,
 ) -> Outcome:
     """Assign the analysed ticket (or queue it for a fitting moderator), log it, queue the event.
 
     `batch`: one of several tickets triaged in this transaction; the staff rows and routing
     history are read once for all, and the events go out together (`Batch.finish`).
+    `incident_rules`: look for a burst of similar open tickets first; a ticket that joins an
+    incident with an owner is not assigned on its own (the owner works the incident).
     """
     ticket = await _claim(session, snapshot, version=version, attempt=attempt)
     if ticket is None:
@@ -258,17 +263,27 @@ async def triage_ticket(
     history = (
         await batch.history(session, category) if batch else await track_record.history(session, category=category)
     )
-    steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
-    verdict = await _choose(
-        session,
-        steps=steps,
-        rows=rows,
-        staff=staff,
-        skills=skills,
-        category=category,
-        capacity=capacity,
-        overflow=overflow,
-    )
+    proposal = await incidents.detect(session, snapshot=snapshot, rules=incident_rules) if incident_rules else None
+    if proposal is not None and proposal.owner is not None:
+        why = f"part of incident {proposal.incident_id} worked by {proposal.owner.name}: {proposal.reason}"
+        verdict = Verdict("triaged", None, why, incident=proposal)
+    else:
+        steps = plan(skills=skills, category=category, staff=staff, text=routed_on, history=history)
+        verdict = await _choose(
+            session,
+            steps=steps,
+            rows=rows,
+            staff=staff,
+            skills=skills,
+            category=category,
+            capacity=capacity,
+            overflow=overflow,
+        )
+        if proposal is not None and verdict.outcome != "failed":
+            # an incident without an owner yet: this ticket's assignee (by the normal rules) works it
+            if verdict.assignee is not None:
+                proposal = await incidents.adopt_owner(session, proposal, assignee(verdict.assignee))
+            verdict = replace(verdict, incident=proposal)
     decision = _decision(
         ticket,
         attempt,
@@ -344,7 +359,13 @@ async def _take_first(
     return None, ""
 
 
-def _triaged_event(decision: Decision, chosen: Staff | None, *, waiting_for: Sequence[uuid.UUID] = ()) -> TicketTriaged:
+def _triaged_event(
+    decision: Decision,
+    chosen: Staff | None,
+    *,
+    waiting_for: Sequence[uuid.UUID] = (),
+    incident: IncidentProposal | None = None,
+) -> TicketTriaged:
     return TicketTriaged(
         ticket_id=decision.ticket_id,
         attempt=decision.attempt,
@@ -360,6 +381,7 @@ def _triaged_event(decision: Decision, chosen: Staff | None, *, waiting_for: Seq
         assignment_reason=decision.assignment_reason,
         decision_id=decision.id,
         waiting_for=list(waiting_for),
+        incident=incident,
     )
 
 

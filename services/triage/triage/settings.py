@@ -42,6 +42,12 @@ class TriageSettings(ServiceSettings):
     # How often new examples (imports, corrections) trigger a retrain; 0 = only POST /retrain.
     retrain_interval_s: float = Field(30.0, ge=0, le=86400, validation_alias="TRIAGE_RETRAIN_INTERVAL_S")
     max_training_examples: int = Field(50000, ge=100, le=1_000_000, validation_alias="TRIAGE_MAX_TRAINING_EXAMPLES")
+    # Incidents (triage.incidents): a new ticket at least this similar (triage.similarity, 0..1) to
+    # an open ticket filed within the window before it joins that ticket's incident or opens one
+    # with it. Defaults measured with bench/incident_grouping.py (README, "Incidents").
+    incidents: bool = Field(True, validation_alias="TRIAGE_INCIDENTS")
+    incident_threshold: float = Field(0.45, gt=0, le=1, validation_alias="TRIAGE_INCIDENT_THRESHOLD")
+    incident_window_s: float = Field(600.0, gt=0, le=7 * 86400, validation_alias="TRIAGE_INCIDENT_WINDOW_S")
 
     @property
     def use_gemini(self) -> bool:

@@ -166,6 +166,67 @@ export interface paths {
      */
     post: operations["replay_api_dead_letters_triage__letter_id__replay_post"];
   };
+  "/api/incidents": {
+    /**
+     * List Incidents
+     * @description Incidents newest first (open ones by default): all for admins, their own for moderators.
+     */
+    get: operations["list_incidents_api_incidents_get"];
+  };
+  "/api/incidents/{incident_id}": {
+    /**
+     * Get Incident
+     * @description One incident with its size over time.
+     */
+    get: operations["get_incident_api_incidents__incident_id__get"];
+    /**
+     * Update Incident
+     * @description Edit the title, summary, public title, category or priority; admins also the owner.
+     */
+    patch: operations["update_incident_api_incidents__incident_id__patch"];
+  };
+  "/api/incidents/{incident_id}/detach": {
+    /**
+     * Detach
+     * @description Take a ticket that is not the same problem out of the incident; it is triaged on its own.
+     */
+    post: operations["detach_api_incidents__incident_id__detach_post"];
+  };
+  "/api/incidents/{incident_id}/log": {
+    /**
+     * List Log
+     * @description What happened to the incident: joins, detaches, merges, edits, public updates, resolution.
+     */
+    get: operations["list_log_api_incidents__incident_id__log_get"];
+  };
+  "/api/incidents/{incident_id}/members": {
+    /**
+     * List Members
+     * @description The member tickets, oldest first, with triage's reason for each match.
+     */
+    get: operations["list_members_api_incidents__incident_id__members_get"];
+  };
+  "/api/incidents/{incident_id}/merge": {
+    /**
+     * Merge
+     * @description Move every ticket of another incident into this one.
+     */
+    post: operations["merge_api_incidents__incident_id__merge_post"];
+  };
+  "/api/incidents/{incident_id}/resolve": {
+    /**
+     * Resolve
+     * @description Resolve the incident and its tickets with one public comment, mailed once to each requester.
+     */
+    post: operations["resolve_api_incidents__incident_id__resolve_post"];
+  };
+  "/api/incidents/{incident_id}/updates": {
+    /**
+     * Post Update
+     * @description A public update every member's requester sees on their ticket.
+     */
+    post: operations["post_update_api_incidents__incident_id__updates_post"];
+  };
   "/api/notifications/failures": {
     /**
      * Read Failures
@@ -262,6 +323,13 @@ export interface paths {
      * @description Comment on a ticket (internal notes: staff working the ticket only; a quota per user).
      */
     post: operations["add_comment_api_tickets__ticket_id__comments_post"];
+  };
+  "/api/tickets/{ticket_id}/incident": {
+    /**
+     * Ticket Incident
+     * @description The ticket's incident: "part of a known problem" and its public updates for the requester.
+     */
+    get: operations["ticket_incident_api_tickets__ticket_id__incident_get"];
   };
   "/api/tickets/{ticket_id}/retriage": {
     /**
@@ -774,6 +842,238 @@ export interface components {
        */
       received_at: string;
     };
+    /** IncidentDetach */
+    IncidentDetach: {
+      /**
+       * Ticket Id
+       * Format: uuid
+       */
+      ticket_id: string;
+      /** Note */
+      note?: string | null;
+    };
+    /**
+     * IncidentDetail
+     * @description One incident with its size over time (one point per join, detach or merge).
+     */
+    IncidentDetail: {
+      /**
+       * Id
+       * Format: uuid
+       */
+      id: string;
+      /** Title */
+      title: string;
+      /** Summary */
+      summary: string | null;
+      /** Public Title */
+      public_title: string | null;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: "open" | "resolved" | "merged";
+      /** Category */
+      category: string | null;
+      /** Priority */
+      priority: ("low" | "medium" | "high") | null;
+      owner: components["schemas"]["PersonRead"] | null;
+      /** Size */
+      size: number;
+      /** Merged Into */
+      merged_into: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /** Resolved At */
+      resolved_at: string | null;
+      /** Size History */
+      size_history: components["schemas"]["SizePoint"][];
+    };
+    /**
+     * IncidentMerge
+     * @description Move every member of `source_id` into this incident; the source ends as `merged`.
+     */
+    IncidentMerge: {
+      /**
+       * Source Id
+       * Format: uuid
+       */
+      source_id: string;
+    };
+    /** IncidentPage */
+    IncidentPage: {
+      /** Items */
+      items: components["schemas"]["IncidentRead"][];
+      /** Next Cursor */
+      next_cursor: string | null;
+    };
+    /** IncidentPublicUpdate */
+    IncidentPublicUpdate: {
+      /** Body */
+      body: string;
+    };
+    /**
+     * IncidentRead
+     * @description The incident as staff see it.
+     */
+    IncidentRead: {
+      /**
+       * Id
+       * Format: uuid
+       */
+      id: string;
+      /** Title */
+      title: string;
+      /** Summary */
+      summary: string | null;
+      /** Public Title */
+      public_title: string | null;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: "open" | "resolved" | "merged";
+      /** Category */
+      category: string | null;
+      /** Priority */
+      priority: ("low" | "medium" | "high") | null;
+      owner: components["schemas"]["PersonRead"] | null;
+      /** Size */
+      size: number;
+      /** Merged Into */
+      merged_into: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /** Resolved At */
+      resolved_at: string | null;
+    };
+    /**
+     * IncidentResolve
+     * @description The one public comment every member ticket gets (and its requester by mail).
+     */
+    IncidentResolve: {
+      /** Comment */
+      comment: string;
+    };
+    /**
+     * IncidentUpdate
+     * @description Only the fields sent change; a category or priority set here is kept (no longer automatic).
+     */
+    IncidentUpdate: {
+      /** Title */
+      title?: string | null;
+      /** Summary */
+      summary?: string | null;
+      /** Public Title */
+      public_title?: string | null;
+      /** Category */
+      category?: string | null;
+      /** Priority */
+      priority?: ("low" | "medium" | "high") | null;
+      /** Owner Id */
+      owner_id?: string | null;
+    };
+    /**
+     * KnownProblemRead
+     * @description What a requester sees of their ticket's incident: that it is known, and the public updates.
+     *
+     * Nothing of the other tickets (their titles, requesters or number) and nothing staff-only.
+     */
+    KnownProblemRead: {
+      /**
+       * Known Problem
+       * @default true
+       * @constant
+       */
+      known_problem?: true;
+      /** Title */
+      title: string;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: "open" | "resolved" | "merged";
+      /** Updates */
+      updates: components["schemas"]["PublicUpdateRead"][];
+    };
+    /** LogEntryRead */
+    LogEntryRead: {
+      /** Kind */
+      kind: string;
+      /** Ticket Id */
+      ticket_id: string | null;
+      /** Other Incident Id */
+      other_incident_id: string | null;
+      /** Size */
+      size: number;
+      /** Actor Name */
+      actor_name: string | null;
+      /** Detail */
+      detail: string | null;
+      /** Body */
+      body: string | null;
+      /** Public */
+      public: boolean;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+    };
+    /** LogList */
+    LogList: {
+      /** Items */
+      items: components["schemas"]["LogEntryRead"][];
+    };
+    /** MemberList */
+    MemberList: {
+      /** Items */
+      items: components["schemas"]["MemberRead"][];
+    };
+    /**
+     * MemberRead
+     * @description A member ticket as the incident's staff read it (they work it without its own assignment).
+     */
+    MemberRead: {
+      /**
+       * Id
+       * Format: uuid
+       */
+      id: string;
+      /** Title */
+      title: string;
+      /** Description */
+      description: string;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: "open" | "in_progress" | "resolved" | "closed";
+      created_by: components["schemas"]["PersonRead"];
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /** Reason */
+      reason: string | null;
+    };
     /** ModeratorLoad */
     ModeratorLoad: {
       /**
@@ -815,6 +1115,26 @@ export interface components {
       name: string;
       /** Email */
       email: string;
+    };
+    /** PublicUpdateRead */
+    PublicUpdateRead: {
+      /** Body */
+      body: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+    };
+    /** SizePoint */
+    SizePoint: {
+      /**
+       * At
+       * Format: date-time
+       */
+      at: string;
+      /** Size */
+      size: number;
     };
     /**
      * StatsRead
@@ -2802,6 +3122,696 @@ export interface operations {
     };
   };
   /**
+   * List Incidents
+   * @description Incidents newest first (open ones by default): all for admins, their own for moderators.
+   */
+  list_incidents_api_incidents_get: {
+    parameters: {
+      query?: {
+        status?: ("open" | "resolved" | "merged") | null;
+        limit?: number;
+        cursor?: string | null;
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentPage"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Get Incident
+   * @description One incident with its size over time.
+   */
+  get_incident_api_incidents__incident_id__get: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentDetail"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Update Incident
+   * @description Edit the title, summary, public title, category or priority; admins also the owner.
+   */
+  update_incident_api_incidents__incident_id__patch: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["IncidentUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentRead"];
+        };
+      };
+      /** @description The body is not valid JSON. */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The change conflicts with the resource's state. */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is larger than the limit. */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Too many requests; see Retry-After. */
+      429: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Detach
+   * @description Take a ticket that is not the same problem out of the incident; it is triaged on its own.
+   */
+  detach_api_incidents__incident_id__detach_post: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["IncidentDetach"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentRead"];
+        };
+      };
+      /** @description The body is not valid JSON. */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The change conflicts with the resource's state. */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is larger than the limit. */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Too many requests; see Retry-After. */
+      429: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List Log
+   * @description What happened to the incident: joins, detaches, merges, edits, public updates, resolution.
+   */
+  list_log_api_incidents__incident_id__log_get: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["LogList"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List Members
+   * @description The member tickets, oldest first, with triage's reason for each match.
+   */
+  list_members_api_incidents__incident_id__members_get: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["MemberList"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Merge
+   * @description Move every ticket of another incident into this one.
+   */
+  merge_api_incidents__incident_id__merge_post: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["IncidentMerge"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentRead"];
+        };
+      };
+      /** @description The body is not valid JSON. */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The change conflicts with the resource's state. */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is larger than the limit. */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Too many requests; see Retry-After. */
+      429: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Resolve
+   * @description Resolve the incident and its tickets with one public comment, mailed once to each requester.
+   */
+  resolve_api_incidents__incident_id__resolve_post: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["IncidentResolve"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentRead"];
+        };
+      };
+      /** @description The body is not valid JSON. */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The change conflicts with the resource's state. */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is larger than the limit. */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Too many requests; see Retry-After. */
+      429: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Post Update
+   * @description A public update every member's requester sees on their ticket.
+   */
+  post_update_api_incidents__incident_id__updates_post: {
+    parameters: {
+      path: {
+        incident_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["IncidentPublicUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentRead"];
+        };
+      };
+      /** @description The body is not valid JSON. */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The change conflicts with the resource's state. */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is larger than the limit. */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Too many requests; see Retry-After. */
+      429: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
    * Read Failures
    * @description Mails that could not be delivered (permanent SMTP errors, or retried too long).
    */
@@ -3790,6 +4800,67 @@ export interface operations {
       };
       /** @description Too many requests; see Retry-After. */
       429: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service broke the connection before answering; the request may have taken effect. */
+      502: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route is unavailable. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The service behind this route did not answer in time. */
+      504: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Ticket Incident
+   * @description The ticket's incident: "part of a known problem" and its public updates for the requester.
+   */
+  ticket_incident_api_tickets__ticket_id__incident_get: {
+    parameters: {
+      path: {
+        ticket_id: string;
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["IncidentDetail"] | components["schemas"]["KnownProblemRead"];
+        };
+      };
+      /** @description Missing, expired, revoked or invalid access token. */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The caller's role may not use this route. */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such resource, or one the caller may not see. */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };

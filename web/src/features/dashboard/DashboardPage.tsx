@@ -5,6 +5,7 @@ import { useDocumentTitle } from '../../common/hooks'
 import { Alert, Empty, ErrorAlert, Field, Loading } from '../../common/ui'
 import { dashboardApi, dashboardKeys, type DeadLetterOwner } from './api'
 import { ColumnChart, HBarList } from './charts'
+import { IncidentsCard } from './IncidentsCard'
 import { formatSeconds, lastDays, statsView } from './stats'
 
 const DEAD_LETTER_OWNERS: DeadLetterOwner[] = ['tickets', 'triage', 'notifier']
@@ -64,6 +65,7 @@ export function DashboardPage() {
         </div>
       </div>
       <DeadLetterBadge />
+      <IncidentsCard />
       <ErrorAlert error={error} onRetry={() => void load()} />
       {!stats && !error && <Loading label="Loading figures…" />}
       {data && stats && (

@@ -15,6 +15,7 @@ import { DecisionLog } from './DecisionLog'
 import { RequesterActions } from './RequesterActions'
 import { StaffActions } from './StaffActions'
 import { TicketDetails } from './TicketDetails'
+import { TicketIncident } from './TicketIncident'
 
 /** /tickets/:id — one ticket, for its requester, its moderator and admins. */
 export function TicketPage() {
@@ -83,6 +84,7 @@ export function TicketPage() {
             <h2 id="desc-title">Description</h2>
             <p className="description">{ticket.description}</p>
           </section>
+          <TicketIncident ticketId={ticket.id} />
           <AiPanel ticket={ticket} isAdmin={isAdmin} userId={userId} onRetriage={() => retriage.mutate(ticket.id)} retriaging={retriage.isPending} />
           {isAdmin && <DecisionLog ticketId={ticket.id} triageState={ticket.triage.state} />}
           <Attachments ticketId={ticket.id} />
