@@ -109,13 +109,17 @@ def promote(
     return login(client, person)
 
 
-def wait_triaged(client: httpx.Client, headers: dict[str, str], ticket_id: str, timeout: float = 20) -> dict:
+def wait_triaged(
+    client: httpx.Client, headers: dict[str, str], ticket_id: str, timeout: float = 20, *, assigned: bool = True
+) -> dict:
+    """The ticket once triaged and (unless `assigned` is false: a member of an incident is worked
+    through the incident, without an assignment of its own) assigned."""
     deadline = time.monotonic() + timeout
     while True:
         r = client.get(f"/api/tickets/{ticket_id}", headers=headers)
         assert r.status_code == 200, r.text
         ticket = r.json()
-        if ticket["triage"]["state"] != "pending" and ticket["assigned_to"]:
+        if ticket["triage"]["state"] != "pending" and (ticket["assigned_to"] or not assigned):
             return ticket
         if time.monotonic() > deadline:
             pytest.fail(f"ticket {ticket_id} was not triaged within {timeout}s: {ticket}")

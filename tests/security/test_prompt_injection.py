@@ -86,11 +86,11 @@ def test_injection_changes_no_rule_and_reaches_no_mail_unescaped(world: World, t
         assert "onerror=alert" not in html or "&lt;img" in html
 
 
-def file(world: World, who: str, title: str, description: str) -> dict:
+def file(world: World, who: str, title: str, description: str, *, assigned: bool = True) -> dict:
     person = world.alice if who == "alice" else world.bob
     r = world.client.post("/api/tickets", headers=person.headers, json={"title": title, "description": description})
     assert r.status_code == 201, r.text
-    return wait_triaged(world.client, world.admin.headers, r.json()["id"])
+    return wait_triaged(world.client, world.admin.headers, r.json()["id"], assigned=assigned)
 
 
 def test_the_vpn_ticket_goes_to_the_moderator_whose_skill_it_mentions(world: World) -> None:
@@ -159,6 +159,7 @@ def test_a_corrected_tickets_title_never_appears_in_another_requesters_notes(wor
         "bob",
         "Zorblax gadget hums at night again",
         "The zorblax gadget in the meeting room hums loudly every night after the cleaners leave.",
+        assigned=False,  # a near-copy filed minutes later joins alice's incident (README, "Incidents")
     )
     # the correction was learned (the near-copy took its labels) ...
     assert (theirs["category"], theirs["priority"]) == ("Human Resources", "high")
