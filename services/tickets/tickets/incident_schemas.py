@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from tickets.schemas import Category, CommentBody, PersonRead, Priority, TicketStatus, Title, _Input
+from tickets.schemas import Category, CommentBody, Patch, PersonRead, Priority, TicketStatus, Title, _Input
 
 IncidentStatus = Literal["open", "resolved", "merged"]
 
@@ -21,7 +21,7 @@ class IncidentFilters(BaseModel):
     cursor: str | None = Field(None, max_length=200)
 
 
-class IncidentUpdate(_Input):
+class IncidentUpdate(Patch):
     """Only the fields sent change; a category or priority set here is kept (no longer automatic)."""
 
     title: Title | None = None
@@ -30,16 +30,6 @@ class IncidentUpdate(_Input):
     category: Category | None = None
     priority: Priority | None = None
     owner_id: uuid.UUID | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> IncidentUpdate:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} may not be null")
-        return self
-
-    def sent(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class IncidentResolve(_Input):

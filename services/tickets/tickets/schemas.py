@@ -48,16 +48,11 @@ class TicketCreate(_Input):
     description: Description
 
 
-class TicketUpdate(_Input):
-    """Only the fields sent are changed; none of them may be null."""
-
-    status: TicketStatus | None = None
-    priority: Priority | None = None
-    category: Category | None = None
-    assigned_to: uuid.UUID | None = None
+class Patch(_Input):
+    """A PATCH body: only the fields sent change, and none of them may be sent as null."""
 
     @model_validator(mode="after")
-    def _no_nulls(self) -> TicketUpdate:
+    def _no_nulls(self) -> Self:
         for name in self.model_fields_set:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
@@ -66,6 +61,15 @@ class TicketUpdate(_Input):
     def sent(self) -> dict[str, object]:
         """The fields the caller sent, with their values."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class TicketUpdate(Patch):
+    """Only the fields sent are changed; none of them may be null."""
+
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    category: Category | None = None
+    assigned_to: uuid.UUID | None = None
 
 
 class TicketFilters(BaseModel):
