@@ -4,28 +4,13 @@ verified account may be given a staff role (issue 13, item 6)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import httpx
-import pytest
-from auth.app import create_app
-from auth.settings import AuthSettings
 from shared.jwt import generate_keypair, issue_purpose_token
-from shared.testing.plugin import JwtKeys, app_client, bearer
+from shared.testing.plugin import JwtKeys, bearer
 
-from .helpers import Db, EventTap, assert_problem, make_user, signup, verify_by_link
-
-
-@pytest.fixture(scope="module")
-async def client(make_settings: Callable[..., AuthSettings]) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(create_app(make_settings())) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-async def clean(db: Db) -> None:
-    await db.reset()
+from ..helpers import Db, EventTap, assert_problem, make_user, signup, verify_by_link
 
 
 async def state(db: Db, email: str) -> tuple[str, bool, int]:

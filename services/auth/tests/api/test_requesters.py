@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
 import httpx
-import pytest
-from auth.app import create_app
-from auth.settings import AuthSettings
-from shared.testing.plugin import app_client
 
-from .helpers import Db, login, signup
-
-
-@pytest.fixture(scope="module")
-async def client(make_settings: Callable[..., AuthSettings]) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(create_app(make_settings())) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-async def clean(db: Db) -> None:
-    await db.reset()
+from ..helpers import Db, login, signup
 
 
 async def test_unknown_sender_gets_a_passwordless_user_account_once(client: httpx.AsyncClient, db: Db) -> None:
