@@ -15,7 +15,7 @@ from shared.events import (
 from shared.inbox import idempotent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tickets import incidents, repository, triage_results
+from tickets import incident_proposals, repository, triage_results
 from tickets.models import processed_messages
 from tickets.settings import TicketsSettings
 
@@ -29,7 +29,7 @@ def handlers(settings: TicketsSettings) -> dict[str, EventHandler]:
     async def on_triaged(session: AsyncSession, payload: EventData, _: Envelope) -> None:
         assert isinstance(payload, TicketTriaged)
         if await triage_results.apply_triaged(session=session, settings=settings, event=payload):
-            await incidents.apply_proposal(session=session, settings=settings, event=payload)
+            await incident_proposals.apply_proposal(session=session, settings=settings, event=payload)
 
     async def on_triage_failed(session: AsyncSession, payload: EventData, _: Envelope) -> None:
         assert isinstance(payload, TicketTriageFailed)

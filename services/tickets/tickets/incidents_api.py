@@ -1,4 +1,4 @@
-"""Routes of incidents (README, "Incidents"): thin, the rules live in incidents.py."""
+"""Routes of incidents (README, "Incidents"): thin; reads in incidents.py, staff actions in incident_work.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from shared.auth import CurrentPrincipal, StaffPrincipal
 
-from tickets import incidents
+from tickets import incident_work, incidents
 from tickets.api import SessionDep, SettingsDep
 from tickets.incident_schemas import (
     IncidentDetach,
@@ -50,7 +50,7 @@ async def update_incident(
     incident_id: uuid.UUID, update: IncidentUpdate, principal: StaffPrincipal, session: SessionDep
 ) -> IncidentRead:
     """Edit the title, summary, public title, category or priority; admins also the owner."""
-    incident = await incidents.update_incident(
+    incident = await incident_work.update_incident(
         session=session, incident_id=incident_id, update=update, principal=principal
     )
     return incidents.present(incident)
@@ -73,7 +73,7 @@ async def detach(
     incident_id: uuid.UUID, body: IncidentDetach, principal: StaffPrincipal, session: SessionDep
 ) -> IncidentRead:
     """Take a ticket that is not the same problem out of the incident; it is triaged on its own."""
-    incident = await incidents.detach(
+    incident = await incident_work.detach(
         session=session, incident_id=incident_id, ticket_id=body.ticket_id, principal=principal, note=body.note
     )
     return incidents.present(incident)
@@ -84,7 +84,7 @@ async def merge(
     incident_id: uuid.UUID, body: IncidentMerge, principal: StaffPrincipal, session: SessionDep, settings: SettingsDep
 ) -> IncidentRead:
     """Move every ticket of another incident into this one."""
-    incident = await incidents.merge(
+    incident = await incident_work.merge(
         session=session, settings=settings, target_id=incident_id, source_id=body.source_id, principal=principal
     )
     return incidents.present(incident)
@@ -95,7 +95,7 @@ async def post_update(
     incident_id: uuid.UUID, body: IncidentPublicUpdate, principal: StaffPrincipal, session: SessionDep
 ) -> IncidentRead:
     """A public update every member's requester sees on their ticket."""
-    incident = await incidents.post_update(
+    incident = await incident_work.post_update(
         session=session, incident_id=incident_id, body=body.body, principal=principal
     )
     return incidents.present(incident)
@@ -106,7 +106,7 @@ async def resolve(
     incident_id: uuid.UUID, body: IncidentResolve, principal: StaffPrincipal, session: SessionDep
 ) -> IncidentRead:
     """Resolve the incident and its tickets with one public comment, mailed once to each requester."""
-    incident = await incidents.resolve(
+    incident = await incident_work.resolve(
         session=session, incident_id=incident_id, comment=body.comment, principal=principal
     )
     return incidents.present(incident)
