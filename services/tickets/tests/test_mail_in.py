@@ -74,21 +74,36 @@ async def fake_auth() -> AsyncIterator[FakeAuth]:
     await auth.stop()
 
 
+def mailin_settings(
+    db: TestDatabase, vhost: str, jwt_keys: JwtKeys, fake_auth: FakeAuth, **overrides: Any
+) -> MailInSettings:
+    """Settings of a mail-in process on the test database and broker (SMTP on a free port)."""
+    return MailInSettings(
+        **{
+            "environment": "test",
+            "database_url": db.url("tickets"),
+            "rabbitmq_url": vhost,
+            "jwt_public_key": jwt_keys.public_pem,
+            "support_address": SUPPORT,
+            "mail_reply_secret": SECRET,
+            "mail_in_port": 0,
+            "create_quota": 1000,
+            "auth_internal_url": f"http://127.0.0.1:{fake_auth.port}",
+            **overrides,
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 async def mailin(db: TestDatabase, vhost: str, jwt_keys: JwtKeys, fake_auth: FakeAuth) -> AsyncIterator[int]:
-    settings = MailInSettings(
-        environment="test",
-        database_url=db.url("tickets"),
-        rabbitmq_url=vhost,
-        jwt_public_key=jwt_keys.public_pem,
-        support_address=SUPPORT,
-        mail_reply_secret=SECRET,
-        mail_in_port=0,
+    settings = mailin_settings(
+        db,
+        vhost,
+        jwt_keys,
+        fake_auth,
         mail_in_max_bytes=200_000,
         mail_in_attachment_max_bytes=1000,
         mail_in_sender_rate=5,
-        auth_internal_url=f"http://127.0.0.1:{fake_auth.port}",
-        create_quota=1000,
     )
     app = create_mailin(settings)
     async with app_client(app) as client:
@@ -349,16 +364,11 @@ async def test_imap_polling_files_unseen_mail_once(
     second = mail("jules@client.test", "Also: the dock is dead", "No power on the USB-C dock.")
     imap = FakeImap([first.as_bytes(), second.as_bytes()])
     await imap.start()
-    settings = MailInSettings(
-        environment="test",
-        database_url=db.url("tickets"),
-        rabbitmq_url=vhost,
-        jwt_public_key=jwt_keys.public_pem,
-        support_address=SUPPORT,
-        mail_reply_secret=SECRET,
-        mail_in_port=0,
-        create_quota=1000,
-        auth_internal_url=f"http://127.0.0.1:{fake_auth.port}",
+    settings = mailin_settings(
+        db,
+        vhost,
+        jwt_keys,
+        fake_auth,
         imap_host="127.0.0.1",
         imap_port=imap.port,
         imap_tls=False,
