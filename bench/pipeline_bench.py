@@ -7,9 +7,11 @@ Starts its own stack instance (scripts/stack.py through shared.testing.stack: ev
 moderators and twenty requesters, then POSTs tickets through the gateway at `--rate` per second
 (open loop: request i leaves at i / rate) for `--seconds`. For each ticket: from its 201 to the
 moment the assignment mail (X-Helpdesk-Kind: ticket_assigned) for it appears in the sink's
-folder (polled every 10 ms). Incident grouping is off in the bench stack (TRIAGE_INCIDENTS=false):
-its near-identical tickets would join incidents and get no assignment mail. That spans tickets' outbox relay, triage, tickets applying the
-decision, its relay again, the notifier's consumer, its delivery loop and SMTP.
+folder (polled every 10 ms). That spans tickets' outbox relay, triage, tickets applying the
+decision, its relay again, the notifier's consumer, its delivery loop and SMTP. Incident
+grouping is off in the bench stack (TRIAGE_INCIDENTS=false): its tickets repeat seven subjects,
+would join incidents and get no assignment mail of their own. Moderators are verified through
+the mailed link before they are promoted (only a verified account may be given a staff role).
 Prints p50/p95/max, mails missing at the end, and each process's peak RSS (VmHWM).
 Hold the stack lock: `flock /tmp/helpdesk-stack.lock uv run python bench/pipeline_bench.py`.
 """
@@ -19,10 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email
+import email.message
+import email.policy
 import json
 import os
+import re
 import statistics
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from email.parser import BytesHeaderParser
@@ -86,6 +93,30 @@ async def until(done: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def find_verification_token(folder: Path, address: str) -> str | None:
+    """The token of the verification link mailed to `address`, if it is in the sink folder."""
+    for path in sorted(folder.glob("*.eml")) if folder.exists() else ():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["X-Helpdesk-Kind"] != "verify_email" or message["To"].addresses[0].addr_spec != address:
+            continue
+        body = message.get_body(preferencelist=("plain",))
+        match = re.search(r"/verify\?token=([A-Za-z0-9_.%-]+)", body.get_content() if body else "")
+        if match:
+            return urllib.parse.unquote(match.group(1))
+    return None
+
+
+async def verification_token(folder: Path, address: str, timeout: float = 30) -> str:
+    """Waits for the verification link the notifier mails to `address`; its token."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        token = await asyncio.to_thread(find_verification_token, folder, address)
+        if token:
+            return token
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"no verification mail to {address} within {timeout}s")
+
+
 async def setup_people(client: httpx.AsyncClient, stack: Stack, run_id: str) -> list[str]:
     admin_email, admin_password = stack.admin
     admin = (await client.post("/api/auth/login", json={"email": admin_email, "password": admin_password})).json()
@@ -94,6 +125,9 @@ async def setup_people(client: httpx.AsyncClient, stack: Stack, run_id: str) -> 
         email = f"mod{i}-{run_id}@bench.test"
         r = await client.post("/api/auth/signup", json={"email": email, "password": "moderator-pass-1"})
         r.raise_for_status()
+        # only a verified account may be promoted: follow the mailed link, as its owner would
+        token = await verification_token(stack.mail_dir, email)
+        (await client.post("/api/auth/verify", json={"token": token})).raise_for_status()
         (
             await client.post(
                 "/api/auth/update-user", headers=headers, json={"email": email, "role": "moderator", "skills": skills}
