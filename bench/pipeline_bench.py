@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procstat import peak_rss_mb, percentile
+from procstat import cpu_seconds, peak_rss_mb, percentile
 from shared.testing.stack import Stack
 
 SUBJECTS = [
@@ -180,6 +180,66 @@ async def load(
     return time.perf_counter() - started
 
 
+# Where the time goes, per ticket, from the rows the services wrote (transaction start times):
+# the ticket.created outbox row (created / published), triage's ticket.triaged row, tickets'
+# ticket.updated row carrying the assignment, the notifier's delivery (queued / sent).
+STAGES_SQL = """
+WITH created AS (
+    SELECT envelope->'data'->'ticket'->>'id' AS ticket, created_at, published_at
+    FROM tickets.outbox WHERE routing_key = 'ticket.created'
+), triaged AS (
+    SELECT DISTINCT ON (envelope->'data'->>'ticket_id') envelope->'data'->>'ticket_id' AS ticket,
+           created_at, published_at
+    FROM triage.outbox WHERE routing_key = 'ticket.triaged'
+    ORDER BY envelope->'data'->>'ticket_id', created_at
+), assigned AS (
+    SELECT DISTINCT ON (envelope->'data'->'ticket'->>'id') envelope->'data'->'ticket'->>'id' AS ticket,
+           created_at, published_at
+    FROM tickets.outbox
+    WHERE routing_key = 'ticket.updated' AND envelope->'data'->'changes' ? 'assigned_to'
+    ORDER BY envelope->'data'->'ticket'->>'id', created_at
+), mailed AS (
+    SELECT ticket_id::text AS ticket, created_at, sent_at
+    FROM notifier.deliveries WHERE kind = 'ticket_assigned'
+)
+SELECT c.ticket,
+       extract(epoch FROM c.published_at - c.created_at) AS "tickets relay (created)",
+       extract(epoch FROM t.created_at - c.published_at) AS "broker + triage",
+       extract(epoch FROM t.published_at - t.created_at) AS "triage relay",
+       extract(epoch FROM a.created_at - t.published_at) AS "broker + tickets applies",
+       extract(epoch FROM a.published_at - a.created_at) AS "tickets relay (updated)",
+       extract(epoch FROM m.created_at - a.published_at) AS "broker + notifier queues",
+       extract(epoch FROM m.sent_at - m.created_at) AS "delivery loop + SMTP"
+FROM created c JOIN triaged t USING (ticket) JOIN assigned a USING (ticket) JOIN mailed m USING (ticket)
+WHERE c.ticket = ANY($1::text[])
+"""
+
+
+async def stages(stack: Stack, tickets: list[str]) -> dict[str, dict[str, float]]:
+    """p50/p95 (ms) of each stage of the tickets' way to their mail (see STAGES_SQL)."""
+    import asyncpg
+
+    from shared import dbsetup
+
+    dsn = os.environ.get("PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN).rsplit("/", 1)[0] + "/" + stack.database
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(STAGES_SQL, tickets)
+    finally:
+        await conn.close()
+    out: dict[str, dict[str, float]] = {}
+    for name in rows[0].keys() if rows else []:
+        if name == "ticket":
+            continue
+        values = [float(r[name]) for r in rows if r[name] is not None]
+        if values:
+            out[name] = {
+                "p50_ms": round(statistics.median(values) * 1000),
+                "p95_ms": round(percentile(values, 95) * 1000),
+            }
+    return out
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     stack = Stack.unique("bench")
     env = {
@@ -215,13 +275,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             created: dict[str, float] = {}
             errors: list[str] = []
             count = int(args.rate * args.seconds)
+            pids = {f.stem: int(f.read_text()) for f in sorted((stack.var / "run").glob("*.pid"))}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             took = await load(
                 client, tokens, count=count, rate=args.rate, run_id=run_id, created=created, errors=errors
             )
             await until(lambda: set(created) <= set(watch.seen), args.drain)
+            cpu_used = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()}
             stop.set()
             await watcher
         latencies = [watch.seen[t] - at for t, at in created.items() if t in watch.seen]
+        try:
+            breakdown = await stages(stack, list(created))
+        except Exception as exc:  # noqa: BLE001 - a figure less, not a failed bench
+            print(f"no stage breakdown: {exc}", flush=True)
+            breakdown = {}
         rss = {}
         for pid_file in sorted((stack.var / "run").glob("*.pid")):
             with contextlib.suppress(ValueError):
@@ -238,6 +306,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p95_ms": round(percentile(latencies, 95) * 1000) if latencies else None,
             "max_ms": round(max(latencies) * 1000) if latencies else None,
             "rss_mb": rss,
+            "stages": breakdown,
+            # CPU seconds each process used from the first ticket to the last mail
+            "cpu_s": cpu_used,
             "load": round(os.getloadavg()[0], 1),
         }
     finally:
@@ -265,6 +336,9 @@ def main() -> None:
         f"created -> assignee's mail: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
         f"max {result['max_ms']} ms; load average {result['load']} on {os.cpu_count()} cores"
     )
+    for name, figures in result["stages"].items():
+        print(f"  {name:<28} p50 {figures['p50_ms']:>6} ms   p95 {figures['p95_ms']:>6} ms")
+    print("CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in result["cpu_s"].items()))
     print("peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in result["rss_mb"].items()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
