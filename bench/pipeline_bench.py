@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procstat import cpu_seconds, peak_rss_mb, percentile
+from procstat import cpu_seconds, machine_cpu, peak_rss_mb, percentile
 from shared.testing.stack import Stack
 
 SUBJECTS = [
@@ -277,11 +277,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             count = int(args.rate * args.seconds)
             pids = {f.stem: int(f.read_text()) for f in sorted((stack.var / "run").glob("*.pid"))}
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            machine_before = machine_cpu()
             took = await load(
                 client, tokens, count=count, rate=args.rate, run_id=run_id, created=created, errors=errors
             )
             await until(lambda: set(created) <= set(watch.seen), args.drain)
             cpu_used = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()}
+            machine_after = machine_cpu()
             stop.set()
             await watcher
         latencies = [watch.seen[t] - at for t, at in created.items() if t in watch.seen]
@@ -309,6 +311,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "stages": breakdown,
             # CPU seconds each process used from the first ticket to the last mail
             "cpu_s": cpu_used,
+            # the whole machine meanwhile (Postgres, RabbitMQ, this client and anything else running)
+            "machine_busy_pct": round(
+                100 * (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1e-9)
+            ),
             "load": round(os.getloadavg()[0], 1),
         }
     finally:
@@ -338,7 +344,11 @@ def main() -> None:
     )
     for name, figures in result["stages"].items():
         print(f"  {name:<28} p50 {figures['p50_ms']:>6} ms   p95 {figures['p95_ms']:>6} ms")
-    print("CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in result["cpu_s"].items()))
+    print(
+        "CPU seconds during the run: "
+        + ", ".join(f"{k} {v}" for k, v in result["cpu_s"].items())
+        + f"; the machine's cores {result['machine_busy_pct']} % busy"
+    )
     print("peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in result["rss_mb"].items()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
