@@ -209,6 +209,7 @@ async def run(args: argparse.Namespace) -> None:
             f"  notifier: 1 process, MAIL_WORKERS={args.workers}, DB_POOL_SIZE={args.pool}; "
             "sink: notifier.sink subprocess"
         )
+        print("  (no triage here: the assignments are published as they are, so incident grouping plays no part)")
         print(f"  mails arrived: {len(seen)} / {args.tickets} ({files} .eml files; duplicates: {files - len(seen)})")
         if latencies:
             print(

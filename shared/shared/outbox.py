@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import asyncpg
 from sqlalchemy import (
+    ARRAY,
     Column,
     DateTime,
     Index,
@@ -24,6 +25,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
     func,
     select,
     text,
@@ -150,6 +153,20 @@ class OutboxRelay:
         # LISTEN needs a session of its own: not through a transaction pooler (then: poll + wake)
         self._listen = listen
         self._gate = gate
+        # built once: a round costs two statements, not their construction and cache keys too
+        self._claim = (
+            select(outbox.c.id, outbox.c.envelope, outbox.c.attempts)
+            .where(outbox.c.published_at.is_(None), outbox.c.available_at <= func.now())
+            .order_by(outbox.c.available_at, outbox.c.created_at)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        # one array parameter, not one per row (no IN list to expand and compile per batch size)
+        self._mark_sent = (
+            update(outbox)
+            .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+            .values(published_at=func.now(), last_error=None)
+        )
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now (cheaper than waiting for NOTIFY)."""
@@ -214,15 +231,7 @@ class OutboxRelay:
         """Claim and publish one batch; returns how many rows were published."""
         ob = self._outbox
         async with self._sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(ob.c.id, ob.c.envelope, ob.c.attempts)
-                    .where(ob.c.published_at.is_(None), ob.c.available_at <= func.now())
-                    .order_by(ob.c.available_at, ob.c.created_at)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.execute(self._claim)).all()
             if not rows:
                 OUTBOX_BACKLOG.labels(ob.schema).set(0)
                 return 0
@@ -248,9 +257,7 @@ class OutboxRelay:
                 else:
                     sent.append(row.id)
             if sent:
-                await session.execute(
-                    update(ob).where(ob.c.id.in_(sent)).values(published_at=func.now(), last_error=None)
-                )
+                await session.execute(self._mark_sent, {"ids": sent})
             OUTBOX_PUBLISHED.labels(ob.schema).inc(len(sent))
             unavailable = [r for r in results if isinstance(r, BusUnavailableError)]
         if unavailable and not sent:

@@ -93,7 +93,8 @@ class DeliveryLoop:
         self.give_up_after = timedelta(seconds=give_up_after)
         self.reply_secret = reply_secret
         self.support_address = support_address
-        self._wake = asyncio.Event()
+        self._idle_workers: list[asyncio.Event] = []  # one per waiting worker, the last idle at the end
+        self._wanted = False
 
     def _threading(self, ticket_id: uuid.UUID | None) -> dict[str, str]:
         """Reply-To and References carrying the ticket's signed reply token."""
@@ -106,8 +107,16 @@ class DeliveryLoop:
         }
 
     def wake(self) -> None:
-        """New mails were committed: look now instead of at the next poll."""
-        self._wake.set()
+        """New mails were committed: look now instead of at the next poll.
+
+        One worker is woken, not all: the one that went idle last (its SMTP connection is the
+        most likely still open); a worker that claims a full batch wakes the next. When every
+        worker is busy, the first to find nothing due looks once more before it waits.
+        """
+        if self._idle_workers:
+            self._idle_workers.pop().set()
+        else:
+            self._wanted = True
 
     async def run(self) -> None:
         """Run the workers until cancelled."""
@@ -120,7 +129,10 @@ class DeliveryLoop:
         try:
             while True:
                 try:
-                    if not await self.deliver_batch(sender):
+                    claimed = await self.deliver_batch(sender)
+                    if claimed >= self.batch_size:
+                        self.wake()  # more may be due: another worker takes the next batch meanwhile
+                    elif not claimed:
                         await self._idle(sender)
                 except asyncio.CancelledError:
                     raise
@@ -132,16 +144,23 @@ class DeliveryLoop:
                 await asyncio.wait_for(sender.close(), timeout=2)
 
     async def _idle(self, sender: SmtpSender) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        """Wait for a wake-up meant for this worker, or the poll interval (due retries)."""
+        if self._wanted:
+            self._wanted = False  # a wake-up came while every worker was busy: look again now
             return
-        # A quiet spell: let go of the SMTP connection rather than have the server time it out.
-        await sender.close()
-        self._wake.clear()
+        wake = asyncio.Event()
+        self._idle_workers.append(wake)
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=self.poll_interval)
+        except TimeoutError:
+            # A quiet spell: let go of the SMTP connection rather than have the server time it out.
+            await sender.close()
+        finally:
+            with contextlib.suppress(ValueError):
+                self._idle_workers.remove(wake)
 
     async def deliver_batch(self, sender: SmtpSender) -> int:
         """Send the oldest due mails (up to `batch_size`) in one transaction; how many were claimed."""
-        self._wake.clear()
         now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
             rows = await repository.claim_due_deliveries(session, now=now, limit=self.batch_size)

@@ -15,13 +15,14 @@ from notifier import repository
 from notifier.mail import MailKind, incident_url
 from notifier.models import deliveries
 from notifier.repository import Recipient
-from notifier.service import MailSettings, queue_mail
+from notifier.service import MailSettings, queue_mail, write_pending_mails
 
 log = get_logger(__name__)
 
 
 async def _mailed(session: AsyncSession, kind: MailKind, incident_id: object) -> bool:
     """Whether a mail of this kind about this incident was queued before (by any event)."""
+    await write_pending_mails(session)  # those of the events before this one in the batch too
     found = await session.scalar(
         select(exists().where(deliveries.c.kind == kind.value, deliveries.c.ticket_id == incident_id))
     )

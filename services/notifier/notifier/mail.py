@@ -86,6 +86,9 @@ _DOT = "[.\u3002\uff0e\uff61]"
 _HOST = re.compile(rf"(?<![\w-])(?:[^\W_][\w-]*{_DOT})+[^\W\d_][\w-]*(?![\w-])")
 _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
 _DOTS = re.compile(_DOT)
+# every pattern above needs a dot or a colon: text without either (names, categories, most
+# titles) is returned as it is, without running the five of them
+_ANY_TRIGGER = re.compile(r"[.:\u3002\uff0e\uff61]")
 
 
 def defang(value: object) -> str:
@@ -93,6 +96,8 @@ def defang(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
+    if not _ANY_TRIGGER.search(text):
+        return text
 
     def _url(match: re.Match[str]) -> str:
         scheme, slashes, host = match.group(1), match.group(2), match.group(3)

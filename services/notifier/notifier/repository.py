@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -164,6 +164,12 @@ async def add_delivery(session: AsyncSession, **values: Any) -> bool:
         .returning(deliveries.c.id)
     )
     return result.first() is not None
+
+
+def add_deliveries_statement(rows: Sequence[dict[str, Any]]) -> Insert:
+    """Queue several mails in one statement; one already queued for its (event, recipient, kind)
+    is skipped."""
+    return insert(deliveries).values(list(rows)).on_conflict_do_nothing(constraint="uq_deliveries_once")
 
 
 async def claim_due_delivery(session: AsyncSession, *, now: datetime) -> RowMapping | None:

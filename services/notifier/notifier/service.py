@@ -20,7 +20,9 @@ from shared.jwt import Principal
 from shared.logging import get_logger
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import not_found
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from notifier import repository
 from notifier.mail import MailKind, render, ticket_url
@@ -53,13 +55,16 @@ async def queue_mail(
     verifies) whose email address is not verified.
 
     Runs in the consumer's transaction, next to the event's processed mark: either both
-    commit or neither does.
+    commit or neither does. The rows are written when that transaction commits, with every other
+    mail queued in it (one INSERT); a mail already queued for the same (event, recipient, kind)
+    is not queued twice. Returns how many mails were queued.
     """
     unique: dict[str, Recipient] = {}
     for recipient in recipients:
         unique.setdefault(recipient.email.strip().lower(), recipient)
     known_ids = [r.id for r in unique.values() if r.id is not None]
     silenced = await repository.suppressed(session, known_ids, kind.value, verified_only=verified_only)
+    pending = _pending_deliveries(session)
     queued = 0
     for email, recipient in unique.items():
         if recipient.id is not None and recipient.id in silenced:
@@ -69,23 +74,57 @@ async def queue_mail(
         # with a name they chose: it would carry their text to a stranger's inbox, so they name nobody
         name = "" if kind in (MailKind.WELCOME, MailKind.VERIFY_EMAIL) else recipient.name
         mail = render(kind, {**context, "recipient_name": name or email, "recipient_email": email})
-        added = await repository.add_delivery(
-            session,
-            id=uuid.uuid4(),
-            event_id=envelope.id,
-            event_type=envelope.type,
-            kind=kind.value,
-            recipient_id=recipient.id,
-            recipient_email=email,
-            recipient_name=name[:200],
-            ticket_id=ticket_id,
-            correlation_id=envelope.correlation_id,
-            subject=mail.subject,
-            body_text=mail.text,
-            body_html=mail.html,
+        pending.append(
+            {
+                "id": uuid.uuid4(),
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+                "kind": kind.value,
+                "recipient_id": recipient.id,
+                "recipient_email": email,
+                "recipient_name": name[:200],
+                "ticket_id": ticket_id,
+                "correlation_id": envelope.correlation_id,
+                "subject": mail.subject,
+                "body_text": mail.text,
+                "body_html": mail.html,
+            }
         )
-        queued += int(added)
+        queued += 1
     return queued
+
+
+# The mails of every event applied in one transaction (a batch of events, shared.inbox) are
+# written together just before it commits: one multi-row INSERT instead of one per mail. A
+# transaction that rolls back takes its list with it (it lives in the session).
+_PENDING = "notifier.pending_deliveries"
+
+
+def _pending_deliveries(session: AsyncSession) -> list[dict[str, Any]]:
+    pending: list[dict[str, Any]] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session.sync_session, "before_commit", _write_pending, once=True)
+        event.listen(session.sync_session, "after_rollback", _drop_pending, once=True)
+    return pending
+
+
+def _drop_pending(sync_session: Session) -> None:
+    sync_session.info.pop(_PENDING, None)
+
+
+def _write_pending(sync_session: Session) -> None:
+    # runs in the commit's greenlet (sqlalchemy.ext.asyncio): sync calls may emit SQL here
+    pending: list[dict[str, Any]] = sync_session.info.pop(_PENDING, None) or []
+    if pending:
+        sync_session.execute(repository.add_deliveries_statement(pending))
+
+
+async def write_pending_mails(session: AsyncSession) -> None:
+    """Write the mails queued in this transaction now rather than at its commit (to read them back)."""
+    pending: list[dict[str, Any]] = session.info.pop(_PENDING, None) or []
+    if pending:
+        await session.execute(repository.add_deliveries_statement(pending))
 
 
 # --- events --------------------------------------------------------------------------------

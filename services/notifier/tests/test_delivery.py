@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from notifier.sink import MailSink
@@ -217,3 +218,50 @@ async def test_the_consumer_waits_for_the_database_instead_of_failing_the_event(
     finally:
         await engine.dispose()
         await proxy.close()
+
+
+async def test_a_wake_up_sends_one_worker_to_look_not_all() -> None:
+    """One committed mail costs one claim, not one per worker; a full batch brings in another."""
+    from notifier.delivery import DeliveryLoop
+    from notifier.smtp import RetryPolicy, SmtpConfig
+
+    class Counting(DeliveryLoop):
+        def __init__(self) -> None:
+            super().__init__(
+                sessions=None,  # type: ignore[arg-type]
+                smtp=SmtpConfig(),
+                policy=RetryPolicy(),
+                mail_from="Helpdesk <help@example.test>",
+                sender_domain="example.test",
+                workers=4,
+                batch_size=2,
+                poll_interval=30,
+            )
+            self.calls = 0
+            self.due: list[int] = []
+
+        async def deliver_batch(self, sender: Any) -> int:
+            self.calls += 1
+            await asyncio.sleep(0)
+            return self.due.pop(0) if self.due else 0
+
+    loop = Counting()
+    task = asyncio.create_task(loop.run())
+    try:
+
+        async def all_looked() -> bool:
+            return loop.calls == 4
+
+        await wait_for(all_looked, timeout=5, message="every worker's first look")
+        await asyncio.sleep(0.05)
+        loop.wake()
+        await asyncio.sleep(0.05)
+        assert loop.calls == 5
+        loop.due = [2, 1]  # a full batch: a second worker looks too, and finds the rest
+        loop.wake()
+        await asyncio.sleep(0.05)
+        assert loop.calls == 9  # full batch (wakes another), then 1, and each of the two finds nothing
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
