@@ -242,9 +242,12 @@ async def _triage_all(
     return {snap.id: members[snap.id] for snap in snaps}
 
 
-async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(engine, sessions):
+@pytest.mark.parametrize("limit", [incidents.MAX_CANDIDATES, 6])
+async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(engine, sessions, monkeypatch, limit):
     """The batched detection (one sparse product per batch) changes no grouping: the same
-    incidents as the offline replay `group` (the rule bench/incident_grouping.py measures)."""
+    incidents as one ticket at a time and, without a candidate limit reached, as the offline
+    replay `group` (the rule bench/incident_grouping.py measures)."""
+    monkeypatch.setattr(incidents, "MAX_CANDIDATES", limit)
     await add_moderator(sessions)
     tickets = _mixed_tickets(90, seed=3)
     tickets.sort(key=lambda t: t[2])
@@ -255,8 +258,9 @@ async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(en
         threshold=RULES.threshold,
         window_s=RULES.window_s,
     )
-    assert sum(1 for v in batched.values() if v is not None) >= 20  # the case is not trivial
-    assert batched == {tid: offline.get(tid) for tid in ids}
+    assert sum(1 for v in batched.values() if v is not None) >= (20 if limit > 90 else 5)  # not trivial
+    if limit > len(tickets):
+        assert batched == {tid: offline.get(tid) for tid in ids}
     # the same tickets again (new ids), one at a time, in a fresh window: the same partition
     later = [(title, body, at + timedelta(days=1)) for title, body, at in tickets]
     single = await _triage_all(sessions, later, batch_size=1)

@@ -150,6 +150,7 @@ class Detector:
         self._filed: list[datetime] = []
         self._incident_of: list[uuid.UUID | None] = []
         self._filed_us = np.empty(0, np.int64)
+        self._id_rank = np.empty(0, np.int64)
         self._visible = np.empty(0, np.bool_)
         self._row: dict[uuid.UUID, int] = {}
         self._scores = np.empty((0, 0))
@@ -195,6 +196,8 @@ class Detector:
                 self._add_column(tid, self._pending[tid].created_at, None, visible=False, out=visible)
         self._visible = np.array(visible, np.bool_)
         self._filed_us = np.array([_micros(at) for at in self._filed], np.int64)
+        self._id_rank = np.empty(len(self._ids), np.int64)
+        self._id_rank[sorted(range(len(self._ids)), key=self._ids.__getitem__)] = np.arange(len(self._ids))
         self._row = {tid: i for i, tid in enumerate(pending)}
         column_vectors = [_vector(tid) for tid in self._ids]
         self._scores = cosines([_vector(tid) for tid in pending], column_vectors, len(_COLUMNS))
@@ -358,8 +361,8 @@ class Detector:
         columns = np.flatnonzero(mask)
         if len(columns) > MAX_CANDIDATES:
             # the nearest in time first, then the smaller id (as the query of one ticket orders them)
-            nearest = sorted(columns.tolist(), key=lambda c: (abs(int(self._filed_us[c]) - at), self._ids[c]))
-            columns = np.array(sorted(nearest[:MAX_CANDIDATES]), np.int64)
+            order = np.lexsort((self._id_rank[columns], np.abs(self._filed_us[columns] - at)))
+            columns = np.sort(columns[order[:MAX_CANDIDATES]])
         scores = self._scores[self._row[tid], columns]
         keep = scores >= threshold - COSINE_TOLERANCE
         columns, scores = columns[keep], scores[keep]
