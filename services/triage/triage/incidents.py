@@ -187,7 +187,8 @@ class Detector:
                 _remember(tid, features(snap.title, snap.description))
         feats = await _features(session, [r.ticket_id for r in rows])
         self._column = {}
-        self._ids, self._filed, self._incident_of, visible = [], [], [], []
+        self._ids, self._filed, self._incident_of = [], [], []
+        visible: list[bool] = []
         for r in rows:
             if r.ticket_id in feats:
                 self._add_column(r.ticket_id, r.filed_at, r.incident_id, visible=True, out=visible)

@@ -123,8 +123,8 @@ def cosines(rows: Sequence[Vector], columns: Sequence[Vector], width: int) -> np
     """Every row's cosine with every column (one sparse product), clipped to 0..1 as `similarity`."""
     if not rows or not columns:
         return np.zeros((len(rows), len(columns)))
-    product = (_rows(rows, width) @ _rows(columns, width).T).toarray()
-    return np.clip(product, 0.0, 1.0)
+    product: npt.NDArray[np.float64] = (_rows(rows, width) @ _rows(columns, width).T).toarray()
+    return np.clip(product, 0.0, 1.0, out=product)
 
 
 @dataclass(frozen=True, slots=True)
