@@ -212,11 +212,17 @@ def _mixed_tickets(n: int, seed: int) -> list[tuple[str, str, datetime]]:
 
 
 async def _triage_all(
-    sessions: async_sessionmaker[AsyncSession], tickets: list[tuple[str, str, datetime]], batch_size: int
+    sessions: async_sessionmaker[AsyncSession],
+    tickets: list[tuple[str, str, datetime]],
+    batch_size: int,
+    first_id: int = 1,
 ) -> dict[uuid.UUID, uuid.UUID | None]:
+    # ids in filing order (ties in time go to the smaller id: two runs tie-break alike)
     snaps = [
-        created(title, body).ticket.model_copy(update={"created_at": at, "updated_at": at})
-        for title, body, at in tickets
+        created(title, body).ticket.model_copy(
+            update={"id": uuid.UUID(int=first_id + i), "created_at": at, "updated_at": at}
+        )
+        for i, (title, body, at) in enumerate(tickets)
     ]
     for start in range(0, len(snaps), batch_size):
         chunk = snaps[start : start + batch_size]
@@ -263,7 +269,7 @@ async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(en
         assert batched == {tid: offline.get(tid) for tid in ids}
     # the same tickets again (new ids), one at a time, in a fresh window: the same partition
     later = [(title, body, at + timedelta(days=1)) for title, body, at in tickets]
-    single = await _triage_all(sessions, later, batch_size=1)
+    single = await _triage_all(sessions, later, batch_size=1, first_id=10_000)
 
     def partition(found: dict[uuid.UUID, uuid.UUID | None]) -> list[tuple[int, ...]]:
         order = list(found)

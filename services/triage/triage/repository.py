@@ -71,6 +71,9 @@ async def take_slot(
         .where(target, Staff.active.is_(True))
         .values(open_count=Staff.open_count + 1)
         .returning(Staff.open_count)
+        # what "auto" ends with anyway (the WHERE cannot be evaluated in Python), without first
+        # trying and failing: loaded rows still get the new count in place
+        .execution_options(synchronize_session="fetch")
     )
     if limit is not None:
         stmt = stmt.where(Staff.open_count < func.coalesce(Staff.capacity, limit))
