@@ -280,3 +280,56 @@ async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(en
         return sorted(tuple(g) for g in groups.values())
 
     assert partition(single) == partition(batched)
+
+
+async def test_in_a_batch_an_incident_opened_again_brings_its_members_back_as_candidates(engine, sessions):
+    """A closed incident whose anchor (detached meanwhile) opens it again: its old members are
+    candidates again for the next tickets of the same batch, as they were one at a time."""
+    mod = await add_moderator(sessions)
+    base = "vpn token expired laptop cannot reach intranet"
+    a, _ = await triage(sessions, "VPN token expired", base, at=T0)
+    b, _ = await triage(
+        sessions, "VPN token expired", base + " printer toner jammed again", at=T0 + timedelta(seconds=1)
+    )
+    incident_id = uuid.UUID((await triaged(sessions))[str(b.id)]["incident"]["incident_id"])
+    actor = Actor(kind="user", id=mod, role="moderator")
+
+    def changed(change: str, status: str, version: int, tickets: list[uuid.UUID]) -> IncidentUpdated:
+        snap = IncidentSnapshot(
+            id=incident_id, title="VPN", status=status, size=1, created_at=T0, updated_at=T0, owner=None
+        )
+        return IncidentUpdated(incident=snap, change=change, version=version, ticket_ids=tickets, actor=actor)
+
+    async with transaction(sessions) as s:
+        await incidents.apply_incident_event(s, changed("detached", "open", 2, [a.id]))
+        await incidents.apply_incident_event(s, changed("resolved", "resolved", 3, []))
+    later = [
+        (("VPN token expired", base), T0 + timedelta(seconds=2)),  # like a: opens a's incident again
+        (("VPN token expired", base + " printer toner jammed again"), T0 + timedelta(seconds=3)),  # b's twin
+    ]
+    snaps = [
+        created(title, body).ticket.model_copy(update={"created_at": at, "updated_at": at})
+        for (title, body), at in later
+    ]
+    async with transaction(sessions) as s:
+        batch = service.Batch(snaps)
+        for snap in snaps:
+            await service.triage_ticket(
+                session=s,
+                snapshot=snap,
+                version=1,
+                attempt=1,
+                analysis=analysis(),
+                model_version=1,
+                categories=CATEGORIES,
+                capacity=20,
+                batch=batch,
+                incident_rules=RULES,
+            )
+        await batch.finish(s)
+    events = await triaged(sessions)
+    c, d = (events[str(snap.id)]["incident"] for snap in snaps)
+    assert c["incident_id"] == d["incident_id"] == str(incident_id)
+    assert c["opened"] is True
+    assert c["matched_ticket_id"] == str(a.id)
+    assert d["matched_ticket_id"] == str(b.id)  # b is a candidate again: its incident is open
