@@ -248,12 +248,17 @@ async def _triage_all(
     return {snap.id: members[snap.id] for snap in snaps}
 
 
-@pytest.mark.parametrize("limit", [incidents.MAX_CANDIDATES, 6])
-async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(engine, sessions, monkeypatch, limit):
+@pytest.mark.parametrize(("limit", "columns"), [(incidents.MAX_CANDIDATES, None), (6, None), (500, 0)])
+async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(
+    engine, sessions, monkeypatch, limit, columns
+):
     """The batched detection (one sparse product per batch) changes no grouping: the same
     incidents as one ticket at a time and, without a candidate limit reached, as the offline
-    replay `group` (the rule bench/incident_grouping.py measures)."""
+    replay `group` (the rule bench/incident_grouping.py measures); also when the process's term
+    columns start afresh at every batch (`columns` 0)."""
     monkeypatch.setattr(incidents, "MAX_CANDIDATES", limit)
+    if columns is not None:
+        monkeypatch.setattr(incidents, "_COLUMNS_MAX", columns)
     await add_moderator(sessions)
     tickets = _mixed_tickets(90, seed=3)
     tickets.sort(key=lambda t: t[2])

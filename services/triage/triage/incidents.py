@@ -75,7 +75,7 @@ _FEATURES_MAX = 20_000
 _VECTORS: dict[uuid.UUID, Vector] = {}
 _COLUMNS = TermColumns()
 # past this many distinct terms the columns start afresh (at a batch's start: never within one)
-_COLUMNS_MAX = 400_000
+_COLUMNS_MAX = 200_000
 
 
 def _remember(ticket_id: uuid.UUID, feats: Features) -> None:

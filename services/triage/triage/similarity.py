@@ -80,7 +80,7 @@ def similarity(a: Features, b: Features) -> float:
 # in another order (~1e-13 at worst); the exact function decides whatever lies this close to a limit
 COSINE_TOLERANCE = 1e-12
 
-Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+Vector = tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]
 
 
 class TermColumns:
@@ -99,23 +99,23 @@ class TermColumns:
     def vector(self, feats: Features) -> Vector:
         """The features as a unit vector: (columns, weights / norm); empty without a norm."""
         if not feats.norm:
-            return np.empty(0, np.int64), np.empty(0, np.float64)
+            return np.empty(0, np.int32), np.empty(0, np.float64)
         columns = self._columns
         index = np.fromiter(
-            (columns.setdefault(t, len(columns)) for t in feats.weights), np.int64, count=len(feats.weights)
+            (columns.setdefault(t, len(columns)) for t in feats.weights), np.int32, count=len(feats.weights)
         )
         weights = np.fromiter(feats.weights.values(), np.float64, count=len(feats.weights)) / feats.norm
         return index, weights
 
 
 def _rows(vectors: Sequence[Vector], width: int) -> csr_matrix:
-    indptr = np.zeros(len(vectors) + 1, np.int64)
+    indptr = np.zeros(len(vectors) + 1, np.int32)
     np.cumsum([len(index) for index, _ in vectors], out=indptr[1:])
     if indptr[-1]:
         index = np.concatenate([i for i, _ in vectors])
         data = np.concatenate([w for _, w in vectors])
     else:
-        index, data = np.empty(0, np.int64), np.empty(0, np.float64)
+        index, data = np.empty(0, np.int32), np.empty(0, np.float64)
     return csr_matrix((data, index, indptr), shape=(len(vectors), width))
 
 
