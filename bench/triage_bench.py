@@ -1,6 +1,7 @@
 """Triage throughput, latency and memory, measured on this machine against real services.
 
     uv run python bench/triage_bench.py [--tickets 400] [--paced 100] [--rate 20] [--workers 1 2]
+        [--incidents on|off] [--profile DIR]
 
 For each worker count it makes a fresh database and vhost, migrates, starts that many triage
 worker processes (the real app, local analyzer, no key), registers a staff directory, then:
@@ -10,6 +11,8 @@ worker processes (the real app, local analyzer, no key), registers a staff direc
   (its publish) to ticket.triaged (its arrival);
 - memory: the peak RSS (VmHWM) of each worker process with its model loaded.
 Only local servers are used (127.0.0.1). Ticket texts come from ../shared/data when present.
+`--incidents off` runs the workers with TRIAGE_INCIDENTS=false (default: on, as deployed);
+`--profile DIR` samples each worker with py-spy during the burst and prints its hottest functions.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +160,49 @@ async def wait_ready(ports: list[int], procs: list[subprocess.Popen[bytes]], tim
                 await asyncio.sleep(0.3)
 
 
+def start_profiles(
+    folder: Path | None, procs: list[subprocess.Popen[bytes]]
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    """py-spy recording each worker (raw stacks), when asked for."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
+    spies = []
+    for p in procs:
+        out = folder / f"triage-{p.pid}.spy"
+        cmd = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "250", "--pid", str(p.pid), "-o", str(out)]
+        spies.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))  # noqa: S603
+    time.sleep(1.0)  # noqa: ASYNC251 - py-spy attaching, before the burst starts
+    return spies
+
+
+async def stop_profiles(spies: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    """Stop the recorders and print each worker's hottest functions (self and total samples)."""
+    for spy, _ in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy, out in spies:
+        await asyncio.to_thread(spy.wait, 30)
+        own: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        samples = 0
+        for line in out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            n = int(count)
+            frames = stack.split(";")
+            samples += n
+            own[frames[-1]] += n
+            for frame in set(frames):
+                total[frame] += n
+        print(f"profile {out} ({samples} samples): self, then total (inclusive)")
+        for frame, n in own.most_common(25):
+            print(f"  self {100 * n / max(samples, 1):5.1f} %  {frame}")
+        for frame, n in total.most_common(60):
+            print(f"  total {100 * n / max(samples, 1):5.1f} %  {frame}")
+
+
 async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str]]) -> Result:
     db = f"bench_triage_{uuid.uuid4().hex[:8]}"
     vhost = f"bench_triage_{uuid.uuid4().hex[:8]}"
@@ -182,6 +230,7 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
             "DB_POOL_SIZE": str(args.pool_size),
             "BUS_PREFETCH": str(args.prefetch),
             "TRIAGE_BATCH_SIZE": str(args.batch),
+            "TRIAGE_INCIDENTS": "true" if args.incidents == "on" else "false",
         }
         env.pop("GEMINI_API_KEY", None)
         ports = [args.base_port + i for i in range(workers)]
@@ -248,10 +297,12 @@ async def run(workers: int, args: argparse.Namespace, texts: list[tuple[str, str
         collector.arrived.clear()
         collector.event.clear()
         collector.expect = len(burst)
+        spies = start_profiles(args.profile, procs)
         cpu_before = sum(cpu_seconds(p.pid) for p in procs)
         started = time.perf_counter()
         await asyncio.gather(*(bus.publish(e) for e in envelopes))
         await asyncio.wait_for(collector.event.wait(), 600)
+        await stop_profiles(spies)
         ids = {str(e.ticket.id) for e in burst}
         last = max(t for k, t in collector.arrived.items() if k in ids)
         burst_s = last - started
@@ -313,12 +364,14 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="TRIAGE_BATCH_SIZE of each worker")
     parser.add_argument("--pg-admin-dsn", default=os.environ.get("PG_ADMIN_DSN", dbsetup.DEFAULT_ADMIN_DSN))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--incidents", choices=["on", "off"], default="on", help="TRIAGE_INCIDENTS of the workers")
+    parser.add_argument("--profile", type=Path, help="py-spy each worker during the burst, raw stacks in this folder")
     args = parser.parse_args()
     texts = ticket_texts(args.tickets + args.paced)
     results: list[Result] = []
     for n in args.workers:
         results.append(await run(n, args, texts))
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; incidents {args.incidents}")
     print("| workers | burst | tickets/s | per worker CPU-s | load | p50 ms | p95 ms | max ms | peak RSS MB (each) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:

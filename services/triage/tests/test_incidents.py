@@ -189,3 +189,152 @@ async def test_a_detached_ticket_is_a_labelled_example_and_does_not_rejoin(sessi
         proposal = await incidents.detect(s, snapshot=b, rules=RULES)
     assert proposal is None
     del a
+
+
+def _mixed_tickets(n: int, seed: int) -> list[tuple[str, str, datetime]]:
+    """Tickets drawn from a small vocabulary (many pairs near the threshold), some repeated."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = (
+        "vpn login invoice refund printer outage database password email server slow error crash "
+        "billing account upgrade laptop screen toner portal timeout certificate wifi badge payroll"
+    ).split()
+    out: list[tuple[str, str, datetime]] = []
+    for i in range(n):
+        if out and rng.random() < 0.2:
+            title, body, _ = rng.choice(out)  # the same text again (a copied outage notice)
+        else:
+            title = " ".join(rng.choices(vocab, k=3))
+            body = " ".join(rng.choices(vocab, k=rng.randint(4, 14)))
+        out.append((title, body, T0 + timedelta(seconds=rng.choice([i * 7, i * 7, (i // 3) * 21]))))
+    return out
+
+
+async def _triage_all(
+    sessions: async_sessionmaker[AsyncSession],
+    tickets: list[tuple[str, str, datetime]],
+    batch_size: int,
+    first_id: int = 1,
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    # ids in filing order (ties in time go to the smaller id: two runs tie-break alike)
+    snaps = [
+        created(title, body).ticket.model_copy(
+            update={"id": uuid.UUID(int=first_id + i), "created_at": at, "updated_at": at}
+        )
+        for i, (title, body, at) in enumerate(tickets)
+    ]
+    for start in range(0, len(snaps), batch_size):
+        chunk = snaps[start : start + batch_size]
+        async with transaction(sessions) as s:
+            batch = service.Batch(chunk) if batch_size > 1 else None
+            for snap in chunk:
+                await service.triage_ticket(
+                    session=s,
+                    snapshot=snap,
+                    version=1,
+                    attempt=1,
+                    analysis=analysis(),
+                    model_version=1,
+                    categories=CATEGORIES,
+                    capacity=1000,
+                    batch=batch,
+                    incident_rules=RULES,
+                )
+            if batch is not None:
+                await batch.finish(s)
+    async with sessions() as s:
+        members = dict((await s.execute(select(IncidentMember.ticket_id, IncidentMember.incident_id))).all())
+    return {snap.id: members[snap.id] for snap in snaps}
+
+
+@pytest.mark.parametrize(("limit", "columns"), [(incidents.MAX_CANDIDATES, None), (6, None), (500, 0)])
+async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(
+    engine, sessions, monkeypatch, limit, columns
+):
+    """The batched detection (one sparse product per batch) changes no grouping: the same
+    incidents as one ticket at a time and, without a candidate limit reached, as the offline
+    replay `group` (the rule bench/incident_grouping.py measures); also when the process's term
+    columns start afresh at every batch (`columns` 0)."""
+    monkeypatch.setattr(incidents, "MAX_CANDIDATES", limit)
+    if columns is not None:
+        monkeypatch.setattr(incidents, "_COLUMNS_MAX", columns)
+    await add_moderator(sessions)
+    tickets = _mixed_tickets(90, seed=3)
+    tickets.sort(key=lambda t: t[2])
+    batched = await _triage_all(sessions, tickets, batch_size=16)
+    ids = list(batched)
+    offline = group(
+        [(tid, at, features(title, body)) for tid, (title, body, at) in zip(ids, tickets, strict=True)],
+        threshold=RULES.threshold,
+        window_s=RULES.window_s,
+    )
+    assert sum(1 for v in batched.values() if v is not None) >= (20 if limit > 90 else 5)  # not trivial
+    if limit > len(tickets):
+        assert batched == {tid: offline.get(tid) for tid in ids}
+    # the same tickets again (new ids), one at a time, in a fresh window: the same partition
+    later = [(title, body, at + timedelta(days=1)) for title, body, at in tickets]
+    single = await _triage_all(sessions, later, batch_size=1, first_id=10_000)
+
+    def partition(found: dict[uuid.UUID, uuid.UUID | None]) -> list[tuple[int, ...]]:
+        order = list(found)
+        groups: dict[uuid.UUID, list[int]] = {}
+        for i, tid in enumerate(order):
+            if found[tid] is not None:
+                groups.setdefault(found[tid], []).append(i)
+        return sorted(tuple(g) for g in groups.values())
+
+    assert partition(single) == partition(batched)
+
+
+async def test_in_a_batch_an_incident_opened_again_brings_its_members_back_as_candidates(engine, sessions):
+    """A closed incident whose anchor (detached meanwhile) opens it again: its old members are
+    candidates again for the next tickets of the same batch, as they were one at a time."""
+    mod = await add_moderator(sessions)
+    base = "vpn token expired laptop cannot reach intranet"
+    a, _ = await triage(sessions, "VPN token expired", base, at=T0)
+    b, _ = await triage(
+        sessions, "VPN token expired", base + " printer toner jammed again", at=T0 + timedelta(seconds=1)
+    )
+    incident_id = uuid.UUID((await triaged(sessions))[str(b.id)]["incident"]["incident_id"])
+    actor = Actor(kind="user", id=mod, role="moderator")
+
+    def changed(change: str, status: str, version: int, tickets: list[uuid.UUID]) -> IncidentUpdated:
+        snap = IncidentSnapshot(
+            id=incident_id, title="VPN", status=status, size=1, created_at=T0, updated_at=T0, owner=None
+        )
+        return IncidentUpdated(incident=snap, change=change, version=version, ticket_ids=tickets, actor=actor)
+
+    async with transaction(sessions) as s:
+        await incidents.apply_incident_event(s, changed("detached", "open", 2, [a.id]))
+        await incidents.apply_incident_event(s, changed("resolved", "resolved", 3, []))
+    later = [
+        (("VPN token expired", base), T0 + timedelta(seconds=2)),  # like a: opens a's incident again
+        (("VPN token expired", base + " printer toner jammed again"), T0 + timedelta(seconds=3)),  # b's twin
+    ]
+    snaps = [
+        created(title, body).ticket.model_copy(update={"created_at": at, "updated_at": at})
+        for (title, body), at in later
+    ]
+    async with transaction(sessions) as s:
+        batch = service.Batch(snaps)
+        for snap in snaps:
+            await service.triage_ticket(
+                session=s,
+                snapshot=snap,
+                version=1,
+                attempt=1,
+                analysis=analysis(),
+                model_version=1,
+                categories=CATEGORIES,
+                capacity=20,
+                batch=batch,
+                incident_rules=RULES,
+            )
+        await batch.finish(s)
+    events = await triaged(sessions)
+    c, d = (events[str(snap.id)]["incident"] for snap in snaps)
+    assert c["incident_id"] == d["incident_id"] == str(incident_id)
+    assert c["opened"] is True
+    assert c["matched_ticket_id"] == str(a.id)
+    assert d["matched_ticket_id"] == str(b.id)  # b is a candidate again: its incident is open

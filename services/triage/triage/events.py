@@ -178,7 +178,7 @@ class Consumers:
                 if request.envelope.id in fresh:  # else a redelivery already applied (or a twin)
                     fresh.discard(request.envelope.id)
                     todo.append((request, analysis))
-            batch = service.Batch()
+            batch = service.Batch([r.snapshot for r, _ in todo])
             tickets = [r.snapshot.id for r, _ in todo]
             # Decisions and ticket changes are written together at the commit (one statement
             # each) unless two events of the batch are about one ticket: then each sees the last.

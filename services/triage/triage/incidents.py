@@ -2,26 +2,42 @@
 
 Triage only proposes (`IncidentProposal` in ticket.triaged); the tickets service owns incidents.
 Detection runs inside the triage transaction, after one advisory lock that serialises it across
-workers: two tickets of a burst triaged at once cannot both miss each other, and the proposals
-follow the order tickets were triaged in. A member of an incident with an owner takes no slot:
-the owner works the incident through its first ticket, which was assigned by the normal rules.
+workers (taken once per batch, `Detector`): two tickets of a burst triaged at once cannot both
+miss each other, and the proposals follow the order tickets were triaged in. A member of an
+incident with an owner takes no slot: the owner works the incident through its first ticket,
+which was assigned by the normal rules.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import numpy as np
 from shared.events import Assignee, IncidentProposal, IncidentUpdated, TicketSnapshot
 from shared.logging import get_logger
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, literal_column, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage.models import Incident, IncidentFeedback, IncidentMember, Staff, TicketCopy
-from triage.similarity import Candidate, Features, best_match, features, incident_id_for
+from triage.similarity import (
+    COSINE_TOLERANCE,
+    Candidate,
+    Features,
+    Match,
+    TermColumns,
+    Vector,
+    cosines,
+    features,
+    incident_id_for,
+    similarity,
+)
 
 log = get_logger(__name__)
 
@@ -52,9 +68,28 @@ async def _owner(session: AsyncSession, owner_id: uuid.UUID | None) -> Assignee 
     return _assignee(row) if row is not None and row.active else None
 
 
-# A ticket's title and description never change: its features are computed once per process.
+# A ticket's title and description never change: its features (and their vector in the columns
+# of this process) are computed once per process.
 _FEATURES: OrderedDict[uuid.UUID, Features] = OrderedDict()
 _FEATURES_MAX = 20_000
+_VECTORS: dict[uuid.UUID, Vector] = {}
+_COLUMNS = TermColumns()
+# past this many distinct terms the columns start afresh (at a batch's start: never within one)
+_COLUMNS_MAX = 200_000
+
+
+def _remember(ticket_id: uuid.UUID, feats: Features) -> None:
+    _FEATURES[ticket_id] = feats
+    while len(_FEATURES) > _FEATURES_MAX:
+        gone, _ = _FEATURES.popitem(last=False)
+        _VECTORS.pop(gone, None)
+
+
+def _vector(ticket_id: uuid.UUID) -> Vector:
+    found = _VECTORS.get(ticket_id)
+    if found is None:
+        found = _VECTORS[ticket_id] = _COLUMNS.vector(_FEATURES[ticket_id])
+    return found
 
 
 async def _features(session: AsyncSession, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Features]:
@@ -67,113 +102,322 @@ async def _features(session: AsyncSession, ticket_ids: list[uuid.UUID]) -> dict[
             )
         )
         for tid, title, description in texts.all():
-            found[tid] = _FEATURES[tid] = features(title, description)
-        while len(_FEATURES) > _FEATURES_MAX:
-            _FEATURES.popitem(last=False)
+            found[tid] = features(title, description)
+            _remember(tid, found[tid])
     return found
 
 
-async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rules) -> IncidentProposal | None:
-    """Join or open an incident for this ticket if it matches a recent open one; None otherwise."""
-    await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
-    # in a batch, the earlier tickets of this transaction must be visible as candidates
-    await session.flush()
-    member = await session.get(IncidentMember, snapshot.id, with_for_update=True)
-    if member is None:
-        member = IncidentMember(ticket_id=snapshot.id, filed_at=snapshot.created_at)
-        session.add(member)
-        await session.flush()
-    elif member.incident_id is not None:
-        # a retriage or a replay: the ticket stays where it is while its incident is open
-        incident = await session.get(Incident, member.incident_id)
-        if incident is not None and incident.status == "open":
-            return IncidentProposal(
-                incident_id=incident.id,
-                anchor_ticket_id=incident.anchor_ticket_id,
-                matched_ticket_id=incident.anchor_ticket_id,
-                similarity=min(1.0, max(0.0, member.similarity or 0.0)),
-                reason=member.reason or "already part of this incident",
-                owner=await _owner(session, incident.owner_id),
-            )
-        member.incident_id = None
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
 
-    window = timedelta(seconds=rules.window_s)
-    rows = (
-        await session.execute(
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(slots=True)
+class _Incident:
+    anchor_ticket_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    status: str
+
+
+class Detector:
+    """Detection for the tickets of one transaction (a batch, or a single ticket), in their order.
+
+    The first `detect` takes the advisory lock (held to the commit: detection stays serialised
+    across workers, once per batch instead of once per ticket), reads the recent candidates of
+    every ticket of the batch in one query, their features (cached per process) and compares all
+    of the batch's tickets with all of them in one sparse product. Each ticket is then decided in
+    turn exactly as one at a time: it sees the candidates committed before the lock, the earlier
+    tickets of the batch (their memberships as decided here), never the later ones unless they
+    were members already; the nearest MAX_CANDIDATES in time; ties and the threshold decided by
+    `similarity` itself. New member rows are written with the transaction (no flush per ticket).
+    """
+
+    def __init__(self, rules: Rules, snapshots: Sequence[TicketSnapshot] = ()) -> None:
+        self._rules = rules
+        self._window = timedelta(seconds=rules.window_s)
+        self._pending: dict[uuid.UUID, TicketSnapshot] = {s.id: s for s in snapshots}
+        self._locked = False
+        self._stale = True
+        self._members: dict[uuid.UUID, IncidentMember] = {}
+        self._incidents: dict[uuid.UUID, _Incident] = {}
+        self._excluded: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
+        # the candidates as this transaction sees them: one column per ticket
+        self._column: dict[uuid.UUID, int] = {}
+        self._ids: list[uuid.UUID] = []
+        self._filed: list[datetime] = []
+        self._incident_of: list[uuid.UUID | None] = []
+        self._filed_us = np.empty(0, np.int64)
+        self._id_rank = np.empty(0, np.int64)
+        self._visible = np.empty(0, np.bool_)
+        self._row: dict[uuid.UUID, int] = {}
+        self._scores = np.empty((0, 0))
+
+    async def _load(self, session: AsyncSession) -> None:
+        if not self._locked:
+            await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+            self._locked = True
+        # what the batch changed so far is visible to the queries below (one flush per load)
+        await session.flush()
+        if len(_COLUMNS) > _COLUMNS_MAX:
+            _COLUMNS.clear()
+            _VECTORS.clear()
+        pending = list(self._pending)
+        unseen = [tid for tid in pending if tid not in self._members]
+        if unseen:
+            for member in await session.scalars(
+                select(IncidentMember).where(IncidentMember.ticket_id.in_(unseen)).with_for_update()
+            ):
+                self._members[member.ticket_id] = member
+            excluded: dict[uuid.UUID, set[uuid.UUID]] = {}
+            for tid, incident_id in await session.execute(
+                select(IncidentFeedback.ticket_id, IncidentFeedback.incident_id).where(
+                    IncidentFeedback.ticket_id.in_(unseen)
+                )
+            ):
+                excluded.setdefault(tid, set()).add(incident_id)
+            for tid in unseen:
+                self._excluded[tid] = frozenset(excluded.get(tid, ()))
+        rows = await self._candidates(session, [self._pending[tid].created_at for tid in pending])
+        for tid in pending:
+            snap = self._pending[tid]
+            if tid not in _FEATURES:
+                _remember(tid, features(snap.title, snap.description))
+        feats = await _features(session, [r.ticket_id for r in rows])
+        self._column = {}
+        self._ids, self._filed, self._incident_of = [], [], []
+        visible: list[bool] = []
+        for r in rows:
+            if r.ticket_id in feats:
+                self._add_column(r.ticket_id, r.filed_at, r.incident_id, visible=True, out=visible)
+        for tid in pending:  # their own rows, seen by later tickets once decided
+            if tid not in self._column:
+                self._add_column(tid, self._pending[tid].created_at, None, visible=False, out=visible)
+        self._visible = np.array(visible, np.bool_)
+        self._filed_us = np.array([_micros(at) for at in self._filed], np.int64)
+        self._id_rank = np.empty(len(self._ids), np.int64)
+        self._id_rank[sorted(range(len(self._ids)), key=self._ids.__getitem__)] = np.arange(len(self._ids))
+        self._row = {tid: i for i, tid in enumerate(pending)}
+        column_vectors = [_vector(tid) for tid in self._ids]
+        self._scores = cosines([_vector(tid) for tid in pending], column_vectors, len(_COLUMNS))
+        self._stale = False
+
+    def _add_column(
+        self, tid: uuid.UUID, filed_at: datetime, incident_id: uuid.UUID | None, *, visible: bool, out: list[bool]
+    ) -> None:
+        self._column[tid] = len(self._ids)
+        self._ids.append(tid)
+        self._filed.append(filed_at)
+        self._incident_of.append(incident_id)
+        out.append(visible)
+
+    async def _candidates(self, session: AsyncSession, times: list[datetime]) -> list[Row[Any]]:
+        """Every candidate any of `times` may have: all those filed between the first and the last,
+        and the MAX_CANDIDATES nearest before and after them within the window."""
+        first, last = min(times), max(times)
+        base = (
             select(IncidentMember.ticket_id, IncidentMember.filed_at, IncidentMember.incident_id)
             .join(TicketCopy, TicketCopy.ticket_id == IncidentMember.ticket_id)
             .outerjoin(Incident, Incident.id == IncidentMember.incident_id)
             .where(
-                IncidentMember.ticket_id != snapshot.id,
-                IncidentMember.filed_at.between(snapshot.created_at - window, snapshot.created_at + window),
                 TicketCopy.status.in_(ACTIVE),
                 (IncidentMember.incident_id.is_(None)) | (Incident.status == "open"),
             )
-            # the nearest in time first, should a flood exceed the limit
-            .order_by(
-                func.abs(func.extract("epoch", IncidentMember.filed_at - snapshot.created_at)), IncidentMember.ticket_id
-            )
+        )
+        between = base.where(IncidentMember.filed_at.between(first, last))
+        before = (
+            base.where(IncidentMember.filed_at < first, IncidentMember.filed_at >= first - self._window)
+            .order_by(IncidentMember.filed_at.desc(), IncidentMember.ticket_id)
             .limit(MAX_CANDIDATES)
+            .subquery()
         )
-    ).all()
-    if not rows:
-        return None
-    excluded = frozenset(
-        await session.scalars(select(IncidentFeedback.incident_id).where(IncidentFeedback.ticket_id == snapshot.id))
-    )
-    feats = await _features(session, [row.ticket_id for row in rows])
-    candidates = [
-        Candidate(
-            ticket_id=row.ticket_id, filed_at=row.filed_at, features=feats[row.ticket_id], incident_id=row.incident_id
+        after = (
+            base.where(IncidentMember.filed_at > last, IncidentMember.filed_at <= last + self._window)
+            .order_by(IncidentMember.filed_at, IncidentMember.ticket_id)
+            .limit(MAX_CANDIDATES)
+            .subquery()
         )
-        for row in rows
-        if row.ticket_id in feats
-    ]
-    match = best_match(
-        features(snapshot.title, snapshot.description),
-        candidates,
-        threshold=rules.threshold,
-        excluded_incidents=excluded,
-    )
-    if match is None:
-        return None
-    anchor = match.candidate
-    seconds = abs((snapshot.created_at - anchor.filed_at).total_seconds())
-    reason = (
-        f"like ticket {anchor.ticket_id} filed {seconds:.0f} s apart: similarity {match.similarity:.2f} "
-        f"≥ {rules.threshold:.2f}, shared words: {', '.join(match.shared) or '(phrases only)'}"
-    )
-    opened = anchor.incident_id is None
-    if opened:
-        incident_id = incident_id_for(anchor.ticket_id)
-        copy = await session.get(TicketCopy, anchor.ticket_id)
+        stmt = union_all(between, select(before), select(after))
+        return list((await session.execute(stmt)).all())
+
+    async def _incident(self, session: AsyncSession, incident_id: uuid.UUID) -> _Incident | None:
+        found = self._incidents.get(incident_id)
+        if found is None:
+            row = await session.get(Incident, incident_id, populate_existing=True)
+            if row is None:
+                return None
+            found = self._incidents[incident_id] = _Incident(row.anchor_ticket_id, row.owner_id, row.status)
+        return found
+
+    def _seen(self, tid: uuid.UUID, incident_id: uuid.UUID | None, status: str) -> None:
+        """The ticket decided: later tickets of the transaction see it as it now is."""
+        self._pending.pop(tid, None)
+        column = self._column.get(tid)
+        if column is not None:
+            self._incident_of[column] = incident_id
+            self._visible[column] = status in ACTIVE
+
+    async def detect(
+        self, session: AsyncSession, snapshot: TicketSnapshot, *, status: str | None = None
+    ) -> IncidentProposal | None:
+        """Join or open an incident for this ticket if it matches a recent open one; None otherwise.
+
+        `status`: the ticket's status in triage's copy (the snapshot's by default).
+        """
+        tid = snapshot.id
+        status = status or snapshot.status
+        if tid not in self._pending:
+            self._pending[tid] = snapshot
+            self._stale = True
+        if self._stale or tid not in self._row:
+            await self._load(session)
+        member = self._members.get(tid)
+        if member is None:
+            member = self._members[tid] = IncidentMember(ticket_id=tid, filed_at=snapshot.created_at)
+            session.add(member)
+        elif member.incident_id is not None:
+            # a retriage or a replay: the ticket stays where it is while its incident is open
+            incident = await self._incident(session, member.incident_id)
+            if incident is not None and incident.status == "open":
+                self._seen(tid, member.incident_id, status)
+                return IncidentProposal(
+                    incident_id=member.incident_id,
+                    anchor_ticket_id=incident.anchor_ticket_id,
+                    matched_ticket_id=incident.anchor_ticket_id,
+                    similarity=min(1.0, max(0.0, member.similarity or 0.0)),
+                    reason=member.reason or "already part of this incident",
+                    owner=await _owner(session, incident.owner_id),
+                )
+            member.incident_id = None
+        match = self._best(snapshot)
+        if match is None:
+            self._seen(tid, None, status)
+            return None
+        anchor = match.candidate
+        seconds = abs((snapshot.created_at - anchor.filed_at).total_seconds())
+        reason = (
+            f"like ticket {anchor.ticket_id} filed {seconds:.0f} s apart: similarity {match.similarity:.2f} "
+            f"≥ {self._rules.threshold:.2f}, shared words: {', '.join(match.shared) or '(phrases only)'}"
+        )
+        opened = anchor.incident_id is None
+        if opened:
+            incident_id = await self._open(session, anchor.ticket_id)
+        else:
+            assert anchor.incident_id is not None
+            incident_id = anchor.incident_id
+        incident = await self._incident(session, incident_id)
+        assert incident is not None
+        member.incident_id = incident_id
+        member.similarity = match.similarity
+        member.reason = reason
+        self._seen(tid, incident_id, status)
+        log.info("incident_match", ticket_id=str(tid), incident_id=str(incident_id), similarity=match.similarity)
+        return IncidentProposal(
+            incident_id=incident_id,
+            opened=opened,
+            anchor_ticket_id=incident.anchor_ticket_id,
+            matched_ticket_id=anchor.ticket_id,
+            similarity=min(1.0, max(0.0, match.similarity)),
+            reason=reason,
+            owner=await _owner(session, incident.owner_id),
+        )
+
+    async def _open(self, session: AsyncSession, anchor_id: uuid.UUID) -> uuid.UUID:
+        incident_id = incident_id_for(anchor_id)
+        copy = await session.get(TicketCopy, anchor_id)
         owner_id = (copy.counted_for or copy.assignee_id) if copy is not None else None
-        await session.execute(
+        inserted = await session.scalar(
             insert(Incident)
-            .values(id=incident_id, anchor_ticket_id=anchor.ticket_id, owner_id=owner_id, status="open")
+            .values(id=incident_id, anchor_ticket_id=anchor_id, owner_id=owner_id, status="open")
             .on_conflict_do_update(index_elements=[Incident.id], set_={"status": "open", "owner_id": owner_id})
+            .returning(literal_column("xmax = 0"))
         )
+        known = self._incidents.get(incident_id)
+        if not inserted and not (known and known.status == "open") and incident_id not in self._incident_of:
+            # an incident closed before opens again: its members are candidates again
+            self._stale = True
+        self._incidents[incident_id] = _Incident(anchor_id, owner_id, "open")
+        anchor = self._members.get(anchor_id)
+        if anchor is not None:
+            anchor.incident_id = incident_id
+        else:
+            await session.execute(
+                update(IncidentMember).where(IncidentMember.ticket_id == anchor_id).values(incident_id=incident_id)
+            )
+        column = self._column.get(anchor_id)
+        if column is not None:
+            self._incident_of[column] = incident_id
+        return incident_id
+
+    def _best(self, snapshot: TicketSnapshot) -> Match | None:
+        """`best_match` over the ticket's candidates, the sparse product's scores as a prefilter."""
+        tid, threshold = snapshot.id, self._rules.threshold
+        at = _micros(snapshot.created_at)
+        mask = self._visible & (np.abs(self._filed_us - at) <= self._window // _MICROSECOND)
+        own = self._column.get(tid)
+        if own is not None:
+            mask[own] = False
+        columns = np.flatnonzero(mask)
+        if len(columns) > MAX_CANDIDATES:
+            # the nearest in time first, then the smaller id (as the query of one ticket orders them)
+            order = np.lexsort((self._id_rank[columns], np.abs(self._filed_us[columns] - at)))
+            columns = np.sort(columns[order[:MAX_CANDIDATES]])
+        scores = self._scores[self._row[tid], columns]
+        keep = scores >= threshold - COSINE_TOLERANCE
+        columns, scores = columns[keep], scores[keep]
+        excluded = self._excluded.get(tid, frozenset())
+        if excluded and len(columns):
+            allowed = np.array([self._incident_of[c] not in excluded for c in columns.tolist()], np.bool_)
+            columns, scores = columns[allowed], scores[allowed]
+        if not len(columns):
+            return None
+        # only those that may round to the best score can win (ties: earliest filed, smaller id)
+        near = scores >= scores.max() - 1e-9 - 2 * COSINE_TOLERANCE
+        new = _FEATURES.get(tid) or features(snapshot.title, snapshot.description)
+        best: tuple[tuple[float, datetime, uuid.UUID], int, float | None] | None = None
+        for column, approx in zip(columns[near].tolist(), scores[near].tolist(), strict=True):
+            exact: float | None = None
+            scaled = approx * 1e9
+            if abs(approx - threshold) <= COSINE_TOLERANCE or abs(scaled - math.floor(scaled) - 0.5) <= 2e-3:
+                # too close to the threshold or to a rounding step to trust the product: decide exactly
+                exact = similarity(new, _FEATURES[self._ids[column]])
+                if exact < threshold:
+                    continue
+                approx = exact
+            key = (-round(approx, 9), self._filed[column], self._ids[column])
+            if best is None or key < best[0]:
+                best = (key, column, exact)
+        if best is None:
+            return None
+        _, column, exact = best
+        theirs = _FEATURES[self._ids[column]]
+        candidate = Candidate(
+            ticket_id=self._ids[column],
+            filed_at=self._filed[column],
+            features=theirs,
+            incident_id=self._incident_of[column],
+        )
+        score = exact if exact is not None else similarity(new, theirs)
+        return Match(candidate=candidate, similarity=score, shared=tuple(new.shared(theirs)))
+
+    async def adopt_owner(self, session: AsyncSession, proposal: IncidentProposal, owner: Assignee) -> IncidentProposal:
+        """An incident without an owner takes the assignee of the member just assigned normally."""
         await session.execute(
-            update(IncidentMember).where(IncidentMember.ticket_id == anchor.ticket_id).values(incident_id=incident_id)
+            update(Incident)
+            .where(Incident.id == proposal.incident_id, Incident.owner_id.is_(None))
+            .values(owner_id=owner.id)
         )
-    else:
-        assert anchor.incident_id is not None
-        incident_id = anchor.incident_id
-    incident = await session.get(Incident, incident_id, populate_existing=True)
-    assert incident is not None
-    member.incident_id = incident_id
-    member.similarity = match.similarity
-    member.reason = reason
-    log.info("incident_match", ticket_id=str(snapshot.id), incident_id=str(incident_id), similarity=match.similarity)
-    return IncidentProposal(
-        incident_id=incident_id,
-        opened=opened,
-        anchor_ticket_id=incident.anchor_ticket_id,
-        matched_ticket_id=anchor.ticket_id,
-        similarity=min(1.0, max(0.0, match.similarity)),
-        reason=reason,
-        owner=await _owner(session, incident.owner_id),
-    )
+        known = self._incidents.get(proposal.incident_id)
+        if known is not None and known.owner_id is None:
+            known.owner_id = owner.id
+        return proposal.model_copy(update={"owner": owner})
+
+
+async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rules) -> IncidentProposal | None:
+    """Join or open an incident for this one ticket if it matches a recent open one; None otherwise."""
+    return await Detector(rules, [snapshot]).detect(session, snapshot)
 
 
 async def adopt_owner(session: AsyncSession, proposal: IncidentProposal, owner: Assignee) -> IncidentProposal:

@@ -71,6 +71,9 @@ async def take_slot(
         .where(target, Staff.active.is_(True))
         .values(open_count=Staff.open_count + 1)
         .returning(Staff.open_count)
+        # what "auto" ends with anyway (the WHERE cannot be evaluated in Python), without first
+        # trying and failing: loaded rows still get the new count in place
+        .execution_options(synchronize_session="fetch")
     )
     if limit is not None:
         stmt = stmt.where(Staff.open_count < func.coalesce(Staff.capacity, limit))
@@ -101,13 +104,21 @@ async def lock_ticket(session: AsyncSession, values: dict[str, Any]) -> TicketCo
     One statement: the no-op update on conflict takes the row lock, so concurrent events about
     one ticket apply one after another.
     """
-    insert_row = insert(TicketCopy).values(**values)
+    result = await session.scalars(_LOCK_TICKET, values)
+    copy: TicketCopy = result.one()
+    return copy
+
+
+def _lock_ticket_statement() -> Any:
+    # built once: `insert(...).excluded` makes a new alias (and its columns) on every call
+    insert_row = insert(TicketCopy)
     stmt = insert_row.on_conflict_do_update(
         index_elements=[TicketCopy.ticket_id], set_={"ticket_id": insert_row.excluded.ticket_id}
     ).returning(TicketCopy)
-    result = await session.scalars(select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True))
-    copy: TicketCopy = result.one()
-    return copy
+    return select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
+
+
+_LOCK_TICKET = _lock_ticket_statement()
 
 
 async def next_waiting(session: AsyncSession, *, user_id: uuid.UUID) -> TicketCopy | None:

@@ -263,7 +263,10 @@ async def triage_ticket(
     history = (
         await batch.history(session, category) if batch else await track_record.history(session, category=category)
     )
-    proposal = await incidents.detect(session, snapshot=snapshot, rules=incident_rules) if incident_rules else None
+    detector = None
+    if incident_rules is not None:
+        detector = batch.detector(incident_rules) if batch else incidents.Detector(incident_rules, [snapshot])
+    proposal = await detector.detect(session, snapshot, status=ticket.status) if detector else None
     if proposal is not None and proposal.owner is not None:
         why = f"part of incident {proposal.incident_id} worked by {proposal.owner.name}: {proposal.reason}"
         verdict = Verdict("triaged", None, why, incident=proposal)
@@ -281,8 +284,8 @@ async def triage_ticket(
         )
         if proposal is not None and verdict.outcome != "failed":
             # an incident without an owner yet: this ticket's assignee (by the normal rules) works it
-            if verdict.assignee is not None:
-                proposal = await incidents.adopt_owner(session, proposal, assignee(verdict.assignee))
+            if verdict.assignee is not None and detector is not None:
+                proposal = await detector.adopt_owner(session, proposal, assignee(verdict.assignee))
             verdict = replace(verdict, incident=proposal)
     decision = _decision(
         ticket,
@@ -309,12 +312,20 @@ async def triage_ticket(
 
 
 class Batch:
-    """What the tickets of one batch transaction share: staff rows, routing history, events."""
+    """What the tickets of one batch transaction share: staff rows, routing history, events, and
+    incident detection (`snapshots`: the batch's tickets in order, compared all at once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshots: Sequence[TicketSnapshot] = ()) -> None:
         self._staff: dict[uuid.UUID, Staff] | None = None
         self._history: dict[str, dict[uuid.UUID, Track]] = {}
+        self._snapshots = list(snapshots)
+        self._detector: incidents.Detector | None = None
         self.events: list[tuple[EventData, str | None, str | None]] = []
+
+    def detector(self, rules: incidents.Rules) -> incidents.Detector:
+        if self._detector is None:
+            self._detector = incidents.Detector(rules, self._snapshots)
+        return self._detector
 
     async def staff(self, session: AsyncSession) -> dict[uuid.UUID, Staff]:
         # Slots taken in this transaction update the loaded rows in place (the ORM UPDATE's
