@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.auth import unauthorized
 from shared.db import transaction
+from shared.deps import wake_relay_after_commit
 from shared.events import UserRegistered, UserUpdated
 from shared.jwt import (
     InvalidTokenError,
@@ -55,13 +56,11 @@ def issue_token(*, issuer: TokenIssuer, user: User) -> TokenOut:
 
 # --- events ---------------------------------------------------------------------------------
 
-WROTE_EVENTS = "auth.wrote_events"
-
 
 async def publish(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
     """Put `event` in the outbox, in the caller's transaction."""
     await add_event(session, outbox, event)
-    session.info[WROTE_EVENTS] = True
+    wake_relay_after_commit(session)
 
 
 def registered_event(user: User) -> UserRegistered:
