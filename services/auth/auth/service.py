@@ -23,7 +23,7 @@ from shared.jwt import (
     verify_purpose_token,
 )
 from shared.outbox import add_event
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, fetch_limit, keyset_page
 from shared.problems import ProblemError, conflict, not_found
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -385,9 +385,8 @@ async def list_users(
 ) -> UserPage:
     """One page of users, newest first, with the cursor of the next page."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await repository.list_users(session, role=role, q=q or None, after=after, limit=limit + 1)
-    items = rows[:limit]
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    rows = await repository.list_users(session, role=role, q=q or None, after=after, limit=fetch_limit(limit))
+    items, next_cursor = keyset_page(rows, limit)
     return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.events import Envelope
 from shared.outbox import NOTIFY_CHANNEL
+from shared.pagination import fetch_limit
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -302,7 +303,7 @@ def search_condition(q: str) -> ColumnElement[bool]:
 
 
 async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: datetime) -> list[Ticket]:
-    """One page (limit + 1 rows, to know whether more follow), newest first."""
+    """One page (`fetch_limit` rows, to know whether more follow), newest first."""
     conditions: list[ColumnElement[bool]] = []
     stmt = visible_tickets(query.viewer_id, query.viewer_role)
     per_reason = query.viewer_role == "moderator"  # one query per reason they see a ticket, merged
@@ -332,8 +333,10 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
     if per_reason:
-        return list((await session.execute(moderator_page(query.viewer_id, conditions, query.limit + 1))).scalars())
-    stmt = stmt.where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
+        return list(
+            (await session.execute(moderator_page(query.viewer_id, conditions, fetch_limit(query.limit)))).scalars()
+        )
+    stmt = stmt.where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(fetch_limit(query.limit))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -345,13 +348,13 @@ async def list_comments(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[Comment]:
-    """One page of a ticket's comments (limit + 1 rows), oldest first."""
+    """One page of a ticket's comments (`fetch_limit` rows), oldest first."""
     stmt = select(Comment).where(Comment.ticket_id == ticket_id)
     if not include_internal:
         stmt = stmt.where(Comment.internal.is_(False))
     if after is not None:
         stmt = stmt.where(tuple_(Comment.created_at, Comment.id) > tuple_(*after))
-    stmt = stmt.order_by(Comment.created_at, Comment.id).limit(limit + 1)
+    stmt = stmt.order_by(Comment.created_at, Comment.id).limit(fetch_limit(limit))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -391,7 +394,9 @@ async def recent_mails_from(session: AsyncSession, sender: str, since: datetime)
 async def list_inbound(
     session: AsyncSession, *, outcome: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> list[InboundMail]:
-    statement = select(InboundMail).order_by(InboundMail.received_at.desc(), InboundMail.id.desc()).limit(limit + 1)
+    statement = (
+        select(InboundMail).order_by(InboundMail.received_at.desc(), InboundMail.id.desc()).limit(fetch_limit(limit))
+    )
     if outcome is not None:
         statement = statement.where(InboundMail.outcome == outcome)
     if after is not None:

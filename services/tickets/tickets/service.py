@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from shared.events import Envelope, FieldChange, TicketCreated, TicketRetriageRequested
 from shared.jwt import Principal
 from shared.logging import current_correlation_id, get_logger
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, keyset_page
 from shared.problems import ProblemError, not_found
 from shared.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -179,10 +179,7 @@ async def list_tickets(
         limit=filters.limit,
     )
     rows = await repository.list_tickets(session, query, now=now or utcnow())
-    if len(rows) <= filters.limit:
-        return rows, None
-    rows = rows[: filters.limit]
-    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+    return keyset_page(rows, filters.limit)
 
 
 async def update_ticket(
@@ -307,10 +304,7 @@ async def list_inbound_mail(
     rows = await repository.list_inbound(
         session, outcome=outcome, after=decode_cursor(cursor) if cursor else None, limit=limit
     )
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].received_at, rows[-1].id)
+    return keyset_page(rows, limit, key=lambda mail: (mail.received_at, mail.id))
 
 
 async def get_inbound_mail(*, session: AsyncSession, mail_id: uuid.UUID) -> InboundMail:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, status
 from shared.auth import AdminPrincipal
 from shared.deps import SessionDep, after_commit
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, fetch_limit, keyset_page
 from shared.problems import ProblemError
 
 from triage import repository, service
@@ -114,7 +114,6 @@ async def get_decisions(
 ) -> DecisionPage:
     """The decision log, newest first: provider, model, version, result and assignment reason."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await service.decisions_page(session=session, ticket_id=ticket_id, limit=limit + 1, after=after)
-    items = [DecisionRead.model_validate(r) for r in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return DecisionPage(items=items, next_cursor=next_cursor)
+    rows = await service.decisions_page(session=session, ticket_id=ticket_id, limit=fetch_limit(limit), after=after)
+    page, next_cursor = keyset_page(rows, limit)
+    return DecisionPage(items=[DecisionRead.model_validate(r) for r in page], next_cursor=next_cursor)
