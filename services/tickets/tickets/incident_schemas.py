@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
+from shared.events import IncidentStatus, Priority, TicketStatus
 
-from tickets.schemas import Category, CommentBody, PersonRead, Priority, TicketStatus, Title, _Input
-
-IncidentStatus = Literal["open", "resolved", "merged"]
+from tickets.schemas import Category, CommentBody, PersonRead, Title, _Input
 
 
 class IncidentFilters(BaseModel):

@@ -18,6 +18,10 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from shared.events import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    PRIORITIES,
+    STAFF_ROLES,
     Actor,
     FieldChange,
     IncidentChange,
@@ -50,13 +54,12 @@ from tickets.incident_schemas import (
     PublicUpdateRead,
     SizePoint,
 )
-from tickets.models import DONE_STATUSES, OPEN_STATUSES, Comment, Incident, IncidentEntry, Ticket, outbox
+from tickets.models import Comment, Incident, IncidentEntry, Ticket, outbox
 from tickets.schemas import PersonRead
 from tickets.settings import TicketsSettings
 
 log = get_logger(__name__)
 
-PRIORITY_ORDER = ("low", "medium", "high")
 SYSTEM = Actor(kind="system", name="triage")
 MAX_MEMBERS = 1000
 KNOWN_PROBLEM = "Known problem"
@@ -259,13 +262,13 @@ async def _recompute(session: AsyncSession, settings: TicketsSettings, incident:
     if categories:
         top = max(categories.values())
         incident.category = min(c for c, n in categories.items() if n == top)
-    ranks = [PRIORITY_ORDER.index(t.priority) for t in members if t.priority in PRIORITY_ORDER]
+    ranks = [PRIORITIES.index(t.priority) for t in members if t.priority in PRIORITIES]
     if ranks:
         rank = max(ranks)
         step = settings.incident_priority_step_size
         if step and incident.size >= step:
-            rank = min(rank + 1, len(PRIORITY_ORDER) - 1)
-        incident.priority = PRIORITY_ORDER[rank]
+            rank = min(rank + 1, len(PRIORITIES) - 1)
+        incident.priority = PRIORITIES[rank]
 
 
 # --- triage's proposal (consumer) ----------------------------------------------------------
@@ -518,7 +521,7 @@ async def update_incident(
     if owner_id is not None and owner_id != incident.owner_id:
         assert isinstance(owner_id, uuid.UUID)
         person = await repository.get_person(session, owner_id)
-        if person is None or person.role not in ("moderator", "admin"):
+        if person is None or person.role not in STAFF_ROLES:
             raise ProblemError(
                 422,
                 "owner_id: not a known moderator or admin",

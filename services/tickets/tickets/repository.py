@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.events import Envelope
+from shared.events import OPEN_STATUSES, Envelope
 from shared.outbox import NOTIFY_CHANNEL
 from shared.pagination import fetch_limit
 from sqlalchemy import (
@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Person, Ticket, outbox
+from tickets.models import Attachment, Comment, InboundMail, Person, Ticket, outbox
 from tickets.visible import moderator_page, reasons, waiting_for
 
 _WORD = re.compile(r"\w+")

@@ -15,7 +15,15 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared.events import Envelope, FieldChange, TicketCreated, TicketRetriageRequested
+from shared.events import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    STAFF_ROLES,
+    Envelope,
+    FieldChange,
+    TicketCreated,
+    TicketRetriageRequested,
+)
 from shared.jwt import Principal
 from shared.logging import current_correlation_id, get_logger
 from shared.pagination import decode_cursor, keyset_page
@@ -26,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickets import people, repository
 from tickets.access import is_staff_for, takes_part
 from tickets.changes import actor, record_change, set_assignee, set_due, set_field, snapshot, stop_waiting
-from tickets.models import DONE_STATUSES, OPEN_STATUSES, Attachment, InboundMail, Ticket
+from tickets.models import Attachment, InboundMail, Ticket
 from tickets.schemas import TicketCreate, TicketFilters, TicketUpdate
 from tickets.settings import TicketsSettings
 
@@ -241,7 +249,7 @@ async def update_ticket(
             person = await repository.get_person(session, assignee_id)
         if person is None:
             raise _invalid("assigned_to", "unknown user")
-        if person.role not in ("moderator", "admin"):
+        if person.role not in STAFF_ROLES:
             raise _invalid("assigned_to", "not a moderator or admin")
         set_assignee(ticket, person.id, person.name, person.email, changes)
 

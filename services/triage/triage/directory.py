@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from shared.events import Assignee, UserRegistered, UserUpdated
+from shared.events import STAFF_ROLES, Assignee, StaffRole, UserRegistered, UserUpdated
 from shared.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +12,6 @@ from triage.models import Staff
 from triage.skills import clean_skills
 
 log = get_logger(__name__)
-
-STAFF_ROLES = ("moderator", "admin")
 
 
 async def apply_user(*, session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
@@ -65,5 +61,5 @@ def member(row: Staff, default_capacity: int) -> StaffMember:
 
 def assignee(row: Staff) -> Assignee:
     """A staff row as events name an assignee."""
-    role: Literal["moderator", "admin"] = "admin" if row.role == "admin" else "moderator"
+    role: StaffRole = "admin" if row.role == "admin" else "moderator"
     return Assignee(id=row.user_id, name=row.name, email=row.email, role=role)

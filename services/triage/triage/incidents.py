@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shared.events import Assignee, IncidentProposal, IncidentUpdated, TicketSnapshot
+from shared.events import OPEN_STATUSES, Assignee, IncidentProposal, IncidentUpdated, TicketSnapshot
 from shared.logging import get_logger
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,7 +27,6 @@ log = get_logger(__name__)
 
 # pg_advisory_xact_lock key of detection ("incident" in ASCII, as a bigint)
 LOCK_KEY = 0x696E636964656E74
-ACTIVE = ("open", "in_progress")
 MAX_CANDIDATES = 500
 
 
@@ -106,7 +105,7 @@ async def detect(session: AsyncSession, *, snapshot: TicketSnapshot, rules: Rule
             .where(
                 IncidentMember.ticket_id != snapshot.id,
                 IncidentMember.filed_at.between(snapshot.created_at - window, snapshot.created_at + window),
-                TicketCopy.status.in_(ACTIVE),
+                TicketCopy.status.in_(OPEN_STATUSES),
                 (IncidentMember.incident_id.is_(None)) | (Incident.status == "open"),
             )
             # the nearest in time first, should a flood exceed the limit
