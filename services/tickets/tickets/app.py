@@ -26,7 +26,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             outbox=models.outbox,
             relay=settings.outbox_relay == "inprocess",
         )
-        runtime.consume(events.QUEUE, events.consumer(runtime.sessions, settings))
+        runtime.consume(events.QUEUE, events.Consumer(sessions=runtime.sessions, settings=settings).handle)
         runtime.record_dead_letters(events.QUEUE, models.dead_letters)
         runtime.run_in_background(
             "stats-fold", lambda: rollups.fold_forever(runtime.sessions, settings.stats_fold_seconds)
