@@ -11,6 +11,7 @@ from typing import Any
 from shared.events import OPEN_STATUSES, Envelope
 from shared.outbox import NOTIFY_CHANNEL
 from shared.pagination import fetch_limit
+from shared.usercopy import apply_revision
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -231,19 +232,8 @@ async def apply_user_event(
     session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str, revision: int
 ) -> None:
     """What auth says of a user, unless a later revision of them was already applied."""
-    stmt = insert(Person).values(id=person_id, name=name, email=email, role=role, revision=revision)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Person.id],
-        set_={
-            "name": stmt.excluded.name,
-            "email": stmt.excluded.email,
-            "role": stmt.excluded.role,
-            "revision": stmt.excluded.revision,
-            "updated_at": func.now(),
-        },
-        where=Person.revision <= stmt.excluded.revision,
-    )
-    await session.execute(stmt)
+    values = {"id": person_id, "name": name, "email": email, "role": role}
+    await apply_revision(session, Person.__table__, values=values, revision=revision)
 
 
 @dataclass(frozen=True)
