@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from auth.app import create_app
 from auth.settings import AuthSettings
-from shared.testing.plugin import app_client, refused_commits
+from helpdesk_testing.plugin import app_client, refused_commits
 
 from .helpers import PASSWORD, Db, assert_problem
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from auth.app import create_app
 from auth.settings import AuthSettings
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer
 from shared.jwt import generate_keypair, issue_purpose_token
-from shared.testing.plugin import JwtKeys, app_client, bearer
 
 from .helpers import Db, EventTap, assert_problem, make_user, signup, verify_by_link
 

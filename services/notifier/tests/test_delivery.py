@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from helpdesk_testing.plugin import wait_for
+from helpdesk_testing.proxy import TcpProxy
 from notifier.sink import MailSink
-from shared.testing.plugin import wait_for
-from shared.testing.proxy import TcpProxy
 
 from . import events_factory as ev
 from .mailbox import count_mails, read_mails, wait_for_mails

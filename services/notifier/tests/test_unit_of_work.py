@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpdesk_testing.plugin import app_client, bearer, refused_commits
 from notifier.app import create_app
 from notifier.sink import MailSink
-from shared.testing.plugin import app_client, bearer, refused_commits
 
 from .test_api import ALL_ON, _problem
 

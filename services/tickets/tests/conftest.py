@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from shared.events import Assignee, Envelope, TicketTriaged, TicketTriageFailed
 from shared.migrations import upgrade
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from tickets.app import create_app
 from tickets.settings import TicketsSettings
 

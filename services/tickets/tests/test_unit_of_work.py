@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from shared.testing.plugin import refused_commits
+from helpdesk_testing.plugin import refused_commits
 
 from .conftest import Kit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.testing.plugin import JwtKeys, app_client, bearer, refused_commits
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer, refused_commits
 from triage.app import create_app
 from triage.settings import TriageSettings
 

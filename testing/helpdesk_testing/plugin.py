@@ -1,6 +1,6 @@
 """Pytest fixtures for tests on the real thing: a fresh database, a fresh vhost, JWT keys.
 
-Loaded for the whole repo (`-p shared.testing.plugin` in pyproject). With `TEST_CONTAINERS=1`
+Loaded for the whole repo (`-p helpdesk_testing.plugin` in pyproject). With `TEST_CONTAINERS=1`
 and a Docker engine, Postgres and RabbitMQ come from testcontainers; otherwise the local servers
 (`TEST_PG_ADMIN_DSN`, `TEST_RABBITMQ_HOST`/`TEST_RABBITMQ_PORT`) are used. Tests never stop them.
 """
@@ -27,8 +27,9 @@ from sqlalchemy import event
 # tests build their settings explicitly; a developer's .env (from `make up`) must not leak in
 os.environ["HELPDESK_ENV_FILE"] = ""
 
-from shared import dbsetup
 from shared.jwt import TokenIssuer, generate_keypair
+
+from shared import dbsetup
 
 ISSUER = "helpdesk-auth"
 AUDIENCE = "helpdesk"
