@@ -134,7 +134,7 @@ async def create_ticket(
         idempotency_key=idempotency_key,
         request_hash=request_hash(ticket_in) if idempotency_key is not None else None,
     )
-    remember = people.needs_writing(creator)
+    remember = people.needs_writing(session, creator)
     event = Envelope.wrap(
         TicketCreated(ticket=snapshot(ticket), version=1),
         correlation_id=current_correlation_id(),
@@ -158,7 +158,7 @@ async def create_ticket(
         nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
         raise _quota_refused(settings, nth, now)
     if remember:
-        people.note_written(creator)
+        people.note_written(session, creator)
     return ticket, False
 
 
