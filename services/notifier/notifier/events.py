@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy.exc
+from shared.bus import Handler
 from shared.events import (
     Envelope,
     EventData,
@@ -16,7 +17,7 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
-from shared.inbox import EventHandler, idempotent
+from shared.inbox import idempotent
 from shared.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
@@ -47,12 +48,8 @@ def database_unreachable(exc: BaseException) -> bool:
 
 
 class Consumer:
-    """The consumer of the notifier queue; `on_committed` wakes the delivery loop.
-
-    While the database is unreachable `handle` keeps the message and retries (tenacity,
-    up to `database_patience` seconds) instead of failing it: the bus dead-letters a message
-    after a few quick failures, which would lose mails during a short database restart.
-    """
+    """The consumer of the notifier queue (the bus handler is `handle`); `on_committed` wakes the
+    delivery loop. See `build_handler` for the wait while the database is unreachable."""
 
     def __init__(
         self,
@@ -63,38 +60,33 @@ class Consumer:
         database_patience: float = 60.0,
         batch_size: int = 1,
     ) -> None:
-        self._apply = idempotent(
+        self._handle = build_handler(
             sessions=sessions,
-            table=processed_messages,
-            consumer=CONSUMER,
-            handlers=handlers(mail),
+            mail=mail,
+            on_committed=on_committed,
+            database_patience=database_patience,
             batch_size=batch_size,
         )
-        self._on_committed = on_committed
-        self._database_patience = database_patience
 
     async def handle(self, envelope: Envelope) -> None:
-        """Queue the mails of one event of the queue (the bus handler)."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(database_unreachable),
-            stop=stop_after_delay(self._database_patience),
-            wait=wait_exponential_jitter(initial=0.2, max=5.0),
-            before_sleep=_log_retry,
-            reraise=True,
-        ):
-            with attempt:
-                await self._apply(envelope)
-        self._on_committed()
+        """Queue the mails of one event of the queue."""
+        await self._handle(envelope)
 
 
-def _log_retry(state: object) -> None:
-    outcome = getattr(state, "outcome", None)
-    error = outcome.exception() if outcome is not None else None
-    log.warning("database_unreachable_retrying", error=str(error)[:200])
+def build_handler(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: MailSettings,
+    on_committed: Callable[[], None] = lambda: None,
+    database_patience: float = 60.0,
+    batch_size: int = 1,
+) -> Handler:
+    """The bus handler for the notifier queue; `on_committed` wakes the delivery loop.
 
-
-def handlers(mail: MailSettings) -> dict[str, EventHandler]:
-    """Event type -> what applying it does (inside the consumer's transaction)."""
+    While the database is unreachable the handler keeps the message and retries (tenacity,
+    up to `database_patience` seconds) instead of failing it: the bus dead-letters a message
+    after a few quick failures, which would lose mails during a short database restart.
+    """
 
     async def ticket_updated(session: AsyncSession, event: EventData, envelope: Envelope) -> None:
         assert isinstance(event, TicketUpdated)
@@ -120,11 +112,36 @@ def handlers(mail: MailSettings) -> dict[str, EventHandler]:
         assert isinstance(event, IncidentUpdated)
         await incidents.notify_incident_updated(session=session, event=event, envelope=envelope, mail=mail)
 
-    return {
-        TicketUpdated.event_type: ticket_updated,
-        TicketTriageFailed.event_type: triage_failed,
-        TicketCommented.event_type: ticket_commented,
-        UserRegistered.event_type: user_registered,
-        UserUpdated.event_type: user_updated,
-        IncidentUpdated.event_type: incident_updated,
-    }
+    apply = idempotent(
+        sessions=sessions,
+        table=processed_messages,
+        consumer=CONSUMER,
+        handlers={
+            TicketUpdated.event_type: ticket_updated,
+            TicketTriageFailed.event_type: triage_failed,
+            TicketCommented.event_type: ticket_commented,
+            UserRegistered.event_type: user_registered,
+            UserUpdated.event_type: user_updated,
+            IncidentUpdated.event_type: incident_updated,
+        },
+        batch_size=batch_size,
+    )
+
+    def _log_retry(state: object) -> None:
+        outcome = getattr(state, "outcome", None)
+        error = outcome.exception() if outcome is not None else None
+        log.warning("database_unreachable_retrying", error=str(error)[:200])
+
+    async def handle(envelope: Envelope) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(database_unreachable),
+            stop=stop_after_delay(database_patience),
+            wait=wait_exponential_jitter(initial=0.2, max=5.0),
+            before_sleep=_log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                await apply(envelope)
+        on_committed()
+
+    return handle
