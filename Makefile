@@ -41,7 +41,7 @@ check-imports:
 lint: install
 	@$(UV) run --no-sync ruff format --check .
 	@$(UV) run --no-sync ruff check .
-	@$(UV) run --no-sync mypy shared/shared gateway/gateway services/auth/auth services/tickets/tickets \
+	@$(UV) run --no-sync mypy shared/shared testing/helpdesk_testing gateway/gateway services/auth/auth services/tickets/tickets \
 		services/triage/triage services/notifier/notifier
 
 test: install check-imports lint check-api-types test-python test-web test-e2e

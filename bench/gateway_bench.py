@@ -410,8 +410,8 @@ async def hop(args: argparse.Namespace) -> None:
     in its own process), and aiohttp through the gateway (which uses aiohttp for its hop)."""
     import importlib.util
 
+    from helpdesk_testing.plugin import JwtKeys
     from shared.jwt import generate_keypair
-    from shared.testing.plugin import JwtKeys
 
     work = ROOT / "var" / "bench" / f"hop-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from shared.testing.stack import Stack
+from helpdesk_testing.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 

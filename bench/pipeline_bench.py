@@ -2,7 +2,7 @@
 
     uv run python bench/pipeline_bench.py [--rate 100] [--seconds 10] [--json out.json]
 
-Starts its own stack instance (scripts/stack.py through shared.testing.stack: every process of
+Starts its own stack instance (scripts/stack.py through helpdesk_testing.stack: every process of
 `make up`, its own ports, database, vhost and mail folder; removed at the end), signs up five
 moderators and twenty requesters, then POSTs tickets through the gateway at `--rate` per second
 (open loop: request i leaves at i / rate) for `--seconds`. For each ticket: from its 201 to the
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from helpdesk_testing.stack import Stack
 from procstat import cpu_seconds, machine_cpu, peak_rss_mb, percentile
-from shared.testing.stack import Stack
 
 SUBJECTS = [
     ("Charged twice for my subscription", "My card was billed two times this month, please refund one."),

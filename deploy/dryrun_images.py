@@ -1,8 +1,9 @@
 """Run each image's contents without Docker: a check that the runtime stage has what it needs.
 
-For each Dockerfile, replays the build stage's COPY and `uv sync` steps into a folder, keeps what
-the runtime stage keeps (the venv and the files it COPYs, source trees removed; the web app from
-web/dist when built), then, from there as from /app, runs the migrations against a fresh
+For each image (the root Dockerfile with the build args docker-compose.yml gives it, see
+deploy/images.py), replays the build stage's COPY and `uv sync` steps into a folder, keeps what
+the runtime stage keeps (the venv and the part's migrations, source trees removed; the web app
+from web/dist when built), then, from there as from /app, runs the migrations against a fresh
 database and starts the process of processes.toml until /healthz and /readyz answer (and the
 gateway serves the web app). Needs uv, the machine's Postgres and RabbitMQ
 (rabbitmqctl for a throwaway vhost); removes what it made.
@@ -28,21 +29,14 @@ import uuid
 from pathlib import Path
 
 import shared.dbsetup as dbsetup
+from images import PARTS, ROOT, build_args, dockerfile
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {
-    "auth": "services/auth",
-    "tickets": "services/tickets",
-    "triage": "services/triage",
-    "notifier": "services/notifier",
-    "gateway": "gateway",
-}
 PORT_BASE = 18700
 
 
-def steps(dockerfile: Path) -> list[tuple[str, str, str]]:
-    """(stage, INSTRUCTION, arguments), continuation lines joined, comments dropped."""
-    text = "\n".join(line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#"))
+def steps(name: str) -> list[tuple[str, str, str]]:
+    """(stage, INSTRUCTION, arguments) of the image of `name`, continuation lines joined, comments dropped."""
+    text = "\n".join(line for line in dockerfile(name).splitlines() if not line.lstrip().startswith("#"))
     stage, result = "", []
     for line in re.sub(r"\\\n\s*", " ", text).splitlines():
         if not line.strip():
@@ -74,7 +68,8 @@ def build(name: str, work: Path) -> Path:
         "UV_NO_PROGRESS": "1",
     }
     env.pop("VIRTUAL_ENV", None)
-    for stage, keyword, args in steps(ROOT / FOLDERS[name] / "Dockerfile"):
+    part_dir = build_args(name).get("PART_DIR", f"services/{name}")
+    for stage, keyword, args in steps(name):
         if stage == "build" and keyword == "COPY" and "--from=" not in args:
             *sources, target = args.split()
             for source in sources:
@@ -86,10 +81,15 @@ def build(name: str, work: Path) -> Path:
             )
         elif stage == "runtime" and keyword == "COPY":
             parts = args.split()
-            if parts[0].startswith("--from=build"):
+            if parts[0] == "--from=build" and parts[1] == "/app/.venv":
                 shutil.move(str(build_dir / ".venv"), app / ".venv")
-            elif parts[0].startswith("--from=web"):
-                if (ROOT / "web" / "dist").exists():
+            elif parts[0] == "--from=build" and parts[1] == "/files/":
+                # what the build stage gathers there: the part's alembic.ini and migrations
+                if (ROOT / part_dir / "alembic.ini").exists():
+                    copy(f"{part_dir}/alembic.ini", app / part_dir / "alembic.ini")
+                    copy(f"{part_dir}/migrations", app / part_dir / "migrations")
+            elif parts[0] == "--from=web-dist":
+                if build_args(name).get("WEB") == "web" and (ROOT / "web" / "dist").exists():
                     copy("web/dist", app / "web" / "dist")
             else:
                 *sources, target = parts
@@ -102,7 +102,7 @@ def build(name: str, work: Path) -> Path:
 def image_env(name: str, app: Path) -> dict[str, str]:
     """ENV lines of the runtime stage, with /app pointing at the folder."""
     env: dict[str, str] = {}
-    for stage, keyword, args in steps(ROOT / FOLDERS[name] / "Dockerfile"):
+    for stage, keyword, args in steps(name):
         if stage == "runtime" and keyword == "ENV":
             for key, value in re.findall(r"(\w+)=(\S+)", args):
                 env[key] = value.replace("/app", str(app)).replace("$PATH", os.environ["PATH"])
@@ -179,7 +179,7 @@ def main(names: list[str]) -> int:
     )
     failed = 0
     try:
-        for i, name in enumerate(names or list(FOLDERS)):
+        for i, name in enumerate(names or list(PARTS)):
             try:
                 print(check(name, tag, tag, PORT_BASE + i), flush=True)
             except Exception as exc:  # noqa: BLE001 - report every image

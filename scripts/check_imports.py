@@ -1,4 +1,8 @@
-"""Fail when a service (or the gateway) imports another service's package: only `shared` is common."""
+"""Fail when a service (or the gateway) imports another service's package: only `shared` is common.
+
+Runtime code (`shared`, the services, the gateway) never imports test tooling either: pytest and
+`helpdesk_testing` (the workspace member `testing/`) are dev dependencies, absent from the images.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ PACKAGES = {
     "notifier": "services/notifier",
     "gateway": "gateway",
 }
+
+TEST_TOOLS = {"pytest", "helpdesk_testing"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -36,6 +42,10 @@ def violations(root: Path = ROOT) -> list[str]:
                 continue
             for name in sorted(imported_roots(path) & foreign):
                 found.append(f"{path.relative_to(root)} imports {name!r} (a package of another service)")
+    for folder in ["shared/shared", *(f"{f}/{p}" for p, f in PACKAGES.items())]:
+        for path in sorted((root / folder).rglob("*.py")):
+            for name in sorted(imported_roots(path) & TEST_TOOLS):
+                found.append(f"{path.relative_to(root)} imports {name!r}: test tooling is not in the images")
     shared = root / "shared"
     for path in sorted(shared.rglob("*.py")):
         for name in sorted(imported_roots(path) & set(PACKAGES)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.auth import token_verifier, unauthorized
+from shared.events import STAFF_ROLES
 from shared.jwt import InvalidTokenError, Principal
 from shared.problems import ProblemError
 from starlette.requests import Request
@@ -111,7 +112,7 @@ def _authorised(request: Request, route: Route) -> Principal | None:
     principal = authenticate(request)
     if route.access is Access.ADMIN and not principal.is_admin:
         raise ProblemError(403, "Your role may not use this route.")
-    if route.access is Access.STAFF and principal.role not in ("moderator", "admin"):
+    if route.access is Access.STAFF and principal.role not in STAFF_ROLES:
         raise ProblemError(403, "Your role may not use this route.")
     return principal
 

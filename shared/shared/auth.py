@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.events import STAFF_ROLES
 from shared.jwt import CachingVerifier, InvalidTokenError, Principal, TokenVerifier
 from shared.problems import ProblemError
 
@@ -63,4 +64,4 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
-StaffPrincipal = Annotated[Principal, Depends(require_role("moderator", "admin"))]
+StaffPrincipal = Annotated[Principal, Depends(require_role(*STAFF_ROLES))]

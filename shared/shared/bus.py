@@ -232,11 +232,17 @@ class Bus:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._connect_task
         if self._inflight:
-            # let handlers that are running finish (and ack) before the connection goes
-            await asyncio.wait(self._inflight, timeout=10)
+            # let running handlers finish (and ack) before the connection goes; one still running
+            # after that is cancelled and awaited (redelivered later), not left pending
+            _, late = await asyncio.wait(self._inflight, timeout=10)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._connection.close(), 5)
+            # the client's own close callbacks are tasks too: let them run before the loop may end
+            await asyncio.sleep(0)
 
     async def _connect_loop(self) -> None:
         while not self._closing:

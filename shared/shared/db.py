@@ -34,6 +34,11 @@ NAMING_CONVENTION = {
 PING_IDLE_AFTER_S = 10.0
 
 
+def sql_in(column: str, values: tuple[str, ...]) -> str:
+    """SQL text `column IN ('a', 'b')` for CHECK constraints and partial indexes (trusted words only)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 def service_metadata(schema: str) -> MetaData:
     """MetaData bound to a service's own schema, with stable constraint names."""
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)

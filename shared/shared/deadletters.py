@@ -10,11 +10,11 @@ idempotent consumer applies it at most once) or discard it with a reason, under
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import (
     Column,
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import AdminPrincipal
 from shared.bus import Bus, BusUnavailableError, DeadLetter, PermanentError
+from shared.deps import SessionDep
 from shared.events import Envelope
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERS
@@ -227,20 +228,6 @@ class Discard(BaseModel):
 
 class Replayed(BaseModel):
     replayed: int
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request: committed when the route returned, rolled back on an error."""
-    async with request.app.state.runtime.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
 def router(*, service: str, table: Table, queue: str) -> APIRouter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -57,10 +57,23 @@ def published_by(service: str) -> tuple[str, ...]:
     return tuple(key for key, owner in PUBLISHERS.items() if owner == service)
 
 
-Role = Literal["user", "moderator", "admin"]
-TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
-Priority = Literal["low", "medium", "high"]
+# The vocabulary: each word list is written once, here, as a Literal type. Code that needs the
+# values (CHECK constraints, SQL, loops) derives them with get_args: ROLES, TICKET_STATUSES...
+StaffRole = Literal["moderator", "admin"]
+Role = Literal["user", StaffRole]
+OpenStatus = Literal["open", "in_progress"]  # someone still has to work the ticket
+DoneStatus = Literal["resolved", "closed"]
+TicketStatus = Literal[OpenStatus, DoneStatus]
+Priority = Literal["low", "medium", "high"]  # lowest first: the order is the ranking
 TriageState = Literal["pending", "done", "failed", "waiting"]
+
+ROLES: tuple[Role, ...] = get_args(Role)
+STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)
+OPEN_STATUSES: tuple[OpenStatus, ...] = get_args(OpenStatus)
+DONE_STATUSES: tuple[DoneStatus, ...] = get_args(DoneStatus)
+TICKET_STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+TRIAGE_STATES: tuple[TriageState, ...] = get_args(TriageState)
 
 
 def utcnow() -> datetime:
@@ -304,6 +317,7 @@ class TicketTriageFailed(EventData):
 
 IncidentStatus = Literal["open", "resolved", "merged"]
 IncidentChange = Literal["opened", "joined", "detached", "merged", "resolved", "updated"]
+INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
 
 
 class IncidentSnapshot(_Frozen):

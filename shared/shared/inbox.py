@@ -16,6 +16,8 @@ from shared.logging import bind_contextvars, clear_contextvars, get_logger
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=EventData)
+# what a consumer does with one event inside the transaction of its processed mark (no commit)
+EventHandler = Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]
 
 
 def processed_messages_table(metadata: MetaData) -> Table:

@@ -8,16 +8,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shared.events import ROLES, STAFF_ROLES, Role
+
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
-ROLES = ("user", "moderator", "admin")
-RoleName = Literal["user", "moderator", "admin"]
+RoleName = Role
 
 
 def _pem(text: str) -> bytes:
@@ -78,7 +79,7 @@ class Principal:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("moderator", "admin")
+        return self.role in STAFF_ROLES
 
 
 class InvalidTokenError(Exception):

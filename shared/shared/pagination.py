@@ -1,11 +1,18 @@
-"""Opaque keyset cursors: newest first by (created_at, id)."""
+"""Keyset pages: opaque cursors over (time, id), and the one way to cut a page.
+
+A listing fetches `fetch_limit(limit)` rows (one more than the page, to learn whether another
+page follows) ordered by (time, id), and `keyset_page` cuts them into the page and the cursor
+of the next one, made from the page's last row.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from shared.problems import ProblemError
 
@@ -13,6 +20,28 @@ from shared.problems import ProblemError
 # outside them was not made by us, and at the edges a UTC conversion would overflow
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+T = TypeVar("T")
+
+
+def fetch_limit(limit: int) -> int:
+    """How many rows to fetch for a page of `limit`: one more tells whether a next page exists."""
+    return limit + 1
+
+
+def by_created(row: Any) -> tuple[datetime, uuid.UUID]:
+    """The usual keyset key: the row's (created_at, id)."""
+    return row.created_at, row.id
+
+
+def keyset_page(
+    rows: Sequence[T], limit: int, key: Callable[[T], tuple[datetime, uuid.UUID]] = by_created
+) -> tuple[list[T], str | None]:
+    """The page (at most `limit` of `rows`, fetched with `fetch_limit`) and the next page's cursor."""
+    if len(rows) <= limit:
+        return list(rows), None
+    page = list(rows[:limit])
+    return page, encode_cursor(*key(page[-1]))
 
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:

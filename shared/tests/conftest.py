@@ -4,10 +4,10 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from helpdesk_testing.plugin import TestDatabase
 from shared.db import create_engine, create_sessionmaker, service_metadata
 from shared.inbox import processed_messages_table
 from shared.outbox import outbox_table
-from shared.testing.plugin import TestDatabase
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 

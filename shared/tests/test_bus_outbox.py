@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import aio_pika
 import pytest
+from helpdesk_testing.plugin import wait_for
+from helpdesk_testing.proxy import TcpProxy
 from shared.bus import DELIVERY_LIMIT, Bus, BusUnavailableError, declare_topology
 from shared.events import (
     EXCHANGE,
@@ -19,8 +21,6 @@ from shared.events import (
 )
 from shared.inbox import idempotent
 from shared.outbox import OutboxRelay, add_event
-from shared.testing.plugin import wait_for
-from shared.testing.proxy import TcpProxy
 from sqlalchemy import func, select
 
 

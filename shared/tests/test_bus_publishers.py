@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import aio_pika
 import pytest
+from helpdesk_testing.plugin import wait_for
 from shared.broker_access import ensure_service_users
 from shared.bus import Bus, dead_letter_queue, declare_topology, expected_publisher
 from shared.events import EXCHANGE, Envelope, TicketCreated, UserUpdated
-from shared.testing.plugin import wait_for
 
 from .test_bus_outbox import triaged
 

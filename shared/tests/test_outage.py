@@ -9,12 +9,12 @@ import uuid
 import aio_pika
 import asyncpg
 import httpx
+from helpdesk_testing.plugin import TestDatabase, wait_for
 from shared.bus import DELIVERY_LIMIT, Bus, dead_letter_queue
 from shared.db import IdlePoolTrimmer, create_engine
 from shared.events import Envelope, UserRegistered
 from shared.outage import DependencyGate, is_unavailable, never_the_message
 from shared.settings import ServiceSettings
-from shared.testing.plugin import TestDatabase, wait_for
 from shared.web import create_service_app
 from sqlalchemy import text
 

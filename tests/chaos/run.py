@@ -44,10 +44,10 @@ from datetime import datetime
 
 import asyncpg
 import httpx
+from helpdesk_testing.proxy import TcpProxy
+from helpdesk_testing.stack import ROOT, Stack
 from shared.bus import Bus
 from shared.events import Envelope
-from shared.testing.proxy import TcpProxy
-from shared.testing.stack import ROOT, Stack
 
 SUBJECTS = [
     ("Charged twice for my subscription", "My card was billed two times this month, please refund one.", "billing"),

@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from shared.testing.stack import Stack
+from helpdesk_testing.stack import Stack
 
 from services.triage.tests.fake_gemini import FakeGemini, Reply, error, too_many_requests
 

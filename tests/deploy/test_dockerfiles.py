@@ -1,30 +1,21 @@
-"""The Dockerfiles (no engine here to build them): multi-stage, dependencies from the lock in their
-own cached layer, no dev dependencies, an unprivileged user, a healthcheck, and the command of
-processes.toml. The uv steps are also run for real, as the build would, in a copy of the context."""
+"""The images (no engine here to build them): one Dockerfile, built per part with the build args of
+docker-compose.yml; each image multi-stage, dependencies from the lock in their own cached layer,
+no dev dependencies, an unprivileged user, a healthcheck, and the command of processes.toml.
+The uv steps are also run for real, as the build would, in a copy of the context."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 
+from deploy.images import DOCKERFILE, PARTS, build_args, dockerfile
+
 from .conftest import ROOT, Process, run
-
-FOLDERS = {
-    "auth": "services/auth",
-    "tickets": "services/tickets",
-    "triage": "services/triage",
-    "notifier": "services/notifier",
-    "gateway": "gateway",
-}
-
-
-def dockerfile(name: str) -> str:
-    return (ROOT / FOLDERS[name] / "Dockerfile").read_text()
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -38,14 +29,16 @@ def instructions(text: str) -> list[tuple[str, str]]:
     return result
 
 
-def test_a_dockerfile_per_container_process(container_processes: list[Process]) -> None:
+def test_one_dockerfile_builds_an_image_per_container_process(container_processes: list[Process]) -> None:
     # mail-in and tickets-relay run from the tickets image (processes of the same package)
-    assert {p.name for p in container_processes} - {"mail-in", "tickets-relay"} == set(FOLDERS)
-    for name, folder in FOLDERS.items():
-        assert (ROOT / folder / "Dockerfile").exists(), name
+    assert {p.name for p in container_processes} - {"mail-in", "tickets-relay"} == set(PARTS)
+    assert DOCKERFILE.exists()
+    assert not [*ROOT.glob("services/*/Dockerfile"), *ROOT.glob("gateway/Dockerfile")], "one Dockerfile only"
+    for name in PARTS:
+        assert build_args(name)["PART"] == name
 
 
-@pytest.mark.parametrize("name", sorted(FOLDERS))
+@pytest.mark.parametrize("name", sorted(PARTS))
 def test_dockerfile_shape(name: str, container_processes: list[Process]) -> None:
     process = next(p for p in container_processes if p.name == name)
     steps = instructions(dockerfile(name))
@@ -77,21 +70,27 @@ def test_dockerfile_shape(name: str, container_processes: list[Process]) -> None
     healthcheck = next(args for kw, args in runtime if kw == "HEALTHCHECK")
     assert f"127.0.0.1:{process.port}{process.health}" in healthcheck
     cmd = next(args for kw, args in reversed(runtime) if kw == "CMD")
-    assert json.loads(cmd) == process.container_command
+    assert shlex.split(cmd) == ["exec", *process.container_command]
     copies = " ".join(args for kw, args in runtime if kw == "COPY")
     assert "/app/.venv" in copies
     if process.migrations:
+        # the build stage gathers the files the runtime reads from disk; the runtime copies them
         ini = process.migrations[process.migrations.index("-c") + 1]
-        assert ini in copies
-        assert ini.replace("alembic.ini", "migrations/") in copies
+        gathered = " ".join(args for kw, args in steps[build:] if kw == "RUN" and "/files/" in args)
+        assert ini in gathered
+        assert ini.replace("alembic.ini", "migrations/") in gathered
+        assert "--from=build /files/ /app/" in copies
 
 
 def test_the_gateway_image_carries_the_built_web_app() -> None:
     text = dockerfile("gateway")
     assert "npm ci" in text
     assert "npm run build" in text
-    assert "COPY --from=web /web/dist web/dist" in text
+    assert "FROM web AS web-dist" in text
+    assert "COPY --from=web-dist /web/dist web/dist" in text
     assert "GATEWAY_WEB_DIR=/app/web/dist" in text
+    # the services' images do not build it
+    assert "FROM no-web AS web-dist" in dockerfile("tickets")
 
 
 def test_dockerignore_keeps_the_context_small_and_secret_free() -> None:

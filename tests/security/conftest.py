@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from shared.testing.stack import Stack
+from helpdesk_testing.stack import Stack
 
 
 @dataclass

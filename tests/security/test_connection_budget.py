@@ -10,7 +10,7 @@ import sys
 import time
 
 import asyncpg
-from shared.testing.stack import ROOT, STACK, Stack
+from helpdesk_testing.stack import ROOT, STACK, Stack
 
 BUDGET = 20
 
@@ -24,7 +24,7 @@ async def _connections(database: str) -> int:
 
 
 def test_an_idle_stack_holds_at_most_20_postgres_connections(system: Stack) -> None:
-    # the test stack trims idle pools after DB_IDLE_TIMEOUT=5 s (shared.testing.stack)
+    # the test stack trims idle pools after DB_IDLE_TIMEOUT=5 s (helpdesk_testing.stack)
     deadline = time.monotonic() + 30
     while (count := asyncio.run(_connections(system.database))) > BUDGET and time.monotonic() < deadline:
         time.sleep(1)

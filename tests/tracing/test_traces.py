@@ -22,13 +22,13 @@ import pytest
 import uvicorn
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 from shared.migrations import upgrade
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from shared.tracing import flush, shutdown
 from tickets.app import create_app as create_tickets
 from tickets.settings import TicketsSettings

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.testing.plugin import JwtKeys, app_client
+from helpdesk_testing.plugin import JwtKeys, app_client
 
 
 def free_port() -> int:

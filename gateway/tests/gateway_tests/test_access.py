@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt as pyjwt
 import pytest
+from helpdesk_testing.plugin import JwtKeys, bearer
 from shared.jwt import TokenIssuer, generate_keypair
-from shared.testing.plugin import JwtKeys, bearer
 
 from .conftest import StandIn
 

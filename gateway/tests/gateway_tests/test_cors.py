@@ -8,7 +8,7 @@ import httpx
 import pytest
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.testing.plugin import JwtKeys, app_client, bearer
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer
 
 ORIGIN = "http://client.example:5173"
 PREFLIGHT = {

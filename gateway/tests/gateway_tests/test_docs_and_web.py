@@ -10,7 +10,7 @@ import httpx
 from gateway.app import create_app
 from gateway.openapi import merge_documents
 from gateway.settings import GatewaySettings
-from shared.testing.plugin import app_client
+from helpdesk_testing.plugin import app_client
 
 from .conftest import StandIn, free_port
 

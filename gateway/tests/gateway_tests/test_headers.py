@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.testing.plugin import JwtKeys, app_client, bearer
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer
 
 
 def assert_security_headers(response: httpx.Response) -> None:

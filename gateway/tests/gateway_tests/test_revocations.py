@@ -10,9 +10,9 @@ import httpx
 import pytest
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer, wait_for
 from shared.bus import Bus
 from shared.events import Envelope, UserUpdated
-from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
 
 from .conftest import StandIn
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
+from shared.deps import SessionDep
 from shared.jwt import RoleName
 
 from auth import service
@@ -16,7 +17,6 @@ from auth.deps import (
     CurrentUser,
     IssuerDep,
     PasswordsDep,
-    SessionDep,
     SessionsDep,
     SettingsDep,
 )

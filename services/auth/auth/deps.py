@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.clientip import Network, parse_networks
 from shared.clientip import client_address as client_address_behind
+from shared.deps import SessionDep
 from shared.jwt import TokenIssuer
 from shared.problems import ProblemError
 from shared.runtime import Runtime
@@ -23,16 +23,6 @@ from auth.settings import AuthSettings
 
 def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the route returns, rolled back if it raises."""
-    runtime = get_runtime(request)
-    async with runtime.sessions() as session:
-        async with session.begin():
-            yield session
-        if session.info.get(service.WROTE_EVENTS):
-            runtime.wake_relay()
 
 
 async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -51,9 +41,6 @@ async def get_settings(request: Request) -> AuthSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-# scope="function": the commit happens before the response is sent, so a failed commit is a
-# 500 rather than a 201 for a row that does not exist
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 IssuerDep = Annotated[TokenIssuer, Depends(get_token_issuer)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from shared.db import service_metadata
+from shared.db import service_metadata, sql_in
+from shared.events import ROLES
 from shared.outbox import outbox_table
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -26,7 +27,7 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role_known"),
+        CheckConstraint(sql_in("role", ROLES), name="role_known"),
         CheckConstraint("email = lower(email)", name="email_lower"),
         Index("ix_users_created_at_id", "created_at", "id"),
         Index("ix_users_role_active", "role", "active"),

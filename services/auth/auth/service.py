@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.auth import unauthorized
 from shared.db import transaction
+from shared.deps import wake_relay_after_commit
 from shared.events import UserRegistered, UserUpdated
 from shared.jwt import (
     InvalidTokenError,
@@ -22,7 +23,7 @@ from shared.jwt import (
     verify_purpose_token,
 )
 from shared.outbox import add_event
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, fetch_limit, keyset_page
 from shared.problems import ProblemError, conflict, not_found
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,13 +56,11 @@ def issue_token(*, issuer: TokenIssuer, user: User) -> TokenOut:
 
 # --- events ---------------------------------------------------------------------------------
 
-WROTE_EVENTS = "auth.wrote_events"
-
 
 async def publish(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
     """Put `event` in the outbox, in the caller's transaction."""
     await add_event(session, outbox, event)
-    session.info[WROTE_EVENTS] = True
+    wake_relay_after_commit(session)
 
 
 def registered_event(user: User) -> UserRegistered:
@@ -386,9 +385,8 @@ async def list_users(
 ) -> UserPage:
     """One page of users, newest first, with the cursor of the next page."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await repository.list_users(session, role=role, q=q or None, after=after, limit=limit + 1)
-    items = rows[:limit]
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    rows = await repository.list_users(session, role=role, q=q or None, after=after, limit=fetch_limit(limit))
+    items, next_cursor = keyset_page(rows, limit)
     return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from auth.settings import AuthSettings
+from helpdesk_testing.plugin import JwtKeys, TestDatabase
 from shared.migrations import upgrade
-from shared.testing.plugin import JwtKeys, TestDatabase
 
 from .helpers import Db, EventTap
 

@@ -10,10 +10,10 @@ from typing import Any
 import aio_pika
 import asyncpg
 from auth.passwords import make_hasher
+from helpdesk_testing.plugin import JwtKeys, bearer, wait_for
 from shared.bus import declare_topology
 from shared.events import EXCHANGE, Envelope
 from shared.jwt import issue_purpose_token
-from shared.testing.plugin import JwtKeys, bearer, wait_for
 
 PASSWORD = "correct horse battery"
 # made once: inserting users with it is much quicker than signing them up

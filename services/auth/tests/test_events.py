@@ -13,10 +13,10 @@ import pytest
 from auth import service
 from auth.app import create_app
 from auth.settings import AuthSettings
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer, wait_for
+from helpdesk_testing.proxy import TcpProxy
 from shared.db import create_engine, create_sessionmaker
 from shared.events import UserRegistered, UserUpdated
-from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
-from shared.testing.proxy import TcpProxy
 
 from .helpers import PASSWORD, Db, EventTap, login, make_user, signup, verify_from_mail_event
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from auth.app import create_app
 from auth.settings import AuthSettings
-from shared.testing.plugin import TestDatabase, app_client, bearer
-from shared.testing.proxy import TcpProxy
+from helpdesk_testing.plugin import TestDatabase, app_client, bearer
+from helpdesk_testing.proxy import TcpProxy
 
 from .helpers import PASSWORD, Db, signup
 

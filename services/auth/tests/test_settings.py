@@ -9,9 +9,9 @@ from auth.app import create_app, signing_keys
 from auth.settings import AuthSettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from helpdesk_testing.plugin import JwtKeys
 from shared.jwt import TokenVerifier, generate_keypair
 from shared.settings import InsecureSettingsError
-from shared.testing.plugin import JwtKeys
 
 DB_URL = "postgresql+asyncpg://helpdesk_auth:a-long-db-password@db.internal:5432/helpdesk"
 MQ_URL = "amqp://auth:a-long-mq-password@mq.internal:5672/helpdesk"

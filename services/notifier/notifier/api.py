@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from shared.auth import AdminPrincipal, CurrentPrincipal
-from sqlalchemy.ext.asyncio import AsyncSession
+from shared.deps import SessionDep
 
 from notifier import service
 from notifier.schemas import FailureList, FailureRead, Preferences
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    async with request.app.state.runtime.sessions() as session, session.begin():
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 

@@ -12,7 +12,7 @@ from shared.web import create_service_app
 from notifier import models
 from notifier.api import router
 from notifier.delivery import DeliveryLoop
-from notifier.events import QUEUE, build_handler
+from notifier.events import QUEUE, Consumer
 from notifier.service import MailSettings
 from notifier.settings import NotifierSettings
 from shared import deadletters
@@ -41,12 +41,12 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         )
         runtime.consume(
             QUEUE,
-            build_handler(
+            Consumer(
                 sessions=runtime.sessions,
                 mail=MailSettings(web_base_url=settings.web_base_url, incident_admin_size=settings.incident_admin_size),
                 on_committed=deliveries.wake,
                 batch_size=settings.batch_size,
-            ),
+            ).handle,
         )
         runtime.record_dead_letters(QUEUE, models.dead_letters)
         await runtime.start()

@@ -47,6 +47,32 @@ def database_unreachable(exc: BaseException) -> bool:
     )
 
 
+class Consumer:
+    """The consumer of the notifier queue (the bus handler is `handle`); `on_committed` wakes the
+    delivery loop. See `build_handler` for the wait while the database is unreachable."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        mail: MailSettings,
+        on_committed: Callable[[], None] = lambda: None,
+        database_patience: float = 60.0,
+        batch_size: int = 1,
+    ) -> None:
+        self._handle = build_handler(
+            sessions=sessions,
+            mail=mail,
+            on_committed=on_committed,
+            database_patience=database_patience,
+            batch_size=batch_size,
+        )
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Queue the mails of one event of the queue."""
+        await self._handle(envelope)
+
+
 def build_handler(
     *,
     sessions: async_sessionmaker[AsyncSession],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 
-from shared.db import service_metadata
+from shared.db import service_metadata, sql_in
 from shared.deadletters import dead_letters_table
+from shared.events import ROLES
 from shared.inbox import processed_messages_table
 from sqlalchemy import (
     Boolean,
@@ -55,7 +56,7 @@ users = Table(
     Column("opened_by_mail", Boolean, nullable=False, server_default=text("false")),
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
+    CheckConstraint(sql_in("role", ROLES), name="role"),
     Index("ix_users_admins", "role", postgresql_where=text("role = 'admin' AND active")),
 )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.usercopy import apply_revision
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.engine import RowMapping
@@ -52,21 +53,8 @@ async def upsert_user(
         values["email_verified"] = email_verified
     if opened_by_mail:
         values["opened_by_mail"] = True
-    stmt = insert(users).values(**values, revision=revision)
-    set_: dict[str, Any] = {
-        "email": stmt.excluded.email,
-        "name": stmt.excluded.name,
-        "role": stmt.excluded.role,
-        "active": stmt.excluded.active,
-        "revision": stmt.excluded.revision,
-        "updated_at": func.now(),
-    }
-    if email_verified is not None:
-        set_["email_verified"] = stmt.excluded.email_verified
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[users.c.id], set_=set_, where=users.c.revision <= stmt.excluded.revision
-    )
-    await session.execute(stmt)
+    overwrite = ["email", "name", "role", "active"] + (["email_verified"] if email_verified is not None else [])
+    await apply_revision(session, users, values=values, revision=revision, overwrite=overwrite)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> RowMapping | None:

@@ -18,7 +18,7 @@ from shared.events import (
 )
 from shared.jwt import Principal
 from shared.logging import get_logger
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, fetch_limit, keyset_page
 from shared.problems import not_found
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -332,13 +332,9 @@ async def update_preferences(
 async def list_failures(*, session: AsyncSession, limit: int, cursor: str | None) -> FailureList:
     """Mails that could not be delivered, newest first."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await repository.list_failures(session, limit=limit + 1, after=after)
-    items = [FailureRead.model_validate(dict(row)) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last["failed_at"], last["id"])
-    return FailureList(items=items, next_cursor=next_cursor)
+    rows = await repository.list_failures(session, limit=fetch_limit(limit), after=after)
+    page, next_cursor = keyset_page(rows, limit, key=lambda row: (row["failed_at"], row["id"]))
+    return FailureList(items=[FailureRead.model_validate(dict(row)) for row in page], next_cursor=next_cursor)
 
 
 async def retry_failure(*, session: AsyncSession, delivery_id: uuid.UUID) -> FailureRead:

@@ -297,8 +297,8 @@ def run_app() -> Any:
     """``async with run_app(settings) as client``: the notifier app with its lifespan running."""
     from contextlib import asynccontextmanager
 
+    from helpdesk_testing.plugin import app_client
     from notifier.app import create_app
-    from shared.testing.plugin import app_client
 
     @asynccontextmanager
     async def run(settings: Any) -> AsyncIterator[Any]:

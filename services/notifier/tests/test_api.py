@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from helpdesk_testing.plugin import bearer, wait_for
 from notifier.sink import MailSink
-from shared.testing.plugin import bearer, wait_for
 
 from . import events_factory as ev
 from .mailbox import of_kind, wait_for_mails

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from typing import Any
 
+from helpdesk_testing.plugin import wait_for
+from helpdesk_testing.proxy import TcpProxy
 from notifier.sink import MailSink
-from shared.testing.plugin import wait_for
-from shared.testing.proxy import TcpProxy
 
 from . import events_factory as ev
 from .mailbox import count_mails, read_mails, wait_for_mails
@@ -178,7 +178,7 @@ async def test_database_outage_delays_but_loses_nothing(
 async def test_the_consumer_waits_for_the_database_instead_of_failing_the_event(clean_db: Any, db: Any) -> None:
     """While Postgres is unreachable the handler retries (tenacity) rather than raising,
     so a restart of the database does not spend the event's redelivery budget."""
-    from notifier.events import build_handler
+    from notifier.events import Consumer
     from notifier.service import MailSettings
     from shared.db import create_engine, create_sessionmaker
 
@@ -187,17 +187,17 @@ async def test_the_consumer_waits_for_the_database_instead_of_failing_the_event(
     sessions = create_sessionmaker(engine)
     woken: list[bool] = []
     try:
-        patient = build_handler(
+        patient = Consumer(
             sessions=sessions,
             mail=MailSettings(web_base_url="https://help.example.test"),
             on_committed=lambda: woken.append(True),
             database_patience=30,
-        )
-        impatient = build_handler(
+        ).handle
+        impatient = Consumer(
             sessions=sessions,
             mail=MailSettings(web_base_url="https://help.example.test"),
             database_patience=0.01,
-        )
+        ).handle
         await proxy.cut()
         envelope = ev.assigned(ev.snapshot(assignee=ev.user_ref("Mo Derator")))
         try:

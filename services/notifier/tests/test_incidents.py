@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from notifier.events import build_handler
+from notifier.events import Consumer
 from notifier.service import MailSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor, Envelope, IncidentChange, IncidentSnapshot, IncidentUpdated, UserRef
@@ -22,10 +22,10 @@ SYSTEM = Actor(kind="system", name="triage")
 @pytest.fixture
 async def handle(clean_db: Any) -> AsyncIterator[Any]:
     engine = create_engine(clean_db.url("notifier"), pool_size=2)
-    yield build_handler(
+    yield Consumer(
         sessions=create_sessionmaker(engine),
         mail=MailSettings(web_base_url="https://help.example.test", incident_admin_size=10),
-    )
+    ).handle
     await engine.dispose()
 
 

@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from typing import Any
 
+from helpdesk_testing.plugin import wait_for
 from notifier.sink import MailSink
 from shared.events import Actor, Assignee
-from shared.testing.plugin import wait_for
 
 from . import events_factory as ev
 from .mailbox import body, of_kind, read_mails, wait_for_mails

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from shared.events import Assignee, Envelope, TicketTriaged, TicketTriageFailed
 from shared.migrations import upgrade
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from tickets.app import create_app
 from tickets.settings import TicketsSettings
 
@@ -113,7 +113,7 @@ class Kit:
     def handler(self) -> Any:
         from tickets import events
 
-        return events.consumer(self.app.state.runtime.sessions, self.app.state.settings)
+        return events.Consumer(sessions=self.app.state.runtime.sessions, settings=self.app.state.settings).handle
 
     async def deliver(self, envelope: Envelope) -> None:
         """Hand an envelope to the service's consumer as the bus would (real DB, same transaction rules)."""

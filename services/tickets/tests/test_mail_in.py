@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from shared.mailthread import reply_address, thread_reference
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from tickets.mailin import create_app as create_mailin
 from tickets.mailin_settings import MailInSettings
 

@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 
 import aio_pika
+from helpdesk_testing.plugin import app_client, wait_for
+from helpdesk_testing.proxy import TcpProxy
 from shared.migrations import upgrade
-from shared.testing.plugin import app_client, wait_for
-from shared.testing.proxy import TcpProxy
 from tickets.app import create_app
 from tickets.settings import TicketsSettings
 

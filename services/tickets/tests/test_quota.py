@@ -33,7 +33,7 @@ async def test_quota_refuses_with_retry_after(kit, settings):
 
 
 async def test_quota_through_http(kit, settings, db, jwt_keys):
-    from shared.testing.plugin import app_client
+    from helpdesk_testing.plugin import app_client
     from tickets.app import create_app
 
     app = create_app(settings.model_copy(update={"create_quota": 1}))
@@ -48,7 +48,7 @@ async def test_quota_through_http(kit, settings, db, jwt_keys):
 
 
 async def test_a_refused_creation_writes_nothing_not_even_the_person(kit, settings):
-    from shared.testing.plugin import app_client
+    from helpdesk_testing.plugin import app_client
     from tickets.app import create_app
 
     a = kit.person()
@@ -66,7 +66,7 @@ async def test_a_refused_creation_writes_nothing_not_even_the_person(kit, settin
 
 
 async def test_comment_quota_per_user_through_http(kit, settings):
-    from shared.testing.plugin import app_client
+    from helpdesk_testing.plugin import app_client
     from tickets.app import create_app
 
     app = create_app(settings.model_copy(update={"comment_quota": 3, "comment_quota_window_seconds": 600}))

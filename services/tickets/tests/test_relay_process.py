@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aio_pika
 import asyncpg
+from helpdesk_testing.plugin import app_client, wait_for
 from shared.migrations import upgrade
-from shared.testing.plugin import app_client, wait_for
 from tickets import relay
 from tickets.app import create_app
 from tickets.settings import TicketsSettings

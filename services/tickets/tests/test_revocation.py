@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from helpdesk_testing.plugin import wait_for
 from shared.bus import Bus
 from shared.events import Envelope, UserUpdated
-from shared.testing.plugin import wait_for
 
 
 async def test_a_token_issued_before_a_user_update_is_refused(kit, vhost):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from helpdesk_testing.plugin import wait_for
 from shared.bus import Bus
 from shared.events import Envelope, TicketTriaged
-from shared.testing.plugin import wait_for
 
 
 async def row(kit, ticket_id):

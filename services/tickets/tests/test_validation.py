@@ -205,7 +205,7 @@ async def test_search_text_never_breaks_the_query(kit, world, q):
 async def test_nul_in_token_name_is_stored_without_it(kit, world):
     import uuid
 
-    from shared.testing.plugin import bearer
+    from helpdesk_testing.plugin import bearer
 
     user_id = uuid.uuid4()
     token = kit.jwt_keys.token(role="user", user_id=user_id, name="Ev\x00il", email="e\x00@x.test")

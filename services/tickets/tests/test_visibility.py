@@ -106,8 +106,8 @@ async def test_anonymous_and_bad_tokens_get_401(kit, world, method, path, body, 
 
 
 async def test_token_from_another_key_is_refused(kit, world):
+    from helpdesk_testing.plugin import JwtKeys, bearer
     from shared.jwt import generate_keypair
-    from shared.testing.plugin import JwtKeys, bearer
 
     other = JwtKeys(*generate_keypair())
     token = other.token(role="admin")
@@ -140,7 +140,7 @@ async def test_user_assigned_by_mistake_sees_nothing_more(kit):
     ticket = await kit.create(a)
     await kit.triage(ticket["id"], former_mod)
     demoted = kit.jwt_keys.token(role="user", user_id=former_mod.id)
-    from shared.testing.plugin import bearer
+    from helpdesk_testing.plugin import bearer
 
     r = await kit.client.get(f"/api/tickets/{ticket['id']}", headers=bearer(demoted))
     assert r.status_code == 404

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 from shared.auth import AdminPrincipal, CurrentPrincipal, StaffPrincipal
+from shared.deps import SessionDep, StatementSessionDep
 from shared.jwt import Principal
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from tickets import access, comments, service, stats
@@ -42,30 +41,11 @@ inbound_router = APIRouter(prefix="/api/tickets/inbound-mail", tags=["inbound ma
 stats_router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the route returns, rolled back if it raises."""
-    async with request.app.state.runtime.sessions() as session, session.begin():
-        yield session
-
-
-async def get_statement_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Each statement commits by itself: for a route whose writes are one statement each.
-
-    Creating a ticket is one statement (quota, person, ticket, outbox row and NOTIFY together,
-    repository.insert_ticket), atomic on its own, so BEGIN and COMMIT were two extra round trips.
-    """
-    async with request.app.state.runtime.statement_sessions() as session:
-        yield session
-
-
 async def get_settings(request: Request) -> TicketsSettings:
     settings: TicketsSettings = request.app.state.settings
     return settings
 
 
-# scope="function": the commit happens before the response leaves, so a 201 means "stored"
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-StatementSessionDep = Annotated[AsyncSession, Depends(get_statement_session, scope="function")]
 SettingsDep = Annotated[TicketsSettings, Depends(get_settings)]
 TicketView = TicketStaffRead | TicketRead
 

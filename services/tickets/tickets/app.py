@@ -10,7 +10,7 @@ from shared.runtime import Runtime
 from shared.web import create_service_app
 
 from shared import deadletters
-from tickets import api, events, incidents_api, models, rollups
+from tickets import api, events, incidents_api, models, people, rollups
 from tickets.settings import TicketsSettings
 
 
@@ -26,7 +26,8 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             outbox=models.outbox,
             relay=settings.outbox_relay == "inprocess",
         )
-        runtime.consume(events.QUEUE, events.consumer(runtime.sessions, settings))
+        people.remember_written(runtime.sessions, runtime.statement_sessions)
+        runtime.consume(events.QUEUE, events.Consumer(sessions=runtime.sessions, settings=settings).handle)
         runtime.record_dead_letters(events.QUEUE, models.dead_letters)
         runtime.run_in_background(
             "stats-fold", lambda: rollups.fold_forever(runtime.sessions, settings.stats_fold_seconds)

@@ -10,7 +10,7 @@ from typing import Literal
 from shared.events import TicketCommented
 from shared.jwt import Principal
 from shared.outbox import add_event
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, keyset_page
 from shared.problems import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,7 +105,4 @@ async def list_comments(
         after=decode_cursor(page.cursor) if page.cursor else None,
         limit=page.limit,
     )
-    if len(rows) <= page.limit:
-        return rows, None
-    rows = rows[: page.limit]
-    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+    return keyset_page(rows, page.limit)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from shared.events import (
     Envelope,
     EventData,
@@ -12,7 +10,7 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
-from shared.inbox import idempotent
+from shared.inbox import EventHandler, idempotent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tickets import incident_proposals, repository, triage_results
@@ -20,7 +18,6 @@ from tickets.models import processed_messages
 from tickets.settings import TicketsSettings
 
 QUEUE = "tickets"
-EventHandler = Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]
 
 
 def handlers(settings: TicketsSettings) -> dict[str, EventHandler]:
@@ -50,14 +47,19 @@ def handlers(settings: TicketsSettings) -> dict[str, EventHandler]:
     return {
         TicketTriaged.event_type: on_triaged,
         TicketTriageFailed.event_type: on_triage_failed,
-        # only delivered once shared.events.TOPOLOGY binds them to the "tickets" queue
         UserRegistered.event_type: on_user,
         UserUpdated.event_type: on_user,
     }
 
 
-def consumer(
-    sessions: async_sessionmaker[AsyncSession], settings: TicketsSettings
-) -> Callable[[Envelope], Awaitable[None]]:
-    """The bus handler of the "tickets" queue: each event applied once, with its effect."""
-    return idempotent(sessions=sessions, table=processed_messages, consumer=QUEUE, handlers=handlers(settings))
+class Consumer:
+    """The consumer of the "tickets" queue: each event applied once, with its effect."""
+
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], settings: TicketsSettings) -> None:
+        self._apply = idempotent(
+            sessions=sessions, table=processed_messages, consumer=QUEUE, handlers=handlers(settings)
+        )
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Apply one event of the queue (the bus handler)."""
+        await self._apply(envelope)

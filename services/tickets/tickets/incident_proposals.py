@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from shared.events import IncidentProposal, TicketTriaged
+from shared.events import OPEN_STATUSES, IncidentProposal, TicketTriaged
 from shared.logging import get_logger
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickets import repository
 from tickets.incident_records import back_to_triage, emit, link, log_entry, recompute
 from tickets.incidents import SYSTEM, lock, utcnow
-from tickets.models import OPEN_STATUSES, Incident, Person, Ticket
+from tickets.models import Incident, Person, Ticket
 from tickets.settings import TicketsSettings
 
 log = get_logger(__name__)

@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import datetime
 
 from shared.events import (
+    OPEN_STATUSES,
+    PRIORITIES,
     Actor,
     FieldChange,
     IncidentChange,
@@ -21,8 +23,8 @@ from shared.outbox import add_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets.changes import record_change, snapshot
-from tickets.incidents import PRIORITY_ORDER, incident_snapshot, member_tickets
-from tickets.models import OPEN_STATUSES, Incident, IncidentEntry, Ticket, outbox
+from tickets.incidents import incident_snapshot, member_tickets
+from tickets.models import Incident, IncidentEntry, Ticket, outbox
 from tickets.settings import TicketsSettings
 
 log = get_logger(__name__)
@@ -150,10 +152,10 @@ async def recompute(session: AsyncSession, settings: TicketsSettings, incident: 
     if categories:
         top = max(categories.values())
         incident.category = min(c for c, n in categories.items() if n == top)
-    ranks = [PRIORITY_ORDER.index(t.priority) for t in members if t.priority in PRIORITY_ORDER]
+    ranks = [PRIORITIES.index(t.priority) for t in members if t.priority in PRIORITIES]
     if ranks:
         rank = max(ranks)
         step = settings.incident_priority_step_size
         if step and incident.size >= step:
-            rank = min(rank + 1, len(PRIORITY_ORDER) - 1)
-        incident.priority = PRIORITY_ORDER[rank]
+            rank = min(rank + 1, len(PRIORITIES) - 1)
+        incident.priority = PRIORITIES[rank]

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from shared.events import IncidentStatus, Priority, TicketStatus
 
-from tickets.schemas import Category, CommentBody, Patch, PersonRead, Priority, TicketStatus, Title, _Input
-
-IncidentStatus = Literal["open", "resolved", "merged"]
+from tickets.schemas import Category, CommentBody, Patch, PersonRead, Title, _Input
 
 
 class IncidentFilters(BaseModel):

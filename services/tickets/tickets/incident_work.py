@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime
 
 from shared.events import (
+    DONE_STATUSES,
+    STAFF_ROLES,
     Actor,
     FieldChange,
 )
@@ -24,7 +26,7 @@ from tickets.incident_schemas import (
     IncidentUpdate,
 )
 from tickets.incidents import actor_of, may_work, member_tickets, must_be_open, utcnow, visible_incident
-from tickets.models import DONE_STATUSES, Comment, Incident, Ticket
+from tickets.models import Comment, Incident, Ticket
 from tickets.settings import TicketsSettings
 
 log = get_logger(__name__)
@@ -59,7 +61,7 @@ async def update_incident(
     if owner_id is not None and owner_id != incident.owner_id:
         assert isinstance(owner_id, uuid.UUID)
         person = await repository.get_person(session, owner_id)
-        if person is None or person.role not in ("moderator", "admin"):
+        if person is None or person.role not in STAFF_ROLES:
             raise ProblemError(
                 422,
                 "owner_id: not a known moderator or admin",

@@ -23,7 +23,7 @@ from shared.events import (
 )
 from shared.jwt import Principal
 from shared.logging import get_logger
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, fetch_limit, keyset_page
 from shared.problems import ProblemError, not_found
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,7 +44,6 @@ from tickets.schemas import PersonRead
 
 log = get_logger(__name__)
 
-PRIORITY_ORDER = ("low", "medium", "high")
 SYSTEM = Actor(kind="system", name="triage")
 MAX_MEMBERS = 1000
 KNOWN_PROBLEM = "Known problem"
@@ -158,12 +157,8 @@ async def list_incidents(
     if filters.cursor:
         at, last_id = decode_cursor(filters.cursor)
         stmt = stmt.where(tuple_(Incident.created_at, Incident.id) < tuple_(at, last_id))
-    stmt = stmt.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(filters.limit + 1)
-    rows = list((await session.scalars(stmt)).all())
-    if len(rows) <= filters.limit:
-        return rows, None
-    rows = rows[: filters.limit]
-    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+    stmt = stmt.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(fetch_limit(filters.limit))
+    return keyset_page((await session.scalars(stmt)).all(), filters.limit)
 
 
 async def get_incident(*, session: AsyncSession, incident_id: uuid.UUID, principal: Principal) -> IncidentDetail:

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from shared.auth import CurrentPrincipal, StaffPrincipal
+from shared.deps import SessionDep
 
 from tickets import incident_work, incidents
-from tickets.api import SessionDep, SettingsDep
+from tickets.api import SettingsDep
 from tickets.incident_schemas import (
     IncidentDetach,
     IncidentDetail,

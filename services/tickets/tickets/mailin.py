@@ -26,7 +26,7 @@ from shared.runtime import Runtime
 from shared.web import create_service_app
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tickets import intake
+from tickets import intake, people
 from tickets.mailin_settings import MailInSettings
 
 log = get_logger(__name__)
@@ -172,6 +172,7 @@ def create_app(settings: MailInSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # no relay here: the tickets processes' relays publish this outbox (woken by NOTIFY)
         runtime = Runtime(settings=settings, database_url=settings.database_url, outbox=None, uses_bus=False)
+        people.remember_written(runtime.sessions)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=2))
         handler_intake = Intake(runtime.sessions, settings, RequesterClient(http, settings.auth_internal_url))
         if settings.imap_host:

@@ -6,8 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from shared.db import service_metadata
+from shared.db import service_metadata, sql_in
 from shared.deadletters import dead_letters_table
+from shared.events import (
+    INCIDENT_STATUSES,
+    OPEN_STATUSES,
+    PRIORITIES,
+    ROLES,
+    TICKET_STATUSES,
+    TRIAGE_STATES,
+)
 from shared.inbox import processed_messages_table
 from shared.outbox import outbox_table
 from sqlalchemy import (
@@ -31,16 +39,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 SCHEMA = "tickets"
-STATUSES = ("open", "in_progress", "resolved", "closed")
-PRIORITIES = ("low", "medium", "high")
-TRIAGE_STATES = ("pending", "done", "failed", "waiting")
-ROLES = ("user", "moderator", "admin")
-OPEN_STATUSES = ("open", "in_progress")
-DONE_STATUSES = ("resolved", "closed")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def _bucket(end: str) -> str:
@@ -71,7 +69,7 @@ class Person(Base):
     revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="role"),)
 
 
 class Ticket(Base):
@@ -128,9 +126,9 @@ class Ticket(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
-        CheckConstraint(_in("triage_state", TRIAGE_STATES), name="triage_state"),
+        CheckConstraint(sql_in("status", TICKET_STATUSES), name="status"),
+        CheckConstraint(f"priority IS NULL OR {sql_in('priority', PRIORITIES)}", name="priority"),
+        CheckConstraint(sql_in("triage_state", TRIAGE_STATES), name="triage_state"),
         # keyset pagination, newest first, for every way of narrowing the list
         Index("ix_tickets_newest", text("created_at DESC"), text("id DESC")),
         Index("ix_tickets_created_by", "created_by_id", text("created_at DESC"), text("id DESC")),
@@ -141,7 +139,7 @@ class Ticket(Base):
         Index(
             "ix_tickets_overdue",
             "due_at",
-            postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND due_at IS NOT NULL"),
+            postgresql_where=text(f"{sql_in('status', OPEN_STATUSES)} AND due_at IS NOT NULL"),
         ),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
         # GET /api/stats: index-only scans over a date range, over the open work, over triage's queue
@@ -156,7 +154,7 @@ class Ticket(Base):
             "status",
             "priority",
             "due_at",
-            postgresql_where=text(_in("status", OPEN_STATUSES)),
+            postgresql_where=text(sql_in("status", OPEN_STATUSES)),
         ),
         Index(
             "ix_tickets_triage_unfinished",
@@ -283,7 +281,7 @@ class InboundMail(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (
-        CheckConstraint(_in("outcome", INBOUND_OUTCOMES), name="outcome"),
+        CheckConstraint(sql_in("outcome", INBOUND_OUTCOMES), name="outcome"),
         UniqueConstraint("message_id", name="uq_inbound_mail_message_id"),
         Index("ix_inbound_mail_received", text("received_at DESC"), text("id DESC")),
         Index("ix_inbound_mail_sender", "sender", "received_at"),
@@ -307,9 +305,6 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (Index("ix_attachments_ticket", "ticket_id", "created_at"),)
-
-
-INCIDENT_STATUSES = ("open", "resolved", "merged")
 
 
 class Incident(Base):
@@ -340,8 +335,8 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
-        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
+        CheckConstraint(sql_in("status", INCIDENT_STATUSES), name="status"),
+        CheckConstraint(f"priority IS NULL OR {sql_in('priority', PRIORITIES)}", name="priority"),
         Index("ix_incidents_newest", "status", text("created_at DESC"), text("id DESC")),
         Index("ix_incidents_owner", "owner_id", "status"),
     )

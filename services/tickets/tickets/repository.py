@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.events import Envelope
+from shared.events import OPEN_STATUSES, Envelope
 from shared.outbox import NOTIFY_CHANNEL
+from shared.pagination import fetch_limit
+from shared.usercopy import apply_revision
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -31,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from tickets.models import OPEN_STATUSES, Attachment, Comment, InboundMail, Person, Ticket, outbox
+from tickets.models import Attachment, Comment, InboundMail, Person, Ticket, outbox
 from tickets.visible import moderator_page, reasons, waiting_for
 
 _WORD = re.compile(r"\w+")
@@ -230,19 +232,8 @@ async def apply_user_event(
     session: AsyncSession, *, person_id: uuid.UUID, name: str, email: str, role: str, revision: int
 ) -> None:
     """What auth says of a user, unless a later revision of them was already applied."""
-    stmt = insert(Person).values(id=person_id, name=name, email=email, role=role, revision=revision)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Person.id],
-        set_={
-            "name": stmt.excluded.name,
-            "email": stmt.excluded.email,
-            "role": stmt.excluded.role,
-            "revision": stmt.excluded.revision,
-            "updated_at": func.now(),
-        },
-        where=Person.revision <= stmt.excluded.revision,
-    )
-    await session.execute(stmt)
+    values = {"id": person_id, "name": name, "email": email, "role": role}
+    await apply_revision(session, Person.__table__, values=values, revision=revision)
 
 
 @dataclass(frozen=True)
@@ -302,7 +293,7 @@ def search_condition(q: str) -> ColumnElement[bool]:
 
 
 async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: datetime) -> list[Ticket]:
-    """One page (limit + 1 rows, to know whether more follow), newest first."""
+    """One page (`fetch_limit` rows, to know whether more follow), newest first."""
     conditions: list[ColumnElement[bool]] = []
     stmt = visible_tickets(query.viewer_id, query.viewer_role)
     per_reason = query.viewer_role == "moderator"  # one query per reason they see a ticket, merged
@@ -332,8 +323,10 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
     if per_reason:
-        return list((await session.execute(moderator_page(query.viewer_id, conditions, query.limit + 1))).scalars())
-    stmt = stmt.where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(query.limit + 1)
+        return list(
+            (await session.execute(moderator_page(query.viewer_id, conditions, fetch_limit(query.limit)))).scalars()
+        )
+    stmt = stmt.where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(fetch_limit(query.limit))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -345,13 +338,13 @@ async def list_comments(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[Comment]:
-    """One page of a ticket's comments (limit + 1 rows), oldest first."""
+    """One page of a ticket's comments (`fetch_limit` rows), oldest first."""
     stmt = select(Comment).where(Comment.ticket_id == ticket_id)
     if not include_internal:
         stmt = stmt.where(Comment.internal.is_(False))
     if after is not None:
         stmt = stmt.where(tuple_(Comment.created_at, Comment.id) > tuple_(*after))
-    stmt = stmt.order_by(Comment.created_at, Comment.id).limit(limit + 1)
+    stmt = stmt.order_by(Comment.created_at, Comment.id).limit(fetch_limit(limit))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -391,7 +384,9 @@ async def recent_mails_from(session: AsyncSession, sender: str, since: datetime)
 async def list_inbound(
     session: AsyncSession, *, outcome: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> list[InboundMail]:
-    statement = select(InboundMail).order_by(InboundMail.received_at.desc(), InboundMail.id.desc()).limit(limit + 1)
+    statement = (
+        select(InboundMail).order_by(InboundMail.received_at.desc(), InboundMail.id.desc()).limit(fetch_limit(limit))
+    )
     if outcome is not None:
         statement = statement.where(InboundMail.outcome == outcome)
     if after is not None:

@@ -8,14 +8,11 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from shared.events import Priority, TicketStatus, TriageState
 from shared.text import Storable
 
 if TYPE_CHECKING:
     from tickets.models import Comment, Ticket
-
-TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
-Priority = Literal["low", "medium", "high"]
-TriageState = Literal["pending", "done", "failed", "waiting"]
 
 
 _NoNul = Storable  # no NUL, no lone surrogates: what Postgres text can hold

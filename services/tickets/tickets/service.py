@@ -15,10 +15,18 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared.events import Envelope, FieldChange, TicketCreated, TicketRetriageRequested
+from shared.events import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    STAFF_ROLES,
+    Envelope,
+    FieldChange,
+    TicketCreated,
+    TicketRetriageRequested,
+)
 from shared.jwt import Principal
 from shared.logging import current_correlation_id, get_logger
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, keyset_page
 from shared.problems import ProblemError, not_found
 from shared.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickets import people, repository
 from tickets.access import is_staff_for, takes_part
 from tickets.changes import actor, record_change, set_assignee, set_due, set_field, snapshot, stop_waiting
-from tickets.models import DONE_STATUSES, OPEN_STATUSES, Attachment, InboundMail, Ticket
+from tickets.models import Attachment, InboundMail, Ticket
 from tickets.schemas import TicketCreate, TicketFilters, TicketUpdate
 from tickets.settings import TicketsSettings
 
@@ -126,7 +134,7 @@ async def create_ticket(
         idempotency_key=idempotency_key,
         request_hash=request_hash(ticket_in) if idempotency_key is not None else None,
     )
-    remember = people.needs_writing(creator)
+    remember = people.needs_writing(session, creator)
     event = Envelope.wrap(
         TicketCreated(ticket=snapshot(ticket), version=1),
         correlation_id=current_correlation_id(),
@@ -150,7 +158,7 @@ async def create_ticket(
         nth = await repository.nth_latest_creation(session, creator_id=creator.id, n=settings.create_quota)
         raise _quota_refused(settings, nth, now)
     if remember:
-        people.note_written(creator)
+        people.note_written(session, creator)
     return ticket, False
 
 
@@ -179,10 +187,7 @@ async def list_tickets(
         limit=filters.limit,
     )
     rows = await repository.list_tickets(session, query, now=now or utcnow())
-    if len(rows) <= filters.limit:
-        return rows, None
-    rows = rows[: filters.limit]
-    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+    return keyset_page(rows, filters.limit)
 
 
 async def update_ticket(
@@ -244,7 +249,7 @@ async def update_ticket(
             person = await repository.get_person(session, assignee_id)
         if person is None:
             raise _invalid("assigned_to", "unknown user")
-        if person.role not in ("moderator", "admin"):
+        if person.role not in STAFF_ROLES:
             raise _invalid("assigned_to", "not a moderator or admin")
         set_assignee(ticket, person.id, person.name, person.email, changes)
 
@@ -307,10 +312,7 @@ async def list_inbound_mail(
     rows = await repository.list_inbound(
         session, outcome=outcome, after=decode_cursor(cursor) if cursor else None, limit=limit
     )
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].received_at, rows[-1].id)
+    return keyset_page(rows, limit, key=lambda mail: (mail.received_at, mail.id))
 
 
 async def get_inbound_mail(*, session: AsyncSession, mail_id: uuid.UUID) -> InboundMail:

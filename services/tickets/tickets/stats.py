@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+from shared.events import OPEN_STATUSES, PRIORITIES, TICKET_STATUSES
 from shared.jwt import Principal
 from shared.problems import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import rollups, stats_queries
-from tickets.models import OPEN_STATUSES
 from tickets.schemas import (
     CategoryCount,
     DayCount,
@@ -24,12 +24,12 @@ from tickets.schemas import (
 )
 from tickets.service import utcnow
 
-PRIORITY_KEYS = ("high", "medium", "low", "none")
+PRIORITY_KEYS = (*reversed(PRIORITIES), "none")  # highest first, then tickets without one
 
 
 def _breakdown(figures: rollups.RangeFigures) -> tuple[dict[str, int], dict[str, int], list[CategoryCount]]:
     """The range's tickets by status, by priority and by category (most first)."""
-    by_status = dict.fromkeys(("open", "in_progress", "resolved", "closed"), 0) | figures.by_status
+    by_status: dict[str, int] = dict.fromkeys(TICKET_STATUSES, 0) | figures.by_status
     by_priority = dict.fromkeys(PRIORITY_KEYS, 0)
     for priority, count in figures.by_priority.items():
         by_priority[priority or "none"] += count
@@ -44,7 +44,7 @@ async def _open_work(
     session: AsyncSession, work: list[stats_queries.OpenWork]
 ) -> tuple[dict[str, int], dict[str, int], list[ModeratorLoad]]:
     """Open tickets now by status, overdue ones by priority, and each assignee's load (busiest first)."""
-    open_now = dict.fromkeys(OPEN_STATUSES, 0)
+    open_now: dict[str, int] = dict.fromkeys(OPEN_STATUSES, 0)
     overdue = dict.fromkeys(PRIORITY_KEYS, 0)
     load: dict[uuid.UUID, dict[str, int]] = {}
     for row in work:

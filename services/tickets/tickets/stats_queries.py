@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.db import sql_in
+from shared.events import OPEN_STATUSES
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,7 +120,7 @@ async def open_work(session: AsyncSession, scope: StatsScope, *, now: datetime) 
         text(
             "SELECT assigned_to_id, status, priority, count(*) AS n,"  # noqa: S608
             " count(*) FILTER (WHERE due_at < CAST(:now AS timestamptz)) AS overdue"
-            f" FROM tickets.tickets WHERE status IN ('open', 'in_progress'){scope.where()} GROUP BY 1, 2, 3"
+            f" FROM tickets.tickets WHERE {sql_in('status', OPEN_STATUSES)}{scope.where()} GROUP BY 1, 2, 3"
         ),
         {"now": now, **scope.params()},
     )

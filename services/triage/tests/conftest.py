@@ -9,10 +9,10 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pytest
+from helpdesk_testing.plugin import JwtKeys, TestDatabase
 from shared.bus import dead_letter_queue, declare_topology
 from shared.events import TOPOLOGY
 from shared.migrations import upgrade
-from shared.testing.plugin import JwtKeys, TestDatabase
 from triage.settings import TriageSettings
 
 from .helpers import Probe

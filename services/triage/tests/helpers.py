@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from helpdesk_testing.plugin import wait_for
 from shared.bus import Bus
 from shared.events import (
     Actor,
@@ -20,7 +21,6 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
-from shared.testing.plugin import wait_for
 
 
 class Probe:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from shared.testing.plugin import JwtKeys, app_client, bearer, wait_for
+from helpdesk_testing.plugin import JwtKeys, app_client, bearer, wait_for
 from triage.app import create_app
 from triage.settings import TriageSettings
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from triage import repository
 from triage.analyzer.base import Analysis, TicketText
 from triage.analyzer.local import DEFAULT_CATEGORIES
-from triage.events import Consumers
+from triage.events import Consumer
 from triage.models import Decision, Staff, TicketCopy, outbox, processed_messages
 
 from .helpers import created
@@ -38,7 +38,7 @@ class Batched:
         return [await self.analyze(t, categories=categories) for t in tickets]
 
 
-async def delivered(consumers: Consumers, envelope: Envelope) -> None:
+async def delivered(consumers: Consumer, envelope: Envelope) -> None:
     """What the bus does for each delivered message: bind its context, run the handler."""
     bind_contextvars(correlation_id=envelope.correlation_id, event_id=str(envelope.id))
     await consumers.handle(envelope)
@@ -52,7 +52,7 @@ async def test_a_burst_is_triaged_in_batches_keeping_capacity_idempotency_and_po
     vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
     analyzer = Batched()
     commits: list[int] = []
-    consumers = Consumers(
+    consumers = Consumer(
         sessions=sessions,
         analyzer=lambda: analyzer,
         models=SimpleNamespace(version=1),  # type: ignore[arg-type]
@@ -103,7 +103,7 @@ async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
     ann = await add_staff(sessions, role="moderator", name="Ann", skills=["VPN"])
     bob = await add_staff(sessions, role="moderator", name="Bob", skills=["VPN"])
     analyzer = Batched()
-    consumers = Consumers(
+    consumers = Consumer(
         sessions=sessions,
         analyzer=lambda: analyzer,
         models=SimpleNamespace(version=1),  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from shared.bus import DELIVERY_LIMIT
 from shared.events import TicketRetriageRequested
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer
 from triage.analyzer.base import Analysis, TicketText
 from triage.app import create_app
 from triage.settings import TriageSettings
@@ -114,7 +114,7 @@ async def test_a_poison_message_is_recorded_visible_and_replayed_once(
     jwt_keys: JwtKeys,
 ) -> None:
     import asyncpg
-    from shared.testing.plugin import wait_for
+    from helpdesk_testing.plugin import wait_for
 
     healthy = Analysis(
         category="Technical Support",

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from shared.events import UserRef
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from triage.app import create_app
 from triage.settings import TriageSettings
 

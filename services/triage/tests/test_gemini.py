@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from shared.testing.plugin import TestDatabase, app_client
+from helpdesk_testing.plugin import TestDatabase, app_client
 from triage.analyzer.base import TicketText
 from triage.analyzer.local import DEFAULT_CATEGORIES, LocalAnalyzer, starter_examples, train
 from triage.app import create_app

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from helpdesk_testing.plugin import TestDatabase
 from shared.db import create_engine, create_sessionmaker, transaction
 from shared.events import TicketSnapshot
-from shared.testing.plugin import TestDatabase
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from triage import service
 from triage.analyzer.base import Analysis

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpdesk_testing.plugin import TestDatabase
 from shared.db import create_engine, create_sessionmaker, transaction
 from shared.events import Actor, IncidentSnapshot, IncidentUpdated, TicketSnapshot
-from shared.testing.plugin import TestDatabase
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from triage import incidents, service

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from shared.db import create_engine, create_sessionmaker
-from shared.testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from triage.app import create_app

@@ -7,7 +7,8 @@ import re
 from collections import Counter
 
 import pytest
-from triage.analyzer.base import PRIORITIES, Analysis, Example, TicketText
+from shared.events import PRIORITIES
+from triage.analyzer.base import Analysis, Example, TicketText
 from triage.analyzer.local import (
     DEFAULT_CATEGORIES,
     LocalAnalyzer,

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import aio_pika
 import asyncpg
+from helpdesk_testing.plugin import TestDatabase, app_client, wait_for
+from helpdesk_testing.proxy import TcpProxy
 from shared.bus import dead_letter_queue
-from shared.testing.plugin import TestDatabase, app_client, wait_for
-from shared.testing.proxy import TcpProxy
 from triage.app import create_app
 from triage.settings import TriageSettings
 

@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
+from helpdesk_testing.plugin import TestDatabase
 from shared.db import create_engine, create_sessionmaker, transaction
 from shared.events import TicketSnapshot, UserRef
-from shared.testing.plugin import TestDatabase
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from triage import service

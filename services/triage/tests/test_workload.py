@@ -7,8 +7,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from helpdesk_testing.plugin import TestDatabase
 from shared.db import create_engine, create_sessionmaker, transaction
-from shared.testing.plugin import TestDatabase
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from triage import repository, service

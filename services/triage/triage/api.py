@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from shared.auth import AdminPrincipal
-from shared.pagination import decode_cursor, encode_cursor
+from shared.deps import SessionDep, after_commit
+from shared.pagination import decode_cursor, fetch_limit, keyset_page
 from shared.problems import ProblemError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage import repository, service
 from triage.learning import ModelManager
@@ -31,17 +30,6 @@ from triage.settings import TriageSettings
 router = APIRouter(prefix="/api/triage", tags=["triage"])
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request; committed when the route returned, rolled back on an error."""
-    async with request.app.state.runtime.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
 async def get_models(request: Request) -> ModelManager:
     """The model manager of this process."""
     return request.app.state.models  # type: ignore[no-any-return]
@@ -52,7 +40,6 @@ async def get_settings(request: Request) -> TriageSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ModelsDep = Annotated[ModelManager, Depends(get_models)]
 SettingsDep = Annotated[TriageSettings, Depends(get_settings)]
 
@@ -70,8 +57,7 @@ async def put_categories(
 ) -> CategoriesRead:
     """Replace the categories; the local model retrains for the new set in the background."""
     await service.set_categories(session=session, items=[(c.name, c.description) for c in body.categories])
-    await session.commit()
-    models.request_training()
+    after_commit(session, models.request_training)
     return CategoriesRead(categories=[CategoryBase(name=c.name, description=c.description) for c in body.categories])
 
 
@@ -128,7 +114,6 @@ async def get_decisions(
 ) -> DecisionPage:
     """The decision log, newest first: provider, model, version, result and assignment reason."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await service.decisions_page(session=session, ticket_id=ticket_id, limit=limit + 1, after=after)
-    items = [DecisionRead.model_validate(r) for r in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return DecisionPage(items=items, next_cursor=next_cursor)
+    rows = await service.decisions_page(session=session, ticket_id=ticket_id, limit=fetch_limit(limit), after=after)
+    page, next_cursor = keyset_page(rows, limit)
+    return DecisionPage(items=[DecisionRead.model_validate(r) for r in page], next_cursor=next_cursor)

@@ -16,7 +16,7 @@ from shared import deadletters
 from triage import api, incidents, models, repository
 from triage.analyzer.base import Analyzer
 from triage.analyzer.local import DEFAULT_CATEGORIES
-from triage.events import Consumers
+from triage.events import Consumer
 from triage.learning import ModelManager
 from triage.settings import TriageSettings
 
@@ -83,7 +83,7 @@ def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | N
         local = manager.analyzer
         gemini, remote = _remote_analyzers(settings, local)
         chosen: Analyzer = analyzer or gemini or remote or local
-        consumers = Consumers(
+        consumer = Consumer(
             sessions=runtime.sessions,
             analyzer=lambda: chosen,
             models=manager,
@@ -99,9 +99,9 @@ def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | N
                 else None
             ),
         )
-        runtime.consume("triage", consumers.handle)
+        runtime.consume("triage", consumer.handle)
         # a dead ticket event fails the ticket to an admin (never unowned), then is recorded
-        runtime.record_dead_letters("triage", models.dead_letters, then=consumers.handle_dead_letter)
+        runtime.record_dead_letters("triage", models.dead_letters, then=consumer.handle_dead_letter)
         runtime.run_in_background("triage-model-poll", lambda: manager.poll_forever(settings.model_poll_s))
         if settings.retrain_interval_s > 0:
             runtime.run_in_background(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 from uuid import UUID
+
+from shared.events import StaffRole
 
 from triage.skills import mentions, normalise, text_terms, words
 
@@ -53,7 +54,7 @@ class Track:
         return ", ".join(parts) + f" in {HISTORY_DAYS} days"
 
 
-Role = Literal["moderator", "admin"]
+Role = StaffRole
 
 
 @dataclass(frozen=True)

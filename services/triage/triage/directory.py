@@ -2,53 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from shared.events import Assignee, UserRegistered, UserUpdated
+from shared.events import STAFF_ROLES, Assignee, StaffRole, UserRegistered, UserUpdated
 from shared.logging import get_logger
+from shared.usercopy import apply_revision, revision_of
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from triage import repository
 from triage.assignment import StaffMember
 from triage.models import Staff
 from triage.skills import clean_skills
 
 log = get_logger(__name__)
 
-STAFF_ROLES = ("moderator", "admin")
-
 
 async def apply_user(*, session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
     """Keep the moderator/admin directory in step with auth; users never get tickets."""
-    row = await repository.get_staff_for_update(session, event.user_id)
-    revision = event.revision if isinstance(event, UserUpdated) else 0
     active = event.active if isinstance(event, UserUpdated) else True
     is_staff = event.role in STAFF_ROLES and active
-    if row is None:
-        if not is_staff:
-            return
-        session.add(
-            Staff(
-                user_id=event.user_id,
-                email=event.email,
-                name=event.name,
-                role=event.role,
-                skills=list(clean_skills(event.skills)),
-                active=True,
-                open_count=0,
-                revision=revision,
-            )
-        )
-        return
-    if isinstance(event, UserUpdated) and revision and revision < row.revision:
+    values = {
+        "user_id": event.user_id,
+        "email": event.email,
+        "name": event.name,
+        "role": event.role,
+        "skills": list(clean_skills(event.skills)),
+        "active": is_staff,
+    }
+    # someone who is not staff is not added; a copy that exists learns they no longer are
+    applied = await apply_revision(
+        session, Staff.__table__, key="user_id", values=values, revision=revision_of(event), insert_missing=is_staff
+    )
+    if not applied and is_staff:
         log.info("user_update_stale", user_id=str(event.user_id))
-        return
-    row.email = event.email
-    row.name = event.name
-    row.role = event.role
-    row.skills = list(clean_skills(event.skills))
-    row.active = is_staff
-    row.revision = max(row.revision, revision)
 
 
 def member(row: Staff, default_capacity: int) -> StaffMember:
@@ -65,5 +48,5 @@ def member(row: Staff, default_capacity: int) -> StaffMember:
 
 def assignee(row: Staff) -> Assignee:
     """A staff row as events name an assignee."""
-    role: Literal["moderator", "admin"] = "admin" if row.role == "admin" else "moderator"
+    role: StaffRole = "admin" if row.role == "admin" else "moderator"
     return Assignee(id=row.user_id, name=row.name, email=row.email, role=role)

@@ -69,8 +69,8 @@ def _bind(envelope: Envelope) -> None:
     tracing.bind_traceparent(envelope.traceparent)
 
 
-class Consumers:
-    """The bus handlers of one triage process."""
+class Consumer:
+    """The consumer of the triage queue and its dead letters, in one triage process."""
 
     def __init__(
         self,

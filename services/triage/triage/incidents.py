@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from shared.events import Assignee, IncidentProposal, IncidentUpdated, TicketSnapshot
+from shared.events import OPEN_STATUSES, Assignee, IncidentProposal, IncidentUpdated, TicketSnapshot
 from shared.logging import get_logger
 from sqlalchemy import Row, func, literal_column, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert
@@ -43,7 +43,6 @@ log = get_logger(__name__)
 
 # pg_advisory_xact_lock key of detection ("incident" in ASCII, as a bigint)
 LOCK_KEY = 0x696E636964656E74
-ACTIVE = ("open", "in_progress")
 MAX_CANDIDATES = 500
 
 
@@ -222,7 +221,7 @@ class Detector:
             .join(TicketCopy, TicketCopy.ticket_id == IncidentMember.ticket_id)
             .outerjoin(Incident, Incident.id == IncidentMember.incident_id)
             .where(
-                TicketCopy.status.in_(ACTIVE),
+                TicketCopy.status.in_(OPEN_STATUSES),
                 (IncidentMember.incident_id.is_(None)) | (Incident.status == "open"),
             )
         )
@@ -257,7 +256,7 @@ class Detector:
         column = self._column.get(tid)
         if column is not None:
             self._incident_of[column] = incident_id
-            self._visible[column] = status in ACTIVE
+            self._visible[column] = status in OPEN_STATUSES
 
     async def detect(
         self, session: AsyncSession, snapshot: TicketSnapshot, *, status: str | None = None

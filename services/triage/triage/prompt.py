@@ -17,13 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.events import PRIORITIES
+
 from triage.analyzer.base import Analysis
 from triage.skills import clean_skills, normalise
 
 if TYPE_CHECKING:
     from google.genai import types
 
-PRIORITIES = ("low", "medium", "high")
 MAX_SUMMARY = 300
 MAX_NOTES = 2000
 MAX_SKILLS = 8

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.events import STAFF_ROLES
 from sqlalchemy import case, delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,9 +48,7 @@ async def get_staff_for_update(session: AsyncSession, user_id: uuid.UUID) -> Sta
 
 async def active_staff(session: AsyncSession) -> Sequence[Staff]:
     """Moderators and admins who may receive tickets."""
-    return (
-        await session.scalars(select(Staff).where(Staff.active.is_(True), Staff.role.in_(("moderator", "admin"))))
-    ).all()
+    return (await session.scalars(select(Staff).where(Staff.active.is_(True), Staff.role.in_(STAFF_ROLES)))).all()
 
 
 async def take_slot(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from shared.events import Priority
 from shared.text import Storable
 
 from triage.skills import clean_skills, normalise
@@ -51,7 +52,7 @@ class ExampleIn(_In):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000), Storable]
     category: Name
-    priority: Literal["low", "medium", "high"]
+    priority: Priority
     skills: list[Skill] = Field(default_factory=list, max_length=50)
 
     @field_validator("skills")

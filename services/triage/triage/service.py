@@ -10,7 +10,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.events import EventData, IncidentProposal, TicketSnapshot, TicketTriaged, TicketTriageFailed, TicketUpdated
+from shared.events import (
+    OPEN_STATUSES,
+    PRIORITIES,
+    EventData,
+    IncidentProposal,
+    Priority,
+    TicketSnapshot,
+    TicketTriaged,
+    TicketTriageFailed,
+    TicketUpdated,
+)
 from shared.logging import current_correlation_id, get_logger
 from shared.outbox import add_event, add_events
 from sqlalchemy import func, inspect
@@ -18,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import tracing
 from triage import incidents, repository, track_record
-from triage.analyzer.base import PRIORITIES, Analysis
+from triage.analyzer.base import Analysis
 from triage.analyzer.screen import screen
 from triage.analyzer.starter import FALLBACK_CATEGORY
 from triage.assignment import (
@@ -34,7 +44,7 @@ from triage.copies import apply_snapshot, count_against, locked_ticket, record_t
 from triage.directory import assignee, member
 from triage.models import Decision, Staff, TicketCopy, outbox
 from triage.skills import clean_skills, normalise
-from triage.track_record import ACTIVE_STATUSES, routing_examples
+from triage.track_record import routing_examples
 
 log = get_logger(__name__)
 
@@ -49,9 +59,8 @@ def input_hash(*, title: str, description: str, categories: Sequence[str]) -> st
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-Priority = Literal["low", "medium", "high"]
 Overflow = Literal["wait", "least_loaded"]
-_PRIORITY: dict[str, Priority] = {"low": "low", "medium": "medium", "high": "high"}
+_PRIORITY: dict[str, Priority] = {p: p for p in PRIORITIES}
 
 
 def clamp_analysis(analysis: Analysis, *, categories: Sequence[str]) -> tuple[str, Priority]:
@@ -79,9 +88,9 @@ async def apply_ticket_update(
         return False
     apply_snapshot(ticket, event.ticket, event.version)
     snap = event.ticket
-    if ticket.state == "waiting" and (snap.assigned_to or snap.status not in ACTIVE_STATUSES):
+    if ticket.state == "waiting" and (snap.assigned_to or snap.status not in OPEN_STATUSES):
         _stop_waiting(ticket)  # a person assigned or closed it: it waits no more
-    holder = snap.assigned_to.id if snap.assigned_to and snap.status in ACTIVE_STATUSES else None
+    holder = snap.assigned_to.id if snap.assigned_to and snap.status in OPEN_STATUSES else None
     released = ticket.counted_for
     await count_against(session, ticket, holder)
     await repository.add_solved(session, routing_examples(event))

@@ -6,14 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.events import TicketUpdated
+from shared.events import DONE_STATUSES, OPEN_STATUSES, STAFF_ROLES, TicketUpdated
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage import repository
 from triage.assignment import HISTORY_DAYS, Track
-from triage.directory import STAFF_ROLES
-
-ACTIVE_STATUSES = ("open", "in_progress")
 
 
 async def history(session: AsyncSession, *, category: str) -> dict[uuid.UUID, Track]:
@@ -27,7 +24,6 @@ async def history(session: AsyncSession, *, category: str) -> dict[uuid.UUID, Tr
 
 _TRACK_KINDS = ("resolved", "reopened", "taken", "handed_off")
 _DONE = ("resolved",)
-_CLOSED = ("resolved", "closed")
 
 
 def routing_examples(event: TicketUpdated) -> list[dict[str, Any]]:
@@ -43,9 +39,9 @@ def routing_examples(event: TicketUpdated) -> list[dict[str, Any]]:
     status = event.changes.get("status")
     holder = snap.assigned_to.id if snap.assigned_to else None
     if status is not None and holder is not None:
-        if status.old in ACTIVE_STATUSES and status.new in _DONE:
+        if status.old in OPEN_STATUSES and status.new in _DONE:
             add(holder, "resolved")
-        elif status.old in _CLOSED and status.new in ACTIVE_STATUSES:
+        elif status.old in DONE_STATUSES and status.new in OPEN_STATUSES:
             add(holder, "reopened")
     moved = event.changes.get("assigned_to")
     # a reassignment by staff is a labelled routing example, as a category correction is

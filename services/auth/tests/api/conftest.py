@@ -8,7 +8,7 @@ import httpx
 import pytest
 from auth.app import create_app
 from auth.settings import AuthSettings
-from shared.testing.plugin import app_client
+from helpdesk_testing.plugin import app_client
 
 from ..helpers import Db
 

@@ -7,7 +7,7 @@ import time
 
 from argon2 import PasswordHasher
 from auth.app import create_app
-from shared.testing.plugin import app_client, bearer
+from helpdesk_testing.plugin import app_client, bearer
 
 from ..helpers import ATTACKER, OWNER, PASSWORD, Db, assert_problem, login, signup
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.testing.plugin import JwtKeys, wait_for
+from helpdesk_testing.plugin import JwtKeys, wait_for
 
 from ..helpers import PASSWORD, Db, assert_problem, make_user
 

@@ -10,7 +10,7 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 from auth.app import create_app
-from shared.testing.plugin import JwtKeys, app_client
+from helpdesk_testing.plugin import JwtKeys, app_client
 
 from ..helpers import ATTACKER, OWNER, PASSWORD, Db, assert_problem, signup
 

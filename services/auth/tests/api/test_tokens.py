@@ -10,8 +10,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from helpdesk_testing.plugin import JwtKeys, bearer
 from shared.jwt import TokenIssuer, TokenVerifier
-from shared.testing.plugin import JwtKeys, bearer
 
 from ..helpers import PROBLEM, signup
 

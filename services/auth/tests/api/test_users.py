@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.testing.plugin import JwtKeys, bearer
+from helpdesk_testing.plugin import JwtKeys, bearer
 
 from ..helpers import PASSWORD, Db, assert_problem, login, make_user, signup, verify_by_link
 

@@ -7,8 +7,8 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from helpdesk_testing.plugin import JwtKeys, bearer
 from shared.jwt import generate_keypair, issue_purpose_token
-from shared.testing.plugin import JwtKeys, bearer
 
 from ..helpers import Db, EventTap, assert_problem, make_user, signup, verify_by_link
 

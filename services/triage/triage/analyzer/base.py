@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-PRIORITIES = ("low", "medium", "high")
-
 
 @dataclass(frozen=True)
 class TicketText:

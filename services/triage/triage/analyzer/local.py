@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
+from shared.events import PRIORITIES
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from triage.analyzer.base import PRIORITIES, Analysis, Example, TicketText
+from triage.analyzer.base import Analysis, Example, TicketText
 from triage.analyzer.screen import adjust_priority, flag_lines, screen
 from triage.analyzer.starter import DEFAULT_CATEGORIES, starter_examples
 from triage.analyzer.text import (

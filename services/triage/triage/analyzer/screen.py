@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from triage.analyzer.base import PRIORITIES
+from shared.events import PRIORITIES
 
 # Sentence ends, line breaks, ellipses and dashes between clauses split a ticket into sentences.
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+|…|\.\.\.+|\s+[—–]\s+|\s+-\s+")

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]  # testing/helpdesk_testing/stack.py → the repository
 STACK = ROOT / "scripts" / "stack.py"
 
 

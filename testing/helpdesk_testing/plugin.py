@@ -1,6 +1,6 @@
 """Pytest fixtures for tests on the real thing: a fresh database, a fresh vhost, JWT keys.
 
-Loaded for the whole repo (`-p shared.testing.plugin` in pyproject). With `TEST_CONTAINERS=1`
+Loaded for the whole repo (`-p helpdesk_testing.plugin` in pyproject). With `TEST_CONTAINERS=1`
 and a Docker engine, Postgres and RabbitMQ come from testcontainers; otherwise the local servers
 (`TEST_PG_ADMIN_DSN`, `TEST_RABBITMQ_HOST`/`TEST_RABBITMQ_PORT`) are used. Tests never stop them.
 """
@@ -22,12 +22,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 # tests build their settings explicitly; a developer's .env (from `make up`) must not leak in
 os.environ["HELPDESK_ENV_FILE"] = ""
 
-from shared import dbsetup
 from shared.jwt import TokenIssuer, generate_keypair
+
+from shared import dbsetup
 
 ISSUER = "helpdesk-auth"
 AUDIENCE = "helpdesk"
@@ -237,10 +239,15 @@ def jwt_keys() -> JwtKeys:
 
 
 @asynccontextmanager
-async def app_client(app: Any, *, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client talking to the ASGI app in-process, with the app's lifespan running."""
+async def app_client(
+    app: Any, *, base_url: str = "http://testserver", raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the ASGI app in-process, with the app's lifespan running.
+
+    `raise_app_exceptions=False`: an unhandled error is the 500 the app answers, as a real client sees it.
+    """
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
             yield client
 
@@ -261,6 +268,32 @@ async def wait_for(
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+class CommitRefusedError(Exception):
+    """What `refused_commits` makes every commit raise."""
+
+
+def _refuse_commit(session: Any) -> None:
+    raise CommitRefusedError("commit refused by the test")
+
+
+@contextlib.contextmanager
+def refused_commits(app: Any) -> Iterator[None]:
+    """Every commit of a session the app's runtime hands out meanwhile fails (a lost database, say)."""
+    runtime = app.state.runtime
+    real = runtime.sessions
+
+    def sessions() -> Any:
+        session = real()
+        event.listen(session.sync_session, "before_commit", _refuse_commit)
+        return session
+
+    runtime.sessions = sessions
+    try:
+        yield
+    finally:
+        runtime.sessions = real
 
 
 def bearer(token: str) -> dict[str, str]:
