@@ -258,7 +258,7 @@ async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(
     columns start afresh at every batch (`columns` 0)."""
     monkeypatch.setattr(incidents, "MAX_CANDIDATES", limit)
     if columns is not None:
-        monkeypatch.setattr(incidents, "_COLUMNS_MAX", columns)
+        monkeypatch.setattr(RULES.memory, "max_columns", columns)
     await add_moderator(sessions)
     tickets = _mixed_tickets(90, seed=3)
     tickets.sort(key=lambda t: t[2])

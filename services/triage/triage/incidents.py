@@ -14,7 +14,7 @@ import math
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,8 @@ class Rules:
 
     threshold: float
     window_s: float
+    # this worker's memory of ticket texts (see TextMemory): built once, with the rules
+    memory: TextMemory = field(default_factory=lambda: TextMemory(), compare=False, repr=False)
 
 
 def _assignee(row: Staff) -> Assignee:
@@ -67,43 +69,60 @@ async def _owner(session: AsyncSession, owner_id: uuid.UUID | None) -> Assignee 
     return _assignee(row) if row is not None and row.active else None
 
 
-# A ticket's title and description never change: its features (and their vector in the columns
-# of this process) are computed once per process.
-_FEATURES: OrderedDict[uuid.UUID, Features] = OrderedDict()
-_FEATURES_MAX = 20_000
-_VECTORS: dict[uuid.UUID, Vector] = {}
-_COLUMNS = TermColumns()
-# past this many distinct terms the columns start afresh (at a batch's start: never within one)
-_COLUMNS_MAX = 200_000
+class TextMemory:
+    """The features of tickets (their title and description never change) and their vectors in
+    this process's term columns, computed once per process: one memory per worker, built with
+    its Rules at start (no module-level state). Bounded: the oldest features go past
+    `max_features`, the columns start afresh past `max_columns` terms (at a batch's start, never
+    within one)."""
 
+    def __init__(self, *, max_features: int = 20_000, max_columns: int = 200_000) -> None:
+        self.max_features = max_features
+        self.max_columns = max_columns
+        self._features: OrderedDict[uuid.UUID, Features] = OrderedDict()
+        self._vectors: dict[uuid.UUID, Vector] = {}
+        self.columns = TermColumns()
 
-def _remember(ticket_id: uuid.UUID, feats: Features) -> None:
-    _FEATURES[ticket_id] = feats
-    while len(_FEATURES) > _FEATURES_MAX:
-        gone, _ = _FEATURES.popitem(last=False)
-        _VECTORS.pop(gone, None)
+    def __contains__(self, ticket_id: uuid.UUID) -> bool:
+        return ticket_id in self._features
 
+    def __getitem__(self, ticket_id: uuid.UUID) -> Features:
+        return self._features[ticket_id]
 
-def _vector(ticket_id: uuid.UUID) -> Vector:
-    found = _VECTORS.get(ticket_id)
-    if found is None:
-        found = _VECTORS[ticket_id] = _COLUMNS.vector(_FEATURES[ticket_id])
-    return found
+    def get(self, ticket_id: uuid.UUID) -> Features | None:
+        return self._features.get(ticket_id)
 
+    def remember(self, ticket_id: uuid.UUID, feats: Features) -> None:
+        self._features[ticket_id] = feats
+        while len(self._features) > self.max_features:
+            gone, _ = self._features.popitem(last=False)
+            self._vectors.pop(gone, None)
 
-async def _features(session: AsyncSession, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Features]:
-    found = {tid: _FEATURES[tid] for tid in ticket_ids if tid in _FEATURES}
-    missing = [tid for tid in ticket_ids if tid not in found]
-    if missing:
-        texts = await session.execute(
-            select(TicketCopy.ticket_id, TicketCopy.title, TicketCopy.description).where(
-                TicketCopy.ticket_id.in_(missing)
+    def vector(self, ticket_id: uuid.UUID) -> Vector:
+        found = self._vectors.get(ticket_id)
+        if found is None:
+            found = self._vectors[ticket_id] = self.columns.vector(self._features[ticket_id])
+        return found
+
+    def fresh_columns_if_full(self) -> None:
+        if len(self.columns) > self.max_columns:
+            self.columns.clear()
+            self._vectors.clear()
+
+    async def load(self, session: AsyncSession, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Features]:
+        """The features of these tickets, read from the ticket copies for those not yet known."""
+        found = {tid: self._features[tid] for tid in ticket_ids if tid in self._features}
+        missing = [tid for tid in ticket_ids if tid not in found]
+        if missing:
+            texts = await session.execute(
+                select(TicketCopy.ticket_id, TicketCopy.title, TicketCopy.description).where(
+                    TicketCopy.ticket_id.in_(missing)
+                )
             )
-        )
-        for tid, title, description in texts.all():
-            found[tid] = features(title, description)
-            _remember(tid, found[tid])
-    return found
+            for tid, title, description in texts.all():
+                found[tid] = features(title, description)
+                self.remember(tid, found[tid])
+        return found
 
 
 def _micros(at: datetime) -> int:
@@ -136,6 +155,7 @@ class Detector:
 
     def __init__(self, rules: Rules, snapshots: Sequence[TicketSnapshot] = ()) -> None:
         self._rules = rules
+        self._memory = rules.memory
         self._window = timedelta(seconds=rules.window_s)
         self._pending: dict[uuid.UUID, TicketSnapshot] = {s.id: s for s in snapshots}
         self._locked = False
@@ -155,14 +175,13 @@ class Detector:
         self._scores = np.empty((0, 0))
 
     async def _load(self, session: AsyncSession) -> None:
+        memory = self._memory
         if not self._locked:
             await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
             self._locked = True
         # what the batch changed so far is visible to the queries below (one flush per load)
         await session.flush()
-        if len(_COLUMNS) > _COLUMNS_MAX:
-            _COLUMNS.clear()
-            _VECTORS.clear()
+        memory.fresh_columns_if_full()
         pending = list(self._pending)
         unseen = [tid for tid in pending if tid not in self._members]
         if unseen:
@@ -182,9 +201,9 @@ class Detector:
         rows = await self._candidates(session, [self._pending[tid].created_at for tid in pending])
         for tid in pending:
             snap = self._pending[tid]
-            if tid not in _FEATURES:
-                _remember(tid, features(snap.title, snap.description))
-        feats = await _features(session, [r.ticket_id for r in rows])
+            if tid not in memory:
+                memory.remember(tid, features(snap.title, snap.description))
+        feats = await memory.load(session, [r.ticket_id for r in rows])
         self._column = {}
         self._ids, self._filed, self._incident_of = [], [], []
         visible: list[bool] = []
@@ -199,8 +218,8 @@ class Detector:
         self._id_rank = np.empty(len(self._ids), np.int64)
         self._id_rank[sorted(range(len(self._ids)), key=self._ids.__getitem__)] = np.arange(len(self._ids))
         self._row = {tid: i for i, tid in enumerate(pending)}
-        column_vectors = [_vector(tid) for tid in self._ids]
-        self._scores = cosines([_vector(tid) for tid in pending], column_vectors, len(_COLUMNS))
+        column_vectors = [memory.vector(tid) for tid in self._ids]
+        self._scores = cosines([memory.vector(tid) for tid in pending], column_vectors, len(memory.columns))
         self._stale = False
 
     def _add_column(
@@ -374,14 +393,14 @@ class Detector:
             return None
         # only those that may round to the best score can win (ties: earliest filed, smaller id)
         near = scores >= scores.max() - 1e-9 - 2 * COSINE_TOLERANCE
-        new = _FEATURES.get(tid) or features(snapshot.title, snapshot.description)
+        new = self._memory.get(tid) or features(snapshot.title, snapshot.description)
         best: tuple[tuple[float, datetime, uuid.UUID], int, float | None] | None = None
         for column, approx in zip(columns[near].tolist(), scores[near].tolist(), strict=True):
             exact: float | None = None
             scaled = approx * 1e9
             if abs(approx - threshold) <= COSINE_TOLERANCE or abs(scaled - math.floor(scaled) - 0.5) <= 2e-3:
                 # too close to the threshold or to a rounding step to trust the product: decide exactly
-                exact = similarity(new, _FEATURES[self._ids[column]])
+                exact = similarity(new, self._memory[self._ids[column]])
                 if exact < threshold:
                     continue
                 approx = exact
@@ -391,7 +410,7 @@ class Detector:
         if best is None:
             return None
         _, column, exact = best
-        theirs = _FEATURES[self._ids[column]]
+        theirs = self._memory[self._ids[column]]
         candidate = Candidate(
             ticket_id=self._ids[column],
             filed_at=self._filed[column],
