@@ -11,8 +11,10 @@ import asyncpg
 import pytest
 from helpdesk_testing.plugin import JwtKeys, TestDatabase
 from shared.bus import dead_letter_queue, declare_topology
+from shared.db import create_engine, create_sessionmaker
 from shared.events import TOPOLOGY
 from shared.migrations import upgrade
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from triage.settings import TriageSettings
 
 from .helpers import Probe
@@ -93,3 +95,16 @@ async def probe(vhost: str) -> AsyncIterator[Probe]:
     assert await p.bus.wait_connected(10)
     yield p
     await p.bus.close()
+
+
+@pytest.fixture
+async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
+    """An engine on triage's test database (20 connections: the workload tests run in parallel)."""
+    engine = create_engine(triage_db.url("triage"), pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)

@@ -9,6 +9,7 @@ from typing import Any
 
 from helpdesk_testing.plugin import wait_for
 from shared.bus import Bus
+from shared.db import transaction
 from shared.events import (
     Actor,
     Envelope,
@@ -21,6 +22,8 @@ from shared.events import (
     UserRegistered,
     UserUpdated,
 )
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from triage.models import Staff
 
 
 class Probe:
@@ -137,3 +140,31 @@ async def wait_copy_version(db: Any, ticket_id: uuid.UUID, version: int) -> None
         return found is not None and found >= version
 
     await wait_for(done, timeout=15, message=f"copy of {ticket_id} at version {version}")
+
+
+async def add_staff(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    name: str,
+    skills: list[str],
+    role: str = "moderator",
+    open_count: int = 0,
+    capacity: int | None = None,
+) -> uuid.UUID:
+    """A moderator or admin in triage's staff copy, as `user.updated` would have written them."""
+    uid = uuid.uuid4()
+    async with transaction(sessions) as s:
+        s.add(
+            Staff(
+                user_id=uid,
+                email=f"{name}@x.test",
+                name=name,
+                role=role,
+                skills=skills,
+                active=True,
+                open_count=open_count,
+                capacity=capacity,
+                revision=0,
+            )
+        )
+    return uid

@@ -18,8 +18,8 @@ from triage.analyzer.local import DEFAULT_CATEGORIES
 from triage.events import Consumer
 from triage.models import Decision, Staff, TicketCopy, outbox, processed_messages
 
-from .helpers import created
-from .test_waiting import add_staff, analysis, engine, sessions  # noqa: F401 - fixtures
+from .helpers import add_staff, created
+from .test_waiting import analysis
 
 
 class Batched:

@@ -3,53 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
-from helpdesk_testing.plugin import TestDatabase
-from shared.db import create_engine, create_sessionmaker, transaction
+from shared.db import transaction
 from shared.events import TicketSnapshot
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from triage import service
 from triage.analyzer.base import Analysis
 from triage.assignment import StaffMember, Track, plan
-from triage.models import Staff
 
-from .helpers import SYSTEM, created, human, updated
+from .helpers import SYSTEM, add_staff, created, human, updated
 
 CATEGORIES = ["IT Support", "Technical Support"]
-
-
-@pytest.fixture
-async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(triage_db.url("triage"), pool_size=5)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
-
-
-async def add_staff(
-    sessions: async_sessionmaker[AsyncSession], name: str, skills: list[str], role: str = "moderator"
-) -> uuid.UUID:
-    uid = uuid.uuid4()
-    async with transaction(sessions) as s:
-        s.add(
-            Staff(
-                user_id=uid,
-                email=f"{name}@x.test",
-                name=name,
-                role=role,
-                skills=skills,
-                active=True,
-                open_count=0,
-                revision=0,
-            )
-        )
-    return uid
 
 
 async def triage(
@@ -98,8 +62,8 @@ def ref(uid: uuid.UUID) -> dict[str, object]:
 async def test_a_moderator_who_keeps_resolving_a_kind_of_ticket_gets_them(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    admin = await add_staff(sessions, "root", [], role="admin")
-    solver = await add_staff(sessions, "solver", ["Linux"])  # nobody typed "IT Support" for them
+    admin = await add_staff(sessions, name="root", skills=[], role="admin")
+    solver = await add_staff(sessions, name="solver", skills=["Linux"])  # nobody typed "IT Support" for them
     # nobody fits an IT Support ticket yet: the admin gets it
     _, first = await triage(sessions)
     assert first.assignee_id == admin
@@ -122,8 +86,8 @@ async def test_a_moderator_who_keeps_resolving_a_kind_of_ticket_gets_them(
 
 
 async def test_reopened_tickets_count_against(sessions: async_sessionmaker[AsyncSession]) -> None:
-    await add_staff(sessions, "root", [], role="admin")
-    sloppy = await add_staff(sessions, "sloppy", ["Linux"])
+    await add_staff(sessions, name="root", skills=[], role="admin")
+    sloppy = await add_staff(sessions, name="sloppy", skills=["Linux"])
     for _ in range(3):
         snap, _ = await triage(sessions)
         mine = updated(snap, version=2, actor=SYSTEM, category="IT Support", assigned_to=ref(sloppy))

@@ -3,55 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpdesk_testing.plugin import TestDatabase
-from shared.db import create_engine, create_sessionmaker, transaction
+from shared.db import transaction
 from shared.events import Actor, IncidentSnapshot, IncidentUpdated, TicketSnapshot
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from triage import incidents, service
 from triage.analyzer.base import Analysis
 from triage.models import IncidentFeedback, IncidentMember, Staff, outbox
 from triage.similarity import Candidate, best_match, features, group, similarity
 
-from .helpers import created
+from .helpers import add_staff, created
 
 CATEGORIES = ["Technical Support", "General Inquiry"]
 RULES = incidents.Rules(threshold=0.45, window_s=600)
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(triage_db.url("triage"), pool_size=4)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
-
-
-async def add_moderator(sessions: async_sessionmaker[AsyncSession], name: str = "Nick") -> uuid.UUID:
-    uid = uuid.uuid4()
-    async with transaction(sessions) as s:
-        s.add(
-            Staff(
-                user_id=uid,
-                email=f"{name}@x.test",
-                name=name,
-                role="moderator",
-                skills=["VPN"],
-                active=True,
-                open_count=0,
-                revision=0,
-            )
-        )
-    return uid
 
 
 def analysis() -> Analysis:
@@ -130,7 +98,7 @@ def test_the_threshold_decides():
 
 
 async def test_a_burst_opens_one_incident_and_takes_one_slot(sessions):
-    mod = await add_moderator(sessions)
+    mod = await add_staff(sessions, name="Nick", skills=["VPN"])
     snaps = []
     for i in range(6):
         snap, _ = await triage(sessions, "VPN not connecting", f"{VPN} ({i})", at=T0 + timedelta(seconds=5 * i))
@@ -156,14 +124,14 @@ async def test_a_burst_opens_one_incident_and_takes_one_slot(sessions):
 
 
 async def test_outside_the_window_no_match(sessions):
-    await add_moderator(sessions)
+    await add_staff(sessions, name="Nick", skills=["VPN"])
     await triage(sessions, "VPN not connecting", VPN, at=T0)
     late, _ = await triage(sessions, "VPN not connecting", VPN, at=T0 + timedelta(seconds=RULES.window_s + 1))
     assert (await triaged(sessions))[str(late.id)]["incident"] is None
 
 
 async def test_a_detached_ticket_is_a_labelled_example_and_does_not_rejoin(sessions):
-    mod = await add_moderator(sessions)
+    mod = await add_staff(sessions, name="Nick", skills=["VPN"])
     a, _ = await triage(sessions, "VPN not connecting", VPN, at=T0)
     b, _ = await triage(sessions, "VPN not connecting", VPN, at=T0 + timedelta(seconds=1))
     incident_id = uuid.UUID((await triaged(sessions))[str(b.id)]["incident"]["incident_id"])
@@ -259,7 +227,7 @@ async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(
     monkeypatch.setattr(incidents, "MAX_CANDIDATES", limit)
     if columns is not None:
         monkeypatch.setattr(RULES.memory, "max_columns", columns)
-    await add_moderator(sessions)
+    await add_staff(sessions, name="Nick", skills=["VPN"])
     tickets = _mixed_tickets(90, seed=3)
     tickets.sort(key=lambda t: t[2])
     batched = await _triage_all(sessions, tickets, batch_size=16)
@@ -290,7 +258,7 @@ async def test_batches_group_exactly_as_one_at_a_time_and_as_the_offline_rule(
 async def test_in_a_batch_an_incident_opened_again_brings_its_members_back_as_candidates(engine, sessions):
     """A closed incident whose anchor (detached meanwhile) opens it again: its old members are
     candidates again for the next tickets of the same batch, as they were one at a time."""
-    mod = await add_moderator(sessions)
+    mod = await add_staff(sessions, name="Nick", skills=["VPN"])
     base = "vpn token expired laptop cannot reach intranet"
     a, _ = await triage(sessions, "VPN token expired", base, at=T0)
     b, _ = await triage(

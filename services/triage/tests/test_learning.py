@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
 from helpdesk_testing.plugin import JwtKeys, TestDatabase, app_client, bearer, wait_for
 from shared.db import create_engine, create_sessionmaker
 from sqlalchemy import func, select
@@ -17,13 +16,6 @@ from triage.settings import TriageSettings
 
 from .helpers import SYSTEM, Probe, created, human, updated, user_registered, wait_copy_version
 from .test_flow import wait_staff
-
-
-@pytest.fixture
-async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(triage_db.url("triage"))
-    yield engine
-    await engine.dispose()
 
 
 def manager(engine: AsyncEngine) -> ModelManager:

@@ -5,53 +5,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 
-import pytest
-from helpdesk_testing.plugin import TestDatabase
-from shared.db import create_engine, create_sessionmaker, transaction
+from shared.db import transaction
 from shared.events import TicketSnapshot, UserRef
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from triage import service
 from triage.analyzer.base import Analysis
 from triage.models import Decision, Staff, TicketCopy, outbox
 
-from .helpers import SYSTEM, created, human, updated
+from .helpers import SYSTEM, add_staff, created, human, updated
 
 CATEGORIES = ["Technical Support", "General Inquiry"]
-
-
-@pytest.fixture
-async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(triage_db.url("triage"), pool_size=10)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
-
-
-async def add_staff(
-    sessions: async_sessionmaker[AsyncSession], *, role: str, name: str, skills: list[str], open_count: int = 0
-) -> uuid.UUID:
-    uid = uuid.uuid4()
-    async with transaction(sessions) as s:
-        s.add(
-            Staff(
-                user_id=uid,
-                email=f"{name}@x.test",
-                name=name,
-                role=role,
-                skills=skills,
-                active=True,
-                open_count=open_count,
-                revision=0,
-            )
-        )
-    return uid
 
 
 def analysis(skills: tuple[str, ...] = ("VPN",), priority: str = "medium") -> Analysis:

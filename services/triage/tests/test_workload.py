@@ -3,58 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
-import pytest
-from helpdesk_testing.plugin import TestDatabase
-from shared.db import create_engine, create_sessionmaker, transaction
+from shared.db import transaction
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from triage import repository, service
 from triage.analyzer.base import Analysis
 from triage.models import Decision, Staff, outbox
 
-from .helpers import created
-
-
-@pytest.fixture
-async def engine(triage_db: TestDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(triage_db.url("triage"), pool_size=20)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
-
-
-async def add_staff(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    role: str,
-    name: str,
-    skills: list[str],
-    open_count: int = 0,
-    capacity: int | None = None,
-) -> uuid.UUID:
-    uid = uuid.uuid4()
-    async with transaction(sessions) as s:
-        s.add(
-            Staff(
-                user_id=uid,
-                email=f"{name}@x.test",
-                name=name,
-                role=role,
-                skills=skills,
-                active=True,
-                open_count=open_count,
-                capacity=capacity,
-                revision=0,
-            )
-        )
-    return uid
+from .helpers import add_staff, created
 
 
 def analysis(skills: tuple[str, ...] = ("VPN",)) -> Analysis:
