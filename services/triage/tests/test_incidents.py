@@ -22,6 +22,29 @@ RULES = incidents.Rules(threshold=0.45, window_s=600)
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 
+async def triage_together(
+    sessions: async_sessionmaker[AsyncSession], snaps: list[TicketSnapshot], *, capacity: int, batched: bool = True
+) -> None:
+    """Triage these tickets in one transaction, as one batch (or each on its own detector)."""
+    async with transaction(sessions) as s:
+        batch = service.Batch(snaps) if batched else None
+        for snap in snaps:
+            await service.triage_ticket(
+                session=s,
+                snapshot=snap,
+                version=1,
+                attempt=1,
+                analysis=analysis(),
+                model_version=1,
+                categories=CATEGORIES,
+                capacity=capacity,
+                batch=batch,
+                incident_rules=RULES,
+            )
+        if batch is not None:
+            await batch.finish(s)
+
+
 def analysis() -> Analysis:
     return Analysis(
         category="Technical Support",
@@ -193,24 +216,7 @@ async def _triage_all(
         for i, (title, body, at) in enumerate(tickets)
     ]
     for start in range(0, len(snaps), batch_size):
-        chunk = snaps[start : start + batch_size]
-        async with transaction(sessions) as s:
-            batch = service.Batch(chunk) if batch_size > 1 else None
-            for snap in chunk:
-                await service.triage_ticket(
-                    session=s,
-                    snapshot=snap,
-                    version=1,
-                    attempt=1,
-                    analysis=analysis(),
-                    model_version=1,
-                    categories=CATEGORIES,
-                    capacity=1000,
-                    batch=batch,
-                    incident_rules=RULES,
-                )
-            if batch is not None:
-                await batch.finish(s)
+        await triage_together(sessions, snaps[start : start + batch_size], capacity=1000, batched=batch_size > 1)
     async with sessions() as s:
         members = dict((await s.execute(select(IncidentMember.ticket_id, IncidentMember.incident_id))).all())
     return {snap.id: members[snap.id] for snap in snaps}
@@ -284,22 +290,7 @@ async def test_in_a_batch_an_incident_opened_again_brings_its_members_back_as_ca
         created(title, body).ticket.model_copy(update={"created_at": at, "updated_at": at})
         for (title, body), at in later
     ]
-    async with transaction(sessions) as s:
-        batch = service.Batch(snaps)
-        for snap in snaps:
-            await service.triage_ticket(
-                session=s,
-                snapshot=snap,
-                version=1,
-                attempt=1,
-                analysis=analysis(),
-                model_version=1,
-                categories=CATEGORIES,
-                capacity=20,
-                batch=batch,
-                incident_rules=RULES,
-            )
-        await batch.finish(s)
+    await triage_together(sessions, snaps, capacity=20)
     events = await triaged(sessions)
     c, d = (events[str(snap.id)]["incident"] for snap in snaps)
     assert c["incident_id"] == d["incident_id"] == str(incident_id)
