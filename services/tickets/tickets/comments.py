@@ -64,17 +64,7 @@ async def add_comment(
         raise ProblemError(403, "Only staff working this ticket may write internal comments.")
     now = now or utcnow()
     await _check_comment_quota(session, settings=settings, author_id=principal.id, now=now)
-    comment = Comment(
-        id=uuid.uuid4(),
-        ticket_id=ticket.id,
-        author_id=principal.id,
-        author_name=principal.name,
-        author_email=principal.email,
-        author_role=principal.role,
-        body=comment_in.body,
-        internal=comment_in.internal,
-        created_at=now,
-    )
+    comment = new_comment(ticket.id, principal, comment_in.body, internal=comment_in.internal, now=now)
     await people.remember_caller(session, principal)
     session.add(comment)
     await session.flush()
@@ -106,3 +96,18 @@ async def list_comments(
         limit=page.limit,
     )
     return keyset_page(rows, page.limit)
+
+
+def new_comment(ticket_id: uuid.UUID, author: Principal, body: str, *, internal: bool, now: datetime) -> Comment:
+    """A comment row by `author` (their name, address and role as of now)."""
+    return Comment(
+        id=uuid.uuid4(),
+        ticket_id=ticket_id,
+        author_id=author.id,
+        author_name=author.name,
+        author_email=author.email,
+        author_role=author.role,
+        body=body,
+        internal=internal,
+        created_at=now,
+    )

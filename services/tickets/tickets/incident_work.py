@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import repository
 from tickets.changes import assignee_value
+from tickets.comments import new_comment
 from tickets.incident_records import back_to_triage, emit, log_entry, recompute, ticket_changed
 from tickets.incident_schemas import (
     IncidentUpdate,
 )
 from tickets.incidents import actor_of, may_work, member_tickets, must_be_open, utcnow, visible_incident
-from tickets.models import Comment, Incident, Ticket
+from tickets.models import Incident, Ticket
 from tickets.settings import TicketsSettings
 
 log = get_logger(__name__)
@@ -249,19 +250,7 @@ async def resolve(
     for ticket in await member_tickets(session, incident.id, for_update=True):
         if ticket.status in DONE_STATUSES:
             continue
-        session.add(
-            Comment(
-                id=uuid.uuid4(),
-                ticket_id=ticket.id,
-                author_id=principal.id,
-                author_name=principal.name,
-                author_email=principal.email,
-                author_role=principal.role,
-                body=comment,
-                internal=False,
-                created_at=now,
-            )
-        )
+        session.add(new_comment(ticket.id, principal, comment, internal=False, now=now))
         changes = {"status": FieldChange(old=ticket.status, new="resolved")}
         ticket.status = "resolved"
         ticket.resolved_at = now
