@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -200,6 +202,41 @@ def _create_statement() -> Select[Any]:
 _CREATE = _create_statement()
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """`_CREATE` as one dialect's SQL text, with its parameters' order, defaults and processors."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+    processors: dict[str, Any]
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> _Compiled:
+        compiled = _CREATE.compile(dialect=dialect)
+        if compiled.positiontup is None:  # pragma: no cover - asyncpg's paramstyle is positional
+            raise RuntimeError(f"{dialect.name}: a positional paramstyle is needed")
+        return cls(
+            sql=compiled.string,
+            names=tuple(compiled.positiontup),
+            defaults=dict(compiled.params),
+            processors=dict(compiled._bind_processors),  # noqa: SLF001 - what execute applies
+        )
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        merged = self.defaults | values
+        out = []
+        for name in self.names:
+            value = merged[name]
+            processor = self.processors.get(name)
+            out.append(value if processor is None or value is None else processor(value))
+        return tuple(out)
+
+
+# per dialect (one per engine): compiled at the first ticket, then only its parameters are built
+_COMPILED: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
+
+
 async def insert_ticket(
     session: AsyncSession,
     ticket: Ticket,
@@ -225,7 +262,15 @@ async def insert_ticket(
         "event_routing_key": event.type,
         "event_envelope": event.model_dump_json(),
     }
-    return bool((await session.execute(_CREATE, params)).one().created)
+    # the SQL text compiled once, sent as it is: the ORM's execute (statement cache lookup, bind
+    # parameter construction, ORM result set-up) was a sixth of the service's CPU per ticket.
+    # The connection is the session's, so a surrounding transaction (mail-in) holds it too.
+    connection = await session.connection()
+    compiled = _COMPILED.get(connection.dialect)
+    if compiled is None:
+        compiled = _COMPILED[connection.dialect] = _Compiled.of(connection.dialect)
+    result = await connection.exec_driver_sql(compiled.sql, compiled.parameters(params))
+    return bool(result.one()[0])
 
 
 async def apply_user_event(
