@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any, cast
@@ -215,7 +216,16 @@ class Ticket(Base):
     def stored_values(self) -> dict[str, Any]:
         """Column -> value of every stored (not generated) column: what an INSERT of this ticket
         writes (`repository.insert_ticket`), so a NOT NULL column needs a `default=` for `new`."""
-        return {c.key: getattr(self, c.key) for c in self.__table__.columns if c.computed is None}
+        keys = _stored_keys(type(self))
+        # what `new` set is in the instance's dict; getattr (the ORM's descriptor) only for the rest
+        state = self.__dict__
+        return {key: state[key] if key in state else getattr(self, key) for key in keys}
+
+
+@functools.cache
+def _stored_keys(model: type[Ticket]) -> tuple[str, ...]:
+    """The stored (not generated) columns' keys of `model`, looked up once."""
+    return tuple(c.key for c in model.__table__.columns if c.computed is None)
 
 
 class Comment(Base):
