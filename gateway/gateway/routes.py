@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -32,20 +32,28 @@ class Rule:
     template: str
     access: Access = Access.USER
     methods: frozenset[str] | None = None
+    # the template's segments (without a trailing "**") and whether it covers what is below it,
+    # split once here rather than for every rule of the table at every request
+    pattern: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    below: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pattern = self.template.split("/")
+        below = pattern[-1] == "**"
+        object.__setattr__(self, "pattern", tuple(pattern[:-1] if below else pattern))
+        object.__setattr__(self, "below", below)
 
     def matches(self, method: str, parts: list[str]) -> bool:
         return (self.methods is None or method in self.methods) and self.matches_path(parts)
 
     def matches_path(self, parts: list[str]) -> bool:
-        pattern = self.template.split("/")
-        if pattern[-1] == "**":
-            pattern = pattern[:-1]
+        pattern = self.pattern
+        if self.below:
             if len(parts) < len(pattern):
                 return False
-            parts = parts[: len(pattern)]
         elif len(parts) != len(pattern):
             return False
-        return all(p == "{id}" or p == s for p, s in zip(pattern, parts, strict=True))
+        return all(p == "{id}" or p == s for p, s in zip(pattern, parts, strict=False))
 
 
 POST = frozenset({"POST"})
@@ -126,11 +134,25 @@ def path_is_clean(path: str, raw_path: bytes | None) -> bool:
     return all(segment not in ("", ".", "..") for segment in segments)
 
 
+def _by_prefix(table: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
+    """The table's rules per first segment after /api, in table order (a rule whose first segment
+    is an id would be in every group: first match still wins)."""
+    prefixes = {rule.pattern[2] for rule in table if len(rule.pattern) > 2 and rule.pattern[2] != "{id}"}
+    return {
+        prefix: tuple(r for r in table if len(r.pattern) <= 2 or r.pattern[2] in (prefix, "{id}"))
+        for prefix in prefixes
+    }
+
+
+_BY_PREFIX = _by_prefix(TABLE)
+_ANY_PREFIX = tuple(r for r in TABLE if len(r.pattern) <= 2 or r.pattern[2] == "{id}")
+
+
 def _rule(method: str, parts: list[str]) -> Rule | None:
     # a bare /api/<prefix> is a route only where the table names it (/api/tickets, /api/stats)
     exact_only = len(parts) == 3
-    for rule in TABLE:
-        if rule.matches(method, parts) and not (exact_only and rule.template.endswith("/**")):
+    for rule in _BY_PREFIX.get(parts[2], _ANY_PREFIX):
+        if rule.matches(method, parts) and not (exact_only and rule.below):
             return rule
     return None
 
@@ -153,8 +175,9 @@ def resolve(method: str, path: str) -> Route | None:
 def metric_template(path: str) -> str:
     """A bounded label for metrics: /api/tickets/{id}/comments (the table's template when it names the path)."""
     parts = path.split("/")
-    for rule in TABLE:
-        if not rule.template.endswith("/**") and rule.matches_path(parts):
+    rules = _BY_PREFIX.get(parts[2], _ANY_PREFIX) if len(parts) > 2 else TABLE
+    for rule in rules:
+        if not rule.below and rule.matches_path(parts):
             return rule.template
     return "/".join(s if s in _WORDS or not s else "{id}" for s in parts)
 
