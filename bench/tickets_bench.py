@@ -568,7 +568,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=100, help="requests per 100k list case")
-    parser.add_argument("--users", type=int, default=2000)
+    # requesters the creates rotate over: each may create TICKETS_CREATE_QUOTA (20) an hour, and
+    # the fast legs make ~800 a second through three rounds and the profile leg
+    parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
     parser.add_argument("--profile", action="store_true", help="an extra gateway leg under py-spy: CPU per part")
     parser.add_argument("--create-only", action="store_true", help="skip the list and 100k-row parts")
