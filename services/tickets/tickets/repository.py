@@ -360,10 +360,13 @@ async def list_tickets(session: AsyncSession, query: TicketQuery, *, now: dateti
         conditions.append(Ticket.due_at < now)
     if query.q is not None:
         conditions.append(search_condition(query.q))
-        # How many tickets a search matches varies a thousandfold with its words: a cached generic
-        # plan (chosen after five runs of the prepared statement) guesses one selectivity for all
-        # and at a million tickets took 100-1000 ms where the plan for the actual words takes
-        # under 1-20 (bench/million.py). Transaction-scoped, so it also holds behind PgBouncer.
+    if query.q is not None or per_reason:
+        # How many tickets a search matches varies a thousandfold with its words, and how many of
+        # a moderator's tickets a filter keeps with the moderator: a cached generic plan (chosen
+        # after five runs of the prepared statement) guesses one selectivity for all and at a
+        # million tickets took 40-1,400 ms where the plan for the actual values takes under 1-20
+        # (bench/million.py: a moderator's "closed" list). Transaction-scoped, so it also holds
+        # behind PgBouncer.
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if query.after is not None:
         conditions.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*query.after))
