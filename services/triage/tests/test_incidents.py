@@ -24,12 +24,13 @@ T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 async def triage_together(
     sessions: async_sessionmaker[AsyncSession], snaps: list[TicketSnapshot], *, capacity: int, batched: bool = True
-) -> None:
+) -> list[service.Outcome]:
     """Triage these tickets in one transaction, as one batch (or each on its own detector)."""
+    outcomes = []
     async with transaction(sessions) as s:
         batch = service.Batch(snaps) if batched else None
         for snap in snaps:
-            await service.triage_ticket(
+            outcome = await service.triage_ticket(
                 session=s,
                 snapshot=snap,
                 version=1,
@@ -41,8 +42,10 @@ async def triage_together(
                 batch=batch,
                 incident_rules=RULES,
             )
+            outcomes.append(outcome)
         if batch is not None:
             await batch.finish(s)
+    return outcomes
 
 
 def analysis() -> Analysis:
@@ -62,18 +65,7 @@ async def triage(
     sessions: async_sessionmaker[AsyncSession], title: str, description: str, *, at: datetime
 ) -> tuple[TicketSnapshot, service.Outcome]:
     snap = created(title, description).ticket.model_copy(update={"created_at": at, "updated_at": at})
-    async with transaction(sessions) as s:
-        outcome = await service.triage_ticket(
-            session=s,
-            snapshot=snap,
-            version=1,
-            attempt=1,
-            analysis=analysis(),
-            model_version=1,
-            categories=CATEGORIES,
-            capacity=20,
-            incident_rules=RULES,
-        )
+    [outcome] = await triage_together(sessions, [snap], capacity=20, batched=False)
     return snap, outcome
 
 
