@@ -20,7 +20,7 @@ from shared.events import (
     UserRegistered,
 )
 from shared.inbox import idempotent
-from shared.outbox import OutboxRelay, add_event
+from shared.outbox import NOTIFY_CHANNEL, OutboxRelay, add_event
 from sqlalchemy import func, select
 
 
@@ -301,3 +301,41 @@ async def test_topology_declaration_is_idempotent(make_vhost):
     queue = await channel.declare_queue("triage", passive=True)
     assert queue.declaration_result.message_count == 0
     await connection.close()
+
+
+async def test_relay_wakes_for_its_own_outbox_only(make_vhost, sessions, tables, pg_database):
+    """One NOTIFY channel per database: another service's commit must not cost this relay a round."""
+    url = make_vhost()
+    bus = Bus(url, service="test")
+    await bus.start()
+    assert await bus.wait_connected(10)
+    relay = OutboxRelay(
+        sessions=sessions, outbox=tables.outbox, bus=bus, database_url=pg_database.url("tickets"), poll_interval=60
+    )
+    rounds: list[int] = []
+    publish_batch = relay.publish_batch
+
+    async def counted() -> int:
+        sent = await publish_batch()
+        rounds.append(sent)
+        return sent
+
+    relay.publish_batch = counted  # type: ignore[method-assign]
+    await relay.start()
+    await wait_for(lambda: asyncio.sleep(0, result=rounds), message="the relay's first round")
+    await asyncio.sleep(0.3)  # the listener is connected after the first round
+    before = len(rounds)
+
+    async with sessions() as session, session.begin():
+        for schema in ("auth", "triage", "notifier"):
+            await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, schema)))
+    await asyncio.sleep(0.5)
+    assert len(rounds) == before, "woken by another schema's NOTIFY"
+
+    async with sessions() as session, session.begin():
+        await add_event(session, tables.outbox, triaged())
+        await add_event(session, tables.outbox, triaged())
+    await wait_for(lambda: _zero(relay), timeout=5, message="own rows published, woken by their NOTIFY")
+    assert rounds[before:] == [2], "the transaction's two rows in one round"
+    await relay.stop()
+    await bus.close()

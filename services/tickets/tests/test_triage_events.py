@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -264,3 +265,49 @@ async def test_a_triage_result_cannot_rewrite_whom_mail_goes_to(kit):
     )
     await kit.triage_failed(other["id"], replace(admin, email="attacker@evil.test"))
     assert (await row(kit, other["id"]))["assigned_to_email"] == admin.email
+
+
+async def test_results_in_flight_together_are_applied_in_one_batch_each_once(kit):
+    """The consumer applies the events it has in flight together in one transaction (TICKETS_BATCH_SIZE):
+    each is applied once, in order, as it would be alone; a user's new address in the same batch
+    is the one the later assignment uses."""
+    from datetime import UTC, datetime
+
+    from shared.events import UserRegistered, UserUpdated
+
+    a, mod = kit.person(), kit.person("moderator")
+    registered = UserRegistered(
+        user_id=mod.id, email=mod.email, name=mod.name, role="moderator", created_at=datetime.now(UTC)
+    )
+    await kit.deliver(Envelope.wrap(registered))
+    tickets = [await kit.create(a, title=f"Printer {i} on fire") for i in range(12)]
+
+    def triaged(ticket_id: str) -> Envelope:
+        return Envelope.wrap(
+            TicketTriaged(
+                ticket_id=uuid.UUID(ticket_id),
+                attempt=1,
+                category="Hardware",
+                priority="high",
+                confidence=0.8,
+                provider="local",
+                model="nb-1",
+                assignee=mod.assignee(),
+                assignment_reason="skills: printers",
+            )
+        )
+
+    first = [triaged(t["id"]) for t in tickets[:6]]
+    moved = Envelope.wrap(
+        UserUpdated(user_id=mod.id, email="new-" + mod.email, name=mod.name, role="moderator", revision=2)
+    )
+    later = [triaged(t["id"]) for t in tickets[6:]]
+    handle = kit.handler()  # one consumer: what it has in flight is batched
+    in_flight = [*first, first[0], moved, *later]  # first[0] twice: a redelivery inside the batch
+    await asyncio.gather(*(handle(e) for e in in_flight))
+
+    for i, ticket in enumerate(tickets):
+        t = await row(kit, ticket["id"])
+        assert (t["triage_state"], t["assigned_to_id"], t["version"]) == ("done", mod.id, 2)
+        assert t["assigned_to_email"] == (mod.email if i < 6 else "new-" + mod.email)
+        assert len(await kit.events("ticket.updated", ticket["id"])) == 1

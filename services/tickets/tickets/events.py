@@ -57,7 +57,11 @@ class Consumer:
 
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], settings: TicketsSettings) -> None:
         self._apply = idempotent(
-            sessions=sessions, table=processed_messages, consumer=QUEUE, handlers=handlers(settings)
+            sessions=sessions,
+            table=processed_messages,
+            consumer=QUEUE,
+            handlers=handlers(settings),
+            batch_size=settings.batch_size,
         )
 
     async def handle(self, envelope: Envelope) -> None:

@@ -80,6 +80,10 @@ async def person_for_assignment(
     People are updated only from auth's `user.*` events (and the signed tokens of callers): a
     `ticket.triaged` must not change where a moderator's mail goes.
     """
+    # read afresh: a user event earlier in the same batch may have changed them
+    known = await session.get(Person, person_id, populate_existing=True)
+    if known is not None:
+        return known  # the usual case: one statement
     stmt = insert(Person).values(id=person_id, name=name, email=email, role=role)
     await session.execute(stmt.on_conflict_do_nothing(index_elements=[Person.id]))
     return (await session.execute(select(Person).where(Person.id == person_id))).scalar_one()

@@ -39,6 +39,10 @@ class TicketsSettings(ServiceSettings):
         10, ge=0, le=100_000, validation_alias="TICKETS_INCIDENT_PRIORITY_STEP_SIZE"
     )
 
+    # Events in flight together (within BUS_PREFETCH) are applied in one transaction, in batches
+    # of at most this many; each message is acked after its batch committed (1 = one at a time).
+    batch_size: int = Field(16, ge=1, le=256, validation_alias="TICKETS_BATCH_SIZE")
+
     # "inprocess": the API process publishes its outbox; "off": a `tickets-relay` process does
     # (tickets.relay), so the API keeps answering while the relay restarts
     outbox_relay: Literal["inprocess", "off"] = Field("inprocess", validation_alias="OUTBOX_RELAY")
