@@ -18,7 +18,7 @@ from triage.analyzer.local import DEFAULT_CATEGORIES
 from triage.events import Consumer
 from triage.models import Decision, Staff, TicketCopy, outbox, processed_messages
 
-from .helpers import add_staff, created
+from .helpers import SYSTEM, add_staff, created, human, updated
 from .test_waiting import analysis
 
 
@@ -122,3 +122,55 @@ async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
     async with sessions() as s:
         counts = {r.user_id: r.open_count for r in (await s.execute(select(Staff))).scalars()}
     assert counts == {ann: 3, bob: 3}  # each ticket saw the slots the earlier ones took
+
+
+async def test_updates_in_flight_together_follow_the_tickets_in_one_transaction(
+    sessions: async_sessionmaker[AsyncSession],  # noqa: F811 - fixture
+) -> None:
+    """Closing both tickets of a full moderator in one batch of updates frees both slots, and the
+    two longest-waiting tickets take them, as one update at a time would."""
+    async with transaction(sessions) as s:
+        await repository.seed_categories(s, DEFAULT_CATEGORIES)
+    vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
+    analyzer = Batched()
+    commits: list[int] = []
+    consumers = Consumer(
+        sessions=sessions,
+        analyzer=lambda: analyzer,
+        models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+        capacity=2,
+        on_commit=lambda: commits.append(1),
+        precheck=False,
+        batch_size=8,
+        update_batch_size=8,
+    )
+    burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops")) for i in range(5)]
+    for envelope in burst:  # one at a time: the first two take Vic's slots, three wait
+        await delivered(consumers, envelope)
+    async with sessions() as s:
+        held = (await s.execute(select(TicketCopy).where(TicketCopy.counted_for == vic))).scalars().all()
+    assert len(held) == 2
+    snaps = {e.payload().ticket.id: e.payload().ticket for e in burst}  # type: ignore[attr-defined]
+    vic_ref = {"id": vic, "name": "Vic", "email": "vic@x.test"}
+    updates = []
+    for copy in held:
+        assigned = updated(snaps[copy.ticket_id], version=2, actor=SYSTEM, assigned_to=vic_ref)
+        closed = updated(assigned.ticket, version=3, actor=human(), status="closed")
+        updates += [Envelope.wrap(assigned), Envelope.wrap(closed)]
+    commits.clear()
+    assert await asyncio.gather(*(delivered(consumers, e) for e in updates)) == [None] * 4
+
+    assert commits == [1]  # the four updates: one transaction
+    async with sessions() as s:
+        copies = {c.ticket_id: c for c in (await s.execute(select(TicketCopy))).scalars()}
+        vic_row = await s.get(Staff, vic)
+    assert vic_row is not None
+    assert vic_row.open_count == 2
+    assert {copies[c.ticket_id].status for c in held} == {"closed"}
+    now_held = sorted(t for t, c in copies.items() if c.counted_for == vic)
+    waiting = [t for t, c in copies.items() if c.state == "waiting"]
+    assert len(now_held) == 2
+    assert len(waiting) == 1
+    # the longest waiting took the freed slots: the third and fourth ticket, not the fifth
+    order = [e.payload().ticket.id for e in burst]  # type: ignore[attr-defined]
+    assert waiting == [order[4]]

@@ -93,6 +93,7 @@ def create_app(settings: TriageSettings | None = None, *, analyzer: Analyzer | N
             precheck=gemini is not None or remote is not None,
             # a remote model answers one ticket per call: batching would only hold tickets back
             batch_size=settings.batch_size if gemini is None and remote is None else 1,
+            update_batch_size=settings.batch_size,
             incident_rules=(
                 incidents.Rules(threshold=settings.incident_threshold, window_s=settings.incident_window_s)
                 if settings.incidents

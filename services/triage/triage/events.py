@@ -83,6 +83,7 @@ class Consumer:
         on_commit: Callable[[], None] = lambda: None,
         precheck: bool = True,
         batch_size: int = 1,
+        update_batch_size: int = 1,
         incident_rules: incidents.Rules | None = None,
     ) -> None:
         self._sessions = sessions
@@ -104,6 +105,15 @@ class Consumer:
                 max_batch=batch_size,
                 name="triage",
             )
+        # ticket.updated events in flight together: one transaction (whatever the analyzer)
+        self._updates: MicroBatcher[tuple[Envelope, TicketUpdated]] | None = None
+        if update_batch_size > 1:
+            self._updates = MicroBatcher(
+                run_batch=self._apply_updates,
+                run_one=self._apply_update,
+                max_batch=update_batch_size,
+                name="triage-updates",
+            )
 
     async def _categories(self) -> list[str]:
         # Read at most every CATEGORY_TTL seconds: a PUT in any process shows up that soon.
@@ -122,17 +132,10 @@ class Consumer:
         elif isinstance(payload, TicketRetriageRequested):
             await self._submit(_Request(envelope, payload.ticket, payload.version, payload.attempt))
         elif isinstance(payload, TicketUpdated):
-            # No processed mark: the copy's version already makes a repeated update change
-            # nothing (and a correction is an upsert), so the mark would only cost a write.
-            categories = await self._categories()
-            async with transaction(self._sessions) as session:
-                await service.apply_ticket_update(
-                    session=session,
-                    event=payload,
-                    categories=categories,
-                    capacity=self._capacity,
-                )
-            self._on_commit()  # a freed slot may have handed a waiting ticket out
+            if self._updates is not None:
+                await self._updates.submit((envelope, payload))
+            else:
+                await self._apply_update((envelope, payload))
         elif isinstance(payload, UserRegistered | UserUpdated):
             async with transaction(self._sessions) as session:
                 if not await claim(session, processed_messages, consumer=CONSUMER, envelope=envelope):
@@ -142,6 +145,25 @@ class Consumer:
             # no processed mark: the incident's version makes a repeat change nothing
             async with transaction(self._sessions) as session:
                 await incidents.apply_incident_event(session, payload)
+
+    async def _apply_update(self, update: tuple[Envelope, TicketUpdated]) -> None:
+        await self._apply_updates([update])
+
+    async def _apply_updates(self, updates: Sequence[tuple[Envelope, TicketUpdated]]) -> None:
+        """Follow ticket updates in one transaction, in arrival order.
+
+        No processed mark: the copy's version already makes a repeated update change nothing
+        (and a correction is an upsert), so the mark would only cost a write.
+        """
+        categories = await self._categories()
+        async with transaction(self._sessions) as session:
+            for envelope, update in updates:
+                if len(updates) > 1:
+                    _bind(envelope)  # alone, it runs in its message's context already
+                await service.apply_ticket_update(
+                    session=session, event=update, categories=categories, capacity=self._capacity
+                )
+        self._on_commit()  # a freed slot may have handed a waiting ticket out
 
     async def _submit(self, request: _Request) -> None:
         if self._batcher is not None:

@@ -36,6 +36,7 @@ class TriageSettings(ServiceSettings):
     overflow: Literal["wait", "least_loaded"] = Field("wait", validation_alias="TRIAGE_OVERFLOW")
     # Ticket events in flight together are triaged together (one prediction, one transaction) in
     # batches of at most this many (local model only; 1 = one at a time). BUS_PREFETCH bounds it.
+    # Ticket updates in flight together are followed in one transaction too (any analyzer).
     batch_size: int = Field(32, ge=1, le=256, validation_alias="TRIAGE_BATCH_SIZE")
     # How often a worker looks for a newer model version stored by another process.
     model_poll_s: float = Field(3.0, gt=0, le=3600, validation_alias="TRIAGE_MODEL_POLL_S")
