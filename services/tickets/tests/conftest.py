@@ -119,7 +119,13 @@ class Kit:
         """Hand an envelope to the service's consumer as the bus would (real DB, same transaction rules)."""
         await self.handler()(envelope)
 
-    async def triage(
+    async def triage(self, ticket_id: str | uuid.UUID, assignee: Person | None, **fields: Any) -> Envelope:
+        """Deliver the ticket.triaged event `triaged` builds."""
+        envelope = self.triaged(ticket_id, assignee, **fields)
+        await self.deliver(envelope)
+        return envelope
+
+    def triaged(
         self,
         ticket_id: str | uuid.UUID,
         assignee: Person | None,
@@ -129,7 +135,8 @@ class Kit:
         category: str = "Hardware",
         waiting_for: tuple[Person, ...] = (),
     ) -> Envelope:
-        envelope = Envelope.wrap(
+        """The ticket.triaged event triage would send (`triage` delivers it too)."""
+        return Envelope.wrap(
             TicketTriaged(
                 ticket_id=uuid.UUID(str(ticket_id)),
                 attempt=attempt,
@@ -146,8 +153,6 @@ class Kit:
                 waiting_for=[p.id for p in waiting_for],
             )
         )
-        await self.deliver(envelope)
-        return envelope
 
     async def triage_failed(self, ticket_id: str | uuid.UUID, admin: Person | None, *, attempt: int = 1) -> Envelope:
         envelope = Envelope.wrap(

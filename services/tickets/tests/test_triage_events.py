@@ -282,26 +282,11 @@ async def test_results_in_flight_together_are_applied_in_one_batch_each_once(kit
     await kit.deliver(Envelope.wrap(registered))
     tickets = [await kit.create(a, title=f"Printer {i} on fire") for i in range(12)]
 
-    def triaged(ticket_id: str) -> Envelope:
-        return Envelope.wrap(
-            TicketTriaged(
-                ticket_id=uuid.UUID(ticket_id),
-                attempt=1,
-                category="Hardware",
-                priority="high",
-                confidence=0.8,
-                provider="local",
-                model="nb-1",
-                assignee=mod.assignee(),
-                assignment_reason="skills: printers",
-            )
-        )
-
-    first = [triaged(t["id"]) for t in tickets[:6]]
+    first = [kit.triaged(t["id"], mod) for t in tickets[:6]]
     moved = Envelope.wrap(
         UserUpdated(user_id=mod.id, email="new-" + mod.email, name=mod.name, role="moderator", revision=2)
     )
-    later = [triaged(t["id"]) for t in tickets[6:]]
+    later = [kit.triaged(t["id"], mod) for t in tickets[6:]]
     handle = kit.handler()  # one consumer: what it has in flight is batched
     in_flight = [*first, first[0], moved, *later]  # first[0] twice: a redelivery inside the batch
     await asyncio.gather(*(handle(e) for e in in_flight))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -44,23 +45,37 @@ async def delivered(consumers: Consumer, envelope: Envelope) -> None:
     await consumers.handle(envelope)
 
 
+class Vic:
+    """Categories seeded, one VPN moderator (Vic), and a consumer batching up to 8 events."""
+
+    def __init__(self, vic: uuid.UUID, consumers: Consumer, analyzer: Batched, commits: list[int]) -> None:
+        self.id, self.consumers, self.analyzer, self.commits = vic, consumers, analyzer, commits
+
+    @classmethod
+    async def set_up(cls, sessions: async_sessionmaker[AsyncSession], *, capacity: int) -> Vic:
+        async with transaction(sessions) as s:
+            await repository.seed_categories(s, DEFAULT_CATEGORIES)
+        vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
+        analyzer = Batched()
+        commits: list[int] = []
+        consumers = Consumer(
+            sessions=sessions,
+            analyzer=lambda: analyzer,
+            models=SimpleNamespace(version=1),  # type: ignore[arg-type]
+            capacity=capacity,
+            on_commit=lambda: commits.append(1),
+            precheck=False,
+            batch_size=8,
+            update_batch_size=8,
+        )
+        return cls(vic, consumers, analyzer, commits)
+
+
 async def test_a_burst_is_triaged_in_batches_keeping_capacity_idempotency_and_poison_alone(
     sessions: async_sessionmaker[AsyncSession],  # noqa: F811 - fixture
 ) -> None:
-    async with transaction(sessions) as s:
-        await repository.seed_categories(s, DEFAULT_CATEGORIES)
-    vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
-    analyzer = Batched()
-    commits: list[int] = []
-    consumers = Consumer(
-        sessions=sessions,
-        analyzer=lambda: analyzer,
-        models=SimpleNamespace(version=1),  # type: ignore[arg-type]
-        capacity=2,
-        on_commit=lambda: commits.append(1),
-        precheck=False,
-        batch_size=8,
-    )
+    setup = await Vic.set_up(sessions, capacity=2)
+    vic, analyzer, consumers = setup.id, setup.analyzer, setup.consumers
     envelopes = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}") for i in range(6)]
     poison = Envelope.wrap(created("POISON ticket", "crashes the analyzer"))
     # the first message delivered twice at once (a redelivery racing the original)
@@ -129,21 +144,8 @@ async def test_updates_in_flight_together_follow_the_tickets_in_one_transaction(
 ) -> None:
     """Closing both tickets of a full moderator in one batch of updates frees both slots, and the
     two longest-waiting tickets take them, as one update at a time would."""
-    async with transaction(sessions) as s:
-        await repository.seed_categories(s, DEFAULT_CATEGORIES)
-    vic = await add_staff(sessions, role="moderator", name="Vic", skills=["VPN"])
-    analyzer = Batched()
-    commits: list[int] = []
-    consumers = Consumer(
-        sessions=sessions,
-        analyzer=lambda: analyzer,
-        models=SimpleNamespace(version=1),  # type: ignore[arg-type]
-        capacity=2,
-        on_commit=lambda: commits.append(1),
-        precheck=False,
-        batch_size=8,
-        update_batch_size=8,
-    )
+    setup = await Vic.set_up(sessions, capacity=2)
+    vic, consumers, commits = setup.id, setup.consumers, setup.commits
     burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops")) for i in range(5)]
     for envelope in burst:  # one at a time: the first two take Vic's slots, three wait
         await delivered(consumers, envelope)
