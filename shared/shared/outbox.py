@@ -167,8 +167,14 @@ class OutboxRelay:
         )
 
     def wake(self) -> None:
-        """Ask the relay to look for new rows now (cheaper than waiting for NOTIFY)."""
-        self._wakeup.set()
+        """This process committed outbox rows: look for them now, unless their NOTIFY will say so.
+
+        While the relay LISTENs, the NOTIFY the rows' INSERT sent wakes it at their commit; a
+        wake-up here as well cost a second, empty round (BEGIN, claim, COMMIT) for most commits,
+        and one for every commit that wrote no outbox row at all.
+        """
+        if self._listener is None or self._listener.is_closed():
+            self._wakeup.set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._outbox.schema}")

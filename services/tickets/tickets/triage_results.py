@@ -53,21 +53,25 @@ async def apply_triaged(
     ticket = await _ticket_for_triage(session, event.ticket_id, event.attempt)
     if ticket is None:
         return False
+    assignee = event.assignee
+    # whom it names, as we know them: read before any field changes (the query would flush them
+    # first, and the ticket row would be written twice)
+    person = None
+    if assignee is not None:
+        person = await repository.person_for_assignment(
+            session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
+        )
     changes: dict[str, FieldChange] = {}
     set_field(ticket, "category", event.category.strip()[:64] or None, changes)
     set_field(ticket, "priority", event.priority, changes)
     set_due(ticket, settings, changes)
     set_field(ticket, "related_skills", list(event.related_skills), changes)
-    assignee = event.assignee
     # part of an incident with an owner: worked through the incident (tickets.incidents), nobody waits
     grouped = assignee is None and event.incident is not None and event.incident.owner is not None
     if assignee is None and ticket.triage_state == "waiting":
         return False  # a repeat of the waiting result: nothing new
     set_field(ticket, "triage_state", "done" if assignee or grouped else "waiting", changes)
-    if assignee is not None:
-        person = await repository.person_for_assignment(
-            session, person_id=assignee.id, name=assignee.name, email=assignee.email, role=assignee.role
-        )
+    if person is not None:
         set_assignee(ticket, person.id, person.name, person.email, changes)
         stop_waiting(ticket)
     else:
