@@ -132,7 +132,10 @@ class DeliveryLoop:
                     claimed = await self.deliver_batch(sender)
                     if claimed >= self.batch_size:
                         self.wake()  # more may be due: another worker takes the next batch meanwhile
-                    elif not claimed:
+                    else:
+                        # less than a batch was due: nothing more is, until a commit wakes a worker
+                        # (or this one, if all were busy) or the poll finds a retry due; looking
+                        # again now cost an empty claim after every batch
                         await self._idle(sender)
                 except asyncio.CancelledError:
                     raise
