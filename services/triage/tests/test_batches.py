@@ -112,6 +112,7 @@ async def test_a_burst_is_triaged_in_batches_keeping_capacity_idempotency_and_po
 
 async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
     sessions: async_sessionmaker[AsyncSession],  # noqa: F811 - fixture
+    monkeypatch: Any,
 ) -> None:
     async with transaction(sessions) as s:
         await repository.seed_categories(s, DEFAULT_CATEGORIES)
@@ -126,9 +127,18 @@ async def test_a_batch_spreads_tickets_by_workload_as_one_at_a_time_would(
         precheck=False,
         batch_size=8,
     )
+    reads: list[int] = []
+    active_staff = repository.active_staff
+
+    async def counted(session: AsyncSession) -> Any:
+        reads.append(1)
+        return await active_staff(session)
+
+    monkeypatch.setattr(repository, "active_staff", counted)
     burst = [Envelope.wrap(created(f"VPN down {i}", "the vpn drops"), correlation_id=f"req-{i}") for i in range(6)]
     assert await asyncio.gather(*(delivered(consumers, e) for e in burst)) == [None] * 6
     assert analyzer.batch_sizes == [6]
+    assert len(reads) == 1  # the staff read once for the batch: each slot taken updates it in place
     async with sessions() as s:
         sent = [row[0] for row in (await s.execute(select(outbox.c.envelope))).all()]
     # each event of the batch carries the correlation id of the message it answers

@@ -101,7 +101,8 @@ class Consumer:
         if batch_size > 1:
             self._batcher = MicroBatcher(
                 run_batch=self._triage_batch,
-                run_one=self._triage_request,
+                # a batch of one: the same path (its writes deferred to the commit, one event insert)
+                run_one=self._triage_alone,
                 max_batch=batch_size,
                 name="triage",
             )
@@ -170,6 +171,9 @@ class Consumer:
             await self._batcher.submit(request)
         else:
             await self._triage_request(request)
+
+    async def _triage_alone(self, request: _Request) -> None:
+        await self._triage_batch([request])
 
     async def _triage_request(self, request: _Request) -> None:
         await self._triage(request.envelope, request.snapshot, version=request.version, attempt=request.attempt)

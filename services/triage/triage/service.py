@@ -320,6 +320,9 @@ async def triage_ticket(
     return Outcome(decision.id, chosen.user_id if chosen else None, verdict.reason)
 
 
+_UNREAD = frozenset({"updated_at"})  # staff columns no triage decision reads
+
+
 class Batch:
     """What the tickets of one batch transaction share: staff rows, routing history, events, and
     incident detection (`snapshots`: the batch's tickets in order, compared all at once)."""
@@ -339,7 +342,9 @@ class Batch:
     async def staff(self, session: AsyncSession) -> dict[uuid.UUID, Staff]:
         # Slots taken in this transaction update the loaded rows in place (the ORM UPDATE's
         # synchronisation); a row it had to expire instead (a slot given back) means: read again.
-        if self._staff is None or any(inspect(r).expired_attributes for r in self._staff.values()):
+        # Not for `updated_at` (every UPDATE expires it, no decision reads it): that re-read the
+        # staff for every ticket of a batch.
+        if self._staff is None or any(inspect(r).expired_attributes - _UNREAD for r in self._staff.values()):
             self._staff = {r.user_id: r for r in await repository.active_staff(session)}
         return self._staff
 
