@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func
+from sqlalchemy import ARRAY, Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,13 +39,7 @@ async def claim(session: AsyncSession, table: Table, *, consumer: str, envelope:
     A concurrent duplicate blocks on the primary key until the first transaction ends, then
     sees the conflict: exactly one of them applies the effect.
     """
-    result = await session.execute(
-        insert(table)
-        .values(consumer=consumer, message_id=envelope.id)
-        .on_conflict_do_nothing()
-        .returning(table.c.message_id)
-    )
-    return result.first() is not None
+    return bool(await claim_many(session, table, consumer=consumer, envelopes=[envelope]))
 
 
 async def claim_many(
@@ -57,13 +52,21 @@ async def claim_many(
     ids = list(dict.fromkeys(e.id for e in envelopes))
     if not ids:
         return set()
-    result = await session.execute(
+    result = await session.execute(_claim_statement(table), {"consumer": consumer, "ids": ids})
+    return set(result.scalars())
+
+
+@functools.cache
+def _claim_statement(table: Table) -> Any:
+    """INSERT ... SELECT unnest(:ids) for one processed-messages table, built once: one statement
+    (and one compiled-cache entry) whatever the number of ids."""
+    ids = func.unnest(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))), type_=UUID(as_uuid=True))
+    return (
         insert(table)
-        .values([{"consumer": consumer, "message_id": i} for i in ids])
+        .from_select(["consumer", "message_id"], select(bindparam("consumer", type_=String()), ids))
         .on_conflict_do_nothing()
         .returning(table.c.message_id)
     )
-    return set(result.scalars())
 
 
 def idempotent(

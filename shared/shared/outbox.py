@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import uuid
 from datetime import timedelta
@@ -88,9 +89,8 @@ async def add_event(
         traceparent=tracing.current_traceparent(),
     )
     await session.execute(
-        outbox.insert()
-        .values(id=envelope.id, routing_key=envelope.type, envelope=envelope.model_dump(mode="json"))
-        .returning(_notify(outbox))
+        _insert_one(outbox),
+        {"id": envelope.id, "routing_key": envelope.type, "envelope": envelope.model_dump(mode="json")},
     )
     return envelope
 
@@ -108,6 +108,16 @@ async def add_events(
         .returning(_notify(outbox))
     )
     return envelopes
+
+
+@functools.cache
+def _insert_one(outbox: Table) -> Any:
+    """One event's INSERT (with the NOTIFY), built once per outbox: not rebuilt and re-keyed per event."""
+    return (
+        outbox.insert()
+        .values(id=bindparam("id"), routing_key=bindparam("routing_key"), envelope=bindparam("envelope"))
+        .returning(_notify(outbox))
+    )
 
 
 def _notify(outbox: Table) -> ColumnElement[Any]:

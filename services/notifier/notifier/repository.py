@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.usercopy import apply_revision
-from sqlalchemy import and_, func, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import ARRAY, and_, any_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import UUID, Insert, insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -76,15 +76,23 @@ async def active_admins(session: AsyncSession) -> list[Recipient]:
 # --- tickets -------------------------------------------------------------------------------
 
 
-async def advance_ticket_version(session: AsyncSession, *, ticket_id: uuid.UUID, version: int) -> bool:
-    """Record `version` as the newest seen for the ticket; False if a newer one was seen."""
-    stmt = insert(ticket_versions).values(ticket_id=ticket_id, version=version)
-    upsert = stmt.on_conflict_do_update(
+def _advance_ticket_version_statement() -> Any:
+    stmt = insert(ticket_versions).values(ticket_id=bindparam("ticket_id"), version=bindparam("version"))
+    return stmt.on_conflict_do_update(
         index_elements=[ticket_versions.c.ticket_id],
         set_={"version": stmt.excluded.version, "updated_at": func.now()},
         where=ticket_versions.c.version < stmt.excluded.version,
     ).returning(ticket_versions.c.version)
-    return (await session.execute(upsert)).first() is not None
+
+
+# built once (one per event otherwise: construction and cache key were a tenth of the notifier's CPU)
+_ADVANCE_TICKET_VERSION = _advance_ticket_version_statement()
+
+
+async def advance_ticket_version(session: AsyncSession, *, ticket_id: uuid.UUID, version: int) -> bool:
+    """Record `version` as the newest seen for the ticket; False if a newer one was seen."""
+    result = await session.execute(_ADVANCE_TICKET_VERSION, {"ticket_id": ticket_id, "version": version})
+    return result.first() is not None
 
 
 # --- preferences ---------------------------------------------------------------------------
@@ -172,15 +180,18 @@ async def claim_due_delivery(session: AsyncSession, *, now: datetime) -> RowMapp
     return result.mappings().first()
 
 
+_CLAIM_DUE = (
+    select(deliveries)
+    .where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= bindparam("now"))
+    .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
 async def claim_due_deliveries(session: AsyncSession, *, now: datetime, limit: int) -> list[RowMapping]:
     """Lock up to `limit` of the oldest due pending mails; other workers skip them meanwhile."""
-    result = await session.execute(
-        select(deliveries)
-        .where(deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now)
-        .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    result = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
     return list(result.mappings())
 
 
@@ -191,17 +202,20 @@ async def mark_sent(session: AsyncSession, delivery_id: uuid.UUID, *, attempts: 
 
 async def mark_sent_many(session: AsyncSession, delivery_ids: Sequence[uuid.UUID], *, attempts: int) -> None:
     """Record that the SMTP server accepted these mails (one statement)."""
-    await session.execute(
-        update(deliveries)
-        .where(deliveries.c.id.in_(list(delivery_ids)))
-        .values(
-            status=DeliveryStatus.SENT,
-            sent_at=func.now(),
-            attempts=attempts,
-            last_error=None,
-            last_error_code=None,
-        )
+    await session.execute(_MARK_SENT, {"ids": list(delivery_ids), "attempts": attempts})
+
+
+_MARK_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+    .values(
+        status=DeliveryStatus.SENT,
+        sent_at=func.now(),
+        attempts=bindparam("attempts"),
+        last_error=None,
+        last_error_code=None,
     )
+)
 
 
 async def mark_retry(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from shared.events import STAFF_ROLES
-from sqlalchemy import case, delete, func, literal, select, tuple_, update
+from sqlalchemy import Integer, bindparam, case, delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -60,6 +61,15 @@ async def take_slot(
     lock and re-check `open_count < limit` on the committed value, so the last slot goes once.
     With `skip_locked`, a row another transaction holds is not waited for (None at once).
     """
+    stmt = _take_slot_statement(skip_locked=skip_locked, limited=limit is not None)
+    params = {"staff_id": user_id, "limit": limit}
+    return (await session.execute(stmt, params)).scalar_one_or_none()
+
+
+@functools.cache
+def _take_slot_statement(*, skip_locked: bool, limited: bool) -> Any:
+    """`take_slot`'s UPDATE, built once per variant (not rebuilt and re-keyed for every ticket)."""
+    user_id = bindparam("staff_id", type_=Staff.user_id.type)
     target = Staff.user_id == user_id
     if skip_locked:
         target = Staff.user_id.in_(
@@ -74,9 +84,9 @@ async def take_slot(
         # trying and failing: loaded rows still get the new count in place
         .execution_options(synchronize_session="fetch")
     )
-    if limit is not None:
-        stmt = stmt.where(Staff.open_count < func.coalesce(Staff.capacity, limit))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    if limited:
+        stmt = stmt.where(Staff.open_count < func.coalesce(Staff.capacity, bindparam("limit", type_=Integer())))
+    return stmt
 
 
 async def add_open(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
