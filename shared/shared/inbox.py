@@ -91,10 +91,11 @@ def idempotent(
         async with sessions() as session, session.begin():
             fresh = await claim_many(session, table, consumer=consumer, envelopes=envelopes)
             for envelope, payload in zip(envelopes, payloads, strict=True):
-                clear_contextvars()
-                bind_contextvars(
-                    event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
-                )
+                if len(envelopes) > 1:  # alone, it runs in its message's logging context already
+                    clear_contextvars()
+                    bind_contextvars(
+                        event_type=envelope.type, event_id=str(envelope.id), correlation_id=envelope.correlation_id
+                    )
                 if envelope.id not in fresh:
                     log.info("event_duplicate_skipped")
                     continue
@@ -104,14 +105,7 @@ def idempotent(
                     await handler(session, payload, envelope)
 
     async def handle(envelope: Envelope) -> None:
-        payload = envelope.payload()
-        async with sessions() as session, session.begin():
-            if not await claim(session, table, consumer=consumer, envelope=envelope):
-                log.info("event_duplicate_skipped")
-                return
-            handler = handlers.get(envelope.type)
-            if handler is not None:
-                await handler(session, payload, envelope)
+        await handle_batch([envelope])
 
     if batch_size > 1:
         batcher: MicroBatcher[Envelope] = MicroBatcher(

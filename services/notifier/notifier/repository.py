@@ -200,11 +200,6 @@ async def mark_sent(session: AsyncSession, delivery_id: uuid.UUID, *, attempts: 
     await mark_sent_many(session, [delivery_id], attempts=attempts)
 
 
-async def mark_sent_many(session: AsyncSession, delivery_ids: Sequence[uuid.UUID], *, attempts: int) -> None:
-    """Record that the SMTP server accepted these mails (one statement)."""
-    await session.execute(_MARK_SENT, {"ids": list(delivery_ids), "attempts": attempts})
-
-
 _MARK_SENT = (
     update(deliveries)
     .where(deliveries.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
@@ -216,6 +211,11 @@ _MARK_SENT = (
         last_error_code=None,
     )
 )
+
+
+async def mark_sent_many(session: AsyncSession, delivery_ids: Sequence[uuid.UUID], *, attempts: int) -> None:
+    """Record that the SMTP server accepted these mails (one statement)."""
+    await session.execute(_MARK_SENT, {"ids": list(delivery_ids), "attempts": attempts})
 
 
 async def mark_retry(

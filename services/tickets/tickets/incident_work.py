@@ -152,33 +152,24 @@ async def merge(
     source.status = "merged"
     source.merged_into = target.id
     source.resolved_at = now
-    session.add(
-        log_entry(source, "merged", now=now, actor=actor, other=target.id, detail=f"{len(moved)} tickets moved")
-    )
-    session.add(
-        log_entry(target, "merged", now=now, actor=actor, other=source.id, detail=f"{len(moved)} tickets moved")
-    )
+    # both sides recorded the same way, each naming the other
+    sides = ((source, previous_source, target), (target, previous_target, source))
+    for incident, _, other in sides:
+        session.add(
+            log_entry(incident, "merged", now=now, actor=actor, other=other.id, detail=f"{len(moved)} tickets moved")
+        )
     await recompute(session, settings, target)
-    await emit(
-        session,
-        source,
-        change="merged",
-        actor=actor,
-        previous_size=previous_source,
-        now=now,
-        ticket_ids=ids,
-        other=target.id,
-    )
-    await emit(
-        session,
-        target,
-        change="merged",
-        actor=actor,
-        previous_size=previous_target,
-        now=now,
-        ticket_ids=ids,
-        other=source.id,
-    )
+    for incident, previous, other in sides:
+        await emit(
+            session,
+            incident,
+            change="merged",
+            actor=actor,
+            previous_size=previous,
+            now=now,
+            ticket_ids=ids,
+            other=other.id,
+        )
     return target
 
 
