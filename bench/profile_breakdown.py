@@ -45,7 +45,7 @@ PARTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ),
     ("transaction (SQLAlchemy, asyncpg)", ("sqlalchemy/", "asyncpg/", "shared/db.py", "tickets/repository.py"), ()),
     ("validation", ("pydantic/", "pydantic_core/"), ("request_body_to_args",)),
-    ("outgoing hop (aiohttp)", ("aiohttp/", "gateway/proxy.py", "yarl/", "multidict/"), ()),
+    ("outgoing hop", ("aiohttp/", "gateway/proxy.py", "gateway/upstream.py", "yarl/", "multidict/"), ()),
 ]
 # the rest by the innermost frame of one of these (every stack passes through all of them)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [

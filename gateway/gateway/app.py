@@ -19,7 +19,7 @@ from shared.web import create_service_app
 from gateway import api, compat
 from gateway.cors import ApiCorsMiddleware
 from gateway.openapi import OpenApiCache
-from gateway.proxy import Forwarder, build_session
+from gateway.proxy import Forwarder, build_pools
 from gateway.revocations import RevocationList, RevocationSync
 from gateway.security import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
@@ -57,6 +57,24 @@ class UpstreamReadiness:
             return False
 
 
+def build_session(*, pool_size: int, connect_timeout: float, total_timeout: float) -> aiohttp.ClientSession:
+    """The client of the gateway's own calls (health, OpenAPI documents, revocations, the
+    compatibility mount); forwarded requests take gateway/upstream.py's connections."""
+    connector = aiohttp.TCPConnector(
+        limit=pool_size,
+        # below uvicorn's 5 s keep-alive, so we never reuse a connection the service is closing
+        keepalive_timeout=3.5,
+        ttl_dns_cache=60,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway app (uvicorn gateway.app:create_app --factory)."""
     settings = settings or GatewaySettings()
@@ -84,8 +102,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.revocations = revocations
         app.state.revocation_sync = sync
         app.state.bus = bus
+        pools = build_pools(upstreams, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout)
         app.state.forwarder = Forwarder(
-            session, upstreams, parse_networks(settings.trusted_proxies), tracer=service_tracer(settings.service_name)
+            pools,
+            upstreams,
+            parse_networks(settings.trusted_proxies),
+            timeout=settings.upstream_timeout,
+            tracer=service_tracer(settings.service_name),
         )
         app.state.http = session
         app.state.upstreams = upstreams
@@ -99,6 +122,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await sync.stop()
             await bus.close()
             await session.close()
+            for pool in pools.values():
+                pool.close()
 
     readiness = _LateReadiness()
     app = create_service_app(

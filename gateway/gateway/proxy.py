@@ -1,16 +1,10 @@
-"""Forwarding a request to a service over a pooled aiohttp client.
-
-aiohttp rather than httpx, by measurement (bench/gateway_bench.py --hop; 32 concurrent GETs on
-one uvicorn stub, 2 cores): aiohttp 3.14 ~4,700-6,300 req/s, httpx 0.28 ~600-840 req/s with
-`sniffio` installed and ~490 without it (the gateway's image has none: httpcore then retries a
-failing `import sniffio` on every request).
-"""
+"""Forwarding a request to a service over the gateway's pooled connections (gateway/upstream.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
-import aiohttp
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from shared.clientip import Network, client_address
@@ -19,7 +13,8 @@ from shared.problems import ProblemError
 from shared.tracing import inject as inject_traceparent
 from starlette.requests import Request
 from starlette.responses import Response
-from yarl import URL
+
+from gateway.upstream import UpstreamBroke, UpstreamPool, UpstreamUnavailable
 
 log = get_logger(__name__)
 
@@ -38,37 +33,28 @@ FORWARD_REQUEST_HEADERS = (
 # response headers passed back; hop-by-hop headers and the service's own framing are dropped
 RETURN_RESPONSE_HEADERS = frozenset(
     {
-        "content-type",
-        "location",
-        "retry-after",
-        "www-authenticate",
-        "cache-control",
-        "etag",
-        "last-modified",
-        "content-language",
-        "content-disposition",
-        "vary",
-        "link",
-        "idempotent-replayed",
+        b"content-type",
+        b"content-encoding",
+        b"location",
+        b"retry-after",
+        b"www-authenticate",
+        b"cache-control",
+        b"etag",
+        b"last-modified",
+        b"content-language",
+        b"content-disposition",
+        b"vary",
+        b"link",
+        b"idempotent-replayed",
     }
 )
 
 
-def build_session(*, pool_size: int, connect_timeout: float, total_timeout: float) -> aiohttp.ClientSession:
-    """One pooled client for every service (built in the lifespan)."""
-    connector = aiohttp.TCPConnector(
-        limit=pool_size,
-        # below uvicorn's 5 s keep-alive, so we never reuse a connection the service is closing
-        keepalive_timeout=3.5,
-        ttl_dns_cache=60,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout),
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
+def build_pools(upstreams: dict[str, str], *, pool_size: int, connect_timeout: float) -> dict[str, UpstreamPool]:
+    """Each service's keep-alive connections (built in the lifespan)."""
+    return {
+        name: UpstreamPool(url, limit=pool_size, connect_timeout=connect_timeout) for name, url in upstreams.items()
+    }
 
 
 class Forwarder:
@@ -76,13 +62,15 @@ class Forwarder:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        pools: dict[str, UpstreamPool],
         upstreams: dict[str, str],
         trusted_proxies: tuple[Network, ...] = (),
         *,
+        timeout: float,
         tracer: trace.Tracer | None = None,
     ) -> None:
-        self._session = session
+        self._pools = pools
+        self._timeout = timeout
         self._tracer = tracer
         self._trusted = trusted_proxies
         self._upstreams = upstreams
@@ -107,9 +95,8 @@ class Forwarder:
     async def _forward(
         self, request: Request, upstream: str, *, request_id: str | None, body: bytes | None
     ) -> Response:
-        base = self._upstreams[upstream]
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        target = base + raw_path.decode("latin-1")
+        target = raw_path.decode("latin-1")
         query = request.scope.get("query_string", b"")
         if query:
             target += "?" + query.decode("latin-1")
@@ -129,49 +116,39 @@ class Forwarder:
         headers["x-forwarded-proto"] = request.url.scheme
         if body is None:
             body = await request.body()
+        # HEAD goes on as GET (the same answer; the server here leaves the body out), so the
+        # answer's length is never one without its body
+        method = "GET" if request.method == "HEAD" else request.method
         try:
-            async with self._session.request(
-                request.method,
-                URL(target, encoded=True),
-                headers=headers,
-                data=body if body or request.method in ("POST", "PUT", "PATCH") else None,
-                allow_redirects=False,
-            ) as upstream_response:
-                content = await upstream_response.read()
-                status = upstream_response.status
-                returned = [
-                    (name, value)
-                    for name, value in upstream_response.headers.items()
-                    if name.lower() in RETURN_RESPONSE_HEADERS
-                ]
-                encoding = upstream_response.headers.get("content-encoding")
+            async with asyncio.timeout(self._timeout):
+                answer = await self._pools[upstream].request(method, target, list(headers.items()), body)
+        except UpstreamUnavailable as exc:
+            # never connected: the request did not reach the service, nothing happened
+            log.warning("upstream_unavailable", upstream=upstream, error=str(exc))
+            raise _unavailable(upstream) from exc
         except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise _unavailable(upstream) from exc
             log.warning("upstream_timeout", upstream=upstream)
             raise ProblemError(504, f"The {upstream} service did not answer in time.") from exc
-        except aiohttp.ClientConnectorError as exc:
-            # never connected: the request did not reach the service, nothing happened
-            log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
-            raise _unavailable(upstream) from exc
-        except aiohttp.ClientError as exc:
+        except UpstreamBroke as exc:
             # the connection broke after the request left: the service may have acted on it
             # (a ticket created by a process killed before it answered), so not "unavailable"
-            log.warning("upstream_broke", upstream=upstream, error=type(exc).__name__)
+            log.warning("upstream_broke", upstream=upstream, error=str(exc))
             raise ProblemError(
                 502,
                 f"The {upstream} service closed the connection before answering; the request "
                 "may or may not have taken effect, check before repeating it.",
             ) from exc
-        response = Response(content=content, status_code=status)
-        for name, value in returned:
-            if name.lower() == "location":
-                value = self._relative_location(upstream, value)
-            response.headers.append(name, value)
-        if encoding:
-            response.headers["content-encoding"] = encoding
-        if "content-type" not in response.headers and content:
-            response.headers["content-type"] = "application/octet-stream"
+        response = Response(content=answer.body, status_code=answer.status)
+        returned = response.raw_headers
+        typed = False
+        for key, raw in answer.headers:
+            if key in RETURN_RESPONSE_HEADERS:
+                if key == b"location":
+                    raw = self._relative_location(upstream, raw.decode("latin-1")).encode("latin-1")
+                typed = typed or key == b"content-type"
+                returned.append((key, raw))
+        if not typed and answer.body:
+            returned.append((b"content-type", b"application/octet-stream"))
         return response
 
     def _relative_location(self, upstream: str, location: str) -> str:
