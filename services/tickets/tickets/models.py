@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from shared.db import service_metadata, sql_in
 from shared.deadletters import dead_letters_table
@@ -203,14 +203,9 @@ class Ticket(Base):
     @classmethod
     def new(cls, **values: Any) -> Ticket:
         """A ticket not yet stored, every column the caller leaves out at the model's default."""
-        for column in cls.__table__.columns:
-            default = column.default
-            if column.key in values or not isinstance(default, ScalarElementColumnDefault | CallableColumnDefault):
-                continue
-            # SQLAlchemy wraps a callable default to take the execution context; none is needed here
-            values[column.key] = (
-                default.arg(cast(Any, None)) if isinstance(default, CallableColumnDefault) else default.arg
-            )
+        for key, default, call in _defaults(cls):
+            if key not in values:
+                values[key] = default(None) if call else default
         return cls(**values)
 
     def stored_values(self) -> dict[str, Any]:
@@ -220,6 +215,20 @@ class Ticket(Base):
         # what `new` set is in the instance's dict; getattr (the ORM's descriptor) only for the rest
         state = self.__dict__
         return {key: state[key] if key in state else getattr(self, key) for key in keys}
+
+
+@functools.cache
+def _defaults(model: type[Ticket]) -> tuple[tuple[str, Any, bool], ...]:
+    """(key, default, whether to call it) of every column with a Python-side default, looked up once.
+
+    SQLAlchemy wraps a callable default to take the execution context; none is needed here.
+    """
+    out = []
+    for column in model.__table__.columns:
+        default = column.default
+        if isinstance(default, ScalarElementColumnDefault | CallableColumnDefault):
+            out.append((column.key, default.arg, isinstance(default, CallableColumnDefault)))
+    return tuple(out)
 
 
 @functools.cache
