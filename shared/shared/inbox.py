@@ -76,6 +76,7 @@ def idempotent(
     consumer: str,
     handlers: dict[str, Callable[[AsyncSession, EventData, Envelope], Awaitable[None]]],
     batch_size: int = 1,
+    prepare: Callable[[AsyncSession, list[EventData]], Awaitable[None]] | None = None,
 ) -> Callable[[Envelope], Awaitable[None]]:
     """A bus handler that applies each event once, in one transaction with its processed mark.
 
@@ -84,12 +85,16 @@ def idempotent(
     With `batch_size` > 1, events in flight together share one transaction (`shared.batching`):
     one claim for all, then each handler in arrival order; each call still returns only after
     its event's commit, and a batch that fails is applied again one event at a time.
+    `prepare(session, payloads)`, when given, runs before the handlers with the payloads of the
+    batch's fresh events: reading (and locking) in one statement what they will each need.
     """
 
     async def handle_batch(envelopes: Sequence[Envelope]) -> None:
         payloads = [e.payload() for e in envelopes]
         async with sessions() as session, session.begin():
             fresh = await claim_many(session, table, consumer=consumer, envelopes=envelopes)
+            if prepare is not None and len(fresh) > 1:
+                await prepare(session, [p for e, p in zip(envelopes, payloads, strict=True) if e.id in fresh])
             for envelope, payload in zip(envelopes, payloads, strict=True):
                 if len(envelopes) > 1:  # alone, it runs in its message's logging context already
                     clear_contextvars()

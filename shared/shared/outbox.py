@@ -88,10 +88,13 @@ async def add_event(
         correlation_id=correlation_id or current_correlation_id(),
         traceparent=tracing.current_traceparent(),
     )
-    await session.execute(
-        _insert_one(outbox),
-        {"id": envelope.id, "routing_key": envelope.type, "envelope": envelope.model_dump(mode="json")},
-    )
+    # the row depends on no pending ORM change: those are written with the transaction's others
+    # (a batch of ticket updates in one flush at the commit, not one flush per event written)
+    with session.no_autoflush:
+        await session.execute(
+            _insert_one(outbox),
+            {"id": envelope.id, "routing_key": envelope.type, "envelope": envelope.model_dump(mode="json")},
+        )
     return envelope
 
 

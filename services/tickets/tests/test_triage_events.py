@@ -9,6 +9,7 @@ from datetime import timedelta
 from helpdesk_testing.plugin import wait_for
 from shared.bus import Bus
 from shared.events import Envelope, TicketTriaged
+from sqlalchemy import event
 
 
 async def row(kit, ticket_id):
@@ -289,7 +290,21 @@ async def test_results_in_flight_together_are_applied_in_one_batch_each_once(kit
     later = [kit.triaged(t["id"], mod) for t in tickets[6:]]
     handle = kit.handler()  # one consumer: what it has in flight is batched
     in_flight = [*first, first[0], moved, *later]  # first[0] twice: a redelivery inside the batch
-    await asyncio.gather(*(handle(e) for e in in_flight))
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement.split(None, 1)[0])
+
+    engine = kit.app.state.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await asyncio.gather(*(handle(e) for e in in_flight))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # the batch's tickets locked and the moderator read once, each ticket's UPDATE and history
+    # row written together at the commit: a ticket's own statement is its outbox row
+    # (the user event in the middle writes what is pending before it: two UPDATEs, two INSERTs)
+    assert len(statements) <= len(tickets) + 10, statements
 
     for i, ticket in enumerate(tickets):
         t = await row(kit, ticket["id"])

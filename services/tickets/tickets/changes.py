@@ -92,7 +92,8 @@ async def record_change(
             created_at=now,
         )
     )
-    await session.flush()
+    # no flush here: the ticket's UPDATE and its history row are written with the transaction's
+    # others (a batch of results: one executemany and one multi-row INSERT, not two per ticket)
     if event is None:
         data: EventData = TicketUpdated(ticket=snapshot(ticket), version=ticket.version, actor=actor, changes=changes)
     else:

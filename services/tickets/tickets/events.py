@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.events import (
+    Assignee,
     Envelope,
     EventData,
     TicketTriaged,
@@ -52,6 +53,18 @@ def handlers(settings: TicketsSettings) -> dict[str, EventHandler]:
     }
 
 
+async def prepare(session: AsyncSession, payloads: list[EventData]) -> None:
+    """A batch's triage results: their tickets locked and the people they name read, in two statements."""
+    results = [p for p in payloads if isinstance(p, TicketTriaged | TicketTriageFailed)]
+    if not results:
+        return
+    await repository.lock_tickets(session, (r.ticket_id for r in results))
+    named: list[Assignee | None] = [
+        r.assignee if isinstance(r, TicketTriaged) else r.fallback_assignee for r in results
+    ]
+    await repository.read_people(session, (person.id for person in named if person is not None))
+
+
 class Consumer:
     """The consumer of the "tickets" queue: each event applied once, with its effect."""
 
@@ -62,6 +75,7 @@ class Consumer:
             consumer=QUEUE,
             handlers=handlers(settings),
             batch_size=settings.batch_size,
+            prepare=prepare,
         )
 
     async def handle(self, envelope: Envelope) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
+from sqlalchemy.orm.util import identity_key
 
 from tickets.models import Attachment, Comment, InboundMail, Person, Ticket, outbox
 from tickets.visible import moderator_page, reasons, waiting_for
@@ -42,12 +44,44 @@ _WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 16
 
 
+# session.info keys: the tickets this transaction holds row locks on, and the people it read, by
+# id (lock_tickets, read_people). Held here, not only in the session's identity map, which keeps
+# unchanged objects only while something else refers to them.
+_LOCKED = "tickets.locked"
+_PEOPLE = "tickets.people"
+
+
 async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:
     """The ticket with this id (row-locked for the transaction when `for_update`)."""
+    held: Ticket | None = session.info.get(_LOCKED, {}).get(ticket_id)
+    if held is not None:
+        return held  # locked by this transaction already: the session's copy is current
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_tickets(session: AsyncSession, ticket_ids: Iterable[uuid.UUID]) -> None:
+    """Read and row-lock these tickets in one statement (in id order, so two batches that share
+    tickets wait for each other instead of deadlocking); `get_ticket` then answers from the
+    session for the rest of the transaction."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return
+    stmt = select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update()
+    locked = session.info.setdefault(_LOCKED, {})
+    for ticket in (await session.execute(stmt)).scalars():
+        locked[ticket.id] = ticket
+
+
+async def read_people(session: AsyncSession, person_ids: Iterable[uuid.UUID]) -> None:
+    """Load these people into the session in one statement (person_for_assignment reads them)."""
+    ids = set(person_ids)
+    if ids:
+        people = session.info.setdefault(_PEOPLE, {})
+        for person in (await session.execute(select(Person).where(Person.id.in_(ids)))).scalars():
+            people[person.id] = person
 
 
 async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
@@ -70,6 +104,14 @@ async def remember_person(session: AsyncSession, *, person_id: uuid.UUID, name: 
         ),
     )
     await session.execute(stmt)
+    _read_again(session, person_id)
+
+
+def _read_again(session: AsyncSession, person_id: uuid.UUID) -> None:
+    """A copy of this person the session holds (a batch read them first) is read again when next used."""
+    held = session.identity_map.get(identity_key(Person, person_id))
+    if held is not None:
+        session.expire(held)
 
 
 async def person_for_assignment(
@@ -80,8 +122,8 @@ async def person_for_assignment(
     People are updated only from auth's `user.*` events (and the signed tokens of callers): a
     `ticket.triaged` must not change where a moderator's mail goes.
     """
-    # read afresh: a user event earlier in the same batch may have changed them
-    known = await session.get(Person, person_id, populate_existing=True)
+    # the session's copy (read_people), read again if a user event in this transaction expired it
+    known = await session.get(Person, person_id)
     if known is not None:
         return known  # the usual case: one statement
     stmt = insert(Person).values(id=person_id, name=name, email=email, role=role)
@@ -283,6 +325,7 @@ async def apply_user_event(
     """What auth says of a user, unless a later revision of them was already applied."""
     values = {"id": person_id, "name": name, "email": email, "role": role}
     await apply_revision(session, Person.__table__, values=values, revision=revision)
+    _read_again(session, person_id)
 
 
 @dataclass(frozen=True)
