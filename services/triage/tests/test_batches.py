@@ -11,7 +11,7 @@ from typing import Any
 from shared.db import transaction
 from shared.events import Envelope
 from shared.logging import bind_contextvars
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from triage import repository
 from triage.analyzer.base import Analysis, TicketText
@@ -170,9 +170,21 @@ async def test_updates_in_flight_together_follow_the_tickets_in_one_transaction(
         closed = updated(assigned.ticket, version=3, actor=human(), status="closed")
         updates += [Envelope.wrap(assigned), Envelope.wrap(closed)]
     commits.clear()
-    assert await asyncio.gather(*(delivered(consumers, e) for e in updates)) == [None] * 4
+    locks: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        if statement.startswith("INSERT INTO triage.tickets"):
+            locks.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await asyncio.gather(*(delivered(consumers, e) for e in updates)) == [None] * 4
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
     assert commits == [1]  # the four updates: one transaction
+    assert len(locks) == 1  # the copies of both tickets locked in one statement, not one per update
     async with sessions() as s:
         copies = {c.ticket_id: c for c in (await s.execute(select(TicketCopy))).scalars()}
         vic_row = await s.get(Staff, vic)

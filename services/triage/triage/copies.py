@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from shared.events import TicketSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,24 +14,31 @@ from triage.models import TicketCopy
 
 
 async def locked_ticket(session: AsyncSession, snapshot: TicketSnapshot, *, version: int) -> TicketCopy:
-    return await repository.lock_ticket(
-        session,
-        {
-            "ticket_id": snapshot.id,
-            "title": snapshot.title,
-            "description": snapshot.description,
-            "status": snapshot.status,
-            "category": snapshot.category,
-            "priority": snapshot.priority,
-            "related_skills": list(snapshot.related_skills),
-            "assignee_id": None,
-            "counted_for": None,
-            "version": 0,
-            "attempt": snapshot.triage_attempt,
-            "triaged_attempt": 0,
-            "state": "pending",
-        },
-    )
+    return await repository.lock_ticket(session, new_copy(snapshot))
+
+
+async def lock_copies(session: AsyncSession, snapshots: Sequence[TicketSnapshot]) -> None:
+    """The copies of a batch's tickets, created where absent and locked, in one statement."""
+    await repository.lock_tickets(session, [new_copy(s) for s in snapshots])
+
+
+def new_copy(snapshot: TicketSnapshot) -> dict[str, Any]:
+    """The values of a copy not seen before (an existing one is locked as it is)."""
+    return {
+        "ticket_id": snapshot.id,
+        "title": snapshot.title,
+        "description": snapshot.description,
+        "status": snapshot.status,
+        "category": snapshot.category,
+        "priority": snapshot.priority,
+        "related_skills": list(snapshot.related_skills),
+        "assignee_id": None,
+        "counted_for": None,
+        "version": 0,
+        "attempt": snapshot.triage_attempt,
+        "triaged_attempt": 0,
+        "state": "pending",
+    }
 
 
 async def count_against(session: AsyncSession, ticket: TicketCopy, who: uuid.UUID | None) -> None:

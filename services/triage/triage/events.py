@@ -37,7 +37,7 @@ from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import tracing
-from triage import directory, incidents, repository, service
+from triage import copies, directory, incidents, repository, service
 from triage.analyzer.base import Analysis, Analyzer, TicketText
 from triage.learning import ModelManager
 from triage.models import processed_messages
@@ -158,6 +158,7 @@ class Consumer:
         """
         categories = await self._categories()
         async with transaction(self._sessions) as session:
+            await copies.lock_copies(session, [update.ticket for _, update in updates])
             for envelope, update in updates:
                 if len(updates) > 1:
                     _bind(envelope)  # alone, it runs in its message's context already
@@ -205,6 +206,7 @@ class Consumer:
                     fresh.discard(request.envelope.id)
                     todo.append((request, analysis))
             batch = service.Batch([r.snapshot for r, _ in todo])
+            await copies.lock_copies(session, batch.snapshots)
             tickets = [r.snapshot.id for r, _ in todo]
             # Decisions and ticket changes are written together at the commit (one statement
             # each) unless two events of the batch are about one ticket: then each sees the last.

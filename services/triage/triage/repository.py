@@ -107,15 +107,39 @@ async def release_slot(session: AsyncSession, *, user_id: uuid.UUID) -> None:
 # --- ticket copies --------------------------------------------------------------------------
 
 
+# session.info key: the copies lock_tickets locked for this transaction, by ticket id (held here:
+# the identity map keeps an unchanged object only while something else refers to it)
+_LOCKED = "triage.locked"
+
+
 async def lock_ticket(session: AsyncSession, values: dict[str, Any]) -> TicketCopy:
     """The ticket copy, created from `values` if absent, locked for this transaction.
 
     One statement: the no-op update on conflict takes the row lock, so concurrent events about
-    one ticket apply one after another.
+    one ticket apply one after another. A copy `lock_tickets` locked is answered from the session.
     """
+    held: TicketCopy | None = session.info.get(_LOCKED, {}).get(values["ticket_id"])
+    if held is not None:
+        return held
     result = await session.scalars(_LOCK_TICKET, values)
     copy: TicketCopy = result.one()
     return copy
+
+
+async def lock_tickets(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """`lock_ticket` for several copies in one statement (in ticket id order, so two batches that
+    share tickets wait for each other instead of deadlocking); each ticket's first row counts."""
+    unique = {row["ticket_id"]: row for row in reversed(rows)}
+    if len(unique) < 2:
+        return
+    insert_rows = insert(TicketCopy).values([unique[key] for key in sorted(unique)])
+    stmt = insert_rows.on_conflict_do_update(
+        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": insert_rows.excluded.ticket_id}
+    ).returning(TicketCopy)
+    locked = session.info.setdefault(_LOCKED, {})
+    query = select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
+    for copy in await session.scalars(query):
+        locked[copy.ticket_id] = copy
 
 
 def _lock_ticket_statement() -> Any:

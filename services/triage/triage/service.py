@@ -330,13 +330,13 @@ class Batch:
     def __init__(self, snapshots: Sequence[TicketSnapshot] = ()) -> None:
         self._staff: dict[uuid.UUID, Staff] | None = None
         self._history: dict[str, dict[uuid.UUID, Track]] = {}
-        self._snapshots = list(snapshots)
+        self.snapshots = list(snapshots)
         self._detector: incidents.Detector | None = None
         self.events: list[tuple[EventData, str | None, str | None]] = []
 
     def detector(self, rules: incidents.Rules) -> incidents.Detector:
         if self._detector is None:
-            self._detector = incidents.Detector(rules, self._snapshots)
+            self._detector = incidents.Detector(rules, self.snapshots)
         return self._detector
 
     async def staff(self, session: AsyncSession) -> dict[uuid.UUID, Staff]:
