@@ -3,6 +3,7 @@ it processed (shared.inbox), so a redelivered event queues nothing twice."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import sqlalchemy.exc
@@ -22,7 +23,7 @@ from shared.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from notifier import incidents, service
+from notifier import incidents, repository, service
 from notifier.models import processed_messages
 from notifier.service import MailSettings
 
@@ -112,6 +113,16 @@ def build_handler(
         assert isinstance(event, IncidentUpdated)
         await incidents.notify_incident_updated(session=session, event=event, envelope=envelope, mail=mail)
 
+    async def prepare(session: AsyncSession, events: list[EventData]) -> None:
+        # the people a batch's ticket events may mail, read in one statement (not one per event)
+        people: set[uuid.UUID] = set()
+        for data in events:
+            if isinstance(data, TicketUpdated | TicketCommented):
+                people.add(data.ticket.created_by.id)
+                if data.ticket.assigned_to is not None:
+                    people.add(data.ticket.assigned_to.id)
+        await repository.read_recipients(session, people)
+
     apply = idempotent(
         sessions=sessions,
         table=processed_messages,
@@ -125,6 +136,7 @@ def build_handler(
             IncidentUpdated.event_type: incident_updated,
         },
         batch_size=batch_size,
+        prepare=prepare,
     )
 
     def _log_retry(state: object) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +55,7 @@ async def upsert_user(
         values["opened_by_mail"] = True
     overwrite = ["email", "name", "role", "active"] + (["email_verified"] if email_verified is not None else [])
     await apply_revision(session, users, values=values, revision=revision, overwrite=overwrite)
+    _read_again(session, user_id)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> RowMapping | None:
@@ -113,6 +114,49 @@ async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> dict[str
 ANSWERS_TO_MAIL = frozenset({"ticket_commented", "ticket_resolved"})
 
 
+# session.info key: what read_recipients read of a batch's people, by user id (None: no row of theirs)
+_RECIPIENTS = "notifier.recipients"
+
+
+async def read_recipients(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> None:
+    """Read, in one statement, what `suppressed` needs to know of these people; it then answers
+    from the session for the rest of the transaction (a user event in it reads that user again)."""
+    ids = set(user_ids)
+    if not ids:
+        return
+    both = users.join(preferences, users.c.id == preferences.c.user_id, full=True)
+    query = select(
+        users.c.id.label("known"),
+        users.c.active,
+        users.c.email_verified,
+        users.c.opened_by_mail,
+        preferences.c.user_id.label("prefers"),
+        *(preferences.c[kind] for kind in PREFERENCE_KINDS),
+    ).select_from(both)
+    rows = (await session.execute(query.where(or_(users.c.id.in_(ids), preferences.c.user_id.in_(ids))))).mappings()
+    read: dict[uuid.UUID, RowMapping | None] = dict.fromkeys(ids)
+    for row in rows:
+        read[row["known"] or row["prefers"]] = row
+    session.info.setdefault(_RECIPIENTS, {}).update(read)
+
+
+def _read_again(session: AsyncSession, user_id: uuid.UUID) -> None:
+    session.info.get(_RECIPIENTS, {}).pop(user_id, None)
+
+
+def _is_suppressed(row: RowMapping | None, kind: str, verified_only: bool) -> bool:
+    """`suppressed`'s query, for one person read by read_recipients (NULL is not false there either)."""
+    if row is None:
+        return False
+    if row["known"] is not None:
+        if row["active"] is False:
+            return True
+        if verified_only and row["email_verified"] is False:
+            if kind not in ANSWERS_TO_MAIL or row["opened_by_mail"] is False:
+                return True
+    return kind in PREFERENCE_KINDS and row["prefers"] is not None and row[kind] is False
+
+
 async def suppressed(
     session: AsyncSession, user_ids: Sequence[uuid.UUID], kind: str, *, verified_only: bool = True
 ) -> set[uuid.UUID]:
@@ -125,6 +169,9 @@ async def suppressed(
     """
     if not user_ids:
         return set()
+    read = session.info.get(_RECIPIENTS, {})
+    if all(user_id in read for user_id in user_ids):
+        return {user_id for user_id in user_ids if _is_suppressed(read[user_id], kind, verified_only)}
     ids = list(user_ids)
     unwanted: list[ColumnElement[bool]] = [users.c.active.is_(False)]
     if verified_only:
@@ -142,6 +189,7 @@ async def suppressed(
 
 async def put_preferences(session: AsyncSession, *, user_id: uuid.UUID, values: dict[str, bool]) -> dict[str, bool]:
     """Replace a user's preferences."""
+    _read_again(session, user_id)
     stmt = insert(preferences).values(user_id=user_id, **values)
     stmt = stmt.on_conflict_do_update(index_elements=[preferences.c.user_id], set_={**values, "updated_at": func.now()})
     await session.execute(stmt)

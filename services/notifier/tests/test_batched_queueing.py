@@ -99,3 +99,40 @@ async def test_mails_queued_in_a_transaction_that_rolls_back_are_never_written(e
             )
     rows = await db.fetch("SELECT recipient_email FROM notifier.deliveries")
     assert [r["recipient_email"] for r in rows] == ["other@example.test"]
+
+
+async def test_a_batch_reads_whom_it_may_mail_once_and_suppresses_as_one_event_alone_would(
+    engine: AsyncEngine, db: Any
+) -> None:
+    """Opted out, deactivated, unverified: the same people are left out as one event at a time
+    would leave out, with their settings read once for the batch; a user event in the batch is
+    seen by the mails after it."""
+    handle = build_handler(sessions=create_sessionmaker(engine), mail=MAIL, batch_size=32)
+    names = ("Olga Optedout", "Dan Deactivated", "Uma Unverified", "Nora Normal", "Mia Moved")
+    registrations = [ev.registered(role="moderator", name=n, verified=n != "Uma Unverified") for n in names]
+    for registration in registrations:
+        await handle(registration)
+    olga, dan, uma, nora, mia = (r.data for r in registrations)
+    await db.execute("INSERT INTO notifier.preferences (user_id, ticket_assigned) VALUES ($1, false)", olga["user_id"])
+    await handle(ev.updated_user(registrations[1], revision=2, active=False))
+    refs = {
+        d["user_id"]: UserRef(id=d["user_id"], name=d["name"], email=d["email"]) for d in (olga, dan, uma, nora, mia)
+    }
+    first = [ev.assigned(ev.snapshot(assignee=ref)) for ref in refs.values()]
+    # Mia is deactivated in the middle of the batch: her later assignment mails nobody
+    moved = ev.updated_user(registrations[4], revision=2, active=False)
+    later = ev.assigned(ev.snapshot(assignee=refs[mia["user_id"]]))
+    reads: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM notifier.users" in statement:
+            reads.append(statement)
+
+    await asyncio.gather(*(handle(e) for e in [*first, moved, later]))
+
+    rows = await db.fetch("SELECT event_id, recipient_email FROM notifier.deliveries WHERE kind = 'ticket_assigned'")
+    mailed = {(r["event_id"], r["recipient_email"]) for r in rows}
+    assert mailed == {(first[3].id, nora["email"]), (first[4].id, mia["email"])}
+    # the batch's people once, Mia again after her user event: not one read per event
+    assert len(reads) == 2, reads
