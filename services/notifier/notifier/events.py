@@ -114,13 +114,16 @@ def build_handler(
         await incidents.notify_incident_updated(session=session, event=event, envelope=envelope, mail=mail)
 
     async def prepare(session: AsyncSession, events: list[EventData]) -> None:
-        # the people a batch's ticket events may mail, read in one statement (not one per event)
+        # the ticket versions a batch's updates advance, and the people its ticket events may
+        # mail: one statement each, not one per event
         people: set[uuid.UUID] = set()
         for data in events:
             if isinstance(data, TicketUpdated | TicketCommented):
                 people.add(data.ticket.created_by.id)
                 if data.ticket.assigned_to is not None:
                     people.add(data.ticket.assigned_to.id)
+        updates = [(data.ticket.id, data.version) for data in events if isinstance(data, TicketUpdated)]
+        await repository.advance_ticket_versions(session, updates)
         await repository.read_recipients(session, people)
 
     apply = idempotent(

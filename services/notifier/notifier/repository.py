@@ -90,10 +90,35 @@ def _advance_ticket_version_statement() -> Any:
 _ADVANCE_TICKET_VERSION = _advance_ticket_version_statement()
 
 
+# session.info key: (ticket id, version) -> whether advance_ticket_versions advanced it
+_ADVANCED = "notifier.advanced"
+
+
 async def advance_ticket_version(session: AsyncSession, *, ticket_id: uuid.UUID, version: int) -> bool:
     """Record `version` as the newest seen for the ticket; False if a newer one was seen."""
+    done: dict[tuple[uuid.UUID, int], bool] = session.info.get(_ADVANCED, {})
+    if (ticket_id, version) in done:
+        return done.pop((ticket_id, version))
     result = await session.execute(_ADVANCE_TICKET_VERSION, {"ticket_id": ticket_id, "version": version})
     return result.first() is not None
+
+
+async def advance_ticket_versions(session: AsyncSession, versions: Sequence[tuple[uuid.UUID, int]]) -> None:
+    """`advance_ticket_version` for a batch's events in one statement; `advance_ticket_version`
+    then answers each of them from the session. A ticket with two events in the batch is left to
+    `advance_ticket_version`, event by event (the second must see the first)."""
+    tickets = [ticket_id for ticket_id, _ in versions]
+    once = sorted((t, v) for t, v in versions if tickets.count(t) == 1)
+    if len(once) < 2:
+        return
+    rows = insert(ticket_versions).values([{"ticket_id": t, "version": v} for t, v in once])
+    stmt = rows.on_conflict_do_update(
+        index_elements=[ticket_versions.c.ticket_id],
+        set_={"version": rows.excluded.version, "updated_at": func.now()},
+        where=ticket_versions.c.version < rows.excluded.version,
+    ).returning(ticket_versions.c.ticket_id)
+    advanced = set((await session.execute(stmt)).scalars())
+    session.info.setdefault(_ADVANCED, {}).update({(t, v): t in advanced for t, v in once})
 
 
 # --- preferences ---------------------------------------------------------------------------

@@ -122,17 +122,26 @@ async def test_a_batch_reads_whom_it_may_mail_once_and_suppresses_as_one_event_a
     # Mia is deactivated in the middle of the batch: her later assignment mails nobody
     moved = ev.updated_user(registrations[4], revision=2, active=False)
     later = ev.assigned(ev.snapshot(assignee=refs[mia["user_id"]]))
+    # a version older than one seen before mails nobody either (Nora's ticket, version 5 seen)
+    seen = ev.assigned(ev.snapshot(assignee=refs[nora["user_id"]]), version=5)
+    await handle(seen)
+    stale = ev.assigned(seen.payload().ticket, version=3)  # type: ignore[attr-defined]
     reads: list[str] = []
+    versions: list[str] = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if "FROM notifier.users" in statement:
             reads.append(statement)
+        if statement.startswith("INSERT INTO notifier.ticket_versions"):
+            versions.append(statement)
 
-    await asyncio.gather(*(handle(e) for e in [*first, moved, later]))
+    await asyncio.gather(*(handle(e) for e in [*first, stale, moved, later]))
 
     rows = await db.fetch("SELECT event_id, recipient_email FROM notifier.deliveries WHERE kind = 'ticket_assigned'")
     mailed = {(r["event_id"], r["recipient_email"]) for r in rows}
-    assert mailed == {(first[3].id, nora["email"]), (first[4].id, mia["email"])}
-    # the batch's people once, Mia again after her user event: not one read per event
+    assert mailed == {(seen.id, nora["email"]), (first[3].id, nora["email"]), (first[4].id, mia["email"])}
+    # the batch's ticket versions in one statement, its people once and Mia again after her
+    # user event: not one of each per event
+    assert len(versions) == 1, versions
     assert len(reads) == 2, reads
