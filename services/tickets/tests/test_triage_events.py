@@ -290,17 +290,29 @@ async def test_results_in_flight_together_are_applied_in_one_batch_each_once(kit
     later = [kit.triaged(t["id"], mod) for t in tickets[6:]]
     handle = kit.handler()  # one consumer: what it has in flight is batched
     in_flight = [*first, first[0], moved, *later]  # first[0] twice: a redelivery inside the batch
+    # the statements of the batch's own transactions (the app's relay shares the engine): from
+    # the processed-message claim on a connection to that connection's commit
     statements: list[str] = []
+    batch_connections: set[int] = set()
 
     def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-        statements.append(statement.split(None, 1)[0])
+        key = id(conn.connection.dbapi_connection)
+        if statement.startswith("INSERT INTO tickets.processed_messages"):
+            batch_connections.add(key)
+        if key in batch_connections:
+            statements.append(statement.split(None, 1)[0])
+
+    def committed(conn) -> None:  # noqa: ANN001
+        batch_connections.discard(id(conn.connection.dbapi_connection))
 
     engine = kit.app.state.runtime.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "commit", committed)
     try:
         await asyncio.gather(*(handle(e) for e in in_flight))
     finally:
         event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "commit", committed)
     # the batch's tickets locked and the moderator read once, each ticket's UPDATE and history
     # row written together at the commit: a ticket's own statement is its outbox row
     # (the user event in the middle writes what is pending before it: two UPDATEs, two INSERTs)
