@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import aio_pika
+import asyncpg
 from helpdesk_testing.plugin import app_client, wait_for
 from helpdesk_testing.proxy import TcpProxy
 from shared.migrations import upgrade
@@ -103,3 +104,45 @@ async def test_creation_while_the_broker_is_cut(make_database, make_vhost, jwt_k
                 await conn.close()
     finally:
         await proxy.close()
+
+
+async def test_creation_while_the_database_is_cut_answers_503_and_recovers(make_database, make_vhost, jwt_keys):
+    """A create sent while the database is out of reach is a clean 503 (retry later, nothing was
+    stored), not a 500; once it is back the same request succeeds."""
+    db = await make_database()
+    await upgrade(INI, db.url("tickets"))
+    proxy = await TcpProxy(db.host, db.port).start()
+    settings = TicketsSettings(
+        environment="test",
+        database_url=db.url("tickets", host="127.0.0.1", port=proxy.port),
+        rabbitmq_url=make_vhost(),
+        jwt_public_key=jwt_keys.public_pem,
+    )
+    headers = {"Authorization": f"Bearer {jwt_keys.token(user_id=uuid.uuid4())}"}
+    body = {"title": "Printer on fire", "description": "Smoke everywhere"}
+    try:
+        async with app_client(create_app(settings)) as client:
+            assert (await client.post("/api/tickets", json=body, headers=headers)).status_code == 201
+            await proxy.cut()  # the pooled connections break under the open pool
+            for _ in range(3):
+                response = await client.post("/api/tickets", json=body, headers=headers)
+                assert response.status_code == 503, response.text
+                assert response.headers["content-type"].startswith("application/problem+json")
+                assert "asyncpg" not in response.text
+            await proxy.restore()
+            response = await wait_for(
+                lambda: _created(client, body, headers), timeout=15, interval=0.3, message="a create after the cut"
+            )
+            assert response.status_code == 201, response.text
+    finally:
+        await proxy.close()
+    conn = await asyncpg.connect(db.admin_url())
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM tickets.tickets") == 2
+    finally:
+        await conn.close()
+
+
+async def _created(client, body, headers):
+    response = await client.post("/api/tickets", json=body, headers=headers)
+    return response if response.status_code == 201 else None
