@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.events import OPEN_STATUSES, Envelope
-from shared.outage import DependencyUnavailableError, is_unavailable
 from shared.outbox import NOTIFY_CHANNEL
 from shared.pagination import fetch_limit
 from shared.usercopy import apply_revision
@@ -316,23 +315,8 @@ async def insert_ticket(
     compiled = _COMPILED.get(connection.dialect)
     if compiled is None:
         compiled = _COMPILED[connection.dialect] = _Compiled.of(connection.dialect)
-    raw = await connection.get_raw_connection()
-    if getattr(raw.dbapi_connection, "isolation_level", None) != "autocommit":
-        # in a transaction (mail-in): through the driver adapter, which begins it if need be
-        result = await connection.exec_driver_sql(compiled.sql, compiled.parameters(params))
-        return bool(result.one()[0])
-    # A statement of its own (the API's create): straight to asyncpg, past the adapter's mutex,
-    # cursor and status parsing (a tenth of a create's CPU); a database out of reach is still
-    # the 503 it is through SQLAlchemy, and asyncpg drops a broken connection itself.
-    driver = raw.driver_connection
-    assert driver is not None  # a checked-out connection has its driver's
-    try:
-        row = await driver.fetchrow(compiled.sql, *compiled.parameters(params))
-    except Exception as exc:
-        if is_unavailable(exc):
-            raise DependencyUnavailableError("the database is out of reach") from exc
-        raise
-    return bool(row[0])
+    result = await connection.exec_driver_sql(compiled.sql, compiled.parameters(params))
+    return bool(result.one()[0])
 
 
 async def apply_user_event(
