@@ -23,6 +23,7 @@ from gateway.proxy import Forwarder, build_pools
 from gateway.revocations import RevocationList, RevocationSync
 from gateway.security import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
+from gateway.upstream import KEEPALIVE_S
 from gateway.web import WebApp
 
 READY_CACHE_S = 2.0
@@ -62,8 +63,7 @@ def build_session(*, pool_size: int, connect_timeout: float, total_timeout: floa
     compatibility mount); forwarded requests take gateway/upstream.py's connections."""
     connector = aiohttp.TCPConnector(
         limit=pool_size,
-        # below uvicorn's 5 s keep-alive, so we never reuse a connection the service is closing
-        keepalive_timeout=3.5,
+        keepalive_timeout=KEEPALIVE_S,
         ttl_dns_cache=60,
     )
     return aiohttp.ClientSession(
@@ -105,7 +105,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         pools = build_pools(upstreams, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout)
         app.state.forwarder = Forwarder(
             pools,
-            upstreams,
             parse_networks(settings.trusted_proxies),
             timeout=settings.upstream_timeout,
             tracer=service_tracer(settings.service_name),

@@ -63,7 +63,6 @@ class Forwarder:
     def __init__(
         self,
         pools: dict[str, UpstreamPool],
-        upstreams: dict[str, str],
         trusted_proxies: tuple[Network, ...] = (),
         *,
         timeout: float,
@@ -73,8 +72,7 @@ class Forwarder:
         self._timeout = timeout
         self._tracer = tracer
         self._trusted = trusted_proxies
-        self._upstreams = upstreams
-        self._origins = {name: _origin(url) for name, url in upstreams.items()}
+        self._origins = {name: _origin(pool.origin) for name, pool in pools.items()}
 
     async def forward(
         self, request: Request, upstream: str, *, request_id: str | None, body: bytes | None = None

@@ -77,17 +77,19 @@ async def active_admins(session: AsyncSession) -> list[Recipient]:
 # --- tickets -------------------------------------------------------------------------------
 
 
-def _advance_ticket_version_statement() -> Any:
-    stmt = insert(ticket_versions).values(ticket_id=bindparam("ticket_id"), version=bindparam("version"))
-    return stmt.on_conflict_do_update(
+def _advancing(rows: Insert) -> Any:
+    """`rows` of ticket versions, each stored only over an older one; returns the tickets it advanced."""
+    return rows.on_conflict_do_update(
         index_elements=[ticket_versions.c.ticket_id],
-        set_={"version": stmt.excluded.version, "updated_at": func.now()},
-        where=ticket_versions.c.version < stmt.excluded.version,
-    ).returning(ticket_versions.c.version)
+        set_={"version": rows.excluded.version, "updated_at": func.now()},
+        where=ticket_versions.c.version < rows.excluded.version,
+    ).returning(ticket_versions.c.ticket_id)
 
 
 # built once (one per event otherwise: construction and cache key were a tenth of the notifier's CPU)
-_ADVANCE_TICKET_VERSION = _advance_ticket_version_statement()
+_ADVANCE_TICKET_VERSION = _advancing(
+    insert(ticket_versions).values(ticket_id=bindparam("ticket_id"), version=bindparam("version"))
+)
 
 
 # session.info key: (ticket id, version) -> whether advance_ticket_versions advanced it
@@ -112,12 +114,7 @@ async def advance_ticket_versions(session: AsyncSession, versions: Sequence[tupl
     if len(once) < 2:
         return
     rows = insert(ticket_versions).values([{"ticket_id": t, "version": v} for t, v in once])
-    stmt = rows.on_conflict_do_update(
-        index_elements=[ticket_versions.c.ticket_id],
-        set_={"version": rows.excluded.version, "updated_at": func.now()},
-        where=ticket_versions.c.version < rows.excluded.version,
-    ).returning(ticket_versions.c.ticket_id)
-    advanced = set((await session.execute(stmt)).scalars())
+    advanced = set((await session.execute(_advancing(rows))).scalars())
     session.info.setdefault(_ADVANCED, {}).update({(t, v): t in advanced for t, v in once})
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from shared.events import STAFF_ROLES
 from sqlalchemy import Integer, bindparam, case, delete, func, literal, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -132,26 +132,22 @@ async def lock_tickets(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     unique = {row["ticket_id"]: row for row in reversed(rows)}
     if len(unique) < 2:
         return
-    insert_rows = insert(TicketCopy).values([unique[key] for key in sorted(unique)])
-    stmt = insert_rows.on_conflict_do_update(
-        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": insert_rows.excluded.ticket_id}
-    ).returning(TicketCopy)
     locked = session.info.setdefault(_LOCKED, {})
-    query = select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
+    query = _locking(insert(TicketCopy).values([unique[key] for key in sorted(unique)]))
     for copy in await session.scalars(query):
         locked[copy.ticket_id] = copy
 
 
-def _lock_ticket_statement() -> Any:
-    # built once: `insert(...).excluded` makes a new alias (and its columns) on every call
-    insert_row = insert(TicketCopy)
-    stmt = insert_row.on_conflict_do_update(
-        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": insert_row.excluded.ticket_id}
+def _locking(rows: Insert) -> Any:
+    """`rows` of copies, each created where absent, every one locked and returned as it is stored."""
+    stmt = rows.on_conflict_do_update(
+        index_elements=[TicketCopy.ticket_id], set_={"ticket_id": rows.excluded.ticket_id}
     ).returning(TicketCopy)
     return select(TicketCopy).from_statement(stmt).execution_options(populate_existing=True)
 
 
-_LOCK_TICKET = _lock_ticket_statement()
+# built once: `insert(...).excluded` makes a new alias (and its columns) on every call
+_LOCK_TICKET = _locking(insert(TicketCopy))
 
 
 async def next_waiting(session: AsyncSession, *, user_id: uuid.UUID) -> TicketCopy | None:
